@@ -1,0 +1,172 @@
+"""The command line: fast start, listing, config errors, train/export/eval round trip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from vrt.cli import app
+from vrt.codes import CodeSet, load_codes, save_codes
+
+from .conftest import REPO_ROOT, tiny_config_dict
+
+cli = CliRunner()
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120
+    )
+
+
+def test_help_starts_fast_without_torch():
+    started = time.perf_counter()
+    result = run_python(
+        "import sys\n"
+        "from vrt.cli import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'vrt --help imported torch'\n"
+    )
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0, result.stderr
+    assert "train" in result.stdout and "eval" in result.stdout
+    assert elapsed < 3.0  # ~0.3 s here; importing torch alone takes ~3 s
+
+
+def test_list_backbones():
+    result = cli.invoke(app, ["list", "backbones"])
+    assert result.exit_code == 0, result.output
+    assert "r3d_18" in result.output and "tiny3d" in result.output
+
+
+def test_list_rejects_unknown_kind():
+    result = cli.invoke(app, ["list", "gizmos"])
+    assert result.exit_code != 0
+
+
+def test_misspelt_backbone_fails_before_training_with_a_suggestion(tmp_path):
+    data = tiny_config_dict()
+    data["model"]["backbone"]["name"] = "r3d18"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = subprocess.run(
+        [sys.executable, "-m", "vrt", "train", str(path), "--output", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "model.backbone.name" in result.stderr and "r3d_18" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_config_show_prints_the_resolved_config(tiny_config_file):
+    result = cli.invoke(app, ["config", "show", str(tiny_config_file), "--set", "model.head.bits=64"])
+    assert result.exit_code == 0, result.output
+    resolved = yaml.safe_load(result.output)
+    assert resolved["model"]["head"]["bits"] == 64
+    assert resolved["train"]["optimizer"]["momentum"] == 0.9  # defaults are filled in
+
+
+def brute_force_map(query: CodeSet, database: CodeSet, topk: int) -> tuple[float, float]:
+    """Independent reference: unpack bits, stable sort per query, average precision by hand."""
+    q_bits = np.unpackbits(query.codes, axis=1)
+    db_bits = np.unpackbits(database.codes, axis=1)
+    aps, aps_at_k = [], []
+    for bits, label in zip(q_bits, query.labels, strict=True):
+        distances = (bits[None, :] != db_bits).sum(axis=1)
+        order = np.argsort(distances, kind="stable")
+        relevant = database.labels[order] == label
+        if not relevant.any():
+            continue
+        hits = np.flatnonzero(relevant)
+        aps.append(np.mean([(i + 1) / (rank + 1) for i, rank in enumerate(hits)]))
+        top_hits = hits[hits < topk]
+        aps_at_k.append(
+            np.mean([(i + 1) / (r + 1) for i, r in enumerate(top_hits)]) if len(top_hits) else 0.0
+        )
+    return float(np.mean(aps)), float(np.mean(aps_at_k))
+
+
+def test_eval_on_code_files_matches_brute_force_without_torch(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, n in (("q", 40), ("db", 300)):
+        bits = rng.random((n, 16)) < 0.5
+        save_codes(
+            tmp_path / f"{name}.npz",
+            CodeSet.from_bits(bits, labels=rng.integers(0, 5, n), ids=[f"{name}{i}" for i in range(n)]),
+        )
+    result = run_python(
+        "import sys\n"
+        "from vrt.cli import main\n"
+        f"sys.argv = ['vrt', 'eval', '--query', r'{tmp_path / 'q.npz'}', '--database', r'{tmp_path / 'db.npz'}', "
+        "'--topk', '100', '--json']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "assert 'torch' not in sys.modules, 'vrt eval on code files imported torch'\n"
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    expected_map, expected_map_at_100 = brute_force_map(
+        load_codes(tmp_path / "q.npz"), load_codes(tmp_path / "db.npz"), 100
+    )
+    assert metrics["map"] == pytest.approx(expected_map, abs=1e-12)
+    assert metrics["map@100"] == pytest.approx(expected_map_at_100, abs=1e-12)
+    assert {"precision@100", "num_queries", "num_database"} <= metrics.keys()
+    assert metrics["num_queries"] == 40 and metrics["num_database"] == 300
+
+
+@pytest.mark.slow
+def test_train_export_eval_round_trip(tmp_path, tiny_config_file):
+    run_dir = tmp_path / "run"
+    result = cli.invoke(
+        app, ["train", str(tiny_config_file), "--output", str(run_dir), "--set", "train.epochs=1"]
+    )
+    assert result.exit_code == 0, result.output
+    checkpoint = run_dir / "best.pt"
+
+    for split in ("train", "val", "test"):
+        out = tmp_path / f"{split}.npz"
+        result = cli.invoke(
+            app, ["export", "--checkpoint", str(checkpoint), "--split", split, "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+    test_codes, train_codes, val_codes = (load_codes(tmp_path / f"{s}.npz") for s in ("test", "train", "val"))
+    assert test_codes.bits == 16 and test_codes.codes.shape == (12, 2)
+    assert len(train_codes) == 32 and len(val_codes) == 8
+    assert set(val_codes.ids) < set(train_codes.ids)  # val is carved from the training split
+    assert not set(test_codes.ids) & set(train_codes.ids)
+
+    from_checkpoint = cli.invoke(app, ["eval", "--checkpoint", str(checkpoint), "--json"])
+    from_files = cli.invoke(
+        app,
+        [
+            "eval",
+            "--query",
+            str(tmp_path / "test.npz"),
+            "--database",
+            str(tmp_path / "train.npz"),
+            "--topk",
+            "10",
+            "--json",
+        ],
+    )
+    assert from_checkpoint.exit_code == 0 and from_files.exit_code == 0, (
+        from_checkpoint.output + from_files.output
+    )
+    by_checkpoint = json.loads(from_checkpoint.stdout.strip().splitlines()[-1])
+    by_files = json.loads(from_files.stdout.strip().splitlines()[-1])
+    assert by_checkpoint == by_files
+    stored = json.loads((run_dir / "results.json").read_text())
+    assert stored["map"] == pytest.approx(by_files["map"])
+
+    resumed = cli.invoke(app, ["train", "--output", str(run_dir), "--resume", "--set", "train.epochs=2"])
+    assert resumed.exit_code == 0, resumed.output
+    assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 2

@@ -1,0 +1,167 @@
+"""YAML -> typed Config: validation errors name the file, the key path and the expectation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vrt.config import ConfigError, config_to_dict, config_to_yaml, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "configs" / "demo_synthetic.yaml"
+
+
+def write(path: Path, data: dict | str) -> Path:
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return path
+
+
+def minimal(**sections) -> dict:
+    config = {
+        "model": {"backbone": {"name": "tiny3d"}, "head": {"name": "linear", "bits": 16}},
+        "data": {"dataset": {"name": "synthetic"}, "num_frames": 4, "frame_size": 32},
+        "train": {"epochs": 1},
+    }
+    for key, value in sections.items():
+        config[key] = {**config.get(key, {}), **value}
+    return config
+
+
+def test_demo_config_loads_with_expected_key_paths():
+    config = load_config(DEMO)
+    assert config.model.backbone.name == "tiny3d"
+    assert config.model.head.params["bits"] == 32
+    assert config.train.epochs >= 1
+    assert isinstance(config.train.seed, int)
+    assert config.train.device == "cpu"
+
+
+def test_resolved_yaml_round_trips(tmp_path):
+    config = load_config(DEMO, ["model.head.bits=64", "train.seed=3"])
+    again = load_config(write(tmp_path / "resolved.yaml", config_to_yaml(config)))
+    assert config_to_dict(again) == config_to_dict(config)
+    assert again.model.head.params["bits"] == 64 and again.train.seed == 3
+
+
+def test_unknown_backbone_suggests_the_registered_name(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal(model={"backbone": {"name": "r3d18"}}))
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    message = str(excinfo.value)
+    assert str(path) in message
+    assert "model.backbone.name" in message
+    assert "r3d_18" in message and "tiny3d" in message
+
+
+def test_unknown_top_level_key_is_located(tmp_path):
+    path = write(tmp_path / "c.yaml", {**minimal(), "trian": {"epochs": 3}})
+    with pytest.raises(ConfigError, match=r"trian: unknown key \(did you mean 'train'\?\)"):
+        load_config(path)
+
+
+def test_unknown_nested_key_names_the_key_path(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal(train={"optimizer": {"name": "sgd", "learning_rate": 0.1}}))
+    with pytest.raises(ConfigError, match=r"train\.optimizer\.learning_rate: unknown key"):
+        load_config(path)
+
+
+def test_wrong_type_says_what_was_expected(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal(train={"epochs": "ten"}))
+    with pytest.raises(ConfigError, match=r"train\.epochs: expected int, got 'ten' \(str\)"):
+        load_config(path)
+
+
+def test_bool_is_not_an_int(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal(train={"seed": True}))
+    with pytest.raises(ConfigError, match=r"train\.seed: expected int"):
+        load_config(path)
+
+
+def test_literal_choices_are_listed(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal(train={"optimizer": {"name": "lamb"}}))
+    with pytest.raises(ConfigError, match=r"train\.optimizer\.name: expected one of 'sgd', 'adam', 'adamw'"):
+        load_config(path)
+
+
+def test_component_parameters_are_checked_against_the_builder(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal(model={"head": {"name": "linear", "bitz": 16}}))
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    assert "model.head.bitz: unknown parameter (did you mean 'bits'?)" in str(excinfo.value)
+
+
+def test_component_parameter_types_are_checked(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal(model={"head": {"name": "linear", "bits": "many"}}))
+    with pytest.raises(ConfigError, match=r"model\.head\.bits: expected int"):
+        load_config(path)
+
+
+def test_injected_parameters_cannot_be_set(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal(model={"head": {"name": "linear", "bits": 16, "in_dim": 3}}))
+    with pytest.raises(ConfigError, match=r"model\.head\.in_dim: 'in_dim' is set by vrt"):
+        load_config(path)
+
+
+def test_range_checks(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal(data={"val_fraction": 1.5}))
+    with pytest.raises(ConfigError, match=r"data\.val_fraction: must be in \[0, 1\)"):
+        load_config(path)
+
+
+def test_invalid_yaml_names_the_file(tmp_path):
+    path = write(tmp_path / "bad.yaml", "model: [unclosed\n")
+    with pytest.raises(ConfigError, match="invalid YAML") as excinfo:
+        load_config(path)
+    assert str(path) in str(excinfo.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_base_is_deep_merged(tmp_path):
+    write(tmp_path / "base.yaml", minimal(train={"epochs": 5, "seed": 7}))
+    child = write(tmp_path / "child.yaml", {"_base_": "base.yaml", "train": {"epochs": 2}})
+    config = load_config(child)
+    assert config.train.epochs == 2 and config.train.seed == 7
+    assert config.model.backbone.name == "tiny3d"
+
+
+def test_base_component_with_new_name_replaces_the_section(tmp_path):
+    write(tmp_path / "base.yaml", minimal(model={"backbone": {"name": "tiny3d", "width": 8}}))
+    child = write(tmp_path / "child.yaml", {"_base_": "base.yaml", "model": {"backbone": {"name": "r3d_18"}}})
+    config = load_config(child)
+    assert config.model.backbone.name == "r3d_18"
+    assert "width" not in config.model.backbone.params  # tiny3d's option did not leak into r3d_18
+
+
+def test_base_chains_are_refused(tmp_path):
+    write(tmp_path / "root.yaml", minimal())
+    write(tmp_path / "middle.yaml", {"_base_": "root.yaml"})
+    leaf = write(tmp_path / "leaf.yaml", {"_base_": "middle.yaml"})
+    with pytest.raises(ConfigError, match="only one level"):
+        load_config(leaf)
+
+
+def test_overrides_parse_yaml_values(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal())
+    config = load_config(path, ["train.optimizer.lr=0.5", "train.grad_clip=2", "model.backbone.width=8"])
+    assert config.train.optimizer.lr == 0.5
+    assert config.train.grad_clip == 2.0
+    assert config.model.backbone.params["width"] == 8
+
+
+@pytest.mark.parametrize("override", ["train.epochs", "=3", "train..epochs=3"])
+def test_malformed_overrides(tmp_path, override):
+    path = write(tmp_path / "c.yaml", minimal())
+    with pytest.raises(ConfigError, match="key.path=value"):
+        load_config(path, [override])
+
+
+def test_override_into_a_value_fails(tmp_path):
+    path = write(tmp_path / "c.yaml", minimal())
+    with pytest.raises(ConfigError, match="train.epochs is a value, not a section"):
+        load_config(path, ["train.epochs.x=3"])

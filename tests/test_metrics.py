@@ -1,0 +1,261 @@
+"""Hamming distances and retrieval metrics against plain per-query references."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from vrt.codes import CodeSet, unpack_bits
+from vrt.metrics import (
+    DEFAULT_MEMORY_BUDGET,
+    HammingScanner,
+    RetrievalReport,
+    default_block_size,
+    evaluate_retrieval,
+    hamming_distances,
+    score_queries,
+)
+
+# The lookup-table path always runs; np.bitwise_count exists from numpy 2.0.
+BACKENDS = [
+    False,
+    pytest.param(True, marks=pytest.mark.skipif(not hasattr(np, "bitwise_count"), reason="numpy < 2")),
+]
+
+
+def random_codeset(n: int, bits: int, labels: np.ndarray | list[int], *, seed: int, prefix: str) -> CodeSet:
+    rng = np.random.default_rng(seed)
+    return CodeSet(
+        codes=rng.integers(0, 256, size=(n, bits // 8), dtype=np.uint8),
+        bits=bits,
+        labels=np.asarray(labels),
+        ids=np.array([f"{prefix}{i}" for i in range(n)]),
+    )
+
+
+def reference(query: CodeSet, database: CodeSet, topk: int, *, reverse_ties: bool = False) -> dict:
+    """The definitions of docs/metrics.md, one query and one item at a time."""
+    query_bits, database_bits = unpack_bits(query.codes), unpack_bits(database.codes)
+    num_database = len(database)
+    depth = min(topk, num_database)
+    ap, ap_at_k, precision_at_k = [], [], []
+    for q in range(len(query)):
+        distance = [int(np.count_nonzero(query_bits[q] != database_bits[j])) for j in range(num_database)]
+        tie_key = (lambda j: -j) if reverse_ties else (lambda j: j)
+        ranking = sorted(range(num_database), key=lambda j: (distance[j], tie_key(j)))
+        relevant = [database.labels[j] == query.labels[q] for j in ranking]
+        precision_at_k.append(sum(relevant[:depth]) / depth)
+        precisions, hits = [], 0
+        for rank, is_relevant in enumerate(relevant, start=1):
+            if is_relevant:
+                hits += 1
+                precisions.append((rank, hits / rank))
+        if not precisions:
+            ap.append(np.nan)
+            ap_at_k.append(np.nan)
+            continue
+        ap.append(sum(p for _, p in precisions) / len(precisions))
+        top = [p for rank, p in precisions if rank <= depth]
+        ap_at_k.append(sum(top) / len(top) if top else 0.0)
+    ap, ap_at_k = np.array(ap), np.array(ap_at_k)
+    valid = ~np.isnan(ap)
+    return {
+        "ap": ap,
+        "ap_at_k": ap_at_k,
+        "precision_at_k": np.array(precision_at_k),
+        "map": float(np.mean(ap[valid])),
+        "map_at_k": float(np.mean(ap_at_k[valid])),
+        "mean_precision_at_k": float(np.mean(precision_at_k)),
+        "without_relevant": int((~valid).sum()),
+    }
+
+
+# -- Hamming distances ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("use_bitwise_count", BACKENDS)
+@pytest.mark.parametrize("num_bytes", [1, 2, 3, 5, 8, 9, 16, 33])
+def test_hamming_matches_bit_comparison(num_bytes, use_bitwise_count):
+    rng = np.random.default_rng(num_bytes)
+    query = rng.integers(0, 256, size=(7, num_bytes), dtype=np.uint8)
+    database = rng.integers(0, 256, size=(11, num_bytes), dtype=np.uint8)
+    expected = (unpack_bits(query)[:, None, :] != unpack_bits(database)[None, :, :]).sum(axis=2)
+    distances = HammingScanner(database, use_bitwise_count=use_bitwise_count).distances(query)
+    np.testing.assert_array_equal(distances, expected)
+    assert distances.dtype == (np.uint8 if num_bytes * 8 <= 255 else np.uint16)
+
+
+def test_hamming_extremes_and_shape_errors():
+    zeros, ones = np.zeros((1, 8), dtype=np.uint8), np.full((1, 8), 255, dtype=np.uint8)
+    assert hamming_distances(zeros, ones)[0, 0] == 64 and hamming_distances(ones, ones)[0, 0] == 0
+    with pytest.raises(ValueError, match="bits"):
+        hamming_distances(np.zeros((1, 4), dtype=np.uint8), zeros)
+    with pytest.raises(ValueError, match="uint8"):
+        hamming_distances(zeros.astype(np.int64), zeros)
+
+
+# -- retrieval metrics against the reference ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tied_case() -> tuple[CodeSet, CodeSet]:
+    """8-bit codes: 9 distance values for 60 items, so most ranks are decided by the tie rule."""
+    rng = np.random.default_rng(7)
+    database = random_codeset(60, 8, rng.integers(0, 4, size=60), seed=1, prefix="db")
+    query_labels = rng.integers(0, 4, size=25)
+    query_labels[[3, 17]] = 9  # no relevant item in the database
+    return random_codeset(25, 8, query_labels, seed=2, prefix="q"), database
+
+
+@pytest.mark.parametrize("topk", [1, 7, 60, 100])
+def test_metrics_match_reference(tied_case, topk):
+    query, database = tied_case
+    expected = reference(query, database, topk)
+    scores = score_queries(query, database, topk=topk, block_size=4)
+    np.testing.assert_allclose(scores.average_precision, expected["ap"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(scores.average_precision_at_k, expected["ap_at_k"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(scores.precision_at_k, expected["precision_at_k"], rtol=0, atol=1e-12)
+
+    report = scores.report()
+    np.testing.assert_allclose(report.map, expected["map"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(report.map_at_k, expected["map_at_k"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(report.precision_at_k, expected["mean_precision_at_k"], rtol=0, atol=1e-12)
+    assert report.num_queries_without_relevant == expected["without_relevant"] == 2
+    assert (report.num_queries, report.num_database, report.topk) == (25, 60, topk)
+
+
+def test_tie_order_matters_in_the_test_case(tied_case):
+    # Guards the test above: if ties did not move the figures it could not catch a wrong tie rule.
+    query, database = tied_case
+    stable, reversed_ties = reference(query, database, 7), reference(query, database, 7, reverse_ties=True)
+    assert abs(stable["map"] - reversed_ties["map"]) > 1e-3
+    assert abs(stable["map_at_k"] - reversed_ties["map_at_k"]) > 1e-3
+
+
+@pytest.mark.parametrize(("bits", "num_database"), [(16, 40), (24, 33), (72, 50)])
+def test_metrics_match_reference_at_other_widths(bits, num_database):
+    rng = np.random.default_rng(bits)
+    database = random_codeset(num_database, bits, rng.integers(0, 3, size=num_database), seed=3, prefix="db")
+    query = random_codeset(12, bits, rng.integers(0, 4, size=12), seed=4, prefix="q")
+    expected = reference(query, database, 10)
+    report = evaluate_retrieval(query, database, topk=10, block_size=5)
+    np.testing.assert_allclose(
+        [report.map, report.map_at_k, report.precision_at_k],
+        [expected["map"], expected["map_at_k"], expected["mean_precision_at_k"]],
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+def test_block_size_does_not_change_results(tied_case):
+    query, database = tied_case
+    reports = [
+        evaluate_retrieval(query, database, topk=10, block_size=size) for size in (1, 3, 25, 1000, None)
+    ]
+    assert all(report == reports[0] for report in reports)
+
+
+def test_hand_computed_example():
+    # Database (8 bits):  item 0: 00000011 A   item 1: 00000001 B   item 2: 00000000 A   item 3: 00000001 A
+    database = CodeSet(
+        codes=np.array([[0b11], [0b01], [0b00], [0b01]], dtype=np.uint8),
+        bits=8,
+        labels=[0, 1, 0, 0],
+        ids=["d0", "d1", "d2", "d3"],
+    )
+    query = CodeSet(
+        codes=np.array([[0b00], [0b11], [0b00]], dtype=np.uint8),
+        bits=8,
+        labels=[0, 1, 2],
+        ids=["q0", "q1", "q2"],
+    )
+    # q0 (A): distances 2,1,0,1 -> ranking d2 d1 d3 d0 (d1 before d3: database order) -> relevance 1 0 1 1
+    #         AP = (1/1 + 2/3 + 3/4) / 3 = 29/36; top 2: AP@2 = 1, P@2 = 1/2; top 1: AP@1 = 1, P@1 = 1
+    # q1 (B): distances 0,1,2,1 -> ranking d0 d1 d3 d2 -> relevance 0 1 0 0
+    #         AP = 1/2; AP@2 = 1/2, P@2 = 1/2; top 1 has no relevant item: AP@1 = 0, P@1 = 0
+    # q2 (class 2): no relevant item in the database: left out of mAP, counts 0 in P@K
+    at_2 = evaluate_retrieval(query, database, topk=2)
+    assert at_2.map == pytest.approx(47 / 72, abs=1e-15)
+    assert at_2.map_at_k == pytest.approx(0.75, abs=1e-15)
+    assert at_2.precision_at_k == pytest.approx(1 / 3, abs=1e-15)
+    assert at_2.num_queries_without_relevant == 1
+
+    at_1 = evaluate_retrieval(query, database, topk=1)
+    assert (at_1.map_at_k, at_1.precision_at_k) == (pytest.approx(0.5), pytest.approx(1 / 3))
+
+    beyond = evaluate_retrieval(query, database, topk=10)  # K > N_db: the whole ranking, P over 4
+    assert beyond.map_at_k == pytest.approx(47 / 72, abs=1e-15)
+    assert beyond.precision_at_k == pytest.approx((3 / 4 + 1 / 4 + 0) / 3, abs=1e-15)
+
+    assert at_2.to_dict() == {
+        "map": at_2.map,
+        "map@2": at_2.map_at_k,
+        "precision@2": at_2.precision_at_k,
+        "num_queries": 3,
+        "num_database": 4,
+        "num_queries_without_relevant": 1,
+    }
+
+
+def test_no_query_with_relevant_items_gives_nan_and_json_null():
+    database = random_codeset(5, 8, [0] * 5, seed=0, prefix="db")
+    report = evaluate_retrieval(random_codeset(3, 8, [1, 2, 3], seed=1, prefix="q"), database, topk=2)
+    assert np.isnan(report.map) and np.isnan(report.map_at_k) and report.precision_at_k == 0.0
+    assert report.num_queries_without_relevant == 3
+    decoded = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert decoded["map"] is None and decoded["map@2"] is None
+
+
+def test_perfect_codes_score_one():
+    labels = np.repeat(np.arange(4), 5)
+    codes = np.repeat(np.array([[0x00], [0x0F], [0xF0], [0xFF]], dtype=np.uint8), 5, axis=0)
+    database = CodeSet(codes=codes, bits=8, labels=labels, ids=[f"d{i}" for i in range(20)])
+    report = evaluate_retrieval(database, database, topk=5)
+    assert (report.map, report.map_at_k, report.precision_at_k) == (1.0, 1.0, 1.0)
+    assert isinstance(report, RetrievalReport)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"topk": 0}, "topk"), ({"topk": True}, "topk"), ({"block_size": 0}, "block_size")],
+)
+def test_argument_errors(tied_case, kwargs, message):
+    query, database = tied_case
+    with pytest.raises(ValueError, match=message):
+        evaluate_retrieval(query, database, **kwargs)
+
+
+def test_incompatible_sets_are_refused():
+    database = random_codeset(4, 16, [0, 1, 0, 1], seed=0, prefix="db")
+    with pytest.raises(ValueError, match="bits"):
+        evaluate_retrieval(random_codeset(2, 8, [0, 1], seed=1, prefix="q"), database)
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        evaluate_retrieval(random_codeset(0, 16, [], seed=1, prefix="q"), database)
+    named = CodeSet(database.codes, 16, database.labels, database.ids, class_names=["a", "b"])
+    other = CodeSet(database.codes, 16, database.labels, database.ids, class_names=["b", "a"])
+    with pytest.raises(ValueError, match="class_names"):
+        evaluate_retrieval(named, other)
+
+
+def test_default_blocks_bound_memory():
+    # 4,000 x 5,000 pairs held at once would need about 20M x 8 bytes for the sort order alone.
+    query = random_codeset(4000, 64, np.arange(4000) % 50, seed=5, prefix="q")
+    database = random_codeset(5000, 64, np.arange(5000) % 50, seed=6, prefix="db")
+    assert default_block_size(len(database)) < len(query)
+    tracemalloc.start()
+    try:
+        evaluate_retrieval(query, database)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1.5 * DEFAULT_MEMORY_BUDGET
+
+
+def test_metrics_and_codes_do_not_import_torch():
+    code = "import sys, vrt.metrics, vrt.codes; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)

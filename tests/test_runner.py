@@ -1,0 +1,126 @@
+"""The Runner end to end on tiny configs: learning, run files, resume equivalence, determinism."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from vrt.checkpoint import load_checkpoint
+from vrt.config import config_from_dict, load_config
+from vrt.errors import CheckpointError, TrainingError
+from vrt.runner import Runner, model_from_checkpoint
+
+from .conftest import tiny_config_dict
+
+pytestmark = pytest.mark.slow
+
+
+def run(tmp_path, name: str, **train_overrides):
+    config = config_from_dict(tiny_config_dict(**train_overrides))
+    runner = Runner(config, tmp_path / name)
+    report = runner.fit()
+    return runner, report
+
+
+def read_metrics(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def assert_same_weights(first: dict, second: dict) -> None:
+    assert first.keys() == second.keys()
+    for key in first:
+        assert torch.equal(first[key], second[key]), key
+
+
+def test_training_writes_the_run_directory_and_the_loss_decreases(tmp_path):
+    runner, report = run(tmp_path, "run", epochs=6)
+    root = runner.paths.root
+    for name in ("config.yaml", "metrics.jsonl", "last.pt", "best.pt", "results.json"):
+        assert (root / name).is_file(), name
+    records = read_metrics(root)
+    assert [r["epoch"] for r in records] == [1, 2, 3, 4, 5, 6]
+    assert records[-1]["loss"] < records[0]["loss"]
+    assert all("val_map" in r and r["clips_per_s"] > 0 for r in records)
+    results = json.loads((root / "results.json").read_text())
+    assert results["map"] == pytest.approx(report.map)
+    assert results["num_queries"] == 4 * 3 and results["num_database"] == 4 * 8
+    # The saved config is the resolved one and loads back into the same run description.
+    assert load_config(root / "config.yaml").train.epochs == 6
+
+
+def test_best_checkpoint_is_chosen_on_validation(tmp_path):
+    runner, _ = run(tmp_path, "run", epochs=4)
+    records = read_metrics(runner.paths.root)
+    best = max(records, key=lambda r: r["val_map"])  # first maximum wins: later ties do not improve
+    assert load_checkpoint(runner.paths.best)["epoch"] == best["epoch"]
+    assert records[-1]["best_epoch"] == best["epoch"]
+
+
+def test_resume_after_a_crash_gives_the_uninterrupted_weights(tmp_path, monkeypatch):
+    straight, _ = run(tmp_path, "straight", epochs=2)
+
+    config = config_from_dict(tiny_config_dict(epochs=2))
+    interrupted = Runner(config, tmp_path / "resumed")
+    original_print = Runner._print_epoch
+
+    def crash_after_first_epoch(self, record, improved):
+        original_print(self, record, improved)
+        raise KeyboardInterrupt  # the process dies right after epoch 1's checkpoint
+
+    monkeypatch.setattr(Runner, "_print_epoch", crash_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit()
+    monkeypatch.setattr(Runner, "_print_epoch", original_print)
+    assert load_checkpoint(interrupted.paths.last)["epoch"] == 1
+
+    Runner(config, tmp_path / "resumed").fit(resume=True)
+    assert_same_weights(
+        load_checkpoint(straight.paths.last)["model"],
+        load_checkpoint(tmp_path / "resumed" / "last.pt")["model"],
+    )
+    assert [r["epoch"] for r in read_metrics(tmp_path / "resumed")] == [1, 2]
+
+
+def test_same_config_gives_the_same_codes_twice(tmp_path):
+    first, _ = run(tmp_path, "a", epochs=1)
+    second, _ = run(tmp_path, "b", epochs=1)
+    codes = []
+    for runner in (first, second):
+        model, _, _ = model_from_checkpoint(runner.paths.best)
+        codes.append(runner.encode(model, "test").codes)
+    assert (codes[0] == codes[1]).all()
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    run(tmp_path, "run", epochs=1)
+    with pytest.raises(FileExistsError, match="--resume"):
+        run(tmp_path, "run", epochs=1)
+
+
+def test_resume_refuses_a_different_config(tmp_path):
+    run(tmp_path, "run", epochs=1)
+    changed = config_from_dict(tiny_config_dict(epochs=2, seed=5))
+    with pytest.raises(CheckpointError, match="train.seed"):
+        Runner(changed, tmp_path / "run").fit(resume=True)
+
+
+def test_resume_may_extend_training(tmp_path):
+    run(tmp_path, "run", epochs=1)
+    longer = config_from_dict(tiny_config_dict(epochs=2))
+    Runner(longer, tmp_path / "run").fit(resume=True)
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 2
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tmp_path, monkeypatch):
+    config = config_from_dict(tiny_config_dict(epochs=1))
+    runner = Runner(config, tmp_path / "run")
+
+    class ExplodingLoss(torch.nn.Module):
+        def forward(self, codes, labels):
+            return codes.sum() * float("nan")
+
+    monkeypatch.setattr("vrt.runner.build_loss", lambda config, bits: ExplodingLoss())
+    with pytest.raises(TrainingError, match="loss became nan"):
+        runner.fit()

@@ -1,0 +1,3 @@
+from vrt.cli import main
+
+main()

@@ -1,0 +1,147 @@
+"""What every dataset adapter provides: a list of labelled videos that can be turned into clips.
+
+A ``VideoDataset`` describes one subset (train or test) of a collection: class names, a 0-based
+label, a stable id and optionally a source-video group for every video. Which videos are used
+and whether augmentation is on is decided by a ``ClipView`` over it, so one decoded source can
+serve the fit, validation and database views without being built twice.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Sequence
+
+import torch
+from torch.utils.data import Dataset
+
+
+class VideoDataset(Dataset, ABC):
+    """A subset of a video collection: metadata for every video plus ``load_clip``.
+
+    Subclasses call ``super().__init__`` with their metadata, which is validated once here so
+    that every adapter gets the same guarantees (labels in range, unique ids, one group per
+    video), then implement ``load_clip``.
+
+    Attributes:
+        class_names: the names of all classes of the collection, indexed by label (a subset may
+            not contain every class; labels stay comparable across subsets).
+        labels: the 0-based class of every video.
+        ids: a unique, stable string per video (written next to its binary code on export).
+        groups: source-video keys, so that a validation split never puts clips cut from one
+            long recording on both sides (UCF101's ``gGG``); ``None`` when every video stands alone.
+    """
+
+    def __init__(
+        self,
+        *,
+        class_names: Sequence[str],
+        labels: Sequence[int],
+        ids: Sequence[str],
+        groups: Sequence[str] | None = None,
+    ) -> None:
+        self.class_names: list[str] = [str(name) for name in class_names]
+        self.labels: list[int] = [int(label) for label in labels]
+        self.ids: list[str] = [str(video_id) for video_id in ids]
+        self.groups: list[str] | None = None if groups is None else [str(g) for g in groups]
+        self._validate()
+
+    def _validate(self) -> None:
+        name = type(self).__name__
+        if len(set(self.class_names)) != len(self.class_names):
+            duplicates = sorted(n for n, c in Counter(self.class_names).items() if c > 1)
+            raise ValueError(f"{name}: duplicate class names {duplicates[:5]}")
+        if len(self.ids) != len(self.labels):
+            raise ValueError(f"{name}: {len(self.ids)} ids for {len(self.labels)} labels")
+        if self.groups is not None and len(self.groups) != len(self.labels):
+            raise ValueError(f"{name}: {len(self.groups)} groups for {len(self.labels)} labels")
+        bad = [label for label in self.labels if not 0 <= label < len(self.class_names)]
+        if bad:
+            raise ValueError(
+                f"{name}: labels must lie in [0, {len(self.class_names)}) (one per class name), "
+                f"found {sorted(set(bad))[:5]}"
+            )
+        if len(set(self.ids)) != len(self.ids):
+            duplicates = sorted(i for i, c in Counter(self.ids).items() if c > 1)
+            raise ValueError(f"{name}: video ids must be unique, repeated: {duplicates[:5]}")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @abstractmethod
+    def load_clip(self, index: int, *, training: bool) -> torch.Tensor:
+        """The clip of video ``index`` as float32 ``(C, T, H, W)`` in [0, 1].
+
+        ``training=True`` may augment with randomness drawn from torch's global RNG (seeded per
+        DataLoader worker); ``training=False`` must return the same tensor on every call.
+        """
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        """The un-augmented clip, label and index (use a ``ClipView`` to choose videos or augment)."""
+        return self.load_clip(index, training=False), self.labels[index], index
+
+    def class_counts(self) -> list[int]:
+        """Number of videos per label, indexed like ``class_names`` (zeros included)."""
+        counts = Counter(self.labels)
+        return [counts.get(label, 0) for label in range(self.num_classes)]
+
+    def describe(self) -> str:
+        """A few lines for logs and ``vrt data summary``: size, classes and their balance."""
+        counts = [c for c in self.class_counts() if c > 0]
+        lines = [
+            repr(self),
+            f"  videos: {len(self)}",
+            f"  classes: {self.num_classes} ({len(counts)} present)",
+        ]
+        if counts:
+            lines.append(f"  videos per class: min {min(counts)}, max {max(counts)}")
+        if self.groups is not None:
+            lines.append(f"  groups: {len(set(self.groups))}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(videos={len(self)}, classes={self.num_classes})"
+
+
+class ClipView(Dataset):
+    """The videos of ``dataset`` at ``indices``, yielding ``(clip, label, dataset_index)``.
+
+    The dataset index travels with every clip so that exported codes and bad-video reports can
+    name the video without another lookup; ``labels`` and ``ids`` follow ``indices`` so samplers
+    and exporters see exactly the view's videos.
+    """
+
+    def __init__(self, dataset: VideoDataset, indices: Sequence[int], *, training: bool) -> None:
+        self.dataset = dataset
+        self.indices: list[int] = [int(i) for i in indices]
+        size = len(dataset)
+        outside = [i for i in self.indices if not 0 <= i < size]
+        if outside:
+            raise IndexError(f"ClipView: indices {outside[:5]} outside a dataset of {size} videos")
+        self.training = training
+        self.labels: list[int] = [dataset.labels[i] for i in self.indices]
+        self.ids: list[str] = [dataset.ids[i] for i in self.indices]
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.dataset.class_names
+
+    @property
+    def groups(self) -> list[str] | None:
+        groups = self.dataset.groups
+        return None if groups is None else [groups[i] for i in self.indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, position: int) -> tuple[torch.Tensor, int, int]:
+        index = self.indices[position]
+        return self.dataset.load_clip(index, training=self.training), self.dataset.labels[index], index
+
+    def __repr__(self) -> str:
+        mode = "training" if self.training else "eval"
+        return f"ClipView({self.dataset!r}, videos={len(self)}, {mode})"

@@ -1,0 +1,22 @@
+"""Errors that describe a user's mistake or environment, shown as one line by the CLI.
+
+Everything here is importable without torch, so the CLI can catch them cheaply.
+"""
+
+from __future__ import annotations
+
+
+class VrtError(Exception):
+    """Base class of the problems a user can fix (bad config, missing file, corrupt checkpoint)."""
+
+
+class CheckpointError(VrtError, RuntimeError):
+    """A checkpoint that is missing, truncated, corrupt, not a vrt checkpoint, or not resumable."""
+
+
+class TrainingError(VrtError, RuntimeError):
+    """Training cannot go on (for example, the loss stopped being finite)."""
+
+
+# The CLI prints these without a traceback; anything else is a bug and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (VrtError, FileNotFoundError, FileExistsError)

@@ -1,0 +1,29 @@
+"""Miner ``all``: every valid triplet of the batch (the reference's choice)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from vrt.losses.miners.base import valid_triplet_mask
+from vrt.registry import MINERS
+
+
+class AllTripletsMiner(nn.Module):
+    """Selects every (anchor, positive, negative) with ``a != p``, ``label[a] == label[p] != label[n]``.
+
+    Returned as a dense ``(B, B, B)`` mask, so memory grows as ``B**3`` (16 MB of bools at
+    B = 256); P x K batches keep B moderate.
+    """
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        if embeddings.shape[0] != labels.shape[0]:
+            raise ValueError(
+                f"embeddings and labels disagree on the batch size: {embeddings.shape[0]} vs {labels.shape[0]}"
+            )
+        return valid_triplet_mask(labels)
+
+
+@MINERS.register("all")
+def all_triplets() -> nn.Module:
+    """Every valid triplet in the batch (every ordered anchor/positive pair, every negative)."""
+    return AllTripletsMiner()

@@ -1,0 +1,40 @@
+"""The miner contract: which triplets of a batch a triplet loss should use.
+
+As in pytorch-metric-learning, mining is separate from the loss so that one loss formula
+serves every selection strategy. A miner is called as ``miner(embeddings, labels)`` with
+detached embeddings and returns either
+
+* a boolean mask of shape ``(B, B, B)`` indexed ``[anchor, positive, negative]`` - cheap
+  when most triplets are used, no host synchronisation on GPU; or
+* :class:`Triplets`, three equal-length int64 index tensors - compact when a miner keeps
+  a few triplets per anchor (batch-hard, semi-hard).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+
+class Triplets(NamedTuple):
+    """Indices into the batch; triplet ``i`` is ``(anchors[i], positives[i], negatives[i])``."""
+
+    anchors: Tensor
+    positives: Tensor
+    negatives: Tensor
+
+
+@runtime_checkable
+class TripletMiner(Protocol):
+    def __call__(self, embeddings: Tensor, labels: Tensor) -> Triplets | Tensor: ...
+
+
+def valid_triplet_mask(labels: Tensor) -> Tensor:
+    """``mask[a, p, n]``: ``p`` shares ``a``'s label and differs from ``a``; ``n`` has another label."""
+    if labels.ndim != 1:
+        raise ValueError(f"labels must have shape (B,), got {tuple(labels.shape)}")
+    same = labels[:, None] == labels[None, :]
+    not_self = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    return (same & not_self)[:, :, None] & (~same)[:, None, :]

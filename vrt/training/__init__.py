@@ -1,0 +1,1 @@
+"""Training pieces that the Runner assembles: optimisers, schedules, the epoch loop."""

@@ -1,0 +1,45 @@
+"""Optimisers and learning-rate schedules from their config sections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+
+from vrt.config import OptimizerConfig, SchedulerConfig
+
+
+def build_optimizer(
+    parameters: Iterable[torch.nn.Parameter], config: OptimizerConfig
+) -> torch.optim.Optimizer:
+    params = [p for p in parameters if p.requires_grad]
+    if config.name == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+            nesterov=config.nesterov and config.momentum > 0,
+        )
+    if config.name == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.name == "adamw":
+        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"unknown optimizer {config.name!r}")
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, config: SchedulerConfig, *, epochs: int
+) -> torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None:
+    """A schedule stepped once per epoch; ``plateau`` is stepped with the validation mAP."""
+    if config.name == "none":
+        return None
+    if config.name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.gamma)
+    if config.name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs, eta_min=config.min_lr)
+    if config.name == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=config.gamma, patience=config.patience, min_lr=config.min_lr
+        )
+    raise ValueError(f"unknown scheduler {config.name!r}")
