@@ -124,3 +124,25 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setattr("vrt.runner.build_loss", lambda config, bits: ExplodingLoss())
     with pytest.raises(TrainingError, match="loss became nan"):
         runner.fit()
+
+
+def test_unreadable_videos_are_skipped_counted_and_listed(tmp_path, monkeypatch):
+    from vrt.datasets.synthetic import SyntheticVideos
+    from vrt.errors import VideoDecodeError
+
+    original = SyntheticVideos.load_clip
+    broken = {"synthetic/train/00001", "synthetic/train/00005", "synthetic/test/00002"}
+
+    def flaky_load_clip(self, index, **kwargs):
+        if self.ids[index] in broken:
+            raise VideoDecodeError(f"{self.ids[index]}: moov atom not found")
+        return original(self, index, **kwargs)
+
+    monkeypatch.setattr(SyntheticVideos, "load_clip", flaky_load_clip)
+    runner, report = run(tmp_path, "run", epochs=2)
+
+    listed = (runner.paths.bad_videos).read_text().splitlines()
+    assert sorted(line.split("\t")[0] for line in listed) == sorted(broken)  # each once, despite 2 epochs
+    assert all("moov atom" in line for line in listed)
+    assert json.loads(runner.paths.results.read_text())["bad_videos"] == 3
+    assert report.num_queries == 4 * 3 - 1 and report.num_database == 4 * 8 - 2

@@ -9,9 +9,22 @@ import torch
 from torch.utils.data import DataLoader
 
 from vrt.codes import CodeSet, pack_bits
-from vrt.datasets.base import ClipView
+from vrt.data.collate import ClipBatch
+from vrt.datasets.base import ClipView, SkippedClip
 from vrt.devices import autocast
-from vrt.model import HashingModel
+from vrt.model import HashingModel, binarize
+
+
+def real_valued_codes(model: HashingModel, clips: torch.Tensor) -> torch.Tensor:
+    """``u`` for a batch; several clips per video ``(B, n, C, T, H, W)`` are averaged per video.
+
+    Averaging the real values before binarising keeps what every clip agrees on, which a vote
+    over already-binarised codes would blur.
+    """
+    if clips.ndim == 6:
+        videos, clips_per_video = clips.shape[:2]
+        return model(clips.flatten(0, 1)).float().view(videos, clips_per_video, -1).mean(dim=1)
+    return model(clips).float()
 
 
 @torch.no_grad()
@@ -24,25 +37,37 @@ def encode_view(
     amp: bool = False,
     class_names: list[str] | None = None,
     on_batch: Callable[[int], None] | None = None,
+    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
 ) -> CodeSet:
-    """Binary codes of every clip of ``view`` in view order (the loader must not shuffle)."""
+    """Binary codes of every readable clip of ``view``, in view order (the loader must not shuffle).
+
+    Videos that cannot be decoded are left out of the code set and handed to ``on_skipped``.
+    """
     was_training = model.training
     model.eval()
     bits: list[np.ndarray] = []
+    indices: list[np.ndarray] = []
     try:
-        for clips, _labels, _positions in loader:
-            with autocast(device, amp):
-                codes = model.encode(clips.to(device, non_blocking=True))
-            bits.append(codes.cpu().numpy())
+        batch: ClipBatch
+        for batch in loader:
+            if batch.skipped and on_skipped is not None:
+                on_skipped(batch.skipped)
+            if len(batch):
+                with autocast(device, amp):
+                    u = real_valued_codes(model, batch.clips.to(device, non_blocking=True))
+                bits.append(binarize(u).cpu().numpy())
+                indices.append(batch.indices.numpy())
             if on_batch is not None:
-                on_batch(len(clips))
+                on_batch(len(batch) + len(batch.skipped))
     finally:
         model.train(was_training)
     all_bits = np.concatenate(bits) if bits else np.zeros((0, model.bits), dtype=bool)
+    all_indices = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
+    dataset = view.dataset
     return CodeSet(
         codes=pack_bits(all_bits),
         bits=model.bits,
-        labels=np.asarray(view.labels, dtype=np.int64),
-        ids=np.asarray(view.ids, dtype=str),
+        labels=np.asarray([dataset.labels[i] for i in all_indices], dtype=np.int64),
+        ids=np.asarray([dataset.ids[i] for i in all_indices], dtype=str),
         class_names=class_names,
     )

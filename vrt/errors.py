@@ -18,5 +18,13 @@ class TrainingError(VrtError, RuntimeError):
     """Training cannot go on (for example, the loss stopped being finite)."""
 
 
+class VideoDecodeError(VrtError):
+    """A video that is missing, empty, truncated or cannot be decoded; the message names it."""
+
+
+class SplitFileError(VrtError, ValueError):
+    """A malformed split or list file; the message names the file and the 1-based line."""
+
+
 # The CLI prints these without a traceback; anything else is a bug and keeps its traceback.
 USER_ERRORS: tuple[type[BaseException], ...] = (VrtError, FileNotFoundError, FileExistsError)

@@ -32,6 +32,8 @@ from vrt import __version__
 from vrt.checkpoint import load_checkpoint, save_checkpoint
 from vrt.codes import CodeSet
 from vrt.config import Config, config_from_dict, config_to_dict, config_to_yaml
+from vrt.data.bad_videos import BadVideoLog
+from vrt.data.collate import ClipBatch
 from vrt.data.pipeline import DataSplits, build_data_splits, eval_loader, train_loader
 from vrt.devices import autocast, resolve_device
 from vrt.encoding import encode_view
@@ -67,6 +69,10 @@ class RunDirectory:
     @property
     def results(self) -> Path:
         return self.root / "results.json"
+
+    @property
+    def bad_videos(self) -> Path:
+        return self.root / "bad_videos.txt"
 
 
 def build_loss(config: Config, *, bits: int) -> torch.nn.Module:
@@ -113,6 +119,7 @@ class Runner:
         self.console = console or Console(stderr=True)
         self.device = resolve_device(config.train.device)
         self._splits: DataSplits | None = None
+        self._bad_videos: BadVideoLog | None = None
 
     # -- public entry points ------------------------------------------------------------
 
@@ -144,10 +151,14 @@ class Runner:
         fit_view = splits.view("fit", training=True)
         loader = train_loader(fit_view, config, pin_memory=self.device.type == "cuda")
         has_validation = len(splits.val_positions) > 0
+        missing = len(getattr(splits.train_source, "missing", ())) + len(
+            getattr(splits.test_source, "missing", ())
+        )
         self.console.print(
             f"Training {config.model.backbone.name} + {config.model.head.name} ({model.bits} bits) "
             f"on {self.device}: {len(fit_view)} fit / {len(splits.val_positions)} val / "
-            f"{len(splits.test_source)} test videos, {len(splits.class_names)} classes."
+            f"{len(splits.test_positions)} test videos, {len(splits.class_names)} classes"
+            + (f" ({missing} listed videos missing on disk)." if missing else ".")
         )
         for epoch in range(start_epoch, config.train.epochs):
             # Seeding per epoch makes an epoch's randomness independent of how we got there,
@@ -192,8 +203,17 @@ class Runner:
         best_state = load_checkpoint(self.paths.best)
         model.load_state_dict(best_state["model"])
         report = self.evaluate_model(model, query="test", database="train")
-        results = {"checkpoint": str(self.paths.best), "epoch": best_state["epoch"], **report.to_dict()}
+        results = {
+            "checkpoint": str(self.paths.best),
+            "epoch": best_state["epoch"],
+            "bad_videos": len(self.bad_videos),
+            **report.to_dict(),
+        }
         atomic_write_text(self.paths.results, json.dumps(results, indent=2) + "\n")
+        if len(self.bad_videos):
+            self.console.print(
+                f"[yellow]{len(self.bad_videos)} unreadable videos were skipped; see {self.paths.bad_videos}[/]"
+            )
         return report
 
     def evaluate_model(self, model: HashingModel, *, query: str, database: str) -> RetrievalReport:
@@ -214,7 +234,18 @@ class Runner:
                 amp=self.config.train.amp,
                 class_names=self.splits.class_names,
                 on_batch=advance,
+                on_skipped=self.bad_videos.record,
             )
+
+    @property
+    def bad_videos(self) -> BadVideoLog:
+        """Unreadable videos met so far; listed in the run directory when there is one."""
+        if self._bad_videos is None:
+            path = self.paths.bad_videos if self.paths.root.is_dir() else None
+            self._bad_videos = BadVideoLog(
+                path, warn=lambda text: self.console.print(f"[yellow]warning:[/] {text}")
+            )
+        return self._bad_videos
 
     @property
     def splits(self) -> DataSplits:
@@ -237,10 +268,18 @@ class Runner:
         total_loss, seen, steps = 0.0, 0, 0
         started = time.perf_counter()
         label = f"epoch {epoch + 1}/{config.train.epochs}"
-        with self._progress(label, total=len(loader), unit="steps", show_loss=True) as advance:
-            for clips, labels, _positions in loader:
-                clips = clips.to(self.device, non_blocking=True)
-                labels = labels.to(self.device, non_blocking=True)
+        limit = config.train.max_steps_per_epoch
+        total = len(loader) if limit is None else min(limit, len(loader))
+        with self._progress(label, total=total, unit="steps", show_loss=True) as advance:
+            batch: ClipBatch
+            for batch in loader:
+                if steps == total:
+                    break
+                self.bad_videos.record(batch.skipped)
+                if len(batch) < 2:  # nothing to rank in a batch of one (or of unreadable videos)
+                    continue
+                clips = batch.clips.to(self.device, non_blocking=True)
+                labels = batch.labels.to(self.device, non_blocking=True)
                 with autocast(self.device, config.train.amp):
                     codes = model(clips)
                 loss = loss_fn(codes.float(), labels)

@@ -23,7 +23,7 @@ import yaml
 
 from vrt.config.schema import ComponentSpec, Config
 from vrt.config.typecheck import ConfigError, check_value, describe_type
-from vrt.registry import BACKBONES, DATASETS, HEADS, LOSSES, Registry, RegistryError
+from vrt.registry import BACKBONES, DATASETS, HEADS, LOSSES, SAMPLERS, Registry, RegistryError
 
 BASE_KEY = "_base_"
 
@@ -32,7 +32,8 @@ INJECTED_PARAMS: dict[str, frozenset[str]] = {
     "backbones": frozenset(),
     "heads": frozenset({"in_dim"}),
     "losses": frozenset({"bits"}),
-    "datasets": frozenset({"subset", "num_frames", "frame_size"}),
+    "datasets": frozenset({"subset", "num_frames", "frame_size", "clip_sampler", "strict"}),
+    "samplers": frozenset({"num_frames"}),
 }
 
 # Where each component section lives and which registry resolves it.
@@ -41,6 +42,7 @@ COMPONENT_SECTIONS: dict[str, Registry] = {
     "model.head": HEADS,
     "loss": LOSSES,
     "data.dataset": DATASETS,
+    "data.clip_sampler": SAMPLERS,
 }
 
 
@@ -258,6 +260,17 @@ def _validate_values(config: Config, *, source: str) -> None:
         ("train.optimizer.lr", config.train.optimizer.lr > 0, "must be > 0"),
         ("train.grad_clip", config.train.grad_clip is None or config.train.grad_clip > 0, "must be > 0"),
         ("data.num_frames", config.data.num_frames >= 1, "must be >= 1"),
+        ("data.clips_per_video", config.data.clips_per_video >= 1, "must be >= 1"),
+        (
+            "data.max_videos_per_class",
+            config.data.max_videos_per_class is None or config.data.max_videos_per_class >= 1,
+            "must be >= 1",
+        ),
+        (
+            "train.max_steps_per_epoch",
+            config.train.max_steps_per_epoch is None or config.train.max_steps_per_epoch >= 1,
+            "must be >= 1",
+        ),
         ("data.frame_size", config.data.frame_size >= 8, "must be >= 8"),
         ("data.val_fraction", 0.0 <= config.data.val_fraction < 1.0, "must be in [0, 1)"),
         ("data.batch.classes_per_batch", config.data.batch.classes_per_batch >= 2, "must be >= 2"),

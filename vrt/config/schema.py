@@ -44,13 +44,25 @@ class BatchConfig:
 
 @dataclass
 class DataConfig:
+    """Which videos, how clips are cut from them, and how they are batched.
+
+    ``clips_per_video`` clips are encoded per video at test time and their real-valued codes
+    averaged before binarisation. ``strict`` turns files missing from the dataset folder into an
+    error instead of a warning. ``max_videos_per_class`` caps every split, for quick experiments
+    and smoke tests.
+    """
+
     dataset: ComponentSpec = field(default_factory=lambda: ComponentSpec("synthetic"))
+    clip_sampler: ComponentSpec = field(default_factory=lambda: ComponentSpec("uniform"))
     num_frames: int = 16
     frame_size: int = 112
+    clips_per_video: int = 1
     val_fraction: float = 0.1
     batch: BatchConfig = field(default_factory=BatchConfig)
     eval_batch_size: int = 32
     num_workers: int = 0
+    strict: bool = False
+    max_videos_per_class: int | None = None
 
 
 @dataclass
@@ -81,6 +93,7 @@ class TrainConfig:
     amp: bool = True
     grad_clip: float | None = None
     val_every: int = 1
+    max_steps_per_epoch: int | None = None
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 

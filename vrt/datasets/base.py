@@ -11,9 +11,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch.utils.data import Dataset
+
+from vrt.errors import VideoDecodeError
 
 
 class VideoDataset(Dataset, ABC):
@@ -73,11 +76,13 @@ class VideoDataset(Dataset, ABC):
         return len(self.labels)
 
     @abstractmethod
-    def load_clip(self, index: int, *, training: bool) -> torch.Tensor:
+    def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
         """The clip of video ``index`` as float32 ``(C, T, H, W)`` in [0, 1].
 
         ``training=True`` may augment with randomness drawn from torch's global RNG (seeded per
         DataLoader worker); ``training=False`` must return the same tensor on every call.
+        ``clip`` of ``num_clips`` selects one of several test-time clips spread over the video.
+        Raises :class:`~vrt.errors.VideoDecodeError` for a video that cannot be read.
         """
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
@@ -107,15 +112,31 @@ class VideoDataset(Dataset, ABC):
         return f"{type(self).__name__}(videos={len(self)}, classes={self.num_classes})"
 
 
+@dataclass(frozen=True)
+class SkippedClip:
+    """Stands in for a clip whose video could not be read, so one bad file never stops a run."""
+
+    index: int
+    video_id: str
+    reason: str
+
+
 class ClipView(Dataset):
     """The videos of ``dataset`` at ``indices``, yielding ``(clip, label, dataset_index)``.
 
     The dataset index travels with every clip so that exported codes and bad-video reports can
     name the video without another lookup; ``labels`` and ``ids`` follow ``indices`` so samplers
-    and exporters see exactly the view's videos.
+    and exporters see exactly the view's videos. With ``num_clips > 1`` (test time only) an item
+    holds that many clips stacked, ``(num_clips, C, T, H, W)``, whose codes the encoder averages.
+    A video that fails to decode yields a :class:`SkippedClip` instead of raising.
     """
 
-    def __init__(self, dataset: VideoDataset, indices: Sequence[int], *, training: bool) -> None:
+    def __init__(
+        self, dataset: VideoDataset, indices: Sequence[int], *, training: bool, num_clips: int = 1
+    ) -> None:
+        if num_clips < 1 or (training and num_clips != 1):
+            raise ValueError(f"num_clips must be >= 1, and 1 in training; got {num_clips}")
+        self.num_clips = num_clips
         self.dataset = dataset
         self.indices: list[int] = [int(i) for i in indices]
         size = len(dataset)
@@ -138,9 +159,21 @@ class ClipView(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, position: int) -> tuple[torch.Tensor, int, int]:
+    def __getitem__(self, position: int) -> tuple[torch.Tensor, int, int] | SkippedClip:
         index = self.indices[position]
-        return self.dataset.load_clip(index, training=self.training), self.dataset.labels[index], index
+        try:
+            if self.num_clips == 1:
+                clip = self.dataset.load_clip(index, training=self.training)
+            else:
+                clip = torch.stack(
+                    [
+                        self.dataset.load_clip(index, training=False, clip=c, num_clips=self.num_clips)
+                        for c in range(self.num_clips)
+                    ]
+                )
+        except VideoDecodeError as error:
+            return SkippedClip(index, self.dataset.ids[index], str(error))
+        return clip, self.dataset.labels[index], index
 
     def __repr__(self) -> str:
         mode = "training" if self.training else "eval"

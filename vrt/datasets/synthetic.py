@@ -137,7 +137,7 @@ class SyntheticVideos(VideoDataset):
     def _generator(self, index: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, _SUBSET_STREAM[self.subset], index])
 
-    def load_clip(self, index: int, *, training: bool) -> torch.Tensor:
+    def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
         if not 0 <= index < len(self):
             raise IndexError(f"video index {index} outside [0, {len(self)})")
         rng = self._generator(index)

@@ -1,52 +1,21 @@
-"""The ``vrt`` command line: a thin layer over the library.
-
-Each command imports what it needs inside its body, so ``vrt --help`` and the commands that work
-on code files (``eval --query/--database``) start without importing torch.
-"""
+"""Commands that train, encode and evaluate: train, export, eval, demo."""
 
 from __future__ import annotations
 
 import json
-import sys
-from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-app = typer.Typer(
-    help="vrt: video retrieval by learned binary hashing.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-config_app = typer.Typer(help="Inspect configuration files.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-
-console = Console()
-err_console = Console(stderr=True)
-
-OverridesOption = Annotated[
-    Optional[list[str]],  # noqa: UP045 - typer needs Optional at runtime on older Pythons
-    typer.Option("--set", help="Override a config value: --set model.head.bits=64 (repeatable)."),
-]
+from vrt.cli.common import OverridesOption, app, bundled_config, console, default_run_dir, err_console
 
 
 class Split(str, Enum):
     train = "train"
     val = "val"
     test = "test"
-
-
-class ListFormat(str, Enum):
-    table = "table"
-    markdown = "markdown"
-
-
-def _default_run_dir(name: str) -> Path:
-    return Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
 @app.command()
@@ -68,7 +37,7 @@ def train(
             raise typer.BadParameter("give a CONFIG file (or --resume --output DIR)")
         config = output / "config.yaml"
     resolved = load_config(config, overrides or ())
-    run_dir = output or _default_run_dir(resolved.name)
+    run_dir = output or default_run_dir(resolved.name)
     report = Runner(resolved, run_dir, console=err_console).fit(resume=resume)
     console.print(
         retrieval_table(report, title="Test queries vs training database", caption=f"run: {run_dir}")
@@ -81,7 +50,7 @@ def export(
     split: Annotated[Split, typer.Option(help="train (the database), val, or test (the queries).")],
     out: Annotated[Path, typer.Option(help="Output .npz codes file.")],
 ) -> None:
-    """Encode one split into a binary codes file (format: docs/codes.md)."""
+    """Encode one split into a binary codes file (format: docs/metrics.md)."""
     from vrt.codes import save_codes
     from vrt.runner import Runner, model_from_checkpoint
 
@@ -134,16 +103,16 @@ def demo(
     output: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/demo-TIME).")] = None,  # noqa: UP045
     config: Annotated[Path | None, typer.Option(help="Config (default configs/demo_synthetic.yaml).")] = None,  # noqa: UP045
 ) -> None:
-    """Train tiny3d on the synthetic dataset (CPU, ~2 min), export codes, print the mAP table."""
+    """Train tiny3d on the synthetic dataset (CPU, under a minute), export codes, print the mAP table."""
     from vrt.codes import load_codes, save_codes
     from vrt.config import load_config
     from vrt.metrics import evaluate_retrieval
     from vrt.reporting import retrieval_table
     from vrt.runner import Runner, model_from_checkpoint
 
-    config_path = config or _bundled_config("demo_synthetic.yaml")
+    config_path = config or bundled_config("demo_synthetic.yaml")
     resolved = load_config(config_path)
-    run_dir = output or _default_run_dir("demo")
+    run_dir = output or default_run_dir("demo")
     Runner(resolved, run_dir, console=err_console).fit()
 
     model, trained_config, _ = model_from_checkpoint(run_dir / "best.pt")
@@ -158,67 +127,3 @@ def demo(
     console.print(
         retrieval_table(report, title="Demo: test queries vs training database", caption=f"run: {run_dir}")
     )
-
-
-@app.command("list")
-def list_components(
-    kind: Annotated[
-        str | None, typer.Argument(help="backbones, heads, losses, miners, datasets or samplers.")
-    ] = None,  # noqa: UP045
-    output_format: Annotated[
-        ListFormat, typer.Option("--format", help="table or markdown.")
-    ] = ListFormat.table,
-) -> None:
-    """List registered components (built-in and from plugins)."""
-    from vrt.registry import REGISTRIES, normalize_name
-    from vrt.reporting import registry_markdown, registry_rows, registry_table
-
-    if kind is None:
-        registries = list(REGISTRIES.values())
-    else:
-        key = normalize_name(kind)
-        key = key if key in REGISTRIES else f"{key}s"
-        if key not in REGISTRIES:
-            raise typer.BadParameter(f"unknown kind {kind!r}; expected one of {', '.join(REGISTRIES)}")
-        registries = [REGISTRIES[key]]
-    rows = registry_rows(registries)
-    if output_format is ListFormat.markdown:
-        print(registry_markdown(rows), end="")
-    else:
-        console.print(registry_table(rows))
-    for registry in registries:
-        for warning in registry.shadowed_plugins():
-            err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-
-
-@config_app.command("show")
-def config_show(
-    config: Annotated[Path, typer.Argument(help="YAML config.")],
-    overrides: OverridesOption = None,
-) -> None:
-    """Print the fully resolved config (base merged, overrides applied, defaults filled)."""
-    from vrt.config import config_to_yaml, load_config
-
-    print(config_to_yaml(load_config(config, overrides or ())), end="")
-
-
-def _bundled_config(name: str) -> Path:
-    """A config shipped in the repository's configs/ folder (the demo's, say)."""
-    for folder in (Path.cwd() / "configs", Path(__file__).resolve().parent.parent / "configs"):
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(f"cannot find configs/{name}; pass --config PATH")
-
-
-def main() -> None:
-    """Entry point: expected problems (bad config, missing files) print one line, not a traceback."""
-    from vrt.errors import USER_ERRORS
-
-    try:
-        app()
-    except USER_ERRORS as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("[bold red]interrupted[/]")
-        sys.exit(130)

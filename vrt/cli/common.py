@@ -1,0 +1,41 @@
+"""What every command module shares: the typer app, consoles and common options.
+
+Command modules import heavy libraries inside each command's body, so ``vrt --help`` and the
+commands that work on code files start without importing torch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="vrt: video retrieval by learned binary hashing.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+OverridesOption = Annotated[
+    Optional[list[str]],  # noqa: UP045 - typer needs Optional at runtime on older Pythons
+    typer.Option("--set", help="Override a config value: --set model.head.bits=64 (repeatable)."),
+]
+
+
+def default_run_dir(name: str) -> Path:
+    return Path("runs") / f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def bundled_config(name: str) -> Path:
+    """A config shipped in the repository's configs/ folder (the demo's, say)."""
+    for folder in (Path.cwd() / "configs", Path(__file__).resolve().parents[2] / "configs"):
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"cannot find configs/{name}; pass --config PATH")
