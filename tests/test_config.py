@@ -165,3 +165,44 @@ def test_override_into_a_value_fails(tmp_path):
     path = write(tmp_path / "c.yaml", minimal())
     with pytest.raises(ConfigError, match="train.epochs is a value, not a section"):
         load_config(path, ["train.epochs.x=3"])
+
+
+def test_weighted_loss_terms_parse_validate_and_round_trip(tmp_path):
+    terms = [
+        {"name": "triplet_ranking", "margin": 4.0},
+        {"name": "triplet-ranking", "weight": 0.5, "margin": 2.0},
+    ]
+    path = write(tmp_path / "c.yaml", {**minimal(), "loss": {"terms": terms}})
+    config = load_config(path)
+    assert [(t.name, t.weight, t.params["margin"]) for t in config.loss.terms] == [
+        ("triplet_ranking", 1.0, 4.0),
+        ("triplet_ranking", 0.5, 2.0),
+    ]
+    again = load_config(write(tmp_path / "resolved.yaml", config_to_yaml(config)))
+    assert config_to_dict(again) == config_to_dict(config)
+
+
+def test_single_loss_stays_flat_in_the_resolved_config():
+    assert config_to_dict(load_config(DEMO))["loss"] == {"name": "triplet_ranking", "margin": 8.0}
+
+
+@pytest.mark.parametrize(
+    ("loss", "message"),
+    [
+        (
+            {"terms": [{"name": "triplet_ranking"}, {"name": "tripletranking"}]},
+            r"loss\.terms\[1\]\.name: unknown loss",
+        ),
+        ({"terms": [{"name": "triplet_ranking", "weight": -1}]}, r"loss\.terms\[0\]\.weight: must be > 0"),
+        ({"terms": []}, r"loss\.terms: expected a non-empty list"),
+        (
+            {"name": "triplet_ranking", "margn": 3},
+            r"loss\.margn: unknown parameter \(did you mean 'margin'\?\)",
+        ),
+        ({"terms": [{"name": "triplet_ranking"}], "margin": 3}, r"loss\.margin: unknown key beside 'terms'"),
+    ],
+)
+def test_loss_errors_name_the_term(tmp_path, loss, message):
+    path = write(tmp_path / "c.yaml", {**minimal(), "loss": loss})
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

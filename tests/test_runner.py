@@ -10,6 +10,7 @@ import torch
 from vrt.checkpoint import load_checkpoint
 from vrt.config import config_from_dict, load_config
 from vrt.errors import CheckpointError, TrainingError
+from vrt.losses.combined import WeightedLossSum
 from vrt.runner import Runner, model_from_checkpoint
 
 from .conftest import tiny_config_dict
@@ -121,7 +122,9 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, monkeypatch):
         def forward(self, codes, labels):
             return codes.sum() * float("nan")
 
-    monkeypatch.setattr("vrt.runner.build_loss", lambda config, bits: ExplodingLoss())
+    monkeypatch.setattr(
+        "vrt.runner.build_loss", lambda config, **_: WeightedLossSum([("exploding", 1.0, ExplodingLoss())])
+    )
     with pytest.raises(TrainingError, match="loss became nan"):
         runner.fit()
 

@@ -14,7 +14,6 @@ A run directory holds::
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import time
@@ -34,11 +33,12 @@ from vrt.codes import CodeSet
 from vrt.config import Config, config_from_dict, config_to_dict, config_to_yaml
 from vrt.data.bad_videos import BadVideoLog
 from vrt.data.collate import ClipBatch
-from vrt.data.pipeline import DataSplits, build_data_splits, eval_loader, train_loader
+from vrt.data.pipeline import DataSplits, build_data_splits, call_with_injected, eval_loader, train_loader
 from vrt.devices import autocast, resolve_device
 from vrt.encoding import encode_view
 from vrt.errors import CheckpointError, TrainingError
 from vrt.fileio import atomic_write_text
+from vrt.losses.combined import WeightedLossSum
 from vrt.metrics import RetrievalReport, evaluate_retrieval
 from vrt.model import HashingModel, build_model
 from vrt.registry import LOSSES
@@ -75,12 +75,15 @@ class RunDirectory:
         return self.root / "bad_videos.txt"
 
 
-def build_loss(config: Config, *, bits: int) -> torch.nn.Module:
-    builder = LOSSES.get(config.loss.name)
-    params = dict(config.loss.params)
-    if "bits" in _parameter_names(builder):
-        params["bits"] = bits
-    return builder(**params)
+def build_loss(config: Config, *, bits: int, num_classes: int) -> WeightedLossSum:
+    """The weighted sum of the configured loss terms, each given ``bits``/``num_classes`` if it asks."""
+    injected = {"bits": bits, "num_classes": num_classes}
+    return WeightedLossSum(
+        [
+            (term.name, term.weight, call_with_injected(LOSSES.get(term.name), term.params, injected))
+            for term in config.loss.terms
+        ]
+    )
 
 
 def build_model_from_config(config: Config, *, load_pretrained: bool = True) -> HashingModel:
@@ -130,7 +133,7 @@ class Runner:
         seed_everything(config.train.seed)
         splits = self.splits
         model = build_model_from_config(config, load_pretrained=start_state is None).to(self.device)
-        loss_fn = build_loss(config, bits=model.bits).to(self.device)
+        loss_fn = build_loss(config, bits=model.bits, num_classes=len(splits.class_names)).to(self.device)
         optimizer = build_optimizer(model.parameters(), config.train.optimizer)
         scheduler = build_scheduler(optimizer, config.train.scheduler, epochs=config.train.epochs)
         start_epoch, best_map, best_epoch = 0, -math.inf, None
@@ -165,6 +168,7 @@ class Runner:
             # which is what lets a resumed run end with exactly the uninterrupted run's weights.
             seed_everything(derive_seed(config.train.seed, "epoch", epoch))
             loader.batch_sampler.set_epoch(epoch)
+            loss_fn.on_epoch_start(epoch, config.train.epochs)
             record = self._train_one_epoch(model, loss_fn, optimizer, loader, epoch)
             due = (epoch + 1) % config.train.val_every == 0 or epoch + 1 == config.train.epochs
             if has_validation and due:
@@ -258,7 +262,7 @@ class Runner:
     def _train_one_epoch(
         self,
         model: HashingModel,
-        loss_fn: torch.nn.Module,
+        loss_fn: WeightedLossSum,
         optimizer: torch.optim.Optimizer,
         loader: torch.utils.data.DataLoader,
         epoch: int,
@@ -383,10 +387,6 @@ class Runner:
                 progress.update(task, advance=steps, **fields)
 
             yield advance
-
-
-def _parameter_names(builder: Any) -> set[str]:
-    return set(inspect.signature(builder).parameters)
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from vrt.config.schema import ComponentSpec, Config
+from vrt.config.schema import ComponentSpec, Config, LossConfig, LossTerm
 from vrt.config.typecheck import ConfigError, check_value, describe_type
 from vrt.registry import BACKBONES, DATASETS, HEADS, LOSSES, SAMPLERS, Registry, RegistryError
 
@@ -31,16 +31,15 @@ BASE_KEY = "_base_"
 INJECTED_PARAMS: dict[str, frozenset[str]] = {
     "backbones": frozenset(),
     "heads": frozenset({"in_dim"}),
-    "losses": frozenset({"bits"}),
+    "losses": frozenset({"bits", "num_classes"}),
     "datasets": frozenset({"subset", "num_frames", "frame_size", "clip_sampler", "strict"}),
     "samplers": frozenset({"num_frames"}),
 }
 
-# Where each component section lives and which registry resolves it.
+# Where each single-component section lives and which registry resolves it (loss terms apart).
 COMPONENT_SECTIONS: dict[str, Registry] = {
     "model.backbone": BACKBONES,
     "model.head": HEADS,
-    "loss": LOSSES,
     "data.dataset": DATASETS,
     "data.clip_sampler": SAMPLERS,
 }
@@ -162,6 +161,8 @@ def _to_dataclass(cls: type, raw: Any, *, key_path: str, source: str) -> Any:
         annotation = hints[name]
         if annotation is ComponentSpec:
             values[name] = _to_component(value, key_path=child_path, source=source)
+        elif annotation is LossConfig:
+            values[name] = _to_loss(value, key_path=child_path, source=source)
         elif dataclasses.is_dataclass(annotation):
             values[name] = _to_dataclass(annotation, value, key_path=child_path, source=source)
         else:
@@ -186,10 +187,53 @@ def _to_component(raw: Any, *, key_path: str, source: str) -> ComponentSpec:
     return ComponentSpec(name=name, params=params)
 
 
+def _to_loss(raw: Any, *, key_path: str, source: str) -> LossConfig:
+    if isinstance(raw, str) or (isinstance(raw, Mapping) and "terms" not in raw):
+        return LossConfig(terms=[_to_loss_term(raw, key_path=key_path, source=source)])
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"expected a mapping, got {raw!r}", source=source, key_path=key_path)
+    unknown = [key for key in raw if key != "terms"]
+    if unknown:
+        raise ConfigError(
+            "unknown key beside 'terms'; put parameters inside each term",
+            source=source,
+            key_path=f"{key_path}.{unknown[0]}",
+        )
+    terms = raw["terms"]
+    if not isinstance(terms, list) or not terms:
+        raise ConfigError("expected a non-empty list of losses", source=source, key_path=f"{key_path}.terms")
+    return LossConfig(
+        terms=[
+            _to_loss_term(t, key_path=f"{key_path}.terms[{i}]", source=source) for i, t in enumerate(terms)
+        ]
+    )
+
+
+def _to_loss_term(raw: Any, *, key_path: str, source: str) -> LossTerm:
+    spec = _to_component(raw, key_path=key_path, source=source)
+    weight = spec.params.pop("weight", 1.0)
+    try:
+        weight = check_value(weight, float, f"{key_path}.weight")
+    except ConfigError as error:
+        raise ConfigError(error.detail, source=source, key_path=error.key_path) from None
+    if weight <= 0:
+        raise ConfigError(f"must be > 0, got {weight}", source=source, key_path=f"{key_path}.weight")
+    return LossTerm(name=spec.name, params=spec.params, weight=weight)
+
+
+def loss_term_paths(loss: LossConfig) -> list[str]:
+    """Key paths of the terms as the user wrote them (``loss`` for a single loss)."""
+    return ["loss"] if len(loss.terms) == 1 else [f"loss.terms[{i}]" for i in range(len(loss.terms))]
+
+
 def validate_components(config: Config, *, source: str) -> None:
     """Check each component's name against its registry and its parameters against the builder."""
-    for section, registry in COMPONENT_SECTIONS.items():
-        spec = _get_section(config, section)
+    sections = [(_get_section(config, path), path, registry) for path, registry in COMPONENT_SECTIONS.items()]
+    sections += [
+        (term, path, LOSSES)
+        for term, path in zip(config.loss.terms, loss_term_paths(config.loss), strict=True)
+    ]
+    for spec, section, registry in sections:
         try:
             entry = registry.entry(spec.name)
         except RegistryError as error:
@@ -295,6 +339,13 @@ def config_to_dict(config: Config) -> dict[str, Any]:
     """Plain data (YAML/JSON-ready) with component sections flattened back to ``name`` + params."""
 
     def convert(value: Any) -> Any:
+        if isinstance(value, LossConfig):
+            terms = [convert(term) for term in value.terms]
+            single = len(terms) == 1 and value.terms[0].weight == 1.0
+            return terms[0] if single else {"terms": terms}
+        if isinstance(value, LossTerm):
+            weight = {} if value.weight == 1.0 else {"weight": value.weight}
+            return {"name": value.name, **weight, **{k: convert(v) for k, v in value.params.items()}}
         if isinstance(value, ComponentSpec):
             return {k: convert(v) for k, v in value.to_dict().items()}
         if dataclasses.is_dataclass(value):

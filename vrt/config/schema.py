@@ -23,6 +23,24 @@ class ComponentSpec:
 
 
 @dataclass
+class LossTerm(ComponentSpec):
+    """One registered loss and its weight in the total."""
+
+    weight: float = 1.0
+
+
+@dataclass
+class LossConfig:
+    """The training objective: a weighted sum of registered losses.
+
+    In YAML either one loss, ``loss: {name: triplet_ranking, margin: 14}``, or several,
+    ``loss: {terms: [{name: triplet_ranking, margin: 14}, {name: quantization, weight: 0.1}]}``.
+    """
+
+    terms: list[LossTerm] = field(default_factory=lambda: [LossTerm("triplet_ranking")])
+
+
+@dataclass
 class ModelConfig:
     backbone: ComponentSpec = field(default_factory=lambda: ComponentSpec("r3d_18"))
     head: ComponentSpec = field(default_factory=lambda: ComponentSpec("linear", {"bits": 48}))
@@ -106,7 +124,7 @@ class EvalConfig:
 @dataclass
 class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
-    loss: ComponentSpec = field(default_factory=lambda: ComponentSpec("triplet_ranking"))
+    loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
