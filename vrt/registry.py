@@ -13,9 +13,10 @@ import fnmatch
 import importlib
 import importlib.metadata
 import inspect
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Generic, TypeVar
 
 from vrt.errors import VrtError
 
@@ -47,6 +48,7 @@ class Entry:
     builder: Callable
     origin: str
     description: str
+    metadata: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -82,18 +84,33 @@ class Registry(Generic[T]):
     # -- registration -------------------------------------------------------------------
 
     def register(
-        self, name: str, *, description: str | None = None, origin: str = BUILTIN_ORIGIN
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        origin: str = BUILTIN_ORIGIN,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Callable[[T], T]:
-        """Decorator: ``@BACKBONES.register("tiny3d")`` registers a builder under ``name``."""
+        """Decorator: ``@BACKBONES.register("tiny3d")`` registers a builder under ``name``.
+
+        ``metadata`` is free-form facts for docs and tests (input sizes, available weights, ...);
+        a plugin builder can carry it as a ``vrt_metadata`` attribute instead.
+        """
 
         def decorator(builder: T) -> T:
-            self.add(name, builder, description=description, origin=origin)
+            self.add(name, builder, description=description, origin=origin, metadata=metadata)
             return builder
 
         return decorator
 
     def add(
-        self, name: str, builder: T, *, description: str | None = None, origin: str = BUILTIN_ORIGIN
+        self,
+        name: str,
+        builder: T,
+        *,
+        description: str | None = None,
+        origin: str = BUILTIN_ORIGIN,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         key = normalize_name(name)
         if not callable(builder):
@@ -104,11 +121,14 @@ class Registry(Generic[T]):
                 f"{self.kind} name {key!r} is already registered by {existing.origin} "
                 f"({_qualified_name(existing.builder)}); choose another name"
             )
+        if metadata is None:
+            metadata = getattr(builder, "vrt_metadata", None) or {}
         self._entries[key] = Entry(
             name=key,
             builder=builder,
             origin=origin,
             description=description or _first_docstring_line(builder),
+            metadata=MappingProxyType(dict(metadata)),
         )
 
     # -- lookup -------------------------------------------------------------------------

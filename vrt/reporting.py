@@ -48,9 +48,3 @@ def registry_table(rows: list[tuple[str, str, str, str]]) -> Table:
     for row in rows:
         table.add_row(*row)
     return table
-
-
-def registry_markdown(rows: list[tuple[str, str, str, str]]) -> str:
-    lines = ["| kind | name | origin | description |", "| --- | --- | --- | --- |"]
-    lines += [f"| {' | '.join(cell.replace('|', '/') for cell in row)} |" for row in rows]
-    return "\n".join(lines) + "\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from vrt.cli import inspect_commands, run_commands  # noqa: F401 - importing registers the commands
+from vrt.cli import data_commands, inspect_commands, run_commands  # noqa: F401 - importing registers the commands
 from vrt.cli.common import app, err_console
 
 __all__ = ["app", "main"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -24,7 +24,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 OverridesOption = Annotated[
-    Optional[list[str]],  # noqa: UP045 - typer needs Optional at runtime on older Pythons
+    list[str] | None,
     typer.Option("--set", help="Override a config value: --set model.head.bits=64 (repeatable)."),
 ]
 

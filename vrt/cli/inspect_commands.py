@@ -23,14 +23,15 @@ class ListFormat(str, Enum):
 def list_components(
     kind: Annotated[
         str | None, typer.Argument(help="backbones, heads, losses, miners, datasets or samplers.")
-    ] = None,  # noqa: UP045
+    ] = None,
     output_format: Annotated[
         ListFormat, typer.Option("--format", help="table or markdown.")
     ] = ListFormat.table,
 ) -> None:
     """List registered components (built-in and from plugins)."""
+    from vrt.model_table import model_table_markdown
     from vrt.registry import REGISTRIES, normalize_name
-    from vrt.reporting import registry_markdown, registry_rows, registry_table
+    from vrt.reporting import registry_rows, registry_table
 
     if kind is None:
         registries = list(REGISTRIES.values())
@@ -40,11 +41,10 @@ def list_components(
         if key not in REGISTRIES:
             raise typer.BadParameter(f"unknown kind {kind!r}; expected one of {', '.join(REGISTRIES)}")
         registries = [REGISTRIES[key]]
-    rows = registry_rows(registries)
     if output_format is ListFormat.markdown:
-        print(registry_markdown(rows), end="")
+        print(model_table_markdown(registries), end="")
     else:
-        console.print(registry_table(rows))
+        console.print(registry_table(registry_rows(registries)))
     for registry in registries:
         for warning in registry.shadowed_plugins():
             err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)

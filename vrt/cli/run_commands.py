@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -20,8 +20,8 @@ class Split(str, Enum):
 
 @app.command()
 def train(
-    config: Annotated[Optional[Path], typer.Argument(help="YAML config (optional with --resume).")] = None,  # noqa: UP045
-    output: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/NAME-TIME).")] = None,  # noqa: UP045
+    config: Annotated[Path | None, typer.Argument(help="YAML config (optional with --resume).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Run directory (default runs/NAME-TIME).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --output from its last.pt.")] = False,
     overrides: OverridesOption = None,
 ) -> None:
@@ -65,10 +65,10 @@ def export(
 def evaluate(
     checkpoint: Annotated[
         Path | None, typer.Option(help="Encode test (queries) vs train (database).")
-    ] = None,  # noqa: UP045
-    query: Annotated[Optional[Path], typer.Option(help="Query codes file (.npz).")] = None,  # noqa: UP045
-    database: Annotated[Optional[Path], typer.Option(help="Database codes file (.npz).")] = None,  # noqa: UP045
-    topk: Annotated[Optional[int], typer.Option(help="K of mAP@K and precision@K.", min=1)] = None,  # noqa: UP045
+    ] = None,
+    query: Annotated[Path | None, typer.Option(help="Query codes file (.npz).")] = None,
+    database: Annotated[Path | None, typer.Option(help="Database codes file (.npz).")] = None,
+    topk: Annotated[int | None, typer.Option(help="K of mAP@K and precision@K.", min=1)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Report mAP, mAP@K and precision@K, from a checkpoint or from two codes files."""
@@ -100,8 +100,8 @@ def evaluate(
 
 @app.command()
 def demo(
-    output: Annotated[Optional[Path], typer.Option(help="Run directory (default runs/demo-TIME).")] = None,  # noqa: UP045
-    config: Annotated[Path | None, typer.Option(help="Config (default configs/demo_synthetic.yaml).")] = None,  # noqa: UP045
+    output: Annotated[Path | None, typer.Option(help="Run directory (default runs/demo-TIME).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Config (default configs/demo_synthetic.yaml).")] = None,
 ) -> None:
     """Train tiny3d on the synthetic dataset (CPU, under a minute), export codes, print the mAP table."""
     from vrt.codes import load_codes, save_codes
