@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.datasets_fixtures import DatasetTree, build_hmdb51, build_jhmdb, build_ucf101, require_split_files
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,3 +48,27 @@ def tiny_config_file(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(tiny_config_dict()))
     return path
+
+
+# Trees of the real split files with one hard-linked tiny video per entry: built once per session,
+# read-only (a test that deletes or corrupts videos builds its own).
+def _session_tree(
+    tmp_path_factory: pytest.TempPathFactory, build: Callable[[Path], DatasetTree]
+) -> DatasetTree:
+    require_split_files()
+    return build(tmp_path_factory.mktemp(build.__name__.removeprefix("build_")))
+
+
+@pytest.fixture(scope="session")
+def ucf101_tree(tmp_path_factory: pytest.TempPathFactory) -> DatasetTree:
+    return _session_tree(tmp_path_factory, build_ucf101)
+
+
+@pytest.fixture(scope="session")
+def hmdb51_tree(tmp_path_factory: pytest.TempPathFactory) -> DatasetTree:
+    return _session_tree(tmp_path_factory, build_hmdb51)
+
+
+@pytest.fixture(scope="session")
+def jhmdb_tree(tmp_path_factory: pytest.TempPathFactory) -> DatasetTree:
+    return _session_tree(tmp_path_factory, build_jhmdb)

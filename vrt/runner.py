@@ -34,6 +34,7 @@ from vrt.config import Config, config_from_dict, config_to_dict, config_to_yaml
 from vrt.data.bad_videos import BadVideoLog
 from vrt.data.collate import ClipBatch
 from vrt.data.pipeline import DataSplits, build_data_splits, call_with_injected, eval_loader, train_loader
+from vrt.datasets.base import SkippedClip
 from vrt.devices import autocast, resolve_device
 from vrt.encoding import encode_view
 from vrt.errors import CheckpointError, TrainingError
@@ -44,6 +45,8 @@ from vrt.model import HashingModel, build_model
 from vrt.registry import LOSSES
 from vrt.reproducibility import capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from vrt.training.optim import build_optimizer, build_scheduler
+
+MISSING_REASON = "listed in the split file but not found under data.dataset.root"
 
 
 @dataclass(frozen=True)
@@ -154,14 +157,14 @@ class Runner:
         fit_view = splits.view("fit", training=True)
         loader = train_loader(fit_view, config, pin_memory=self.device.type == "cuda")
         has_validation = len(splits.val_positions) > 0
-        missing = len(getattr(splits.train_source, "missing", ())) + len(
-            getattr(splits.test_source, "missing", ())
-        )
+        missing = [*getattr(splits.train_source, "missing", ()), *getattr(splits.test_source, "missing", ())]
+        # Listed-but-absent files go to bad_videos.txt too: one file names every video the run lacked.
+        self.bad_videos.record((SkippedClip(-1, v, MISSING_REASON) for v in missing), announce=False)
         self.console.print(
             f"Training {config.model.backbone.name} + {config.model.head.name} ({model.bits} bits) "
             f"on {self.device}: {len(fit_view)} fit / {len(splits.val_positions)} val / "
             f"{len(splits.test_positions)} test videos, {len(splits.class_names)} classes"
-            + (f" ({missing} listed videos missing on disk)." if missing else ".")
+            + (f" ({len(missing)} listed videos missing on disk)." if missing else ".")
         )
         for epoch in range(start_epoch, config.train.epochs):
             # Seeding per epoch makes an epoch's randomness independent of how we got there,

@@ -29,14 +29,15 @@ class BadVideoLog:
     def __len__(self) -> int:
         return len(self.reasons)
 
-    def record(self, skipped: Iterable[SkippedClip]) -> None:
+    def record(self, skipped: Iterable[SkippedClip], *, announce: bool = True) -> None:
+        """Log new entries; ``announce=False`` when the caller has already reported them in bulk."""
         lines = []
         for item in skipped:
             if item.video_id in self.reasons:
                 continue
             self.reasons[item.video_id] = item.reason.replace("\n", " ")
             lines.append(f"{item.video_id}\t{self.reasons[item.video_id]}\n")
-            if self._warn is not None:
+            if announce and self._warn is not None:
                 self._warn(f"skipping unreadable video {item.video_id}: {item.reason}")
         if lines and self.path is not None:
             with self.path.open("a", encoding="utf-8") as handle:
