@@ -46,9 +46,21 @@ def summary(
     if as_json:
         print(json.dumps(report, indent=2))
         return
+    from rich.markup import escape
+
     for message in report["warnings"]:
-        err_console.print(f"[yellow]warning:[/] {message}", highlight=False)
+        # Real file names hold brackets (HMDB51's "[_NEW_AUDIO_]"): not rich markup.
+        err_console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
     console.print(_summary_table(report))
+    if report["missing"]:
+        shown = len(report["missing_files"])
+        console.print(f"Missing files (first {shown} of {report['missing']}):", highlight=False)
+        for path in report["missing_files"]:
+            console.print(f"  {path}", highlight=False, markup=False)
+    if report["decode_check"]["failed"]:
+        console.print("Videos that failed to decode:")
+        for item in report["decode_check"]["failed"]:
+            console.print(f"  {item['id']}: {item['reason']}", highlight=False, markup=False)
 
 
 def summarize(splits: DataSplits, *, check: int) -> dict[str, Any]:
@@ -112,14 +124,10 @@ def _summary_table(report: dict[str, Any]) -> Table:
     table.add_row("classes", str(report["classes"]))
     missing = report["missing"]
     table.add_row("missing files", f"[red]{missing}[/]" if missing else "0")
-    for path in report["missing_files"]:
-        table.add_row("", f"[red]{path}[/]")
     check = report["decode_check"]
     failed = len(check["failed"])
     status = f"[red]{failed} of {check['checked']} failed[/]" if failed else f"{check['checked']} ok"
     table.add_row("decode check", status)
-    for item in check["failed"]:
-        table.add_row("", f"[red]{item['reason']}[/]")
     if check["clip_shapes"]:
         table.add_row("clip shape (C, T, H, W)", ", ".join(str(tuple(s)) for s in check["clip_shapes"]))
     return table

@@ -1,0 +1,85 @@
+"""Commands that get a dataset ready for training: ``vrt prepare frames``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from vrt.cli.common import app, console, err_console
+
+prepare_app = typer.Typer(
+    help="Prepare datasets for fast loading (extract video frames).",
+    no_args_is_help=True,
+)
+app.add_typer(prepare_app, name="prepare")
+
+# The failures printed on the console; all of them go to failed_videos.txt.
+_SHOWN_FAILURES = 20
+
+
+class FrameFormat(str, Enum):
+    jpg = "jpg"
+    png = "png"
+
+
+@prepare_app.command("frames")
+def frames(
+    src: Annotated[Path, typer.Option(help="Folder of videos (searched recursively).")],
+    dst: Annotated[
+        Path, typer.Option(help="Output folder: DST/<video path without extension>/00001.jpg ...")
+    ],
+    short_side: Annotated[
+        int, typer.Option(min=0, help="Scale frames so the shorter side has this many pixels (0: keep).")
+    ] = 128,
+    fps: Annotated[
+        Optional[float],  # noqa: UP045 - typer needs Optional at runtime on older Pythons
+        typer.Option(min=0.001, help="Resample videos to this frame rate (default: keep every frame)."),
+    ] = None,
+    workers: Annotated[
+        Optional[int],  # noqa: UP045
+        typer.Option(min=1, help="Videos converted in parallel (default: min(4, CPUs))."),
+    ] = None,
+    ext: Annotated[FrameFormat, typer.Option(help="Image format of the frames.")] = FrameFormat.jpg,
+) -> None:
+    """Extract the frames of every video under --src; resumable: finished videos are skipped."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from vrt.datasets.prepare import prepare_frames
+
+    # Only a terminal gets the live bar; logs and CI output get the summary alone.
+    with Progress(
+        TextColumn("extracting frames"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("frames", total=None)
+        summary = prepare_frames(
+            src,
+            dst,
+            short_side=short_side,
+            fps=fps,
+            workers=workers,
+            ext=ext.value,
+            progress=lambda _outcome, done, total: bar.update(task, completed=done, total=total),
+        )
+
+    console.print(
+        f"converted {len(summary.converted)}, skipped {len(summary.skipped)} (already done), "
+        f"failed {len(summary.failed)}",
+        highlight=False,
+    )
+    failed = summary.failed
+    for outcome in failed[:_SHOWN_FAILURES]:
+        console.print(f"  [red]failed[/] {outcome.video}: {outcome.reason}", highlight=False, soft_wrap=True)
+    if len(failed) > _SHOWN_FAILURES:
+        console.print(f"  ... and {len(failed) - _SHOWN_FAILURES} more", highlight=False)
+    if summary.failures_file is not None:
+        console.print(f"failures listed in {summary.failures_file}", highlight=False, soft_wrap=True)
+    if summary.all_failed:
+        raise typer.Exit(1)

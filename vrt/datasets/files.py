@@ -1,0 +1,260 @@
+"""Datasets of video files or frame folders on disk, listed by split files: the shared base.
+
+Every file-backed adapter (UCF101, HMDB51, JHMDB, video lists, class folders) reduces its
+split files to :class:`~vrt.datasets.splitfiles.SplitEntry` items and hands them to
+:class:`VideoFileDataset`, which finds each video on disk, drops and reports the missing ones,
+and turns a video into a clip: probe its length, let the clip sampler pick T frame indices,
+read only those frames, transform the whole clip at once.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Literal, get_args
+
+import torch
+
+from vrt.data.samplers import ClipSampler, UniformSampler
+from vrt.datasets.base import VideoDataset
+from vrt.datasets.splitfiles import SplitEntry
+from vrt.errors import VideoDecodeError, VrtError
+
+StorageMode = Literal["auto", "video", "frames"]
+Subset = Literal["train", "test"]
+STORAGE_MODES: tuple[str, ...] = get_args(StorageMode)
+_SHOWN = 5  # missing paths quoted in a message; the rest are counted
+
+
+class _FolderIndex:
+    """Finds paths under ``root`` from cached folder listings, case-insensitively as a fallback.
+
+    Listing each class folder once is much cheaper than one ``stat`` per listed video on a
+    network file system (13,320 for UCF101). The case-insensitive fallback covers archives
+    and frame extractors that disagree with the split files on case, as UCF101's
+    ``HandstandPushups``/``HandStandPushups`` shows they do.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._listings: dict[Path, dict[str, bool] | None] = {}
+
+    def _listing(self, folder: Path) -> dict[str, bool] | None:
+        """``{name: is_dir}`` of the regular files and folders in ``folder``; None if unreadable."""
+        if folder not in self._listings:
+            try:
+                with os.scandir(folder) as scan:
+                    listing = {}
+                    for item in scan:
+                        # is_dir/is_file follow symlinks; a broken link is neither and stays out.
+                        if item.is_dir():
+                            listing[item.name] = True
+                        elif item.is_file():
+                            listing[item.name] = False
+            except OSError:
+                listing = None
+            self._listings[folder] = listing
+        return self._listings[folder]
+
+    def find(self, relative: str, *, directory: bool) -> Path | None:
+        folder = self.root
+        parts = relative.split("/")
+        for position, part in enumerate(parts):
+            listing = self._listing(folder)
+            if listing is None:
+                return None
+            want_dir = directory or position < len(parts) - 1
+            if listing.get(part) is want_dir:
+                folder = folder / part
+                continue
+            matches = [
+                name
+                for name, is_dir in listing.items()
+                if is_dir is want_dir and name.lower() == part.lower()
+            ]
+            if len(matches) != 1:  # absent, or ambiguous (only on case-sensitive file systems)
+                return None
+            folder = folder / matches[0]
+        return folder
+
+
+def frame_folder_candidates(relative: str) -> list[str]:
+    """Where the frames of a listed video may be: the path without its extension, else as listed."""
+    path = PurePosixPath(relative)
+    stem = str(path.with_suffix("")) if path.suffix else relative
+    return [stem] if stem == relative else [stem, relative]
+
+
+class VideoFileDataset(VideoDataset):
+    """Videos read from ``root``: one decoded video file or one folder of frames per entry.
+
+    Args:
+        entries: the listed videos (path relative to ``root``, label, group).
+        root: the folder the entry paths are relative to.
+        class_names: indexed by label.
+        storage: ``video`` reads ``root/<path>``; ``frames`` reads the folder
+            ``root/<path without extension>`` (or ``root/<path>`` if that is a folder); ``auto``
+            takes the video file when there is one, else the frame folder, video by video.
+        clip_sampler: picks the frame indices of a clip; uniform over the video when None.
+        num_frames, frame_size: clip size (T, and the square H = W after the transform).
+        strict: missing videos raise instead of being dropped with a warning.
+        name: how messages refer to this subset (``"ucf101 split 1 train"``).
+
+    Attributes:
+        missing: listed paths that were not found and are not part of the dataset.
+        paths, kinds: the resolved location of every video and ``"video"`` or ``"frames"``.
+    """
+
+    def __init__(
+        self,
+        *,
+        entries: Sequence[SplitEntry],
+        root: Path,
+        class_names: Sequence[str],
+        storage: StorageMode = "auto",
+        clip_sampler: ClipSampler | None = None,
+        num_frames: int,
+        frame_size: int,
+        strict: bool = False,
+        name: str = "dataset",
+    ) -> None:
+        if storage not in STORAGE_MODES:
+            raise VrtError(f"{name}: storage must be one of {', '.join(STORAGE_MODES)}, got {storage!r}")
+        if clip_sampler is None:
+            clip_sampler = UniformSampler(num_frames=num_frames)
+        elif clip_sampler.num_frames != num_frames:
+            raise ValueError(
+                f"{name}: the clip sampler picks {clip_sampler.num_frames} frames but clips have {num_frames}"
+            )
+        self.root = Path(root)
+        self.storage = storage
+        self.clip_sampler = clip_sampler
+        self.num_frames = num_frames
+        self.frame_size = frame_size
+        self.name = name
+
+        index = _FolderIndex(self.root)
+        found: list[tuple[SplitEntry, Path, str]] = []
+        self.missing: list[str] = []
+        for entry in entries:
+            location = self._locate(index, entry.path)
+            if location is None:
+                self.missing.append(entry.path)
+            else:
+                found.append((entry, *location))
+        self._report_missing(total=len(entries), found=len(found), strict=strict)
+
+        self.paths: list[Path] = [path for _, path, _ in found]
+        self.kinds: list[str] = [kind for _, _, kind in found]
+        groups = [entry.group for entry, _, _ in found]
+        super().__init__(
+            class_names=class_names,
+            labels=[entry.label for entry, _, _ in found],
+            ids=[entry.path for entry, _, _ in found],
+            groups=None if any(group is None for group in groups) else groups,
+        )
+        # Frame counts probed so far (per process: each DataLoader worker fills its own), so
+        # that epochs and test-time clips after the first open each video once, not twice.
+        self._video_lengths: dict[int, int] = {}
+        # Imported here, not at the top: registering the datasets (``vrt list``) should not pay
+        # for torchvision and PyAV.
+        from vrt.data.transforms import build_clip_transform
+
+        self._transforms = {
+            training: build_clip_transform(frame_size=frame_size, training=training)
+            for training in (True, False)
+        }
+
+    def _locate(self, index: _FolderIndex, relative: str) -> tuple[Path, str] | None:
+        if self.storage in ("auto", "video"):
+            path = index.find(relative, directory=False)
+            if path is not None:
+                return path, "video"
+        if self.storage in ("auto", "frames"):
+            for candidate in frame_folder_candidates(relative):
+                path = index.find(candidate, directory=True)
+                if path is not None:
+                    return path, "frames"
+        return None
+
+    def _report_missing(self, *, total: int, found: int, strict: bool) -> None:
+        if not self.missing:
+            return
+        count = len(self.missing)
+        shown = ", ".join(self.missing[:_SHOWN]) + (", ..." if count > _SHOWN else "")
+        what = {"auto": "video file or frame folder", "video": "video file", "frames": "frame folder"}[
+            self.storage
+        ]
+        summary = f"{self.name}: {count} of {total} listed videos have no {what} under {self.root} ({shown})"
+        if found == 0:
+            # Every video missing is a wrong root, not bad data: a warning would hide it.
+            raise VrtError(
+                f"{summary}; is data.dataset.root the folder that holds the listed paths"
+                f"{'' if self.storage == 'auto' else ', and data.dataset.storage right'}?"
+            )
+        if strict:
+            raise VrtError(f"{summary}; data.strict is true (set it to false to skip them)")
+        warnings.warn(f"{summary}; they are skipped (set data.strict: true to fail instead)", stacklevel=3)
+
+    def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
+        from vrt.io.frames import list_frame_files, read_frame_files
+        from vrt.io.video import probe_video, read_video_frames
+
+        path, kind = self.paths[index], self.kinds[index]
+        try:
+            if kind == "video":
+                if index not in self._video_lengths:
+                    self._video_lengths[index] = probe_video(path).num_frames
+                length = self._video_lengths[index]
+            else:
+                files = list_frame_files(path)
+                length = len(files)
+        except VideoDecodeError:
+            raise
+        except Exception as error:  # noqa: BLE001 - PyAV/PIL/OS raise many types; all mean "unreadable"
+            raise VideoDecodeError(f"cannot read {path}: {type(error).__name__}: {error}") from error
+        if length < 1:
+            raise VideoDecodeError(f"{path} has no frames")
+        indices = self.clip_sampler(length, training=training, clip=clip, num_clips=num_clips)
+        try:
+            frames = read_video_frames(path, indices) if kind == "video" else read_frame_files(files, indices)
+        except VideoDecodeError:
+            raise
+        except Exception as error:  # noqa: BLE001 - see above
+            raise VideoDecodeError(f"cannot decode {path}: {type(error).__name__}: {error}") from error
+        return self._transforms[training](frames)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.name!r}, videos={len(self)}, classes={self.num_classes}, "
+            f"missing={len(self.missing)}, root={str(self.root)!r}, storage={self.storage!r})"
+        )
+
+
+def existing_folder(value: str, *, key: str, expected: str) -> Path:
+    """``value`` as a folder (relative to the current directory), or an error naming the config key."""
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        state = "is not a folder" if path.exists() else "does not exist"
+        raise VrtError(f"{key}: {path.absolute()} {state} (expected {expected})")
+    return path
+
+
+def existing_file(path: Path, *, key: str, expected: str) -> Path:
+    if not path.is_file():
+        raise VrtError(f"{key}: {path.absolute()} does not exist (expected {expected})")
+    return path
+
+
+def check_split(split: int, *, dataset: str) -> int:
+    if isinstance(split, bool) or split not in (1, 2, 3):
+        raise VrtError(f"data.dataset.split: {dataset} has splits 1, 2 and 3, got {split!r}")
+    return split
+
+
+def check_subset(subset: str) -> Subset:
+    if subset not in ("train", "test"):
+        raise ValueError(f"subset must be 'train' or 'test', got {subset!r}")
+    return subset  # type: ignore[return-value]

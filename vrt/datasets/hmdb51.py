@@ -1,0 +1,57 @@
+"""HMDB51 from its official ``testTrainMulti_7030_splits`` files (three 70/30 splits, 51 classes)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from vrt.data.samplers import ClipSampler
+from vrt.datasets.files import StorageMode, VideoFileDataset, check_split, check_subset, existing_folder
+from vrt.datasets.splitfiles import parse_tagged_splits
+from vrt.registry import DATASETS
+
+
+@DATASETS.register("hmdb51")
+def hmdb51(
+    *,
+    subset: Literal["train", "test"],
+    num_frames: int,
+    frame_size: int,
+    root: str,
+    annotations: str,
+    split: Literal[1, 2, 3] = 1,
+    storage: StorageMode = "auto",
+    clip_sampler: ClipSampler | None = None,
+    strict: bool = False,
+) -> VideoFileDataset:
+    """HMDB51 (51 actions; 3,570 train / 1,530 test clips per split) from the official split files.
+
+    Args:
+        root: the folder holding the unpacked per-class archives (``<class>/<video>.avi``), or
+            frame folders with the same layout (``<class>/<video>/``).
+        annotations: the ``testTrainMulti_7030_splits`` folder (``<class>_test_split<k>.txt``).
+        split: official split 1, 2 or 3.
+        storage: ``video``, ``frames``, or ``auto`` (per video: the file if present, else frames).
+        subset, num_frames, frame_size, clip_sampler, strict: injected by vrt from ``data.*``.
+
+    Labels are the sorted class names (0-based). Each split file tags a video 1 (train), 2
+    (test) or 0 (not used in that split: a third of the videos are in neither subset). Videos
+    stand alone for validation carving (no groups).
+    """
+    subset = check_subset(subset)
+    split = check_split(split, dataset="HMDB51")
+    folder = existing_folder(root, key="data.dataset.root", expected="the folder of HMDB51 class folders")
+    lists = existing_folder(
+        annotations, key="data.dataset.annotations", expected="the testTrainMulti_7030_splits folder"
+    )
+    class_names, entries = parse_tagged_splits(lists, split, subset)
+    return VideoFileDataset(
+        entries=entries,
+        root=folder,
+        class_names=class_names,
+        storage=storage,
+        clip_sampler=clip_sampler,
+        num_frames=num_frames,
+        frame_size=frame_size,
+        strict=strict,
+        name=f"hmdb51 split {split} {subset}",
+    )

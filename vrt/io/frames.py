@@ -1,0 +1,82 @@
+"""Reading clips from folders of extracted frames (``00001.jpg``, ``img_00002.png`` ...).
+
+Frame folders trade disk space for loading speed: a clip costs T image reads instead of a seek
+and a decode. The order of the frames is the number in their names, not the alphabetical
+order, because not every tool pads the numbers (``1.jpg, 2.jpg, 10.jpg``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from vrt.errors import VideoDecodeError
+
+FRAME_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png"})
+_DIGITS = re.compile(r"\d+")
+
+
+def _frame_order(file: Path) -> tuple[int, int, str]:
+    # The last run of digits is the frame number (``clip2_frame_0010.jpg`` -> 10); names
+    # without digits go last, alphabetically, rather than failing.
+    numbers = _DIGITS.findall(file.stem)
+    return (0, int(numbers[-1]), file.name) if numbers else (1, 0, file.name)
+
+
+def list_frame_files(folder: str | Path) -> list[Path]:
+    """The image files of ``folder`` (jpg, jpeg, png; any case) in frame-number order.
+
+    Hidden files are ignored: the ``.done`` marker of ``vrt prepare frames`` and the ``._*``
+    resource forks that macOS leaves on shared drives are not frames.
+
+    Raises:
+        VideoDecodeError: the folder is missing or holds no frames.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VideoDecodeError(f"{folder}: no such frame folder")
+    files = [
+        entry
+        for entry in folder.iterdir()
+        if entry.suffix.lower() in FRAME_EXTENSIONS and not entry.name.startswith(".") and entry.is_file()
+    ]
+    if not files:
+        raise VideoDecodeError(f"{folder}: the frame folder holds no .jpg/.jpeg/.png frames")
+    return sorted(files, key=_frame_order)
+
+
+def read_frame_files(files: Sequence[str | Path], indices: Sequence[int]) -> np.ndarray:
+    """The images ``files[i]`` for ``i`` in ``indices`` as uint8 RGB ``(len(indices), H, W, 3)``.
+
+    Each file is read once however often it repeats; grey, palette and RGBA images come out
+    as RGB.
+
+    Raises:
+        IndexError: an index outside ``files``.
+        VideoDecodeError: an image is missing, unreadable, or of another size than the first.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    wanted = [int(i) for i in indices]
+    if not wanted:
+        raise ValueError("read_frame_files needs at least one frame index")
+    outside = [i for i in wanted if not 0 <= i < len(files)]
+    if outside:
+        raise IndexError(f"frame indices {outside[:5]} outside a folder of {len(files)} frames")
+    images: dict[int, np.ndarray] = {}
+    for index in dict.fromkeys(wanted):
+        file = Path(files[index])
+        try:
+            with Image.open(file) as image:
+                images[index] = np.asarray(image.convert("RGB"))
+        except (OSError, UnidentifiedImageError, ValueError) as error:
+            raise VideoDecodeError(f"{file}: cannot read the frame ({error})") from error
+    shapes = {array.shape for array in images.values()}
+    if len(shapes) > 1:
+        raise VideoDecodeError(
+            f"{Path(files[wanted[0]]).parent}: the frames of one clip differ in size {sorted(shapes)}"
+        )
+    return np.stack([images[i] for i in wanted])
