@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from vrt.errors import VrtError
 from vrt.fileio import atomic_write
 
 __all__ = [
@@ -41,7 +42,7 @@ _REQUIRED_KEYS = ("codes", "bits", "labels", "ids")
 _OPTIONAL_KEYS = ("class_names",)
 
 
-class CodesFileError(ValueError):
+class CodesFileError(VrtError, ValueError):
     """A codes file that is missing, unreadable or does not follow the interchange layout."""
 
 

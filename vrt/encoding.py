@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from vrt.codes import CodeSet, pack_bits
+from vrt.config import Config
 from vrt.data.collate import ClipBatch
 from vrt.datasets.base import ClipView, SkippedClip
 from vrt.devices import autocast
+from vrt.errors import VideoDecodeError
 from vrt.model import HashingModel, binarize
 
 
@@ -71,3 +74,48 @@ def encode_view(
         ids=np.asarray([dataset.ids[i] for i in all_indices], dtype=str),
         class_names=class_names,
     )
+
+
+@torch.no_grad()
+def encode_video_file(
+    model: HashingModel, config: Config, path: str | Path, *, device: torch.device | None = None
+) -> np.ndarray:
+    """Packed code ``[1, bits // 8]`` of one video file or frame folder, encoded like a test video.
+
+    The video goes through the same dataset machinery as a test split (clip sampler in test
+    mode, ``data.clips_per_video`` views averaged, deterministic test transform), so its code is
+    comparable with the codes ``vrt export`` wrote for the run's splits.
+    """
+    from vrt.data.pipeline import call_with_injected
+    from vrt.datasets.files import VideoFileDataset
+    from vrt.datasets.splitfiles import SplitEntry
+    from vrt.registry import SAMPLERS
+
+    path = Path(path)
+    data = config.data
+    sampler = call_with_injected(
+        SAMPLERS.get(data.clip_sampler.name), data.clip_sampler.params, {"num_frames": data.num_frames}
+    )
+    single = VideoFileDataset(
+        entries=[SplitEntry(path.name, 0, None)],
+        root=path.parent,
+        class_names=["query"],
+        clip_sampler=sampler,
+        num_frames=data.num_frames,
+        frame_size=data.frame_size,
+        strict=True,
+        name="query video",
+    )
+    item = ClipView(single, [0], training=False, num_clips=data.clips_per_video)[0]
+    if isinstance(item, SkippedClip):
+        raise VideoDecodeError(item.reason)
+    clip = item[0] if data.clips_per_video > 1 else item[0][None]  # (views, C, T, H, W)
+    device = device or torch.device("cpu")
+    was_training = model.training
+    model.to(device).eval()
+    try:
+        with autocast(device, config.train.amp):
+            u = real_valued_codes(model, clip[None].to(device))  # (1, views, C, T, H, W)
+    finally:
+        model.train(was_training)
+    return pack_bits(binarize(u).cpu().numpy())

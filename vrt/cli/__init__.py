@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
-from vrt.cli import data_commands, inspect_commands, run_commands  # noqa: F401 - importing registers the commands
 from vrt.cli.common import app, err_console
+
+# Importing a module registers its commands; this order is the order of `vrt --help`.
+COMMAND_MODULES = ("run_commands", "index_commands", "data_commands", "prepare_commands", "inspect_commands")
+for _module in COMMAND_MODULES:
+    importlib.import_module(f"vrt.cli.{_module}")
 
 __all__ = ["app", "main"]
 

@@ -1,0 +1,177 @@
+"""Commands over Hamming indexes: index build, index info, search (torch only for a video query)."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from vrt.cli.common import app, console, err_console
+
+if TYPE_CHECKING:
+    import numpy as np
+    from rich.table import Table
+
+    from vrt.index import HammingIndex
+
+index_app = typer.Typer(help="Build and inspect Hamming indexes over codes files.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+class Kind(str, Enum):
+    flat = "flat"
+    multihash = "multihash"
+    hnsw = "hnsw"
+
+
+@index_app.command("build")
+def index_build(
+    codes: Annotated[Path, typer.Option(help="Codes file (.npz) of the items to index.")],
+    out: Annotated[Path, typer.Option(help="Index file to write (one .npz, e.g. db.index.npz).")],
+    kind: Annotated[Kind, typer.Option(help="flat (exact), multihash or hnsw (approximate).")] = Kind.flat,
+    nhash: Annotated[int | None, typer.Option(help="multihash: number of hash tables.")] = None,
+    hash_bits: Annotated[int | None, typer.Option(help="multihash: bits per hash key (default 16).")] = None,
+    nflip: Annotated[
+        int | None, typer.Option(help="multihash: bits flipped when probing (default 1).")
+    ] = None,
+    hnsw_m: Annotated[int | None, typer.Option(help="hnsw: neighbours per node (default 32).")] = None,
+    ef_construction: Annotated[int | None, typer.Option(help="hnsw: build beam width (default 64).")] = None,
+    ef_search: Annotated[int | None, typer.Option(help="hnsw: search beam width (default 128).")] = None,
+) -> None:
+    """Index a codes file for `vrt search`; the index keeps ids, labels and class names."""
+    from vrt.codes import load_codes
+    from vrt.index import HammingIndex
+
+    # (index parameter, command-line option, value) per kind; options of another kind are an error.
+    given = {
+        "multihash": [
+            ("nhash", "--nhash", nhash),
+            ("hash_bits", "--hash-bits", hash_bits),
+            ("nflip", "--nflip", nflip),
+        ],
+        "hnsw": [
+            ("m", "--hnsw-m", hnsw_m),
+            ("ef_construction", "--ef-construction", ef_construction),
+            ("ef_search", "--ef-search", ef_search),
+        ],
+    }
+    for other, options in given.items():
+        misplaced = [option for _, option, value in options if value is not None]
+        if other != kind.value and misplaced:
+            raise typer.BadParameter(
+                f"{', '.join(misplaced)} apply to --kind {other}, not --kind {kind.value}"
+            )
+    params = {name: value for name, _, value in given.get(kind.value, [])}
+    codeset = load_codes(codes)
+    index = HammingIndex.build(codeset, kind=kind.value, params=params)
+    index.save(out)
+    detail = f", exact within Hamming radius {index.exact_radius}" if index.exact_radius is not None else ""
+    err_console.print(
+        f"Wrote a {index.kind} index of {len(index)} codes of {index.bits} bits to {out}{detail}",
+        highlight=False,
+    )
+
+
+@index_app.command("info")
+def index_info(
+    index: Annotated[Path, typer.Argument(help="Index file written by `vrt index build`.")],
+) -> None:
+    """Print an index file's manifest (kind, bits, count, parameters) as JSON."""
+    from vrt.index import read_manifest
+
+    print(json.dumps(read_manifest(index), indent=2, sort_keys=True))
+
+
+@app.command()
+def search(
+    index: Annotated[Path, typer.Option(help="Index file written by `vrt index build`.")],
+    query: Annotated[
+        str,
+        typer.Option(
+            help="A codes file (.npz, one query per row), an id in the index, or a video file/frame folder."
+        ),
+    ],
+    topk: Annotated[int, typer.Option(help="Results per query.", min=1)] = 10,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list (one list of results per query).")
+    ] = False,
+    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint that encodes a video query.")] = None,
+    exclude_self: Annotated[
+        bool, typer.Option(help="With an id query, leave the item itself out of its results.")
+    ] = False,
+) -> None:
+    """Nearest items by Hamming distance: rank, id, class and distance per result."""
+    from vrt.index import load_index
+
+    loaded = load_index(index)
+    titles, (distances, positions) = _run_query(loaded, query, topk, checkpoint, exclude_self=exclude_self)
+    results = loaded.results(distances, positions)
+    if as_json:
+        print(json.dumps(results))
+        return
+    for title, rows in zip(titles, results, strict=True):
+        console.print(_results_table(title, rows))
+
+
+def _run_query(
+    index: HammingIndex, query: str, topk: int, checkpoint: Path | None, *, exclude_self: bool
+) -> tuple[list[str], tuple[np.ndarray, np.ndarray]]:
+    """Resolve ``query`` (codes file, then id, then video) and search; returns table titles too."""
+    from vrt.index import UnknownIdError
+
+    path = Path(query)
+    if path.is_file() and zipfile.is_zipfile(path):  # an .npz archive, whatever its name; videos are not zips
+        from vrt.codes import load_codes
+
+        if exclude_self:
+            raise typer.BadParameter("--exclude-self applies to an id query, not a codes file")
+        queries = load_codes(path)
+        titles = [f"query {i}: {item_id}" for i, item_id in enumerate(queries.ids.tolist())]
+        return titles, index.search(queries.codes, topk)
+    if query in index:
+        return [f"query: {query}"], index.search_ids([query], topk, exclude_self=exclude_self)
+    if not path.exists():
+        raise UnknownIdError(
+            f"{index.unknown_id_message(query)}, and there is no file or folder of that name"
+        )
+    if exclude_self:
+        raise typer.BadParameter("--exclude-self applies to an id query, not a video")
+    if checkpoint is None:
+        raise typer.BadParameter(
+            f"{query} is a video, not an id in the index: pass --checkpoint to encode it"
+        )
+    return [f"query: {query}"], index.search(_encode_video(checkpoint, path, bits=index.bits), topk)
+
+
+def _encode_video(checkpoint: Path, path: Path, *, bits: int) -> np.ndarray:
+    from vrt.devices import resolve_device
+    from vrt.encoding import encode_video_file
+    from vrt.index import QueryMismatchError
+    from vrt.runner import model_from_checkpoint
+
+    model, config, _ = model_from_checkpoint(checkpoint)
+    if model.bits != bits:
+        raise QueryMismatchError(
+            f"the checkpoint {checkpoint} makes {model.bits}-bit codes but the index has {bits}-bit codes"
+        )
+    return encode_video_file(model, config, path, device=resolve_device("auto"))
+
+
+def _results_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
+    # Text cells: ids and class names may contain "[...]", which rich would read as markup.
+    table = Table(title=Text(title), title_justify="left")
+    table.add_column("rank", justify="right")
+    table.add_column("id")
+    table.add_column("class")
+    table.add_column("distance", justify="right")
+    for row in rows:
+        class_name = row["class_name"] if row["class_name"] is not None else str(row["label"])
+        table.add_row(str(row["rank"]), Text(row["id"]), Text(class_name), str(row["distance"]))
+    return table

@@ -1,0 +1,243 @@
+"""A Hamming index over a :class:`~vrt.codes.CodeSet`: faiss binary search plus the items' metadata.
+
+The index keeps, beside the faiss structure, the packed codes, ids, labels, class names and
+bits of every item, so a search answers with ids and classes and a query can be an item
+of the index. Positions returned by :meth:`HammingIndex.search` are rows of the code set the
+index was built from (its "database order"), which is also the order ties are broken in.
+
+On disk an index is one ``.npz`` file (see :mod:`vrt.index.storage` and ``docs/retrieval.md``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vrt.codes import CodeSet
+from vrt.errors import VrtError
+from vrt.index.kinds import (
+    EXACT_KINDS,
+    INDEX_KINDS,
+    IndexParameterError,
+    build_faiss_index,
+    configure_search,
+    exact_radius,
+    resolve_params,
+    search_faiss_index,
+)
+
+if TYPE_CHECKING:
+    import faiss
+
+__all__ = ["HammingIndex", "QueryMismatchError", "UnknownIdError"]
+
+
+class UnknownIdError(VrtError, LookupError):
+    """A query id that is not in the index; the message lists close matches."""
+
+
+class QueryMismatchError(VrtError, ValueError):
+    """Query codes that cannot be searched in this index (wrong code length or layout)."""
+
+
+class HammingIndex:
+    """Nearest neighbours by Hamming distance among the items of a code set.
+
+    Build with :meth:`build`, persist with :meth:`save`, reopen with :meth:`load`. Attributes
+    ``codes``, ``labels``, ``ids``, ``class_names`` and ``bits`` describe the indexed items in
+    database order; ``kind`` and ``params`` the faiss structure.
+    """
+
+    def __init__(
+        self, *, codeset: CodeSet, kind: str, params: Mapping[str, int], faiss_index: faiss.IndexBinary
+    ) -> None:
+        if kind not in INDEX_KINDS:
+            raise IndexParameterError(
+                f"unknown index kind {kind!r}; expected one of {', '.join(INDEX_KINDS)}"
+            )
+        if int(faiss_index.d) != codeset.bits or int(faiss_index.ntotal) != len(codeset):
+            raise ValueError(
+                f"the faiss index holds {faiss_index.ntotal} codes of {faiss_index.d} bits but the "
+                f"code set has {len(codeset)} of {codeset.bits}"
+            )
+        self.codeset = codeset
+        self.kind = kind
+        self.params = dict(params)
+        self._faiss = faiss_index
+        configure_search(kind, self.params, faiss_index)
+
+    @classmethod
+    def build(
+        cls, codeset: CodeSet, *, kind: str = "flat", params: Mapping[str, int | None] | None = None
+    ) -> HammingIndex:
+        """Index every code of ``codeset``; ``params`` override the kind's defaults (None keeps one)."""
+        resolved = resolve_params(kind, codeset.bits, params)
+        faiss_index = build_faiss_index(kind, codeset.bits, resolved, codeset.codes)
+        return cls(codeset=codeset, kind=kind, params=resolved, faiss_index=faiss_index)
+
+    # -- the indexed items -------------------------------------------------------------
+
+    @property
+    def bits(self) -> int:
+        return self.codeset.bits
+
+    @property
+    def codes(self) -> np.ndarray:
+        return self.codeset.codes
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.codeset.labels
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.codeset.ids
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return self.codeset.class_names
+
+    @property
+    def faiss_index(self) -> faiss.IndexBinary:
+        return self._faiss
+
+    @property
+    def exact(self) -> bool:
+        """Whether every search equals the brute-force ranking (ties in database order)."""
+        return self.kind in EXACT_KINDS
+
+    @property
+    def exact_radius(self) -> int | None:
+        """For ``multihash``: the Hamming radius within which every item is found."""
+        return exact_radius(self.kind, self.params)
+
+    def __len__(self) -> int:
+        return len(self.codeset)
+
+    def __repr__(self) -> str:
+        return f"HammingIndex(kind={self.kind!r}, bits={self.bits}, count={len(self)}, params={self.params})"
+
+    @cached_property
+    def _position_by_id(self) -> dict[str, int]:
+        return {item_id: position for position, item_id in enumerate(self.ids.tolist())}
+
+    def __contains__(self, item_id: object) -> bool:
+        return isinstance(item_id, str) and item_id in self._position_by_id
+
+    def position_of(self, item_id: str) -> int:
+        """The database position of ``item_id``; :class:`UnknownIdError` with close matches if absent."""
+        position = self._position_by_id.get(item_id)
+        if position is None:
+            raise UnknownIdError(self.unknown_id_message(item_id))
+        return position
+
+    def unknown_id_message(self, item_id: str) -> str:
+        """Says that ``item_id`` is not indexed and names up to five close matches."""
+        close = difflib.get_close_matches(item_id, self._position_by_id.keys(), n=5, cutoff=0.6)
+        hint = f" (close matches: {', '.join(close)})" if close else ""
+        return f"id {item_id!r} is not in the index of {len(self)} items{hint}"
+
+    def class_name(self, label: int) -> str | None:
+        names = self.class_names
+        return names[label] if names is not None and 0 <= label < len(names) else None
+
+    # -- search --------------------------------------------------------------------------
+
+    def search(self, query_codes: np.ndarray, topk: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``topk`` nearest items of each query: ``(distances int32 [Nq, k], positions int64 [Nq, k])``.
+
+        ``k = min(topk, len(self))``; rows are nearest first, ties in database order. Exact
+        kinds equal the brute-force ranking. ``multihash`` and ``hnsw`` may pad a row in which
+        they found fewer than ``k`` candidates with position -1 and distance ``bits + 1``.
+        """
+        query_codes = self._check_queries(query_codes)
+        if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 1:
+            raise ValueError(f"topk must be a positive integer, got {topk!r}")
+        k = min(int(topk), len(self))
+        if k == 0 or len(query_codes) == 0:
+            return np.empty((len(query_codes), k), dtype=np.int32), np.empty(
+                (len(query_codes), k), dtype=np.int64
+            )
+        return search_faiss_index(self.kind, self.params, self._faiss, self.codes, query_codes, k)
+
+    def search_ids(
+        self, item_ids: Sequence[str], topk: int, *, exclude_self: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`search` with the codes of indexed items as queries.
+
+        The item itself is a result (distance 0; rank 1 unless an earlier item has the same
+        code) unless ``exclude_self``, which drops it and keeps ``topk`` others.
+        """
+        positions = np.asarray([self.position_of(item_id) for item_id in item_ids], dtype=np.int64)
+        if not exclude_self:
+            return self.search(self.codes[positions], topk)
+        k = min(int(topk), len(self) - 1)
+        distances, found = self.search(self.codes[positions], k + 1)
+        # Drop the query's own position when present, else the last (farthest) result.
+        is_self = found == positions[:, None]
+        drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), found.shape[1] - 1)
+        keep = np.ones(found.shape, dtype=bool)
+        keep[np.arange(len(positions)), drop] = False
+        shape = (len(positions), found.shape[1] - 1)
+        return distances[keep].reshape(shape), found[keep].reshape(shape)
+
+    def results(self, distances: np.ndarray, positions: np.ndarray) -> list[list[dict[str, Any]]]:
+        """Search output as plain data: per query, a list of ``{rank, id, label, class_name, distance}``.
+
+        ``rank`` counts from 1; ``label`` is the integer class, ``class_name`` its name (None
+        when the codes carry no class names). Padding (position -1) is left out.
+        """
+        ids, labels = self.ids, self.labels
+        rows = []
+        for row_distances, row_positions in zip(distances.tolist(), positions.tolist(), strict=True):
+            row = []
+            for rank, (distance, position) in enumerate(zip(row_distances, row_positions, strict=True), 1):
+                if position < 0:
+                    continue
+                label = int(labels[position])
+                row.append(
+                    {
+                        "rank": rank,
+                        "id": str(ids[position]),
+                        "label": label,
+                        "class_name": self.class_name(label),
+                        "distance": int(distance),
+                    }
+                )
+            rows.append(row)
+        return rows
+
+    def _check_queries(self, query_codes: np.ndarray) -> np.ndarray:
+        if not isinstance(query_codes, np.ndarray) or query_codes.dtype != np.uint8 or query_codes.ndim != 2:
+            got = (
+                f"{query_codes.dtype} {query_codes.shape}"
+                if isinstance(query_codes, np.ndarray)
+                else type(query_codes).__name__
+            )
+            raise QueryMismatchError(f"query codes must be packed uint8 [N, bits/8], got {got}")
+        if query_codes.shape[1] * 8 != self.bits:
+            raise QueryMismatchError(
+                f"query codes have {query_codes.shape[1] * 8} bits but the index has {self.bits}-bit codes"
+            )
+        return np.ascontiguousarray(query_codes)
+
+    # -- persistence ---------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the index to one ``.npz`` file, atomically; returns the path."""
+        from vrt.index.storage import save_index
+
+        return save_index(path, self)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> HammingIndex:
+        """Read an index written by :meth:`save`, without pickle."""
+        from vrt.index.storage import load_index
+
+        return load_index(path)
