@@ -206,3 +206,11 @@ def test_loss_errors_name_the_term(tmp_path, loss, message):
     path = write(tmp_path / "c.yaml", {**minimal(), "loss": loss})
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_base_single_loss_can_become_a_weighted_list(tmp_path):
+    write(tmp_path / "base.yaml", {**minimal(), "loss": {"name": "triplet_ranking", "margin": 4.0}})
+    terms = [{"name": "triplet_ranking", "margin": 2.0}, {"name": "triplet_ranking", "weight": 0.1}]
+    child = write(tmp_path / "child.yaml", {"_base_": "base.yaml", "loss": {"terms": terms}})
+    config = load_config(child)
+    assert [(t.weight, t.params.get("margin")) for t in config.loss.terms] == [(1.0, 2.0), (0.1, None)]

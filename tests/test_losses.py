@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import itertools
+import json
+import math
 
 import pytest
 import torch
 
-from vrt.losses import TripletRankingLoss, pairwise_squared_distances
+from vrt.config import config_from_dict, load_config
+from vrt.data.pipeline import call_with_injected
+from vrt.losses import TripletRankingLoss, hadamard_matrix, pairwise_squared_distances
+from vrt.losses.combined import WeightedLossSum
 from vrt.losses.miners import Triplets, valid_triplet_mask
 from vrt.registry import LOSSES, MINERS
+from vrt.runner import Runner
+
+from .conftest import REPO_ROOT, tiny_config_dict
 
 
 def brute_force_triplet_loss(
@@ -187,3 +195,334 @@ def test_loss_accepts_bf16_embeddings() -> None:
     assert value.item() == pytest.approx(
         brute_force_triplet_loss(embeddings.float(), labels, 8.0, "mean"), rel=1e-5
     )
+
+
+# -- pairwise and centre losses against python loops -------------------------------------------
+
+
+def random_codes(seed: int, batch: int = 10, bits: int = 16, classes: int = 3, scale: float = 1.5):
+    generator = torch.Generator().manual_seed(seed)
+    embeddings = torch.tanh(scale * torch.randn(batch, bits, generator=generator, dtype=torch.float64))
+    labels = torch.randint(0, classes, (batch,), generator=generator)
+    return embeddings, labels
+
+
+def ordered_pairs(n: int):
+    return [(i, j) for i, j in itertools.product(range(n), repeat=2) if i != j]
+
+
+def dot(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def brute_force_contrastive(embeddings, labels, margin: float) -> float:
+    x, y = embeddings.tolist(), labels.tolist()
+    terms = []
+    for i, j in ordered_pairs(len(y)):
+        distance = math.sqrt(sum((a - b) ** 2 for a, b in zip(x[i], x[j], strict=True)))
+        terms.append(0.5 * distance**2 if y[i] == y[j] else 0.5 * max(0.0, margin - distance) ** 2)
+    return sum(terms) / len(terms) if terms else 0.0
+
+
+def brute_force_dpsh(embeddings, labels, eta: float) -> float:
+    x, y = embeddings.tolist(), labels.tolist()
+    terms = []
+    for i, j in ordered_pairs(len(y)):
+        theta = 0.5 * dot(x[i], x[j])
+        terms.append(math.log(1 + math.exp(theta)) - (1.0 if y[i] == y[j] else 0.0) * theta)
+    likelihood = sum(terms) / len(terms) if terms else 0.0
+    quantization = [(u - (1.0 if u >= 0 else -1.0)) ** 2 for row in x for u in row]
+    return likelihood + eta * sum(quantization) / len(quantization)
+
+
+def brute_force_csq(embeddings, labels, centres, weight: float) -> float:
+    x, y, c = embeddings.tolist(), labels.tolist(), centres.tolist()
+    bce, quantization = [], []
+    for row, label in zip(x, y, strict=True):
+        for u, centre in zip(row, c[label], strict=True):
+            p, t = (u + 1) / 2, (centre + 1) / 2
+            bce.append(-(t * math.log(p) + (1 - t) * math.log(1 - p)))
+            quantization.append((abs(u) - 1) ** 2)
+    return sum(bce) / len(bce) + weight * sum(quantization) / len(quantization)
+
+
+def brute_force_hashnet(embeddings, labels, alpha: float, beta: float) -> float:
+    x = [[math.tanh(beta * math.atanh(u)) for u in row] for row in embeddings.tolist()]
+    y = labels.tolist()
+    pairs = ordered_pairs(len(y))
+    n_similar = sum(1 for i, j in pairs if y[i] == y[j])
+    n_dissimilar = len(pairs) - n_similar
+    weighted, total_weight = 0.0, 0.0
+    for i, j in pairs:
+        s = 1.0 if y[i] == y[j] else 0.0
+        theta = alpha * dot(x[i], x[j])
+        # The paper's weights |S| / |S_1| and |S| / |S_0|, normalised by their sum.
+        w = len(pairs) / (n_similar if s else n_dissimilar)
+        weighted += w * (math.log(1 + math.exp(theta)) - s * theta)
+        total_weight += w
+    return weighted / total_weight if pairs else 0.0
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("margin", [2.0, None])
+def test_contrastive_matches_brute_force(seed: int, margin: float | None) -> None:
+    embeddings, labels = random_codes(seed)
+    loss = LOSSES.get("contrastive")(bits=16, margin=margin)
+    expected = brute_force_contrastive(embeddings, labels, math.sqrt(32) if margin is None else margin)
+    assert loss(embeddings, labels).item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_contrastive_gradient_is_finite_for_identical_codes() -> None:
+    # Two identical codes of different classes: sqrt at distance 0 must not produce NaN.
+    embeddings = torch.tensor([[0.5, -0.5], [0.5, -0.5], [0.1, 0.2]], requires_grad=True)
+    loss = LOSSES.get("contrastive")(bits=16, margin=1.0)(embeddings, torch.tensor([0, 1, 0]))
+    loss.backward()
+    assert torch.isfinite(embeddings.grad).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("eta", [0.0, 0.1, 2.0])
+def test_dpsh_matches_brute_force(seed: int, eta: float) -> None:
+    embeddings, labels = random_codes(seed)
+    value = LOSSES.get("dpsh")(eta=eta)(embeddings, labels)
+    assert value.item() == pytest.approx(brute_force_dpsh(embeddings, labels, eta), rel=1e-9)
+
+
+def test_dpsh_is_stable_where_exp_overflows() -> None:
+    # theta = 0.5 * 16 * 900 = 7200: exp(theta) overflows float64, log(1 + exp(theta)) = theta.
+    embeddings = torch.full((3, 16), 30.0, dtype=torch.float64, requires_grad=True)
+    labels = torch.tensor([0, 0, 1])
+    value = LOSSES.get("dpsh")(eta=0.0)(embeddings, labels)
+    # Similar pairs: log(1+e^t) - t -> 0; dissimilar pairs: t. Four of six ordered pairs are dissimilar.
+    assert value.item() == pytest.approx(7200.0 * 4 / 6)
+    value.backward()
+    assert torch.isfinite(embeddings.grad).all()
+
+
+def test_dpsh_quantization_counts_zero_as_positive() -> None:
+    loss = LOSSES.get("dpsh")(eta=1.0)
+    zero = loss(torch.zeros(1, 8), torch.tensor([0]))  # no pairs; every unit is 1 away from sign(0) := +1
+    assert zero.item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("bits", "classes"), [(16, 3), (48, 5), (16, 40)])
+def test_csq_matches_brute_force(seed: int, bits: int, classes: int) -> None:
+    embeddings, labels = random_codes(seed, bits=bits, classes=classes)
+    loss = LOSSES.get("csq")(bits=bits, num_classes=classes, quantization_weight=0.5)
+    expected = brute_force_csq(embeddings, labels, loss.centres, 0.5)
+    assert loss(embeddings, labels).item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_hadamard_matrix_rows_are_orthogonal() -> None:
+    for n in (8, 16, 64):
+        matrix = hadamard_matrix(n)
+        assert set(matrix.unique().tolist()) == {-1.0, 1.0}
+        torch.testing.assert_close(matrix @ matrix.T, n * torch.eye(n))
+    with pytest.raises(ValueError, match="power-of-two"):
+        hadamard_matrix(48)
+
+
+@pytest.mark.parametrize(("bits", "classes"), [(16, 16), (16, 32), (64, 101)])
+def test_csq_hadamard_centres_are_distinct_and_far_apart(bits: int, classes: int) -> None:
+    centres = LOSSES.get("csq")(bits=bits, num_classes=classes).centres
+    matrix = hadamard_matrix(bits)
+    expected = torch.cat([matrix, -matrix])[:classes]
+    assert torch.equal(centres, expected)  # rows of H, then of -H
+    hamming = (bits - centres @ centres.T) / 2
+    off_diagonal = hamming[~torch.eye(classes, dtype=torch.bool)]
+    assert off_diagonal.min() >= bits / 2
+
+
+@pytest.mark.parametrize(("bits", "classes"), [(48, 10), (16, 40), (24, 51)])
+def test_csq_bernoulli_centres_are_seeded_binary_and_distinct(bits: int, classes: int) -> None:
+    build = LOSSES.get("csq")
+    centres = build(bits=bits, num_classes=classes).centres
+    assert centres.shape == (classes, bits)
+    assert set(centres.unique().tolist()) == {-1.0, 1.0}
+    assert len({tuple(row) for row in centres.tolist()}) == classes
+    assert torch.equal(centres, build(bits=bits, num_classes=classes).centres)  # fixed by the seed
+    assert not torch.equal(centres, build(bits=bits, num_classes=classes, seed=1).centres)
+    # Roughly fair coins: the mean over all bits is near 0 (0.5 +- a few sigma for the 0/1 share).
+    assert abs(float(centres.mean())) < 6 / math.sqrt(centres.numel())
+
+
+def test_csq_centres_are_a_buffer_that_follows_the_state_dict() -> None:
+    loss = LOSSES.get("csq")(bits=48, num_classes=6)
+    assert torch.equal(loss.state_dict()["centres"], loss.centres)
+    other = LOSSES.get("csq")(bits=48, num_classes=6, seed=9)
+    other.load_state_dict(loss.state_dict())
+    assert torch.equal(other.centres, loss.centres)
+
+
+def test_csq_centre_kinds_can_be_forced_and_misuse_is_explained() -> None:
+    build = LOSSES.get("csq")
+    hadamard = build(bits=16, num_classes=4).centres
+    assert not torch.equal(build(bits=16, num_classes=4, centres="bernoulli").centres, hadamard)
+    with pytest.raises(ValueError, match="power of two"):
+        build(bits=48, num_classes=4, centres="hadamard")
+    loss = build(bits=16, num_classes=4)
+    with pytest.raises(ValueError, match="labels 0..3"):
+        loss(torch.zeros(2, 16), torch.tensor([0, 4]))
+    with pytest.raises(ValueError, match="16 bits"):
+        loss(torch.zeros(2, 32), torch.tensor([0, 1]))
+
+
+def test_csq_stays_finite_for_saturated_codes() -> None:
+    # tanh rounds to exactly +-1 in float32; a code sitting on the wrong side of its centre must
+    # give a large but finite loss and gradient.
+    embeddings = torch.tensor([[1.0, -1.0, 1.0, -1.0] * 2, [-1.0] * 8], requires_grad=True)
+    loss = LOSSES.get("csq")(bits=8, num_classes=2)(embeddings, torch.tensor([1, 0]))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(embeddings.grad).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("epoch", [0, 3])
+def test_hashnet_matches_brute_force(seed: int, epoch: int) -> None:
+    embeddings, labels = random_codes(seed, classes=4)
+    loss = LOSSES.get("hashnet")(bits=16, step_factor=0.5)
+    loss.on_epoch_start(epoch, 10)
+    beta = math.sqrt(1 + 0.5 * epoch)
+    assert loss.beta == pytest.approx(beta)
+    expected = brute_force_hashnet(embeddings, labels, alpha=10 / 16, beta=beta)
+    assert loss(embeddings, labels).item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_hashnet_continuation_is_tanh_of_the_scaled_pre_activation_and_keeps_signs() -> None:
+    z = torch.linspace(-4, 4, 17, dtype=torch.float64)
+    loss = LOSSES.get("hashnet")(bits=16, beta_initial=1.0, step_factor=1.0)
+    assert torch.equal(loss.continued(torch.tanh(z)), torch.tanh(z))  # beta = 1: untouched
+    loss.on_epoch_start(8, 10)  # beta = sqrt(1 + 8) = 3
+    continued = loss.continued(torch.tanh(z))
+    torch.testing.assert_close(continued, torch.tanh(3 * z))
+    assert torch.equal(continued >= 0, torch.tanh(z) >= 0)  # the encoded bits do not depend on beta
+    saturated = torch.tensor([-1.0, 1.0], requires_grad=True)
+    loss.continued(saturated).sum().backward()
+    assert torch.isfinite(saturated.grad).all()
+
+
+def test_hashnet_beta_follows_the_runner_hook_through_the_weighted_sum() -> None:
+    term = LOSSES.get("hashnet")(bits=32, beta_initial=2.0, step_factor=0.25)
+    total = WeightedLossSum([("hashnet", 1.0, term), ("quantization", 0.1, LOSSES.get("quantization")())])
+    total.on_epoch_start(12, 20)
+    assert term.beta == pytest.approx(2.0 * math.sqrt(1 + 0.25 * 12))
+
+
+def test_hashnet_weights_rare_similar_pairs_up() -> None:
+    # One similar pair among many dissimilar ones: the balanced loss gives the similar pair half
+    # the weight, so pulling it together matters as much as everything else.
+    torch.manual_seed(0)
+    embeddings = torch.tanh(torch.randn(8, 16, dtype=torch.float64))
+    labels = torch.tensor([0, 0, 1, 2, 3, 4, 5, 6])
+    loss = LOSSES.get("hashnet")(bits=16, step_factor=0.0)
+    similar = loss(embeddings[:2], labels[:2])  # only the similar pair (both orders)
+    full = loss(embeddings, labels)
+    dissimilar_mean = brute_force_hashnet(embeddings, labels, 10 / 16, 1.0) * 2 - similar.item()
+    assert full.item() == pytest.approx((similar.item() + dissimilar_mean) / 2)
+
+
+def test_quantization_and_bit_balance_match_their_formulas() -> None:
+    embeddings, labels = random_codes(0, batch=7, bits=8)
+    x = embeddings.tolist()
+    quantization = sum((abs(u) - 1) ** 2 for row in x for u in row) / (7 * 8)
+    balance = sum((sum(row[k] for row in x) / 7) ** 2 for k in range(8)) / 8
+    assert LOSSES.get("quantization")()(embeddings, labels).item() == pytest.approx(quantization, rel=1e-12)
+    assert LOSSES.get("bit_balance")()(embeddings, labels).item() == pytest.approx(balance, rel=1e-12)
+    perfect = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
+    assert LOSSES.get("quantization")()(perfect, labels[:2]).item() == 0.0
+    assert LOSSES.get("bit_balance")()(perfect, labels[:2]).item() == 0.0
+
+
+# -- every registered loss ---------------------------------------------------------------------
+
+
+def build_registered_loss(name: str, *, bits: int = 16, num_classes: int = 4) -> torch.nn.Module:
+    return call_with_injected(LOSSES.get(name), {}, {"bits": bits, "num_classes": num_classes})
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+@pytest.mark.parametrize(
+    "labels",
+    [[0, 0, 1, 1, 2, 2, 3, 3], [2, 2, 2, 2], [1]],
+    ids=["balanced", "one-class", "single-clip"],
+)
+def test_every_loss_gives_a_finite_scalar_and_finite_gradients(name: str, labels: list[int]) -> None:
+    torch.manual_seed(0)
+    loss = build_registered_loss(name)
+    embeddings = torch.tanh(torch.randn(len(labels), 16)).requires_grad_()
+    value = loss(embeddings, torch.tensor(labels))
+    assert value.ndim == 0 and value.dtype == torch.float32 and torch.isfinite(value)
+    value.backward()
+    assert embeddings.grad is not None and torch.isfinite(embeddings.grad).all()
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_every_loss_is_deterministic_and_rejects_mismatched_shapes(name: str) -> None:
+    embeddings, labels = random_codes(4, batch=8, classes=4)
+    first = build_registered_loss(name)(embeddings, labels)
+    second = build_registered_loss(name)(embeddings.clone(), labels.clone())
+    assert torch.equal(first, second)
+    with pytest.raises(ValueError, match="expected embeddings"):
+        build_registered_loss(name)(embeddings, labels[:-1])
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_every_loss_accepts_bf16_codes(name: str) -> None:
+    embeddings, labels = random_codes(5, batch=8, classes=4)
+    value = build_registered_loss(name)(embeddings.to(torch.bfloat16), labels)
+    assert value.dtype == torch.float32 and torch.isfinite(value)
+
+
+@pytest.mark.parametrize("name", LOSSES.names())
+def test_every_loss_can_decrease_by_gradient_descent(name: str) -> None:
+    # A few steps on free codes must lower each objective: catches sign errors that the formula
+    # checks would share with a wrong reference.
+    torch.manual_seed(0)
+    logits = torch.randn(8, 16, requires_grad=True)
+    labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    loss = build_registered_loss(name)
+    optimizer = torch.optim.SGD([logits], lr=0.5)
+    values = []
+    for _ in range(20):
+        value = loss(torch.tanh(logits), labels)
+        values.append(value.item())
+        optimizer.zero_grad()
+        value.backward()
+        optimizer.step()
+    assert values[-1] < values[0]
+
+
+def test_synthetic_loss_configs_load() -> None:
+    paths = sorted((REPO_ROOT / "configs").glob("synthetic_*_32bit.yaml"))
+    names = set()
+    for path in paths:
+        config = load_config(path)
+        assert config.model.head.params["bits"] == 32, path
+        names |= {term.name for term in config.loss.terms}
+    assert {"triplet_ranking", "contrastive", "dpsh", "csq", "hashnet"} <= names
+
+
+@pytest.mark.slow
+def test_a_weighted_two_term_loss_trains_one_step_through_the_runner(tmp_path) -> None:
+    data = tiny_config_dict(epochs=1, max_steps_per_epoch=1)
+    data["loss"] = {
+        "terms": [{"name": "triplet_ranking", "margin": 4.0}, {"name": "quantization", "weight": 0.1}]
+    }
+    config = config_from_dict(data)
+    seen = []
+    original = WeightedLossSum.forward
+
+    def recording_forward(self, embeddings, labels):
+        value = original(self, embeddings, labels)
+        seen.append(dict(self.last_values))
+        expected = self.last_values["triplet_ranking"] + 0.1 * self.last_values["quantization"]
+        assert value.item() == pytest.approx(expected, rel=1e-5)
+        return value
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(WeightedLossSum, "forward", recording_forward)
+        Runner(config, tmp_path / "run").fit()
+    assert len(seen) == 1 and set(seen[0]) == {"triplet_ranking", "quantization"}
+    record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    assert record["steps"] == 1 and math.isfinite(record["loss"])

@@ -34,6 +34,7 @@ INJECTED_PARAMS: dict[str, frozenset[str]] = {
     "losses": frozenset({"bits", "num_classes"}),
     "datasets": frozenset({"subset", "num_frames", "frame_size", "clip_sampler", "strict"}),
     "samplers": frozenset({"num_frames"}),
+    "miners": frozenset({"margin"}),  # given by the triplet loss that uses the miner
 }
 
 # Where each single-component section lives and which registry resolves it (loss terms apart).
@@ -94,13 +95,16 @@ def merge_dicts(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[st
     """Deep merge; a component section that names a different component replaces the base's.
 
     Keeping the base's parameters when the component changes would hand, say, r3d_18's options to
-    tiny3d, so a new ``name`` starts that section afresh.
+    tiny3d, so a new ``name`` (or a switch from one loss to a ``terms`` list) starts that section
+    afresh.
     """
     merged = copy.deepcopy(dict(base))
     for key, value in override.items():
         current = merged.get(key)
         if isinstance(current, dict) and isinstance(value, dict):
-            if "name" in value and value.get("name") != current.get("name"):
+            renamed = "name" in value and value.get("name") != current.get("name")
+            switched_to_terms = "terms" in value and "terms" not in current  # one loss -> a weighted list
+            if renamed or switched_to_terms:
                 merged[key] = copy.deepcopy(value)
             else:
                 merged[key] = merge_dicts(current, value)

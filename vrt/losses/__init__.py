@@ -6,8 +6,25 @@ live in :mod:`vrt.losses.miners` (registry ``MINERS``).
 
 from __future__ import annotations
 
-from vrt.losses import triplet_ranking  # noqa: F401  (import registers it)
+# Importing the modules registers them.
+from vrt.losses import bit_balance, contrastive, csq, dpsh, hashnet, quantization, triplet_ranking  # noqa: F401
+from vrt.losses.bit_balance import BitBalanceLoss
+from vrt.losses.contrastive import ContrastiveLoss
+from vrt.losses.csq import CSQLoss, hadamard_matrix
 from vrt.losses.distances import pairwise_squared_distances
+from vrt.losses.dpsh import DPSHLoss
+from vrt.losses.hashnet import HashNetLoss
+from vrt.losses.quantization import QuantizationLoss
 from vrt.losses.triplet_ranking import TripletRankingLoss
 
-__all__ = ["TripletRankingLoss", "pairwise_squared_distances"]
+__all__ = [
+    "BitBalanceLoss",
+    "CSQLoss",
+    "ContrastiveLoss",
+    "DPSHLoss",
+    "HashNetLoss",
+    "QuantizationLoss",
+    "TripletRankingLoss",
+    "hadamard_matrix",
+    "pairwise_squared_distances",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Literal
 
@@ -88,6 +89,19 @@ def triplet_ranking(*, margin: float = 14.0, reduction: Reduction = "mean", mine
     Args:
         margin: 14 suits 48 bits, 20 suits 64 bits (the reference's values).
         reduction: ``mean`` over all selected triplets or ``mean_active`` over violated ones.
-        miner: name of a registered miner (``vrt list miners``); ``all`` is the reference.
+        miner: name of a registered miner (``vrt list miners``): ``all`` (the reference),
+            ``batch_hard`` or ``semihard``; a miner that takes a ``margin`` gets this one.
     """
-    return TripletRankingLoss(margin=margin, miner=MINERS.get(miner)(), reduction=reduction)
+    return TripletRankingLoss(margin=margin, miner=build_miner(miner, margin=margin), reduction=reduction)
+
+
+def build_miner(name: str, *, margin: float) -> TripletMiner:
+    """The registered miner ``name``, given the loss's ``margin`` if its builder accepts one.
+
+    Passing the margin rather than configuring it twice keeps the semi-hard band and the hinge
+    in the same units and the same size.
+    """
+    builder = MINERS.get(name)
+    parameters = inspect.signature(builder).parameters
+    takes_margin = "margin" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    return builder(margin=margin) if takes_margin else builder()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from vrt.losses.miners.base import valid_triplet_mask
+from vrt.losses.miners.base import check_batch, valid_triplet_mask
 from vrt.registry import MINERS
 
 
@@ -16,10 +16,7 @@ class AllTripletsMiner(nn.Module):
     """
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        if embeddings.shape[0] != labels.shape[0]:
-            raise ValueError(
-                f"embeddings and labels disagree on the batch size: {embeddings.shape[0]} vs {labels.shape[0]}"
-            )
+        check_batch(embeddings, labels)
         return valid_triplet_mask(labels)
 
 

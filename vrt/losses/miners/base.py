@@ -8,6 +8,10 @@ detached embeddings and returns either
   when most triplets are used, no host synchronisation on GPU; or
 * :class:`Triplets`, three equal-length int64 index tensors - compact when a miner keeps
   a few triplets per anchor (batch-hard, semi-hard).
+
+A miner's builder takes keyword arguments only; ``triplet_ranking`` passes it the loss's
+``margin`` when the builder accepts a ``margin`` parameter (semi-hard mining needs it), so the
+two can never disagree.
 """
 
 from __future__ import annotations
@@ -29,6 +33,15 @@ class Triplets(NamedTuple):
 @runtime_checkable
 class TripletMiner(Protocol):
     def __call__(self, embeddings: Tensor, labels: Tensor) -> Triplets | Tensor: ...
+
+
+def check_batch(embeddings: Tensor, labels: Tensor) -> None:
+    """Embeddings ``(B, D)`` and labels ``(B,)`` of one batch, or a ValueError saying what is off."""
+    if embeddings.ndim != 2 or labels.ndim != 1 or embeddings.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"a miner expects embeddings (B, D) and labels (B,), got {tuple(embeddings.shape)} "
+            f"and {tuple(labels.shape)}"
+        )
 
 
 def valid_triplet_mask(labels: Tensor) -> Tensor:

@@ -1,0 +1,59 @@
+"""Helpers shared by the losses: input checks, pair masks, a numerically stable softplus."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+
+def check_inputs(embeddings: Tensor, labels: Tensor, *, loss: str) -> None:
+    """Embeddings ``(B, bits)`` and integer labels ``(B,)`` of one batch, or a clear ValueError."""
+    if embeddings.ndim != 2 or labels.ndim != 1 or embeddings.shape[0] != labels.shape[0]:
+        raise ValueError(
+            f"{loss} expected embeddings (B, bits) and labels (B,), got {tuple(embeddings.shape)} "
+            f"and {tuple(labels.shape)}"
+        )
+
+
+def as_float(embeddings: Tensor) -> Tensor:
+    """float32 (float64 kept): pair losses sum many terms, which half precision resolves poorly."""
+    return embeddings if embeddings.dtype in (torch.float32, torch.float64) else embeddings.float()
+
+
+def pair_masks(labels: Tensor) -> tuple[Tensor, Tensor]:
+    """``(similar, dissimilar)`` bool masks over ordered pairs ``i != j`` (same label / other label)."""
+    same = labels[:, None] == labels[None, :]
+    not_self = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    return same & not_self, ~same
+
+
+def log1p_exp(x: Tensor) -> Tensor:
+    """``log(1 + exp(x))`` without overflow: ``max(x, 0) + log1p(exp(-|x|))``.
+
+    Exact for every x, unlike ``F.softplus``'s linear cut-off above ``threshold``.
+    """
+    return x.clamp_min(0.0) + torch.log1p(torch.exp(-x.abs()))
+
+
+def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean of ``values`` where ``mask``; 0 (still on the graph) when nothing is selected.
+
+    A batch without a pair of some kind is normal (one class, one clip), and a step must still
+    be able to call ``backward()``.
+    """
+    return torch.where(mask, values, 0.0).sum() / mask.sum().clamp_min(1).to(values.dtype)
+
+
+def check_positive(value: float, *, name: str, allow_zero: bool = False) -> float:
+    """A finite float > 0 (or >= 0), for constructor arguments."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and math.isfinite(value)
+        and (value >= 0 if allow_zero else value > 0)
+    )
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0, got {value!r}")
+    return float(value)
