@@ -5,14 +5,17 @@ Importing this package registers the built-in backbones in :data:`vrt.registry.B
 
 from __future__ import annotations
 
-from vrt.backbones import r3d, tiny3d  # noqa: F401  (import registers them)
+from vrt.backbones import pytorchvideo_hub, resnet3d, tiny3d, torchvision_video  # noqa: F401  (registers them)
 from vrt.backbones.base import (
     CENTERED_NORMALIZATION,
     KINETICS_NORMALIZATION,
     Backbone,
     Normalization,
+    Pooling,
     check_backbone,
+    global_pool,
 )
+from vrt.backbones.resnet3d import load_3d_resnets_checkpoint
 from vrt.backbones.weights import (
     LoadReport,
     PretrainedWeightsError,
@@ -26,8 +29,11 @@ __all__ = [
     "Backbone",
     "LoadReport",
     "Normalization",
+    "Pooling",
     "PretrainedWeightsError",
     "PretrainedWeightsWarning",
     "check_backbone",
+    "global_pool",
+    "load_3d_resnets_checkpoint",
     "load_pretrained",
 ]

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from torch import Tensor
+    from torch import Tensor, nn
+
+# How a backbone reduces its last feature map (B, C, T', H', W') to one vector per clip. Average
+# is what the published weights were trained with; max keeps the strongest local response,
+# which some retrieval work prefers for clips where the action fills only part of the frame.
+Pooling = Literal["avg", "max"]
 
 
 @dataclass(frozen=True)
@@ -70,3 +75,19 @@ def check_backbone(backbone: object, *, name: str) -> None:
             f"backbone {name!r} must have a `normalization` attribute of type "
             f"vrt.backbones.base.Normalization, got {normalization!r}"
         )
+
+
+def global_pool(pooling: Pooling) -> nn.Module:
+    """A parameter-free pool over time and space to ``(B, C, 1, 1, 1)``, for any input size.
+
+    Backbones use it in place of fixed-kernel pools (sized for one input resolution), so they
+    accept the small clips of tests and demos as well as their training resolution, where an
+    adaptive average equals the original pool.
+    """
+    from torch import nn
+
+    if pooling == "avg":
+        return nn.AdaptiveAvgPool3d(1)
+    if pooling == "max":
+        return nn.AdaptiveMaxPool3d(1)
+    raise ValueError(f"pooling must be 'avg' or 'max', got {pooling!r}")

@@ -44,7 +44,16 @@ class Tiny3D(nn.Module):
         return self.pool(self.features(clips)).flatten(1)
 
 
-@BACKBONES.register("tiny3d")
+@BACKBONES.register(
+    "tiny3d",
+    metadata={
+        "tiny_input": (4, 32, 32),
+        "tiny_params": {"width": 4},
+        "min_input": (1, 1, 1),
+        "pretrained": (),
+        "key_params": "width",
+    },
+)
 def tiny3d(*, width: int = 16, pretrained: str | None = None, strict_shapes: bool = True) -> nn.Module:
     """Small 3D CNN (4 conv blocks, out_dim 4*width) for CPU demos and tests; trained from scratch.
 

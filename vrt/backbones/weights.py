@@ -29,9 +29,10 @@ StateDict = Mapping[str, torch.Tensor]
 # with instructions when it cannot.
 WeightFetcher = Callable[[], StateDict]
 
-# Checkpoint containers seen in the wild: training scripts (``state_dict``, ``model_state_dict``)
-# and vrt's own checkpoints (``model``). Searched in this order.
-_CONTAINER_KEYS = ("state_dict", "model_state_dict", "model")
+# Checkpoint containers seen in the wild: training scripts (``state_dict``, ``model_state_dict``),
+# PySlowFast/pytorchvideo model-zoo files (``model_state``) and vrt's own checkpoints (``model``).
+# Searched in this order.
+_CONTAINER_KEYS = ("state_dict", "model_state_dict", "model_state", "model")
 # Wrappers that prefix every key: DataParallel/DistributedDataParallel and torch.compile.
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 _MAX_LISTED = 8
@@ -78,6 +79,46 @@ def torchvision_weights(weights: WeightsEnum) -> WeightFetcher:
                 f"(pretrained: /path/to/{file_name}) or copy it to {cache}, where torchvision "
                 f"looks before downloading."
             ) from error
+
+    return fetch
+
+
+def hub_checkpoint(url: str, *, container_key: str | None = None) -> WeightFetcher:
+    """A fetcher for a checkpoint file at ``url``, cached by torch hub, with an offline error.
+
+    Used for published weights that are not torchvision enums (pytorchvideo's model zoo). The
+    file is read with ``weights_only=True``: it is data, and unpickling arbitrary objects from a
+    download would let the file run code.
+
+    Args:
+        url: where the file is published; its last path component names it in the cache.
+        container_key: the key holding the state dict inside the file (``"model_state"`` for
+            pytorchvideo), or ``None`` when the file is the state dict itself.
+    """
+    file_name = url.rsplit("/", 1)[-1]
+
+    def fetch() -> StateDict:
+        cache = Path(torch.hub.get_dir()) / "checkpoints" / file_name
+        try:
+            checkpoint = torch.hub.load_state_dict_from_url(
+                url, map_location="cpu", progress=True, weights_only=True, file_name=file_name
+            )
+        except OSError as error:  # URLError, HTTPError, socket errors: all OSError subclasses
+            raise PretrainedWeightsError(
+                f"could not download {url} ({type(error).__name__}: {error}). Without network access, "
+                f"fetch that file on a connected machine and either pass its path as the local "
+                f"checkpoint (pretrained: /path/to/{file_name}) or copy it to {cache}, where torch hub "
+                f"looks before downloading."
+            ) from error
+        except Exception as error:  # a corrupt or non-tensor pickle; name the file instead of crashing
+            raise PretrainedWeightsError(
+                f"could not read the checkpoint downloaded from {url} (cached as {cache}) with "
+                f"torch.load(weights_only=True): {type(error).__name__}: {error}. Delete the cached file "
+                f"to download it again."
+            ) from error
+        if container_key is not None and isinstance(checkpoint, Mapping) and container_key in checkpoint:
+            return checkpoint[container_key]
+        return checkpoint
 
     return fetch
 
