@@ -12,7 +12,6 @@ import pytest
 
 from vrt.codes import CodeSet, unpack_bits
 from vrt.metrics import (
-    DEFAULT_MEMORY_BUDGET,
     HammingScanner,
     RetrievalReport,
     default_block_size,
@@ -20,6 +19,8 @@ from vrt.metrics import (
     hamming_distances,
     score_queries,
 )
+
+from .metrics_reference import reference
 
 # The lookup-table path always runs; np.bitwise_count exists from numpy 2.0.
 BACKENDS = [
@@ -36,43 +37,6 @@ def random_codeset(n: int, bits: int, labels: np.ndarray | list[int], *, seed: i
         labels=np.asarray(labels),
         ids=np.array([f"{prefix}{i}" for i in range(n)]),
     )
-
-
-def reference(query: CodeSet, database: CodeSet, topk: int, *, reverse_ties: bool = False) -> dict:
-    """The definitions of docs/metrics.md, one query and one item at a time."""
-    query_bits, database_bits = unpack_bits(query.codes), unpack_bits(database.codes)
-    num_database = len(database)
-    depth = min(topk, num_database)
-    ap, ap_at_k, precision_at_k = [], [], []
-    for q in range(len(query)):
-        distance = [int(np.count_nonzero(query_bits[q] != database_bits[j])) for j in range(num_database)]
-        tie_key = (lambda j: -j) if reverse_ties else (lambda j: j)
-        ranking = sorted(range(num_database), key=lambda j: (distance[j], tie_key(j)))
-        relevant = [database.labels[j] == query.labels[q] for j in ranking]
-        precision_at_k.append(sum(relevant[:depth]) / depth)
-        precisions, hits = [], 0
-        for rank, is_relevant in enumerate(relevant, start=1):
-            if is_relevant:
-                hits += 1
-                precisions.append((rank, hits / rank))
-        if not precisions:
-            ap.append(np.nan)
-            ap_at_k.append(np.nan)
-            continue
-        ap.append(sum(p for _, p in precisions) / len(precisions))
-        top = [p for rank, p in precisions if rank <= depth]
-        ap_at_k.append(sum(top) / len(top) if top else 0.0)
-    ap, ap_at_k = np.array(ap), np.array(ap_at_k)
-    valid = ~np.isnan(ap)
-    return {
-        "ap": ap,
-        "ap_at_k": ap_at_k,
-        "precision_at_k": np.array(precision_at_k),
-        "map": float(np.mean(ap[valid])),
-        "map_at_k": float(np.mean(ap_at_k[valid])),
-        "mean_precision_at_k": float(np.mean(precision_at_k)),
-        "without_relevant": int((~valid).sum()),
-    }
 
 
 # -- Hamming distances ----------------------------------------------------------------------
@@ -112,21 +76,38 @@ def tied_case() -> tuple[CodeSet, CodeSet]:
     return random_codeset(25, 8, query_labels, seed=2, prefix="q"), database
 
 
+@pytest.mark.parametrize("engine", ["sort", "count"])
 @pytest.mark.parametrize("topk", [1, 7, 60, 100])
-def test_metrics_match_reference(tied_case, topk):
+def test_metrics_match_reference(tied_case, topk, engine):
     query, database = tied_case
-    expected = reference(query, database, topk)
-    scores = score_queries(query, database, topk=topk, block_size=4)
-    np.testing.assert_allclose(scores.average_precision, expected["ap"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(scores.average_precision_at_k, expected["ap_at_k"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(scores.precision_at_k, expected["precision_at_k"], rtol=0, atol=1e-12)
+    expected = reference(query, database, topk, radius=2)
+    scores = score_queries(query, database, topk=topk, radius=2, block_size=4, engine=engine)
+    for values, key in [
+        (scores.average_precision, "ap"),
+        (scores.average_precision_tie_aware, "ap_tie"),
+        (scores.average_precision_at_k, "ap_at_k"),
+        (scores.precision_at_k, "precision_at_k"),
+        (scores.recall_at_k, "recall_at_k"),
+        (scores.precision_within(2), "p_radius"),
+        (scores.recall_within(2), "r_radius"),
+    ]:
+        np.testing.assert_allclose(values, expected[key], rtol=0, atol=1e-12, err_msg=key)
 
     report = scores.report()
-    np.testing.assert_allclose(report.map, expected["map"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(report.map_at_k, expected["map_at_k"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(report.precision_at_k, expected["mean_precision_at_k"], rtol=0, atol=1e-12)
+    for value, key in [
+        (report.map, "map"),
+        (report.map_tie_aware, "map_tie_aware"),
+        (report.map_at_k, "map_at_k"),
+        (report.precision_at_k, "mean_precision_at_k"),
+        (report.recall_at_k, "recall_at_k_mean"),
+        (report.precision_at_radius, "precision_at_radius"),
+    ]:
+        np.testing.assert_allclose(value, expected[key], rtol=0, atol=1e-12, err_msg=key)
     assert report.num_queries_without_relevant == expected["without_relevant"] == 2
-    assert (report.num_queries, report.num_database, report.topk) == (25, 60, topk)
+    assert (report.num_queries, report.num_database, report.topk, report.radius) == (25, 60, topk, 2)
+    # K > Ndb: the curve stops at Ndb, where mAP@K is the full mAP.
+    np.testing.assert_allclose(scores.map_at_k_curve, expected["map_at_k_curve"], rtol=0, atol=1e-12)
+    assert scores.map_at_k_curve[min(topk, 60) - 1] == pytest.approx(report.map_at_k, abs=1e-12)
 
 
 def test_tie_order_matters_in_the_test_case(tied_case):
@@ -142,11 +123,22 @@ def test_metrics_match_reference_at_other_widths(bits, num_database):
     rng = np.random.default_rng(bits)
     database = random_codeset(num_database, bits, rng.integers(0, 3, size=num_database), seed=3, prefix="db")
     query = random_codeset(12, bits, rng.integers(0, 4, size=12), seed=4, prefix="q")
-    expected = reference(query, database, 10)
-    report = evaluate_retrieval(query, database, topk=10, block_size=5)
+    expected = reference(query, database, 10, radius=bits // 2 - 2)
+    report = evaluate_retrieval(query, database, topk=10, radius=bits // 2 - 2, block_size=5)
     np.testing.assert_allclose(
-        [report.map, report.map_at_k, report.precision_at_k],
-        [expected["map"], expected["map_at_k"], expected["mean_precision_at_k"]],
+        [report.map, report.map_at_k, report.precision_at_k, report.recall_at_k],
+        [
+            expected["map"],
+            expected["map_at_k"],
+            expected["mean_precision_at_k"],
+            expected["recall_at_k_mean"],
+        ],
+        rtol=0,
+        atol=1e-12,
+    )
+    np.testing.assert_allclose(
+        [report.map_tie_aware, report.precision_at_radius],
+        [expected["map_tie_aware"], expected["precision_at_radius"]],
         rtol=0,
         atol=1e-12,
     )
@@ -192,10 +184,19 @@ def test_hand_computed_example():
     assert beyond.map_at_k == pytest.approx(47 / 72, abs=1e-15)
     assert beyond.precision_at_k == pytest.approx((3 / 4 + 1 / 4 + 0) / 3, abs=1e-15)
 
-    assert at_2.to_dict() == {
+    # Within radius 0: q0 retrieves d2 (relevant), q1 d0 (not), q2 d2 (not): P@H<=0 = 1/3.
+    # Recall@2: q0 finds 1 of 3, q1 1 of 1. Tie-aware AP: d1 and d3 tie at distance 1 for both
+    # queries, so q0's second relevant item (d3) is at rank 2 or 3 and q1's only one (d1) too.
+    tie_aware_q0 = ((1 + 2 / 2 + 3 / 4) + (1 + 2 / 3 + 3 / 4)) / 2 / 3
+    tie_aware_q1 = (1 / 2 + 1 / 3) / 2
+    report = evaluate_retrieval(query, database, topk=2, radius=0)
+    assert report.to_dict() == {
         "map": at_2.map,
+        "map_tie_aware": pytest.approx((tie_aware_q0 + tie_aware_q1) / 2, abs=1e-15),
         "map@2": at_2.map_at_k,
         "precision@2": at_2.precision_at_k,
+        "recall@2": pytest.approx((1 / 3 + 1) / 2, abs=1e-15),
+        "precision@H<=0": pytest.approx(1 / 3, abs=1e-15),
         "num_queries": 3,
         "num_database": 4,
         "num_queries_without_relevant": 1,
@@ -206,9 +207,13 @@ def test_no_query_with_relevant_items_gives_nan_and_json_null():
     database = random_codeset(5, 8, [0] * 5, seed=0, prefix="db")
     report = evaluate_retrieval(random_codeset(3, 8, [1, 2, 3], seed=1, prefix="q"), database, topk=2)
     assert np.isnan(report.map) and np.isnan(report.map_at_k) and report.precision_at_k == 0.0
+    assert (
+        np.isnan(report.map_tie_aware) and np.isnan(report.recall_at_k) and report.precision_at_radius == 0.0
+    )
     assert report.num_queries_without_relevant == 3
     decoded = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert decoded["map"] is None and decoded["map@2"] is None
+    assert decoded["map_tie_aware"] is None and decoded["recall@2"] is None
 
 
 def test_perfect_codes_score_one():
@@ -216,13 +221,23 @@ def test_perfect_codes_score_one():
     codes = np.repeat(np.array([[0x00], [0x0F], [0xF0], [0xFF]], dtype=np.uint8), 5, axis=0)
     database = CodeSet(codes=codes, bits=8, labels=labels, ids=[f"d{i}" for i in range(20)])
     report = evaluate_retrieval(database, database, topk=5)
-    assert (report.map, report.map_at_k, report.precision_at_k) == (1.0, 1.0, 1.0)
+    assert (report.map, report.map_at_k, report.precision_at_k, report.recall_at_k) == (1.0, 1.0, 1.0, 1.0)
+    # Each class's 5 items tie at distance 0 and are all relevant: every order is perfect.
+    assert report.map_tie_aware == pytest.approx(1.0, abs=1e-15) and report.precision_at_radius == 1.0
     assert isinstance(report, RetrievalReport)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"topk": 0}, "topk"), ({"topk": True}, "topk"), ({"block_size": 0}, "block_size")],
+    [
+        ({"topk": 0}, "topk"),
+        ({"topk": True}, "topk"),
+        ({"block_size": 0}, "block_size"),
+        ({"radius": -1}, "radius"),
+        ({"radius": 9}, "radius"),
+        ({"workers": 0}, "workers"),
+        ({"engine": "quick"}, "engine"),
+    ],
 )
 def test_argument_errors(tied_case, kwargs, message):
     query, database = tied_case
@@ -243,17 +258,19 @@ def test_incompatible_sets_are_refused():
 
 
 def test_default_blocks_bound_memory():
-    # 4,000 x 5,000 pairs held at once would need about 20M x 8 bytes for the sort order alone.
+    # 4,000 x 5,000 pairs at once would need about 20M x 8 bytes for the sort's indices alone.
     query = random_codeset(4000, 64, np.arange(4000) % 50, seed=5, prefix="q")
     database = random_codeset(5000, 64, np.arange(5000) % 50, seed=6, prefix="db")
-    assert default_block_size(len(database)) < len(query)
+    budget = 16 * 2**20
+    block_size = default_block_size(len(database), memory_budget=budget)
+    assert block_size < len(query)
     tracemalloc.start()
     try:
-        evaluate_retrieval(query, database)
+        evaluate_retrieval(query, database, block_size=block_size, workers=1)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 1.5 * DEFAULT_MEMORY_BUDGET
+    assert peak < budget
 
 
 def test_metrics_and_codes_do_not_import_torch():

@@ -1,12 +1,18 @@
-"""Atomic checkpoint files that load with ``torch.load(weights_only=True)``.
+"""Atomic, self-checking checkpoint files that load with ``torch.load(weights_only=True)``.
 
 A checkpoint is a dict of tensors and plain Python values only (no pickled objects), so loading
 one never executes code, and writing goes through a temporary file and a rename so that a crash
 mid-write leaves the previous checkpoint intact.
+
+The rename protects against crashes, not against damage afterwards (a partial copy, a bad
+disk). ``torch.load`` notices a truncated file but not changed bytes inside a tensor, so every
+checkpoint also stores a SHA-256 of its content, checked on load. It lives inside the file,
+not in a sidecar, so the file and its checksum are replaced together by the one rename.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +22,14 @@ from vrt.errors import CheckpointError
 from vrt.fileio import atomic_write
 
 CHECKPOINT_FORMAT = 1
-__all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "load_checkpoint", "save_checkpoint"]
+DIGEST_KEY = "sha256"
+__all__ = ["CHECKPOINT_FORMAT", "CheckpointError", "content_digest", "load_checkpoint", "save_checkpoint"]
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    payload = {"format": CHECKPOINT_FORMAT, **state}
+    payload = {"format": CHECKPOINT_FORMAT, **_to_cpu(state)}
+    payload.pop(DIGEST_KEY, None)
+    payload[DIGEST_KEY] = content_digest(payload)
     atomic_write(Path(path), lambda handle: torch.save(payload, handle))
 
 
@@ -31,7 +40,71 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
-        raise CheckpointError(f"checkpoint {path} cannot be read (truncated or corrupt?): {error}") from error
+        if "Weights only load failed" in str(error):  # weights_only refused an object, unbuilt
+            raise CheckpointError(
+                f"checkpoint {path} cannot be read: it holds Python objects, not only tensors and "
+                f"plain values, and unpickling them could run code ({_reason(error)})"
+            ) from error
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read (truncated or corrupt?): {_reason(error)}"
+        ) from error
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or "model" not in state:
         raise CheckpointError(f"{path} is not a vrt checkpoint (format {CHECKPOINT_FORMAT})")
+    stored = state.pop(DIGEST_KEY, None)  # absent in checkpoints written before the checksum
+    if stored is not None and stored != content_digest(state):
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt: its content does not match the checksum written with it"
+        )
     return state
+
+
+def _reason(error: Exception) -> str:
+    """torch's message in one line: the weights_only refusal's cause, else its first line."""
+    text = str(error)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1].strip().split(". ", 1)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def content_digest(state: Any) -> str:
+    """SHA-256 of a checkpoint's content: every tensor's dtype, shape and bytes, every plain value."""
+    digest = hashlib.sha256()
+    _feed(digest, state)
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    # Type tags and lengths keep different structures from hashing alike ([1, 2] vs [12]).
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"T{tensor.dtype}{tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
+    elif isinstance(value, dict):
+        digest.update(f"D{len(value)};".encode())
+        for key, item in value.items():
+            _feed(digest, key)
+            _feed(digest, item)
+    elif isinstance(value, list | tuple):
+        digest.update(f"{'L' if isinstance(value, list) else 'U'}{len(value)};".encode())
+        for item in value:
+            _feed(digest, item)
+    elif isinstance(value, str):
+        encoded = value.encode("utf-8", "surrogatepass")
+        digest.update(f"S{len(encoded)};".encode())
+        digest.update(encoded)
+    else:  # None, bool, int, float: repr is exact (floats round-trip)
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
+
+
+def _to_cpu(value: Any) -> Any:
+    """The state with every tensor on the CPU, so hashing and saving copy each one only once."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_to_cpu(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_to_cpu(item) for item in value)
+    return value

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from vrt import distributed
 from vrt.codes import CodeSet, pack_bits
 from vrt.config import Config
 from vrt.data.collate import ClipBatch
@@ -31,20 +32,18 @@ def real_valued_codes(model: HashingModel, clips: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def encode_view(
+def encode_batches(
     model: HashingModel,
-    view: ClipView,
     loader: DataLoader,
     *,
     device: torch.device,
     amp: bool = False,
-    class_names: list[str] | None = None,
     on_batch: Callable[[int], None] | None = None,
     on_skipped: Callable[[list[SkippedClip]], None] | None = None,
-) -> CodeSet:
-    """Binary codes of every readable clip of ``view``, in view order (the loader must not shuffle).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bits ``(N, bits)`` bool and dataset indices ``(N,)`` of every readable clip, in loader order.
 
-    Videos that cannot be decoded are left out of the code set and handed to ``on_skipped``.
+    Videos that cannot be decoded are left out and handed to ``on_skipped``.
     """
     was_training = model.training
     model.eval()
@@ -66,14 +65,91 @@ def encode_view(
         model.train(was_training)
     all_bits = np.concatenate(bits) if bits else np.zeros((0, model.bits), dtype=bool)
     all_indices = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
+    return all_bits, all_indices
+
+
+def _codeset(
+    view: ClipView, packed: np.ndarray, indices: np.ndarray, *, num_bits: int, class_names: list[str] | None
+) -> CodeSet:
     dataset = view.dataset
     return CodeSet(
-        codes=pack_bits(all_bits),
-        bits=model.bits,
-        labels=np.asarray([dataset.labels[i] for i in all_indices], dtype=np.int64),
-        ids=np.asarray([dataset.ids[i] for i in all_indices], dtype=str),
+        codes=packed,
+        bits=num_bits,
+        labels=np.asarray([dataset.labels[i] for i in indices], dtype=np.int64),
+        ids=np.asarray([dataset.ids[i] for i in indices], dtype=str),
         class_names=class_names,
     )
+
+
+def encode_view(
+    model: HashingModel,
+    view: ClipView,
+    loader: DataLoader,
+    *,
+    device: torch.device,
+    amp: bool = False,
+    class_names: list[str] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
+) -> CodeSet:
+    """Binary codes of every readable clip of ``view``, in view order (the loader must not shuffle).
+
+    Videos that cannot be decoded are left out of the code set and handed to ``on_skipped``.
+    """
+    bits, indices = encode_batches(
+        model, loader, device=device, amp=amp, on_batch=on_batch, on_skipped=on_skipped
+    )
+    return _codeset(view, pack_bits(bits), indices, num_bits=model.bits, class_names=class_names)
+
+
+def encode_view_sharded(
+    model: HashingModel,
+    view: ClipView,
+    make_loader: Callable[[ClipView], DataLoader],
+    *,
+    device: torch.device,
+    amp: bool = False,
+    class_names: list[str] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
+) -> CodeSet:
+    """:func:`encode_view` with the work shared by the ranks of a distributed run.
+
+    Rank r encodes every world-size-th video from position r; the codes of all ranks are then
+    gathered and put back in view order, so every rank returns the code set one process would
+    have produced (and every rank's ``on_skipped`` hears of every unreadable video). The model
+    must be the same on every rank (see :func:`vrt.distributed.broadcast_buffers`).
+    """
+    ranks, rank = distributed.world_size(), distributed.rank()
+    if ranks == 1:
+        return encode_view(
+            model,
+            view,
+            make_loader(view),
+            device=device,
+            amp=amp,
+            class_names=class_names,
+            on_batch=on_batch,
+            on_skipped=on_skipped,
+        )
+    shard = ClipView(view.dataset, view.indices[rank::ranks], training=False, num_clips=view.num_clips)
+    skipped: list[SkippedClip] = []
+    bits, indices = encode_batches(
+        model, make_loader(shard), device=device, amp=amp, on_batch=on_batch, on_skipped=skipped.extend
+    )
+    # Codes travel packed, 8 times smaller; a rank whose clips were all unreadable sends none.
+    all_packed = np.concatenate(
+        [t.numpy() for t in distributed.all_gather_variable(torch.from_numpy(pack_bits(bits)))]
+    )
+    all_indices = np.concatenate(
+        [t.numpy() for t in distributed.all_gather_variable(torch.from_numpy(indices.astype(np.int64)))]
+    )
+    everyone_skipped = [item for items in distributed.all_gather_objects(skipped) for item in items]
+    if everyone_skipped and on_skipped is not None:
+        on_skipped(everyone_skipped)
+    position = {index: p for p, index in enumerate(view.indices)}
+    order = np.argsort([position[int(i)] for i in all_indices], kind="stable")
+    return _codeset(view, all_packed[order], all_indices[order], num_bits=model.bits, class_names=class_names)
 
 
 @torch.no_grad()

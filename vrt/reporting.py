@@ -17,8 +17,11 @@ def retrieval_table(
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_row("mAP", f"{report.map:.4f}")
+    table.add_row("mAP, tie-aware (ties in random order)", f"{report.map_tie_aware:.4f}")
     table.add_row(f"mAP@{report.topk}", f"{report.map_at_k:.4f}")
     table.add_row(f"precision@{report.topk}", f"{report.precision_at_k:.4f}")
+    table.add_row(f"recall@{report.topk}", f"{report.recall_at_k:.4f}")
+    table.add_row(f"precision within Hamming radius {report.radius}", f"{report.precision_at_radius:.4f}")
     table.add_row("queries", str(report.num_queries))
     table.add_row("database", str(report.num_database))
     if report.num_queries_without_relevant:

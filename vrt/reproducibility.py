@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -51,3 +53,25 @@ def seed_worker(worker_id: int) -> None:
     seed = torch.initial_seed() % 2**32
     np.random.seed(seed)
     random.seed(seed)
+
+
+@contextmanager
+def isolated_seed(seed: int) -> Iterator[None]:
+    """Run a block with torch's CPU, numpy's and Python's global RNGs seeded to ``seed``, then
+    put their previous states back.
+
+    Training clips are augmented inside this with a seed derived from (run seed, epoch, video),
+    so a clip's augmentation depends on neither the order nor the process that loads it (any
+    number of DataLoader workers, a resumed epoch that skips its first batches), and loading
+    never moves the main process's RNG streams (dropout and the like).
+    """
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)  # torch.manual_seed would reseed CUDA too
+        np.random.seed(seed)
+        random.seed(seed)
+        try:
+            yield
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)

@@ -1,42 +1,52 @@
 """The Runner: trains a hashing model in a run directory, selects it on validation, reports on test.
 
-It orchestrates pieces that live elsewhere (data pipeline, model and loss builders, optimiser
-and schedule, checkpoint I/O, encoding, metrics) and knows nothing of the command line.
+It orchestrates pieces that live elsewhere (data pipeline, model and loss builders, the training
+step and epoch loop, checkpoint policy, encoding, metrics) and knows nothing of the command line.
+Under torchrun it runs on every rank: each trains on its share of the batches through
+DistributedDataParallel, evaluation is shared and gathered, and rank 0 alone writes and prints.
 
 A run directory holds::
 
-    config.yaml     the fully resolved config
-    metrics.jsonl   one JSON object per epoch
-    last.pt         the latest state (model, optimiser, schedule, epoch, RNG, config)
-    best.pt         the state with the best validation mAP (the last one without validation)
-    results.json    test-split retrieval metrics of best.pt
+    config.yaml       the fully resolved config
+    metrics.jsonl     one JSON object per epoch
+    last.pt           the latest state (model, optimiser, schedule, position, RNG, config)
+    previous.pt       the state before it (a fallback should last.pt be damaged)
+    step-*.pt         the newest step checkpoints, with train.checkpoint_every_steps
+    best.pt           the state with the best validation mAP (the last one without validation)
+    results.json      test-split retrieval metrics of best.pt
+    bad_videos.txt    videos that could not be read, if any
 """
 
 from __future__ import annotations
 
 import json
-import math
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
+from torch import nn
 
-from vrt import __version__
-from vrt.checkpoint import load_checkpoint, save_checkpoint
+from vrt import __version__, distributed
+from vrt.checkpoint import load_checkpoint
 from vrt.codes import CodeSet
 from vrt.config import Config, config_from_dict, config_to_dict, config_to_yaml
+from vrt.config.loader import loss_term_paths
 from vrt.data.bad_videos import BadVideoLog
-from vrt.data.collate import ClipBatch
-from vrt.data.pipeline import DataSplits, build_data_splits, call_with_injected, eval_loader, train_loader
+from vrt.data.pipeline import (
+    DataSplits,
+    build_data_splits,
+    builder_errors_as_config_errors,
+    call_with_injected,
+    eval_loader,
+    train_loader,
+)
 from vrt.datasets.base import SkippedClip
-from vrt.devices import autocast, resolve_device
-from vrt.encoding import encode_view
+from vrt.devices import resolve_device
+from vrt.encoding import encode_view_sharded
 from vrt.errors import CheckpointError, TrainingError
 from vrt.fileio import atomic_write_text
 from vrt.losses.combined import WeightedLossSum
@@ -44,38 +54,16 @@ from vrt.metrics import RetrievalReport, evaluate_retrieval
 from vrt.model import HashingModel, build_model
 from vrt.registry import LOSSES
 from vrt.reproducibility import capture_rng_state, derive_seed, restore_rng_state, seed_everything
+from vrt.training.checkpointing import CheckpointKeeper, MetricsLog, RunDirectory, check_resumable
+from vrt.training.display import epoch_line, progress_bar
+from vrt.training.interrupt import StopRequest, TrainingInterrupted
+from vrt.training.loop import NonFiniteLoss, TrainingStep, train_epoch
 from vrt.training.optim import build_optimizer, build_scheduler
+from vrt.training.state import EpochProgress, RunState, restore_modules
+
+__all__ = ["Runner", "RunDirectory", "build_loss", "build_model_from_config", "model_from_checkpoint"]
 
 MISSING_REASON = "listed in the split file but not found under data.dataset.root"
-
-
-@dataclass(frozen=True)
-class RunDirectory:
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
-
-    @property
-    def last(self) -> Path:
-        return self.root / "last.pt"
-
-    @property
-    def best(self) -> Path:
-        return self.root / "best.pt"
-
-    @property
-    def results(self) -> Path:
-        return self.root / "results.json"
-
-    @property
-    def bad_videos(self) -> Path:
-        return self.root / "bad_videos.txt"
 
 
 def build_loss(config: Config, *, bits: int, num_classes: int) -> WeightedLossSum:
@@ -83,8 +71,12 @@ def build_loss(config: Config, *, bits: int, num_classes: int) -> WeightedLossSu
     injected = {"bits": bits, "num_classes": num_classes}
     return WeightedLossSum(
         [
-            (term.name, term.weight, call_with_injected(LOSSES.get(term.name), term.params, injected))
-            for term in config.loss.terms
+            (
+                term.name,
+                term.weight,
+                call_with_injected(LOSSES.get(term.name), term.params, injected, section=path),
+            )
+            for term, path in zip(config.loss.terms, loss_term_paths(config.loss), strict=True)
         ]
     )
 
@@ -94,19 +86,28 @@ def build_model_from_config(config: Config, *, load_pretrained: bool = True) -> 
     backbone_params = dict(config.model.backbone.params)
     if not load_pretrained:
         backbone_params.pop("pretrained", None)
-    return build_model(
-        backbone_name=config.model.backbone.name,
-        backbone_params=backbone_params,
-        head_name=config.model.head.name,
-        head_params=dict(config.model.head.params),
-    )
+    with builder_errors_as_config_errors("model"):
+        return build_model(
+            backbone_name=config.model.backbone.name,
+            backbone_params=backbone_params,
+            head_name=config.model.head.name,
+            head_params=dict(config.model.head.params),
+        )
 
 
 def model_from_checkpoint(path: str | Path) -> tuple[HashingModel, Config, dict[str, Any]]:
     state = load_checkpoint(path)
+    if not isinstance(state.get("config"), dict):
+        raise CheckpointError(f"checkpoint {path} holds no run config; was it written by `vrt train`?")
     config = config_from_dict(state["config"], source=f"{path} (stored config)")
     model = build_model_from_config(config, load_pretrained=False)
-    model.load_state_dict(state["model"])
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:  # torch lists every mismatching key, over many lines
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the model its config describes: "
+            + " ".join(str(error).split())[:500]
+        ) from None
     return model, config, state
 
 
@@ -116,112 +117,165 @@ class Runner:
     Args:
         config: the validated run configuration.
         run_dir: where the run's files go (created if missing).
-        console: where progress and summaries are printed.
+        console: where progress and summaries are printed (rank 0 only).
     """
 
     def __init__(self, config: Config, run_dir: str | Path, *, console: Console | None = None):
         self.config = config
         self.paths = RunDirectory(Path(run_dir))
-        self.console = console or Console(stderr=True)
-        self.device = resolve_device(config.train.device)
+        # Joins torchrun's process group when launched by it (and picks this rank's GPU).
+        self.device = distributed.init_from_env(resolve_device(config.train.device))
+        self.console = (console or Console(stderr=True)) if distributed.is_main() else Console(quiet=True)
+        self.checkpoints = CheckpointKeeper(
+            self.paths, keep_steps=config.train.keep_checkpoints, warn=self._warn
+        )
+        self.metrics = MetricsLog(self.paths.metrics)
         self._splits: DataSplits | None = None
         self._bad_videos: BadVideoLog | None = None
+        self._saved_at: tuple[int, int] | None = None  # (epoch, position) of the last step checkpoint
 
     # -- public entry points ------------------------------------------------------------
 
     def fit(self, *, resume: bool = False) -> RetrievalReport:
-        """Train for ``train.epochs`` epochs (continuing ``last.pt`` if ``resume``), then test."""
+        """Train for ``train.epochs`` epochs (continuing the run's newest checkpoint if ``resume``),
+        then test. On SIGINT/SIGTERM, saves and raises :class:`TrainingInterrupted`."""
         config = self.config
-        start_state = self._prepare_run_directory(resume)
+        start_state = distributed.on_main_then_broadcast(lambda: self._prepare_run_directory(resume))
         seed_everything(config.train.seed)
         splits = self.splits
         model = build_model_from_config(config, load_pretrained=start_state is None).to(self.device)
+        if config.train.channels_last:
+            model = model.to(memory_format=torch.channels_last_3d)
         loss_fn = build_loss(config, bits=model.bits, num_classes=len(splits.class_names)).to(self.device)
         optimizer = build_optimizer(model.parameters(), config.train.optimizer)
         scheduler = build_scheduler(optimizer, config.train.scheduler, epochs=config.train.epochs)
-        start_epoch, best_map, best_epoch = 0, -math.inf, None
+        run = RunState()
         if start_state is not None:
-            model.load_state_dict(start_state["model"])
-            optimizer.load_state_dict(start_state["optimizer"])
-            if scheduler is not None and start_state.get("scheduler") is not None:
-                scheduler.load_state_dict(start_state["scheduler"])
-                if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
-                    scheduler.T_max = config.train.epochs  # resuming with more epochs stretches the schedule
-            restore_rng_state(start_state["rng"])
-            start_epoch = int(start_state["epoch"])
-            best_map = float(start_state.get("best_map", -math.inf))
-            best_epoch = start_state.get("best_epoch")
-            self.console.print(f"Resuming {self.paths.root} after epoch {start_epoch}.")
-        self._truncate_metrics(after_epoch=start_epoch)
+            restore_modules(
+                start_state,
+                model=model,
+                loss_fn=loss_fn,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                epochs=config.train.epochs,
+            )
+            run = RunState.from_checkpoint(start_state)
+        if distributed.is_main():
+            self.metrics.truncate(after_epoch=run.epoch)
 
-        fit_view = splits.view("fit", training=True)
-        loader = train_loader(fit_view, config, pin_memory=self.device.type == "cuda")
+        fit_view = splits.view("fit", training=True, augment_seed=derive_seed(config.train.seed, "augment"))
+        loader = train_loader(
+            fit_view,
+            config,
+            device=self.device,
+            rank=distributed.rank(),
+            world_size=distributed.world_size(),
+        )
+        batches_per_epoch = loader.batch_sampler.batches_per_epoch
+        ranks = distributed.world_size()
+        if start_state is not None:
+            saved_ranks = int(start_state.get("world_size", 1))
+            if run.rescale_position(
+                saved_ranks=saved_ranks, ranks=ranks, batches_per_epoch=batches_per_epoch
+            ):
+                self._warn(
+                    f"the checkpoint was written by {saved_ranks} processes and this run has {ranks}; "
+                    f"continuing epoch {run.epoch + 1} at batch {run.within.position} of each rank's "
+                    "share (this epoch will not match an uninterrupted run exactly)"
+                )
+            where = f"epoch {run.epoch}" + (
+                f", batch {run.within.position}/{batches_per_epoch} of epoch {run.epoch + 1}"
+                if run.within.position
+                else ""
+            )
+            self.console.print(f"Resuming {self.paths.root} after {where}.", markup=False)
         has_validation = len(splits.val_positions) > 0
         missing = [*getattr(splits.train_source, "missing", ()), *getattr(splits.test_source, "missing", ())]
         # Listed-but-absent files go to bad_videos.txt too: one file names every video the run lacked.
         self.bad_videos.record((SkippedClip(-1, v, MISSING_REASON) for v in missing), announce=False)
         self.console.print(
             f"Training {config.model.backbone.name} + {config.model.head.name} ({model.bits} bits) "
-            f"on {self.device}: {len(fit_view)} fit / {len(splits.val_positions)} val / "
+            f"on {self.device}" + (f" x {ranks} processes" if ranks > 1 else "") + ": "
+            f"{len(fit_view)} fit / {len(splits.val_positions)} val / "
             f"{len(splits.test_positions)} test videos, {len(splits.class_names)} classes"
-            + (f" ({len(missing)} listed videos missing on disk)." if missing else ".")
+            + (f" ({len(missing)} listed videos missing on disk)." if missing else "."),
+            markup=False,
         )
-        for epoch in range(start_epoch, config.train.epochs):
-            # Seeding per epoch makes an epoch's randomness independent of how we got there,
-            # which is what lets a resumed run end with exactly the uninterrupted run's weights.
-            seed_everything(derive_seed(config.train.seed, "epoch", epoch))
-            loader.batch_sampler.set_epoch(epoch)
-            loss_fn.on_epoch_start(epoch, config.train.epochs)
-            record = self._train_one_epoch(model, loss_fn, optimizer, loader, epoch)
-            due = (epoch + 1) % config.train.val_every == 0 or epoch + 1 == config.train.epochs
-            if has_validation and due:
-                report = self.evaluate_model(model, query="val", database="fit")
-                record["val_map"] = report.map
-                record[f"val_map@{report.topk}"] = report.map_at_k
-            improved = record["val_map"] > best_map if "val_map" in record else not has_validation
-            if improved:
-                best_map, best_epoch = record.get("val_map", best_map), epoch + 1
-            if scheduler is not None:
-                if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                    if "val_map" in record:
-                        scheduler.step(record["val_map"])
-                else:
-                    scheduler.step()
-            record["best_epoch"] = best_epoch
-            self._append_metrics(record)
-            state = {
+        step = TrainingStep(
+            model=self._training_model(model),
+            loss_fn=loss_fn,
+            optimizer=optimizer,
+            parameters=[p for p in model.parameters() if p.requires_grad],
+            device=self.device,
+            amp=config.train.amp,
+            grad_clip=config.train.grad_clip,
+            channels_last=config.train.channels_last,
+            cross_rank=config.loss.cross_rank,
+        )
+
+        def snapshot() -> dict[str, Any]:
+            return {
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "epoch": epoch + 1,
-                "best_map": best_map,
-                "best_epoch": best_epoch,
+                "loss": loss_fn.state_dict(),
+                **run.to_state(world_size=ranks),
                 "rng": capture_rng_state(),
                 "config": config_to_dict(config),
                 "class_names": splits.class_names,
                 "bits": model.bits,
                 "vrt_version": __version__,
             }
-            save_checkpoint(self.paths.last, state)
-            if improved:
-                save_checkpoint(self.paths.best, state)
-            self._print_epoch(record, improved)
 
-        best_state = load_checkpoint(self.paths.best)
-        model.load_state_dict(best_state["model"])
-        report = self.evaluate_model(model, query="test", database="train")
-        results = {
-            "checkpoint": str(self.paths.best),
-            "epoch": best_state["epoch"],
-            "bad_videos": len(self.bad_videos),
-            **report.to_dict(),
-        }
-        atomic_write_text(self.paths.results, json.dumps(results, indent=2) + "\n")
-        if len(self.bad_videos):
-            self.console.print(
-                f"[yellow]{len(self.bad_videos)} unreadable videos were skipped; see {self.paths.bad_videos}[/]"
-            )
-        return report
+        every = config.train.checkpoint_every_steps
+
+        def after_step(progress: EpochProgress) -> None:
+            run.global_step += 1
+            if every is not None and run.global_step % every == 0 and distributed.is_main():
+                self.checkpoints.save(snapshot(), step=run.global_step)
+                self._saved_at = (run.epoch, progress.position)
+
+        # A mid-epoch checkpoint's RNG state continues the interrupted epoch's streams exactly.
+        resume_rng = start_state["rng"] if start_state is not None and run.within.position else None
+        stop = StopRequest()
+        with stop.installed(on_first=self._announce_stop):
+            for epoch in range(run.epoch, config.train.epochs):
+                # Seeding per epoch makes an epoch's randomness independent of how we got there,
+                # which is what lets a resumed run end with exactly the uninterrupted run's weights.
+                seed_everything(derive_seed(config.train.seed, "epoch", epoch))
+                if resume_rng is not None:
+                    restore_rng_state(resume_rng)
+                    resume_rng = None
+                loader.batch_sampler.set_epoch(epoch, skip=run.within.position)
+                loss_fn.on_epoch_start(epoch, config.train.epochs)
+                completed = self._train_epoch(step, loader, run, epoch, stop, after_step, batches_per_epoch)
+                if not completed:
+                    self._save_and_stop(snapshot, run, stop, epoch, batches_per_epoch)
+                record = self._epoch_record(run, epoch, optimizer)
+                due = (epoch + 1) % config.train.val_every == 0 or epoch + 1 == config.train.epochs
+                if has_validation and due:
+                    report = self.evaluate_model(model, query="val", database="fit")
+                    record["val_map"] = report.map
+                    record[f"val_map@{report.topk}"] = report.map_at_k
+                improved = record["val_map"] > run.best_map if "val_map" in record else not has_validation
+                if improved:
+                    run.best_map, run.best_epoch = record.get("val_map", run.best_map), epoch + 1
+                if scheduler is not None:
+                    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                        if "val_map" in record:
+                            scheduler.step(record["val_map"])
+                    else:
+                        scheduler.step()
+                record["best_epoch"] = run.best_epoch
+                run.epoch, run.within = epoch + 1, EpochProgress()
+                if distributed.is_main():
+                    self.metrics.append(record)
+                    self.checkpoints.save(snapshot(), best=improved)
+                self._print_epoch(record, improved)
+                if distributed.any_rank(stop.requested):
+                    raise self._interrupted(stop, f"after epoch {epoch + 1}")
+
+        return self._test_best(model)
 
     def evaluate_model(self, model: HashingModel, *, query: str, database: str) -> RetrievalReport:
         """Retrieval metrics of ``query`` clips against ``database`` clips (test transforms)."""
@@ -230,28 +284,30 @@ class Runner:
         return evaluate_retrieval(query_codes, database_codes, topk=self.config.eval.topk)
 
     def encode(self, model: HashingModel, split: str) -> CodeSet:
+        """Codes of one split in view order; under torchrun every rank encodes a share and
+        every rank gets the whole code set."""
         view = self.splits.view(split, training=False)  # type: ignore[arg-type]
-        loader = eval_loader(view, self.config, pin_memory=self.device.type == "cuda")
-        with self._progress(f"encoding {split}", total=len(view), unit="clips") as advance:
-            return encode_view(
-                model.to(self.device),
+        model = model.to(self.device)
+        distributed.broadcast_buffers(model)
+        shard_size = -(-len(view) // distributed.world_size())
+        with progress_bar(self.console, f"encoding {split}", total=shard_size) as update:
+            return encode_view_sharded(
+                model,
                 view,
-                loader,
+                lambda shard: eval_loader(shard, self.config, device=self.device),
                 device=self.device,
                 amp=self.config.train.amp,
                 class_names=self.splits.class_names,
-                on_batch=advance,
+                on_batch=lambda clips: update(advance=clips),
                 on_skipped=self.bad_videos.record,
             )
 
     @property
     def bad_videos(self) -> BadVideoLog:
-        """Unreadable videos met so far; listed in the run directory when there is one."""
+        """Unreadable videos met so far; listed in the run directory when there is one (rank 0)."""
         if self._bad_videos is None:
-            path = self.paths.bad_videos if self.paths.root.is_dir() else None
-            self._bad_videos = BadVideoLog(
-                path, warn=lambda text: self.console.print(f"[yellow]warning:[/] {text}")
-            )
+            path = self.paths.bad_videos if distributed.is_main() and self.paths.root.is_dir() else None
+            self._bad_videos = BadVideoLog(path, warn=self._warn)
         return self._bad_videos
 
     @property
@@ -262,69 +318,128 @@ class Runner:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _train_one_epoch(
+    def _test_best(self, model: HashingModel) -> RetrievalReport:
+        """Report best.pt on the test split and record it in results.json."""
+        best_state = distributed.on_main_then_broadcast(
+            lambda: {key: load_checkpoint(self.paths.best)[key] for key in ("model", "epoch")}
+        )
+        model.load_state_dict(best_state["model"])
+        report = self.evaluate_model(model, query="test", database="train")
+        if distributed.is_main():
+            results = {
+                "checkpoint": str(self.paths.best),
+                "epoch": best_state["epoch"],
+                "bad_videos": len(self.bad_videos),
+                **report.to_dict(),
+            }
+            atomic_write_text(self.paths.results, json.dumps(results, indent=2) + "\n")
+            if len(self.bad_videos):
+                self.console.print(
+                    f"[yellow]{len(self.bad_videos)} unreadable videos were skipped; "
+                    f"see {escape(str(self.paths.bad_videos))}[/]"
+                )
+        return report
+
+    def _training_model(self, model: HashingModel) -> nn.Module:
+        """What runs the training forward: the model, DDP-wrapped across ranks, maybe compiled."""
+        wrapped: nn.Module = model
+        if distributed.world_size() > 1:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            wrapped = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+        if self.config.train.compile:
+            wrapped = torch.compile(wrapped)  # type: ignore[assignment]
+        return wrapped
+
+    def _train_epoch(
         self,
-        model: HashingModel,
-        loss_fn: WeightedLossSum,
-        optimizer: torch.optim.Optimizer,
+        step: TrainingStep,
         loader: torch.utils.data.DataLoader,
+        run: RunState,
         epoch: int,
-    ) -> dict[str, Any]:
-        config = self.config
-        model.train()
-        total_loss, seen, steps = 0.0, 0, 0
-        started = time.perf_counter()
-        label = f"epoch {epoch + 1}/{config.train.epochs}"
-        limit = config.train.max_steps_per_epoch
-        total = len(loader) if limit is None else min(limit, len(loader))
-        with self._progress(label, total=total, unit="steps", show_loss=True) as advance:
-            batch: ClipBatch
-            for batch in loader:
-                if steps == total:
-                    break
-                self.bad_videos.record(batch.skipped)
-                if len(batch) < 2:  # nothing to rank in a batch of one (or of unreadable videos)
-                    continue
-                clips = batch.clips.to(self.device, non_blocking=True)
-                labels = batch.labels.to(self.device, non_blocking=True)
-                with autocast(self.device, config.train.amp):
-                    codes = model(clips)
-                loss = loss_fn(codes.float(), labels)
-                if not torch.isfinite(loss):
-                    raise TrainingError(
-                        f"the loss became {loss.item()} at epoch {epoch + 1}, step {steps + 1}; "
-                        f"{self.paths.last} still holds the last good state. Lower train.optimizer.lr "
-                        "or set train.grad_clip, then resume with --resume."
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.train.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip)
-                optimizer.step()
-                total_loss += loss.item() * len(clips)
-                seen += len(clips)
-                steps += 1
-                elapsed = max(time.perf_counter() - started, 1e-9)
-                advance(1, loss=total_loss / seen, rate=seen / elapsed)
-        elapsed = time.perf_counter() - started
+        stop: StopRequest,
+        after_step: Callable[[EpochProgress], None],
+        batches_per_epoch: int,
+    ) -> bool:
+        limit = self.config.train.max_steps_per_epoch
+        total = batches_per_epoch if limit is None else min(limit, batches_per_epoch)
+        label = f"epoch {epoch + 1}/{self.config.train.epochs}"
+        with progress_bar(self.console, label, total=total, show_loss=True) as update:
+
+            def show(progress: EpochProgress, seconds: float) -> None:
+                update(
+                    completed=min(progress.position, total),
+                    loss=progress.loss_sum / max(progress.clips, 1),
+                    rate=progress.clips / max(seconds, 1e-9),
+                )
+
+            try:
+                return train_epoch(
+                    step,
+                    loader,
+                    run.within,
+                    max_steps=limit,
+                    stop=stop,
+                    on_step=after_step,
+                    on_skipped=self.bad_videos.record,
+                    on_progress=show,
+                )
+            except NonFiniteLoss as error:
+                saved = (
+                    f"{self.paths.last} still holds the last good state"
+                    if run.epoch or run.global_step
+                    else "no checkpoint had been written yet"
+                )
+                raise TrainingError(
+                    f"{error} at epoch {epoch + 1}, step {run.within.steps + 1}; {saved}. "
+                    "Start a new run with a lower train.optimizer.lr or with train.grad_clip set "
+                    "(this one can still be resumed as it was)."
+                ) from None
+
+    def _save_and_stop(
+        self,
+        snapshot: Callable[[], dict[str, Any]],
+        run: RunState,
+        stop: StopRequest,
+        epoch: int,
+        batches_per_epoch: int,
+    ) -> None:
+        if distributed.is_main() and self._saved_at != (run.epoch, run.within.position):
+            self.checkpoints.save(snapshot())
+        distributed.barrier()  # no rank leaves (and makes torchrun kill the rest) before the save
+        raise self._interrupted(
+            stop, f"in epoch {epoch + 1}, after {run.within.position} of its {batches_per_epoch} batches"
+        )
+
+    def _interrupted(self, stop: StopRequest, where: str) -> TrainingInterrupted:
+        name = stop.signal_name if stop.requested else "a signal to another process"
+        return TrainingInterrupted(
+            f"training stopped by {name} {where}; the state is saved in {self.paths.last}",
+            signal_number=stop.signal_number or signal.SIGTERM,
+            run_dir=self.paths.root,
+            checkpoint=self.paths.last,
+        )
+
+    def _announce_stop(self, signal_name: str) -> None:
+        self.console.print(f"[yellow]{signal_name}[/]: finishing the current step, then saving a checkpoint")
+
+    def _epoch_record(self, run: RunState, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        within = run.within
         return {
             "epoch": epoch + 1,
-            "loss": total_loss / max(seen, 1),
+            "loss": within.loss_sum / max(within.clips, 1),
             "lr": optimizer.param_groups[0]["lr"],
-            "steps": steps,
-            "clips": seen,
-            "clips_per_s": seen / max(elapsed, 1e-9),
-            "seconds": elapsed,
+            "steps": within.steps,
+            "clips": within.clips,
+            "clips_per_s": within.clips / max(within.seconds, 1e-9),
+            "seconds": within.seconds,
         }
 
     def _prepare_run_directory(self, resume: bool) -> dict[str, Any] | None:
         """Create the run directory, or load the state to resume from; never overwrite a run."""
         root = self.paths.root
         if resume:
-            if not self.paths.last.is_file():
-                raise FileNotFoundError(f"cannot resume: {self.paths.last} does not exist")
-            state = load_checkpoint(self.paths.last)
-            self._check_resumable(state["config"])
+            state, _ = self.checkpoints.load_latest()
+            check_resumable(self.config, state["config"], paths=self.paths)
             atomic_write_text(self.paths.config, config_to_yaml(self.config))
             return state
         if self.paths.last.exists() or self.paths.metrics.exists():
@@ -335,67 +450,9 @@ class Runner:
         atomic_write_text(self.paths.config, config_to_yaml(self.config))
         return None
 
-    def _check_resumable(self, stored: dict[str, Any]) -> None:
-        """Only ``train.epochs`` may change on resume: anything else would make a different run."""
-        current, previous = _flatten(config_to_dict(self.config)), _flatten(stored)
-        differences = sorted(
-            path
-            for path in current.keys() | previous.keys()
-            if path != "train.epochs" and current.get(path) != previous.get(path)
-        )
-        if differences:
-            raise CheckpointError(
-                f"cannot resume {self.paths.root}: the config differs from the run's in "
-                f"{', '.join(differences)}; resume with the run's own config ({self.paths.config})"
-            )
-
-    def _append_metrics(self, record: dict[str, Any]) -> None:
-        with self.paths.metrics.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
-
-    def _truncate_metrics(self, *, after_epoch: int) -> None:
-        """Drop records of epochs after the checkpoint: a crash between the two writes repeats them."""
-        if not self.paths.metrics.exists():
-            return
-        lines = self.paths.metrics.read_text().splitlines()
-        kept = [line for line in lines if line.strip() and json.loads(line).get("epoch", 0) <= after_epoch]
-        self.paths.metrics.write_text("".join(line + "\n" for line in kept))
+    def _warn(self, text: str) -> None:
+        # Video ids are file names, and a name like "[b]x.avi" must not be read as markup.
+        self.console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
 
     def _print_epoch(self, record: dict[str, Any], improved: bool) -> None:
-        parts = [
-            f"epoch {record['epoch']}/{self.config.train.epochs}",
-            f"loss {record['loss']:.4f}",
-            f"lr {record['lr']:.3g}",
-            f"{record['clips_per_s']:.1f} clips/s",
-        ]
-        if "val_map" in record:
-            parts.append(f"val mAP {record['val_map']:.4f}" + (" (best)" if improved else ""))
-        self.console.print("  ".join(parts))
-
-    @contextmanager
-    def _progress(self, description: str, *, total: int, unit: str, show_loss: bool = False) -> Iterator[Any]:
-        columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
-        if show_loss:
-            columns += [
-                TextColumn("loss {task.fields[loss]:.4f}"),
-                TextColumn("{task.fields[rate]:.1f} clips/s"),
-            ]
-        columns.append(TimeRemainingColumn())
-        # A live bar only makes sense on a terminal; in logs the per-epoch line says it all.
-        live = self.console.is_terminal
-        with Progress(*columns, console=self.console, transient=True, disable=not live) as progress:
-            task = progress.add_task(description, total=total, loss=0.0, rate=0.0)
-
-            def advance(steps: int, **fields: float) -> None:
-                progress.update(task, advance=steps, **fields)
-
-            yield advance
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(data, dict):
-        return {prefix: data}
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return flat
+        self.console.print(epoch_line(record, epochs=self.config.train.epochs, improved=improved))

@@ -8,7 +8,14 @@ import sys
 from vrt.cli.common import app, err_console
 
 # Importing a module registers its commands; this order is the order of `vrt --help`.
-COMMAND_MODULES = ("run_commands", "index_commands", "data_commands", "prepare_commands", "inspect_commands")
+COMMAND_MODULES = (
+    "run_commands",
+    "eval_commands",
+    "index_commands",
+    "data_commands",
+    "prepare_commands",
+    "inspect_commands",
+)
 for _module in COMMAND_MODULES:
     importlib.import_module(f"vrt.cli.{_module}")
 
@@ -17,12 +24,15 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Entry point: expected problems (bad config, missing files) print one line, not a traceback."""
+    from rich.markup import escape
+
     from vrt.errors import USER_ERRORS
 
     try:
         app()
     except USER_ERRORS as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        # One line however long (soft_wrap), and file names are text, not markup ("[_NEW_AUDIO_]").
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("[bold red]interrupted[/]")

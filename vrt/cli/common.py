@@ -21,7 +21,8 @@ app = typer.Typer(
 )
 
 console = Console()
-err_console = Console(stderr=True)
+# Messages and warnings stay one line each however long (a path, a reason), so logs grep cleanly.
+err_console = Console(stderr=True, soft_wrap=True)
 
 OverridesOption = Annotated[
     list[str] | None,

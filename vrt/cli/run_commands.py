@@ -1,8 +1,11 @@
-"""Commands that train, encode and evaluate: train, export, eval, demo."""
+"""Commands that train and encode: train, export, demo (eval lives in eval_commands)."""
 
 from __future__ import annotations
 
-import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -10,12 +13,39 @@ from typing import Annotated
 import typer
 
 from vrt.cli.common import OverridesOption, app, bundled_config, console, default_run_dir, err_console
+from vrt.training.interrupt import TrainingInterrupted
 
 
 class Split(str, Enum):
     train = "train"
     val = "val"
     test = "test"
+
+
+@contextmanager
+def run_session() -> Iterator[None]:
+    """What every training/encoding command shares: a stop on a signal exits with the shell's
+    code (130 for SIGINT, 143 for SIGTERM) and says how to resume; under torchrun the process
+    group is left at the end."""
+    try:
+        yield
+    except TrainingInterrupted as stopped:
+        if _is_main():
+            err_console.print(f"[bold yellow]stopped:[/] {stopped}", highlight=False)
+            err_console.print(
+                f"Resume with: vrt train --output {stopped.run_dir} --resume", highlight=False, soft_wrap=True
+            )
+        raise typer.Exit(stopped.exit_code) from None
+    finally:
+        if "torch" in sys.modules:  # nothing to leave when the command never imported torch
+            from vrt import distributed
+
+            distributed.shutdown()
+
+
+def _is_main() -> bool:
+    """Rank 0 prints results and writes files; the other torchrun processes stay silent."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 @app.command()
@@ -37,11 +67,16 @@ def train(
             raise typer.BadParameter("give a CONFIG file (or --resume --output DIR)")
         config = output / "config.yaml"
     resolved = load_config(config, overrides or ())
+    if output is None and os.environ.get("WORLD_SIZE", "1") != "1":
+        # Each process would name its own directory from its own clock.
+        raise typer.BadParameter("under torchrun give --output DIR, the run directory all processes share")
     run_dir = output or default_run_dir(resolved.name)
-    report = Runner(resolved, run_dir, console=err_console).fit(resume=resume)
-    console.print(
-        retrieval_table(report, title="Test queries vs training database", caption=f"run: {run_dir}")
-    )
+    with run_session():
+        report = Runner(resolved, run_dir, console=err_console).fit(resume=resume)
+    if _is_main():
+        console.print(
+            retrieval_table(report, title="Test queries vs training database", caption=f"run: {run_dir}")
+        )
 
 
 @app.command()
@@ -55,47 +90,12 @@ def export(
     from vrt.runner import Runner, model_from_checkpoint
 
     model, config, _ = model_from_checkpoint(checkpoint)
-    runner = Runner(config, checkpoint.parent, console=err_console)
-    codes = runner.encode(model, split.value)
-    save_codes(out, codes)
-    err_console.print(f"Wrote {len(codes.labels)} codes of {codes.bits} bits to {out}")
-
-
-@app.command("eval")
-def evaluate(
-    checkpoint: Annotated[
-        Path | None, typer.Option(help="Encode test (queries) vs train (database).")
-    ] = None,
-    query: Annotated[Path | None, typer.Option(help="Query codes file (.npz).")] = None,
-    database: Annotated[Path | None, typer.Option(help="Database codes file (.npz).")] = None,
-    topk: Annotated[int | None, typer.Option(help="K of mAP@K and precision@K.", min=1)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """Report mAP, mAP@K and precision@K, from a checkpoint or from two codes files."""
-    from vrt.metrics import evaluate_retrieval
-    from vrt.reporting import retrieval_table
-
-    if checkpoint is not None and (query is not None or database is not None):
-        raise typer.BadParameter("give either --checkpoint or --query with --database, not both")
-    if checkpoint is not None:
-        from vrt.runner import Runner, model_from_checkpoint
-
-        model, config, _ = model_from_checkpoint(checkpoint)
-        k = topk or config.eval.topk
+    with run_session():
         runner = Runner(config, checkpoint.parent, console=err_console)
-        query_codes, database_codes = runner.encode(model, "test"), runner.encode(model, "train")
-    elif query is not None and database is not None:
-        from vrt.codes import load_codes
-
-        k = topk or 100
-        query_codes, database_codes = load_codes(query), load_codes(database)
-    else:
-        raise typer.BadParameter("give --checkpoint, or both --query and --database")
-    report = evaluate_retrieval(query_codes, database_codes, topk=k)
-    if as_json:
-        print(json.dumps(report.to_dict()))
-    else:
-        console.print(retrieval_table(report))
+        codes = runner.encode(model, split.value)
+    if _is_main():
+        save_codes(out, codes)
+        err_console.print(f"Wrote {len(codes.labels)} codes of {codes.bits} bits to {out}")
 
 
 @app.command()
@@ -113,7 +113,8 @@ def demo(
     config_path = config or bundled_config("demo_synthetic.yaml")
     resolved = load_config(config_path)
     run_dir = output or default_run_dir("demo")
-    Runner(resolved, run_dir, console=err_console).fit()
+    with run_session():
+        Runner(resolved, run_dir, console=err_console).fit()
 
     model, trained_config, _ = model_from_checkpoint(run_dir / "best.pt")
     runner = Runner(trained_config, run_dir, console=err_console)

@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import inspect
 import json
+import math
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -81,14 +82,38 @@ def _read_yaml_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist", source=str(path))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"not UTF-8 text (byte {error.start}: {error.reason})", source=str(path)) from None
+    except OSError as error:
+        raise ConfigError(
+            f"cannot read the config file: {error.strerror or error}", source=str(path)
+        ) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"invalid YAML: {error}", source=str(path)) from error
+        raise ConfigError(f"invalid YAML{describe_yaml_error(error)}", source=str(path)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", source=str(path))
     return data
+
+
+def describe_yaml_error(error: yaml.YAMLError) -> str:
+    """PyYAML's multi-line report (excerpt, caret) as one line: `` at line L, column C: problem``.
+
+    The excerpt would also name ``<unicode string>`` rather than the file, which the caller adds.
+    """
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return f": {' '.join(str(error).split())}"
+    mark = error.problem_mark or error.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = error.problem or "cannot be parsed"
+    context = ""
+    if error.context and error.context_mark is not None and error.context_mark is not mark:
+        context = f" ({error.context} at line {error.context_mark.line + 1})"
+    return f"{where}: {problem}{context}"
 
 
 def merge_dicts(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,8 +148,10 @@ def apply_override(raw: dict[str, Any], override: str, *, source: str | None = N
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError as error:
         raise ConfigError(
-            f"cannot parse value {text!r}: {error}", source="--set", key_path=key_path
-        ) from error
+            f"cannot parse value {text!r} as YAML{describe_yaml_error(error)}",
+            source="--set",
+            key_path=key_path,
+        ) from None
     node = raw
     parts = key_path.split(".")
     for depth, part in enumerate(parts[:-1]):
@@ -141,6 +168,7 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "<config>") -> Con
     config = _to_dataclass(Config, raw, key_path="", source=source)
     validate_components(config, source=source)
     _validate_values(config, source=source)
+    _validate_contracts(config, source=source)
     return config
 
 
@@ -192,14 +220,21 @@ def _to_component(raw: Any, *, key_path: str, source: str) -> ComponentSpec:
 
 
 def _to_loss(raw: Any, *, key_path: str, source: str) -> LossConfig:
+    cross_rank = False
+    if isinstance(raw, Mapping) and "cross_rank" in raw:
+        raw = dict(raw)
+        try:
+            cross_rank = check_value(raw.pop("cross_rank"), bool, f"{key_path}.cross_rank")
+        except ConfigError as error:
+            raise ConfigError(error.detail, source=source, key_path=error.key_path) from None
     if isinstance(raw, str) or (isinstance(raw, Mapping) and "terms" not in raw):
-        return LossConfig(terms=[_to_loss_term(raw, key_path=key_path, source=source)])
+        return LossConfig(terms=[_to_loss_term(raw, key_path=key_path, source=source)], cross_rank=cross_rank)
     if not isinstance(raw, Mapping):
         raise ConfigError(f"expected a mapping, got {raw!r}", source=source, key_path=key_path)
     unknown = [key for key in raw if key != "terms"]
     if unknown:
         raise ConfigError(
-            "unknown key beside 'terms'; put parameters inside each term",
+            "unknown key beside 'terms' (only cross_rank may be); put parameters inside each term",
             source=source,
             key_path=f"{key_path}.{unknown[0]}",
         )
@@ -209,7 +244,8 @@ def _to_loss(raw: Any, *, key_path: str, source: str) -> LossConfig:
     return LossConfig(
         terms=[
             _to_loss_term(t, key_path=f"{key_path}.terms[{i}]", source=source) for i, t in enumerate(terms)
-        ]
+        ],
+        cross_rank=cross_rank,
     )
 
 
@@ -220,8 +256,10 @@ def _to_loss_term(raw: Any, *, key_path: str, source: str) -> LossTerm:
         weight = check_value(weight, float, f"{key_path}.weight")
     except ConfigError as error:
         raise ConfigError(error.detail, source=source, key_path=error.key_path) from None
-    if weight <= 0:
-        raise ConfigError(f"must be > 0, got {weight}", source=source, key_path=f"{key_path}.weight")
+    if not math.isfinite(weight) or weight <= 0:
+        raise ConfigError(
+            f"must be > 0 and finite, got {weight}", source=source, key_path=f"{key_path}.weight"
+        )
     return LossTerm(name=spec.name, params=spec.params, weight=weight)
 
 
@@ -305,7 +343,7 @@ def _validate_values(config: Config, *, source: str) -> None:
     checks = [
         ("train.epochs", config.train.epochs >= 1, "must be >= 1"),
         ("train.val_every", config.train.val_every >= 1, "must be >= 1"),
-        ("train.optimizer.lr", config.train.optimizer.lr > 0, "must be > 0"),
+        ("train.optimizer.lr", 0 < config.train.optimizer.lr < math.inf, "must be a finite number > 0"),
         ("train.grad_clip", config.train.grad_clip is None or config.train.grad_clip > 0, "must be > 0"),
         ("data.num_frames", config.data.num_frames >= 1, "must be >= 1"),
         ("data.clips_per_video", config.data.clips_per_video >= 1, "must be >= 1"),
@@ -326,6 +364,17 @@ def _validate_values(config: Config, *, source: str) -> None:
         ("data.batch.batch_size", config.data.batch.batch_size >= 2, "must be >= 2"),
         ("data.eval_batch_size", config.data.eval_batch_size >= 1, "must be >= 1"),
         ("data.num_workers", config.data.num_workers >= 0, "must be >= 0"),
+        (
+            "data.prefetch_factor",
+            config.data.prefetch_factor is None or config.data.prefetch_factor >= 1,
+            "must be >= 1",
+        ),
+        (
+            "train.checkpoint_every_steps",
+            config.train.checkpoint_every_steps is None or config.train.checkpoint_every_steps >= 1,
+            "must be >= 1",
+        ),
+        ("train.keep_checkpoints", config.train.keep_checkpoints >= 1, "must be >= 1"),
         ("eval.topk", config.eval.topk >= 1, "must be >= 1"),
     ]
     for key_path, ok, expectation in checks:
@@ -339,6 +388,39 @@ def _validate_values(config: Config, *, source: str) -> None:
         )
 
 
+def _validate_contracts(config: Config, *, source: str) -> None:
+    """Constraints every component of a kind shares, checked now rather than when it is built.
+
+    A builder would refuse these too, but only after the data is indexed and the run directory
+    exists, and with a bare ``ValueError``; here the message names the file and key. Only rules
+    that hold for every head and every loss belong here, so plugins are held to them too:
+    codes are stored 8 bits per byte (``check_bits``, the head contract), and a loss's
+    ``margin`` is a distance that must be exceeded, so one <= 0 (or nan/inf) means nothing.
+    """
+    from vrt.heads.base import check_bits  # torch-free, like this module
+
+    bits = config.model.head.params.get("bits")
+    if bits is not None:
+        try:
+            check_bits(bits)
+        except ValueError:
+            raise ConfigError(
+                f"must be a positive multiple of 8 (codes are stored 8 bits per byte), got {bits!r}; "
+                "e.g. 16, 32, 48 or 64",
+                source=source,
+                key_path="model.head.bits",
+            ) from None
+    for term, path in zip(config.loss.terms, loss_term_paths(config.loss), strict=True):
+        margin = term.params.get("margin")
+        numeric = isinstance(margin, int | float) and not isinstance(margin, bool)
+        if numeric and not (math.isfinite(margin) and margin > 0):
+            raise ConfigError(
+                f"must be a finite number > 0 (a distance between codes), got {margin!r}",
+                source=source,
+                key_path=f"{path}.margin",
+            )
+
+
 def config_to_dict(config: Config) -> dict[str, Any]:
     """Plain data (YAML/JSON-ready) with component sections flattened back to ``name`` + params."""
 
@@ -346,7 +428,9 @@ def config_to_dict(config: Config) -> dict[str, Any]:
         if isinstance(value, LossConfig):
             terms = [convert(term) for term in value.terms]
             single = len(terms) == 1 and value.terms[0].weight == 1.0
-            return terms[0] if single else {"terms": terms}
+            # Written only when set, so configs and stored runs from before the key stay identical.
+            cross_rank = {"cross_rank": True} if value.cross_rank else {}
+            return {**terms[0], **cross_rank} if single else {"terms": terms, **cross_rank}
         if isinstance(value, LossTerm):
             weight = {} if value.weight == 1.0 else {"weight": value.weight}
             return {"name": value.name, **weight, **{k: convert(v) for k, v in value.params.items()}}

@@ -35,9 +35,12 @@ class LossConfig:
 
     In YAML either one loss, ``loss: {name: triplet_ranking, margin: 14}``, or several,
     ``loss: {terms: [{name: triplet_ranking, margin: 14}, {name: quantization, weight: 0.1}]}``.
+    ``cross_rank: true`` (beside ``name`` or ``terms``) computes the loss, in distributed
+    training, over the embeddings of all ranks' batches instead of each rank's own batch.
     """
 
     terms: list[LossTerm] = field(default_factory=lambda: [LossTerm("triplet_ranking")])
+    cross_rank: bool = False
 
 
 @dataclass
@@ -67,7 +70,8 @@ class DataConfig:
     ``clips_per_video`` clips are encoded per video at test time and their real-valued codes
     averaged before binarisation. ``strict`` turns files missing from the dataset folder into an
     error instead of a warning. ``max_videos_per_class`` caps every split, for quick experiments
-    and smoke tests.
+    and smoke tests. ``pin_memory`` (default: on for CUDA), ``persistent_workers`` and
+    ``prefetch_factor`` tune the DataLoader; they never change the results.
     """
 
     dataset: ComponentSpec = field(default_factory=lambda: ComponentSpec("synthetic"))
@@ -81,6 +85,9 @@ class DataConfig:
     num_workers: int = 0
     strict: bool = False
     max_videos_per_class: int | None = None
+    pin_memory: bool | None = None
+    persistent_workers: bool = False
+    prefetch_factor: int | None = None
 
 
 @dataclass
@@ -105,6 +112,14 @@ class SchedulerConfig:
 
 @dataclass
 class TrainConfig:
+    """The optimisation loop.
+
+    ``channels_last`` (channels_last_3d memory format) and ``compile`` (``torch.compile``) are
+    GPU speed options. A checkpoint is written at the end of every epoch and, with
+    ``checkpoint_every_steps``, every N optimiser steps, keeping the newest ``keep_checkpoints``
+    step files.
+    """
+
     epochs: int = 30
     seed: int = 0
     device: str = "auto"
@@ -112,6 +127,10 @@ class TrainConfig:
     grad_clip: float | None = None
     val_every: int = 1
     max_steps_per_epoch: int | None = None
+    channels_last: bool = False
+    compile: bool = False
+    checkpoint_every_steps: int | None = None
+    keep_checkpoints: int = 2
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 

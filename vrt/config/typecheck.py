@@ -8,6 +8,7 @@ messages in our own words (``model.head.bits: expected int, got '48x' (str)``).
 from __future__ import annotations
 
 import inspect
+import re
 import types
 import typing
 from pathlib import Path
@@ -25,6 +26,10 @@ class ConfigError(VrtError, ValueError):
         self.detail = message
         location = ": ".join(part for part in (source, key_path) if part)
         super().__init__(f"{location}: {message}" if location else message)
+
+
+# Exponent notation without a dot (``1e-4``, ``3E5``), which YAML 1.1 does not resolve to a float.
+_YAML11_EXPONENT = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def describe_type(annotation: Any) -> str:
@@ -79,6 +84,10 @@ def check_value(value: Any, annotation: Any, key_path: str) -> Any:
         raise _mismatch(value, annotation, key_path)
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str) and _YAML11_EXPONENT.fullmatch(value.strip()):
+            # YAML 1.1 (PyYAML) reads `1e-4` as a string: it wants `1.0e-4`. A float is expected
+            # here and the text is one, so take it rather than fail on a notation detail.
             return float(value)
         raise _mismatch(value, annotation, key_path)
     if annotation is str:

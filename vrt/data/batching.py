@@ -5,7 +5,8 @@ and batches of 32, shuffled batches hold few same-class pairs, so the class-bala
 draws P classes with K videos each. Both samplers yield lists of positions in the dataset (or
 view) they were built for, and are reproducible: the order of epoch e depends on ``(seed, e)``
 only, set with ``set_epoch(e)`` before iterating (as for ``DistributedSampler``), so a resumed
-run sees the batches the uninterrupted run would have seen.
+run sees the batches the uninterrupted run would have seen. ``ShardedBatchSampler`` deals one
+epoch's batches out to the processes of a distributed run and resumes in the middle of an epoch.
 """
 
 from __future__ import annotations
@@ -166,3 +167,63 @@ class ClassBalancedBatchSampler(_EpochSeeded):
             f"classes_per_batch={self.classes_per_batch}, videos_per_class={self.videos_per_class}, "
             f"seed={self.seed}, drop_last={self.drop_last})"
         )
+
+
+class ShardedBatchSampler(Sampler[list[int]]):
+    """One rank's share of an epoch-seeded batch sampler, which can start part-way into an epoch.
+
+    Every rank builds the same seeded epoch order and takes every ``world_size``-th batch from
+    position ``rank``, so the shares are disjoint and together cover the epoch. Each rank must
+    run the same number of steps (a rank with one batch fewer would leave the others waiting in
+    the gradient all-reduce), so when the batch count is not a multiple of ``world_size`` the
+    order is padded by repeating its first batches, as ``DistributedSampler`` pads: every video
+    is still seen each epoch and a few twice. With one rank this is the wrapped sampler.
+
+    ``set_epoch(epoch, skip=s)`` resumes after the first ``s`` batches of this rank's share;
+    skipped batches are never yielded, so the DataLoader never loads them.
+    """
+
+    def __init__(
+        self,
+        sampler: ShuffledBatchSampler | ClassBalancedBatchSampler,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        _check_positive("world_size", world_size)
+        if isinstance(rank, bool) or not isinstance(rank, int | np.integer) or not 0 <= rank < world_size:
+            raise ValueError(f"rank must lie in [0, {world_size}), got {rank!r}")
+        self.sampler = sampler
+        self.rank = int(rank)
+        self.world_size = int(world_size)
+        self.skip = 0
+
+    @property
+    def epoch(self) -> int:
+        return self.sampler.epoch
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """This rank's batches in a whole epoch (the same on every rank)."""
+        return -(-len(self.sampler) // self.world_size)
+
+    def set_epoch(self, epoch: int, *, skip: int = 0) -> None:
+        """Select epoch ``epoch``'s order, leaving out this rank's first ``skip`` batches."""
+        if not 0 <= skip <= self.batches_per_epoch:
+            raise ValueError(f"skip must lie in [0, {self.batches_per_epoch}], got {skip}")
+        self.sampler.set_epoch(epoch)
+        self.skip = int(skip)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = list(self.sampler)
+        if not batches:
+            return
+        needed = self.batches_per_epoch * self.world_size
+        padded = (batches * -(-needed // len(batches)))[:needed]
+        yield from padded[self.rank :: self.world_size][self.skip :]
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch - self.skip
+
+    def __repr__(self) -> str:
+        return f"ShardedBatchSampler({self.sampler!r}, rank={self.rank}, world_size={self.world_size})"

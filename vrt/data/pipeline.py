@@ -10,15 +10,16 @@ Split vocabulary used across vrt:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 
-from vrt.config import Config
-from vrt.data.batching import ClassBalancedBatchSampler, ShuffledBatchSampler
+from vrt.config import Config, ConfigError
+from vrt.data.batching import ClassBalancedBatchSampler, ShardedBatchSampler, ShuffledBatchSampler
 from vrt.data.collate import collate_clips
 from vrt.data.splits import carve_validation
 from vrt.datasets.base import ClipView, VideoDataset
@@ -27,24 +28,46 @@ from vrt.reproducibility import derive_seed, seed_worker
 
 SplitName = Literal["train", "fit", "val", "test"]
 SPLIT_NAMES: tuple[str, ...] = ("train", "fit", "val", "test")
+CPU = torch.device("cpu")
 
 
-def call_with_injected(builder: Any, params: dict[str, Any], injected: dict[str, Any]) -> Any:
+def call_with_injected(
+    builder: Any, params: dict[str, Any], injected: dict[str, Any], *, section: str | None = None
+) -> Any:
     """Call a registered builder with its config params plus the injected values it accepts.
 
     Injecting only what a builder declares lets simple plugins ignore what they do not need
-    (a generated dataset has no use for a clip sampler).
+    (a generated dataset has no use for a clip sampler). A ``ValueError`` is how builders reject
+    a value their signature cannot express; it is reported against the config ``section``.
     """
     signature = inspect.signature(builder)
     takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     accepted = {k: v for k, v in injected.items() if takes_any or k in signature.parameters}
-    return builder(**params, **accepted)
+    with builder_errors_as_config_errors(section):
+        return builder(**params, **accepted)
+
+
+@contextmanager
+def builder_errors_as_config_errors(section: str | None) -> Iterator[None]:
+    """Turn a builder's ``ValueError`` into a one-line :class:`ConfigError` naming ``section``."""
+    if section is None:
+        yield
+        return
+    try:
+        yield
+    except ConfigError:
+        raise
+    except ValueError as error:
+        raise ConfigError(str(error), key_path=section) from error
 
 
 def build_dataset(config: Config, subset: Literal["train", "test"]) -> VideoDataset:
     data = config.data
     clip_sampler = call_with_injected(
-        SAMPLERS.get(data.clip_sampler.name), data.clip_sampler.params, {"num_frames": data.num_frames}
+        SAMPLERS.get(data.clip_sampler.name),
+        data.clip_sampler.params,
+        {"num_frames": data.num_frames},
+        section="data.clip_sampler",
     )
     injected = {
         "subset": subset,
@@ -53,7 +76,9 @@ def build_dataset(config: Config, subset: Literal["train", "test"]) -> VideoData
         "clip_sampler": clip_sampler,
         "strict": data.strict,
     }
-    return call_with_injected(DATASETS.get(data.dataset.name), data.dataset.params, injected)
+    return call_with_injected(
+        DATASETS.get(data.dataset.name), data.dataset.params, injected, section="data.dataset"
+    )
 
 
 def cap_per_class(labels: Sequence[int], positions: Sequence[int], limit: int | None) -> list[int]:
@@ -84,10 +109,11 @@ class DataSplits:
     def class_names(self) -> list[str]:
         return list(self.train_source.class_names)
 
-    def view(self, split: SplitName, *, training: bool = False) -> ClipView:
+    def view(self, split: SplitName, *, training: bool = False, augment_seed: int | None = None) -> ClipView:
         """Clips of one split; ``training`` switches on augmentation (only ever for ``fit``).
 
-        Evaluation views cut ``clips_per_video`` clips per video; training views one.
+        Evaluation views cut ``clips_per_video`` clips per video; training views one, augmented
+        from per-clip seeds when ``augment_seed`` is given (see :class:`ClipView`).
         """
         positions = {
             "train": self.train_positions,
@@ -99,7 +125,9 @@ class DataSplits:
             raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLIT_NAMES)}")
         source = self.test_source if split == "test" else self.train_source
         num_clips = 1 if training else self.clips_per_video
-        return ClipView(source, positions[split], training=training, num_clips=num_clips)
+        return ClipView(
+            source, positions[split], training=training, num_clips=num_clips, augment_seed=augment_seed
+        )
 
 
 def build_data_splits(config: Config) -> DataSplits:
@@ -125,10 +153,72 @@ def build_data_splits(config: Config) -> DataSplits:
     )
 
 
-def train_loader(view: ClipView, config: Config, *, pin_memory: bool = False) -> DataLoader:
-    """Batches for one run; call ``loader.batch_sampler.set_epoch(e)`` before each epoch."""
+class EpochKeyedBatches(Sampler[list[tuple[int, int]]]):
+    """A sharded batch sampler whose batches name the epoch with every position.
+
+    The view seeds each clip's augmentation from its epoch; sending the epoch with the key
+    (rather than setting it on the view) reaches persistent DataLoader workers too, whose copy
+    of the view was made when they started.
+    """
+
+    def __init__(self, batches: ShardedBatchSampler) -> None:
+        self.batches = batches
+
+    def set_epoch(self, epoch: int, *, skip: int = 0) -> None:
+        self.batches.set_epoch(epoch, skip=skip)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.batches.batches_per_epoch
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        epoch = self.batches.epoch
+        for batch in self.batches:
+            yield [(position, epoch) for position in batch]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def loader_options(config: Config, device: torch.device) -> dict[str, Any]:
+    """DataLoader keywords for the data.* speed options, valid for the worker count.
+
+    ``pin_memory`` defaults to on for CUDA (page-locked host memory makes the copy to the GPU
+    asynchronous); ``persistent_workers`` and ``prefetch_factor`` only exist with workers.
+    """
+    data = config.data
+    pin = data.pin_memory if data.pin_memory is not None else device.type == "cuda"
+    options: dict[str, Any] = {
+        "num_workers": data.num_workers,
+        "pin_memory": pin and device.type == "cuda",
+        "worker_init_fn": seed_worker,
+        "collate_fn": collate_clips,
+    }
+    if data.num_workers > 0:
+        options["persistent_workers"] = data.persistent_workers
+        if data.prefetch_factor is not None:
+            options["prefetch_factor"] = data.prefetch_factor
+    return options
+
+
+def train_loader(
+    view: ClipView,
+    config: Config,
+    *,
+    device: torch.device = CPU,
+    rank: int = 0,
+    world_size: int = 1,
+) -> DataLoader:
+    """This rank's training batches; call ``loader.batch_sampler.set_epoch(e, skip=s)`` per epoch.
+
+    Reproducibility does not rest on the loader: the batch order is a function of (seed, epoch),
+    each clip's augmentation of (seed, epoch, video) (given a view with ``augment_seed``), and
+    the loader's own generator keeps creating an iterator from drawing on the global RNG, whose
+    state a mid-epoch checkpoint restores.
+    """
     batch = config.data.batch
     seed = derive_seed(config.train.seed, "batches")
+    sampler: ShuffledBatchSampler | ClassBalancedBatchSampler
     if batch.sampler == "class_balanced":
         sampler = ClassBalancedBatchSampler(
             view.labels,
@@ -138,27 +228,20 @@ def train_loader(view: ClipView, config: Config, *, pin_memory: bool = False) ->
         )
     else:
         sampler = ShuffledBatchSampler(len(view), batch_size=batch.batch_size, seed=seed)
+    sharded = ShardedBatchSampler(sampler, rank=rank, world_size=world_size)
     return DataLoader(
         view,
-        batch_sampler=sampler,
-        num_workers=config.data.num_workers,
-        worker_init_fn=seed_worker,
-        collate_fn=collate_clips,
-        pin_memory=pin_memory,
-        # Fresh workers each epoch draw their seeds from the per-epoch seeded global RNG, which
-        # keeps augmentation identical between an uninterrupted and a resumed run.
-        persistent_workers=False,
+        batch_sampler=EpochKeyedBatches(sharded),
+        generator=torch.Generator().manual_seed(derive_seed(config.train.seed, "loader")),
+        **loader_options(config, device),
     )
 
 
-def eval_loader(view: ClipView, config: Config, *, pin_memory: bool = False) -> DataLoader:
+def eval_loader(view: ClipView, config: Config, *, device: torch.device = CPU) -> DataLoader:
     return DataLoader(
         view,
         batch_size=config.data.eval_batch_size,
         shuffle=False,
-        num_workers=config.data.num_workers,
-        worker_init_fn=seed_worker,
-        collate_fn=collate_clips,
-        pin_memory=pin_memory,
         generator=torch.Generator().manual_seed(0),
+        **loader_options(config, device),
     )

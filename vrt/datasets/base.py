@@ -17,6 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from vrt.errors import VideoDecodeError
+from vrt.reproducibility import derive_seed, isolated_seed
 
 
 class VideoDataset(Dataset, ABC):
@@ -129,10 +130,24 @@ class ClipView(Dataset):
     and exporters see exactly the view's videos. With ``num_clips > 1`` (test time only) an item
     holds that many clips stacked, ``(num_clips, C, T, H, W)``, whose codes the encoder averages.
     A video that fails to decode yields a :class:`SkippedClip` instead of raising.
+
+    With ``augment_seed`` (training views), each clip's augmentation is drawn from RNGs seeded
+    by ``(augment_seed, epoch, dataset index)``: the same clip whichever worker loads it, in
+    whatever order, so the number of workers does not change a run and a run resumed in the
+    middle of an epoch sees the clips the uninterrupted run saw. The epoch comes from
+    ``set_epoch``, or with the key: ``view[(position, epoch)]`` (the training batch sampler
+    sends such keys, so persistent workers, which keep their own copy of the view, follow the
+    epoch too). Without ``augment_seed`` augmentation draws from the ambient global RNGs.
     """
 
     def __init__(
-        self, dataset: VideoDataset, indices: Sequence[int], *, training: bool, num_clips: int = 1
+        self,
+        dataset: VideoDataset,
+        indices: Sequence[int],
+        *,
+        training: bool,
+        num_clips: int = 1,
+        augment_seed: int | None = None,
     ) -> None:
         if num_clips < 1 or (training and num_clips != 1):
             raise ValueError(f"num_clips must be >= 1, and 1 in training; got {num_clips}")
@@ -144,8 +159,14 @@ class ClipView(Dataset):
         if outside:
             raise IndexError(f"ClipView: indices {outside[:5]} outside a dataset of {size} videos")
         self.training = training
+        self.augment_seed = augment_seed
+        self.epoch = 0
         self.labels: list[int] = [dataset.labels[i] for i in self.indices]
         self.ids: list[str] = [dataset.ids[i] for i in self.indices]
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch whose augmentation bare positions get (see the class note)."""
+        self.epoch = int(epoch)
 
     @property
     def class_names(self) -> list[str]:
@@ -159,10 +180,14 @@ class ClipView(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, position: int) -> tuple[torch.Tensor, int, int] | SkippedClip:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int] | SkippedClip:
+        position, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         index = self.indices[position]
         try:
-            if self.num_clips == 1:
+            if self.num_clips == 1 and self.training and self.augment_seed is not None:
+                with isolated_seed(derive_seed(self.augment_seed, "augment", epoch, index)):
+                    clip = self.dataset.load_clip(index, training=True)
+            elif self.num_clips == 1:
                 clip = self.dataset.load_clip(index, training=self.training)
             else:
                 clip = torch.stack(

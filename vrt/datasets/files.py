@@ -10,6 +10,7 @@ read only those frames, transform the whole clip at once.
 from __future__ import annotations
 
 import os
+import unicodedata
 import warnings
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -29,12 +30,13 @@ _SHOWN = 5  # missing paths quoted in a message; the rest are counted
 
 
 class _FolderIndex:
-    """Finds paths under ``root`` from cached folder listings, case-insensitively as a fallback.
+    """Finds paths under ``root`` from cached folder listings, loosely matched as a fallback.
 
     Listing each class folder once is much cheaper than one ``stat`` per listed video on a
-    network file system (13,320 for UCF101). The case-insensitive fallback covers archives
-    and frame extractors that disagree with the split files on case, as UCF101's
-    ``HandstandPushups``/``HandStandPushups`` shows they do.
+    network file system (13,320 for UCF101). The fallback ignores case and Unicode
+    normalisation: archives and frame extractors disagree with the split files on case, as
+    UCF101's ``HandstandPushups``/``HandStandPushups`` shows they do, and names unpacked from a
+    macOS archive spell ``é`` decomposed (NFD) where a list typed elsewhere has it composed (NFC).
     """
 
     def __init__(self, root: Path) -> None:
@@ -69,15 +71,18 @@ class _FolderIndex:
             if listing.get(part) is want_dir:
                 folder = folder / part
                 continue
+            folded = _fold(part)
             matches = [
-                name
-                for name, is_dir in listing.items()
-                if is_dir is want_dir and name.lower() == part.lower()
+                name for name, is_dir in listing.items() if is_dir is want_dir and _fold(name) == folded
             ]
             if len(matches) != 1:  # absent, or ambiguous (only on case-sensitive file systems)
                 return None
             folder = folder / matches[0]
         return folder
+
+
+def _fold(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def frame_folder_candidates(relative: str) -> list[str]:

@@ -97,10 +97,13 @@ def check_relative_path(text: str, *, source: Path | str, line: int) -> str:
     return "/".join(parts)
 
 
-def drop_duplicates(entries: Iterable[tuple[SplitEntry, str]], *, what: str) -> list[SplitEntry]:
+def drop_duplicates(
+    entries: Iterable[tuple[SplitEntry, str]], *, what: str, warn: bool = True
+) -> list[SplitEntry]:
     """Entries in order with repeated paths removed (the first is kept), warning once with a count.
 
-    ``entries`` pairs each entry with its ``file:line`` so the warning can say where.
+    ``entries`` pairs each entry with its ``file:line`` so the warning can say where; ``warn``
+    False drops them silently (a list read only for its labels, reported when it is built).
     """
     kept: dict[str, SplitEntry] = {}
     repeats: list[str] = []
@@ -109,7 +112,7 @@ def drop_duplicates(entries: Iterable[tuple[SplitEntry, str]], *, what: str) -> 
             repeats.append(f"{entry.path} ({where})")
         else:
             kept[entry.path] = entry
-    if repeats:
+    if repeats and warn:
         shown = "; ".join(repeats[:3]) + ("; ..." if len(repeats) > 3 else "")
         warnings.warn(
             f"{what}: {len(repeats)} video(s) listed more than once; the first listing is kept: {shown}",
@@ -265,14 +268,19 @@ def read_video_list(path: Path) -> list[ListLine]:
 
 
 def label_video_lists(
-    lists: dict[str, list[ListLine]], class_names: Sequence[str] | None = None
+    lists: dict[str, list[ListLine]],
+    class_names: Sequence[str] | None = None,
+    *,
+    report: Iterable[str] | None = None,
 ) -> tuple[list[str], dict[str, list[SplitEntry]]]:
     """Resolve the labels of several lists (train and test) together, so they share one label space.
 
     A label is either a 0-based class index (all digits) or a class name; one collection must
     use one kind. Class names, when not given, are ``"0" .. str(max label)`` for indices, or
-    the sorted distinct names.
+    the sorted distinct names. Duplicates are warned about for the lists in ``report`` (all by
+    default): each subset's dataset reads both lists, and should report only its own.
     """
+    reported = set(lists if report is None else report)
     every = [line for lines in lists.values() for line in lines]
     negative = next((line for line in every if re.fullmatch(r"-\d+", line.label)), None)
     if negative is not None:
@@ -309,7 +317,7 @@ def label_video_lists(
             else:
                 raise SplitFileError(f"{line.source}:{line.line}: unknown class name {line.label!r}")
             entries.append((SplitEntry(line.path, label), f"{line.source}:{line.line}"))
-        resolved[subset] = drop_duplicates(entries, what=f"{subset} list")
+        resolved[subset] = drop_duplicates(entries, what=f"{subset} list", warn=subset in reported)
     return class_names, resolved
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
 from typing import Literal
 
 from vrt.data.samplers import ClipSampler
 from vrt.datasets.files import StorageMode, VideoFileDataset, check_subset, existing_folder
-from vrt.datasets.splitfiles import scan_class_folders, stratified_split
+from vrt.datasets.splitfiles import SplitEntry, scan_class_folders, stratified_split
 from vrt.errors import VrtError
 from vrt.registry import DATASETS
 
@@ -35,7 +37,10 @@ def video_folder(
         storage: ``video``, ``frames`` or ``auto``.
         subset, num_frames, frame_size, clip_sampler, strict: injected by vrt from ``data.*``.
 
-    Labels are the sorted class folder names (0-based); videos stand alone (no groups).
+    Labels are the sorted class folder names (0-based); videos stand alone (no groups). A file
+    whose name is not valid UTF-8 (bytes from a legacy archive) cannot be named in the run's
+    files, so it is skipped with a warning (an error when ``strict``); such a class folder is
+    an error.
     """
     subset = check_subset(subset)
     if not 0.0 <= test_fraction < 1.0:
@@ -44,6 +49,7 @@ def video_folder(
         raise VrtError(f"data.dataset.seed: must be non-negative, got {seed}")
     folder = existing_folder(root, key="data.dataset.root", expected="a folder with one folder per class")
     class_names, entries = scan_class_folders(folder)
+    entries = _skip_undecodable_names(entries, class_names, folder=folder, subset=subset, strict=strict)
     if not entries:
         raise VrtError(
             f"data.dataset.root: {folder.absolute()} holds no <class>/<video> files or frame folders"
@@ -60,3 +66,37 @@ def video_folder(
         strict=strict,
         name=f"video_folder {subset}",
     )
+
+
+def _skip_undecodable_names(
+    entries: list[SplitEntry], class_names: list[str], *, folder: Path, subset: str, strict: bool
+) -> list[SplitEntry]:
+    """``entries`` without the names that are not UTF-8 (which ``os`` hands over as surrogates)."""
+    bad_class = next((name for name in class_names if not _is_text(name)), None)
+    if bad_class is not None:
+        raise VrtError(
+            f"data.dataset.root: the class folder {_printable(bad_class)} in {folder} has a name that "
+            "is not valid UTF-8; rename it"
+        )
+    bad = [entry.path for entry in entries if not _is_text(entry.path)]
+    if not bad:
+        return entries
+    shown = ", ".join(_printable(path) for path in bad[:5]) + (", ..." if len(bad) > 5 else "")
+    message = f"video_folder: {len(bad)} file name(s) in {folder} are not valid UTF-8 ({shown})"
+    if strict:
+        raise VrtError(f"{message}; rename them (data.strict is true)")
+    if subset == "train":  # both subsets scan the same folders: report once
+        warnings.warn(f"{message}; they are skipped (rename them to use them)", stacklevel=3)
+    return [entry for entry in entries if _is_text(entry.path)]
+
+
+def _is_text(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates (PEP 383)
+        return False
+    return True
+
+
+def _printable(name: str) -> str:
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

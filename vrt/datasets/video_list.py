@@ -53,7 +53,7 @@ def video_list(
         )
         for name, path in (("train", train_list), ("test", test_list))
     }
-    names, entries = label_video_lists(lists, class_names)
+    names, entries = label_video_lists(lists, class_names, report=(subset,))
     return VideoFileDataset(
         entries=entries[subset],
         root=folder,

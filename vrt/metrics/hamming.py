@@ -16,6 +16,8 @@ __all__ = ["HammingScanner", "POPCOUNT_TABLE", "distance_dtype", "hamming_distan
 POPCOUNT_TABLE = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
 
 _HAS_BITWISE_COUNT = hasattr(np, "bitwise_count")
+# XOR words held at once by HammingScanner.distances (1 MiB: a few rows, within L2).
+_XOR_BUFFER_BYTES = 1 << 20
 
 
 def distance_dtype(bits: int) -> np.dtype:
@@ -74,34 +76,67 @@ class HammingScanner:
         word_bytes = self._database.dtype.itemsize
         return word_bytes + 1 + self.dtype.itemsize  # XOR buffer + per-word count + result
 
-    def distances(self, query_codes: np.ndarray) -> np.ndarray:
-        """Hamming distances ``[Nq, Ndb]`` from each query to every database code."""
+    def distances(
+        self,
+        query_codes: np.ndarray,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Hamming distances ``[Nq, stop - start]`` from each query to database items ``start:stop``.
+
+        ``out`` (dtype :attr:`dtype`, any strides, e.g. a column slice of a larger buffer) receives
+        the result in place: the rankers write distances next to their sentinel columns this way.
+        """
         query_codes = _check_packed(query_codes, what="query codes")
         if query_codes.shape[1] != self.num_bytes:
             raise ValueError(
                 f"query codes have {8 * query_codes.shape[1]} bits but the database has {self.bits}"
             )
+        database = self._database[:, start:stop]
         query = self._words(query_codes)
-        shape = (query.shape[0], self.num_database)
-        result = np.empty(shape, dtype=self.dtype)
-        xor = np.empty(shape, dtype=self._database.dtype)
-        count = np.empty(shape, dtype=np.uint8) if query.shape[1] > 1 else result
+        shape = (query.shape[0], database.shape[1])
+        if out is None:
+            out = np.empty(shape, dtype=self.dtype)
+        elif out.shape != shape or out.dtype != self.dtype:
+            raise ValueError(f"out must be {self.dtype} {shape}, got {out.dtype} {out.shape}")
+        # A few rows at a time through one reused XOR buffer that stays in cache: a fresh
+        # [Nq, Ndb] word array per call costs about half again as much here.
+        step = max(1, _XOR_BUFFER_BYTES // max(1, shape[1] * database.dtype.itemsize))
+        xor = np.empty((min(step, shape[0]), shape[1]), dtype=database.dtype)
+        count = np.empty(xor.shape, dtype=np.uint8) if query.shape[1] > 1 or out.dtype != np.uint8 else None
+        for start_row in range(0, shape[0], step):
+            rows = slice(start_row, min(start_row + step, shape[0]))
+            self._accumulate(query[rows], database, xor[: rows.stop - rows.start], count, out[rows])
+        return out
+
+    def _accumulate(
+        self,
+        query: np.ndarray,
+        database: np.ndarray,
+        xor: np.ndarray,
+        count: np.ndarray | None,
+        out: np.ndarray,
+    ) -> None:
+        """Sum the per-word bit counts of ``query`` XOR ``database`` into ``out``."""
+        count = None if count is None else count[: xor.shape[0]]
         for column in range(query.shape[1]):
-            np.bitwise_xor(query[:, column, None], self._database[None, column], out=xor)
-            # The first column's counts go straight into the result when the dtypes allow it:
-            # one full pass fewer for codes of up to 64 bits, the common case.
-            target = result if column == 0 and result.dtype == np.uint8 else count
+            np.bitwise_xor(query[:, column, None], database[None, column], out=xor)
+            # A uint8 result takes the first word's counts directly: for codes of up to 64 bits
+            # that is the whole computation.
+            direct = column == 0 and out.dtype == np.uint8
+            target = out if direct else count
             if self.use_bitwise_count:
                 np.bitwise_count(xor, out=target)
             else:
                 np.take(POPCOUNT_TABLE, xor, out=target, mode="clip")  # indices are bytes: no check needed
-            if target is result:
+            if direct:
                 continue
             if column == 0:
-                result[...] = count
+                out[...] = count
             else:
-                np.add(result, count, out=result)
-        return result
+                np.add(out, count, out=out)
 
 
 def hamming_distances(query_codes: np.ndarray, database_codes: np.ndarray) -> np.ndarray:

@@ -1,0 +1,262 @@
+"""Speed of vrt's retrieval metrics against a per-query numpy loop, with identical values.
+
+The loop is the evaluation found in the common hashing codebases (DeepHash, DSH): codes as
++-1 floats, Hamming distances from a dot product, ``np.argsort`` of each query's distances
+(stable, for the ties-in-database-order rule), precision from a cumulative sum; it computes the
+same metrics as ``vrt.metrics.evaluate_retrieval`` one query at a time. Both run in this process
+on the same random codes with class structure (each class a random centre, each item its
+class's centre with every bit flipped with probability ``--flip``: many Hamming ties, as with
+trained codes), and every value is checked to agree to 1e-12.
+
+    python benchmarks/metrics_speed.py                       # the UCF101 and 5k x 50k cases
+    python benchmarks/metrics_speed.py --case big            # 10,000 x 1,000,000 alone
+    python benchmarks/metrics_speed.py --case 5k50k --cli    # the whole `vrt eval` process
+    python benchmarks/metrics_speed.py --queries 500 --database 20000 --classes 10
+
+``--cli`` writes the codes to .npz files and times the ``vrt eval --query --database --json``
+subprocess (interpreter start, imports, loading, evaluation, printing). For the big case the
+loop runs on a sample of queries (``--loop-queries``); its time is scaled to all queries and
+the table says so. Prints a markdown table; figures belong in docs/benchmarks.md.
+"""
+
+# ruff: noqa: E402 - the BLAS thread variables must be set before numpy is imported
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+# The loop's only BLAS call is a 64-wide matrix-vector product per query, which more threads do
+# not speed up; spinning BLAS threads made its time erratic on a busy machine.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from vrt.codes import CodeSet, save_codes
+from vrt.metrics import evaluate_retrieval
+
+CASES = {
+    # name: (queries, database, classes)
+    "ucf101": (3783, 9537, 101),  # UCF101 split 1: test videos vs training videos
+    "5k50k": (5000, 50_000, 100),
+    "big": (10_000, 1_000_000, 100),
+}
+KEYS = ("map", "map@K", "precision@K", "recall@K", "map_tie_aware", "precision@H<=r")
+TOLERANCE = 1e-12
+
+
+def class_structured_codes(
+    num_items: int, *, bits: int, classes: int, flip: float, seed: int, prefix: str
+) -> CodeSet:
+    centres = np.random.default_rng(12345).random((classes, bits)) < 0.5  # shared by both sets
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, num_items)
+    bits_array = centres[labels] ^ (rng.random((num_items, bits)) < flip)
+    ids = np.char.add(prefix, np.arange(num_items).astype(str))
+    return CodeSet(codes=np.packbits(bits_array, axis=1), bits=bits, labels=labels, ids=ids)
+
+
+def loop_metrics(query: CodeSet, database: CodeSet, *, topk: int, radius: int) -> dict[str, float]:
+    """One query at a time, as the hashing codebases do (see the module docstring)."""
+    bits = query.bits
+    query_pm = np.unpackbits(query.codes, axis=1).astype(np.float32) * 2 - 1
+    database_pm = np.unpackbits(database.codes, axis=1).astype(np.float32) * 2 - 1
+    depth = min(topk, len(database))
+    harmonic = np.concatenate([[0.0], np.cumsum(1.0 / np.arange(1, len(database) + 1))])
+    ap, ap_k, p_k, r_k, tie, p_h = [], [], [], [], [], []
+    for i in range(len(query)):
+        hamming = 0.5 * (bits - database_pm @ query_pm[i])
+        order = np.argsort(hamming, kind="stable")
+        is_relevant = database.labels == query.labels[i]
+        relevant = is_relevant[order]
+        p_k.append(relevant[:depth].sum() / depth)
+        distance = hamming.astype(np.int64)
+        counts = np.bincount(distance, minlength=bits + 1)
+        relevant_counts = np.bincount(distance[is_relevant], minlength=bits + 1)
+        retrieved = counts[: radius + 1].sum()
+        p_h.append(relevant_counts[: radius + 1].sum() / retrieved if retrieved else 0.0)
+        num_relevant = relevant.sum()
+        if num_relevant == 0:
+            continue
+        ranks = np.flatnonzero(relevant) + 1.0
+        precision = np.arange(1, num_relevant + 1) / ranks
+        ap.append(precision.mean())
+        top = ranks <= depth
+        ap_k.append(precision[top].mean() if top.any() else 0.0)
+        r_k.append(top.sum() / num_relevant)
+        # Tie-aware AP (McSherry & Najork 2008) in closed form over the tie groups (distances).
+        before = np.cumsum(counts) - counts
+        relevant_before = np.cumsum(relevant_counts) - relevant_counts
+        group = relevant_counts > 0
+        n, r, a, rb = counts[group], relevant_counts[group], before[group], relevant_before[group]
+        spread = harmonic[a + n] - harmonic[a]
+        pairs = np.where(n > 1, (r - 1) / np.maximum(n - 1, 1), 0.0) * (n - (a + 1) * spread)
+        tie.append(np.sum(r / n * ((rb + 1) * spread + pairs)) / num_relevant)
+    return {
+        "map": float(np.mean(ap)),
+        "map@K": float(np.mean(ap_k)),
+        "precision@K": float(np.mean(p_k)),
+        "recall@K": float(np.mean(r_k)),
+        "map_tie_aware": float(np.mean(tie)),
+        "precision@H<=r": float(np.mean(p_h)),
+    }
+
+
+def vrt_values(metrics: dict, *, topk: int, radius: int) -> dict[str, float]:
+    names = {
+        "map": "map",
+        "map@K": f"map@{topk}",
+        "precision@K": f"precision@{topk}",
+        "recall@K": f"recall@{topk}",
+        "map_tie_aware": "map_tie_aware",
+        "precision@H<=r": f"precision@H<={radius}",
+    }
+    return {key: metrics[name] for key, name in names.items()}
+
+
+@dataclass
+class Row:
+    case: str
+    loop_s: float
+    vrt_s: float
+    note: str
+    max_difference: float
+    peak_rss_gib: float
+
+
+def check_equal(loop: dict[str, float], ours: dict[str, float]) -> float:
+    differences = {key: abs(loop[key] - ours[key]) for key in KEYS}
+    worst = max(differences.values())
+    if not worst <= TOLERANCE:
+        raise AssertionError(f"vrt and the loop disagree: {differences}")
+    return worst
+
+
+def run_vrt_cli(
+    query: CodeSet, database: CodeSet, *, topk: int, radius: int, workers: int | None
+) -> tuple[float, dict]:
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [Path(folder) / "q.npz", Path(folder) / "db.npz"]
+        save_codes(paths[0], query)
+        save_codes(paths[1], database)
+        command = [sys.executable, "-m", "vrt", "eval", "--query", str(paths[0]), "--database", str(paths[1])]
+        command += ["--topk", str(topk), "--radius", str(radius), "--json"]
+        if workers is not None:
+            command += ["--workers", str(workers)]
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
+        elapsed = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"vrt eval failed:\n{done.stderr}")
+    return elapsed, json.loads(done.stdout)
+
+
+def run_case(name: str, args: argparse.Namespace) -> Row:
+    num_queries, num_database, classes = CASES.get(name, (args.queries, args.database, args.classes))
+    make = dict(bits=args.bits, classes=classes, flip=args.flip)
+    query = class_structured_codes(num_queries, seed=1, prefix="q", **make)
+    database = class_structured_codes(num_database, seed=2, prefix="db", **make)
+    topk, radius = args.topk, args.radius
+
+    if args.cli:
+        vrt_s, metrics = run_vrt_cli(query, database, topk=topk, radius=radius, workers=args.workers)
+        label = "`vrt eval --json` process"
+    else:
+        started = time.perf_counter()
+        metrics = evaluate_retrieval(
+            query, database, topk=topk, radius=radius, workers=args.workers
+        ).to_dict()
+        vrt_s = time.perf_counter() - started
+        label = "evaluate_retrieval"
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
+
+    loop_queries = args.loop_queries or (200 if name == "big" else None)
+    sample = num_queries if loop_queries is None else min(loop_queries, num_queries)
+    sampled = query if sample == num_queries else _take(query, sample)
+    started = time.perf_counter()
+    loop = loop_metrics(sampled, database, topk=topk, radius=radius)
+    loop_s = (time.perf_counter() - started) * num_queries / sample
+    if sample == num_queries:
+        ours, note = vrt_values(metrics, topk=topk, radius=radius), label
+    else:
+        # Compare on the sampled queries; the loop's time is scaled to all of them.
+        ours = vrt_values(
+            evaluate_retrieval(sampled, database, topk=topk, radius=radius).to_dict(),
+            topk=topk,
+            radius=radius,
+        )
+        note = f"{label}; loop timed on {sample} queries and scaled"
+    return Row(
+        case=f"{num_queries:,} x {num_database:,}, {args.bits} bits, {classes} classes",
+        loop_s=loop_s,
+        vrt_s=vrt_s,
+        note=note,
+        max_difference=check_equal(loop, ours),
+        peak_rss_gib=peak,
+    )
+
+
+def _take(codes: CodeSet, count: int) -> CodeSet:
+    return CodeSet(
+        codes.codes[:count], codes.bits, codes.labels[:count], codes.ids[:count], codes.class_names
+    )
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = [
+        "| case | per-query loop (s) | vrt (s) | speed-up | max difference | peak RSS (GiB) | vrt timed |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.case} | {row.loop_s:.2f} | {row.vrt_s:.3f} | {row.loop_s / row.vrt_s:.1f}x "
+            f"| {row.max_difference:.1e} | {row.peak_rss_gib:.2f} | {row.note} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--case", action="append", choices=[*CASES, "custom"], help="repeatable")
+    parser.add_argument("--queries", type=int, default=1000, help="custom case")
+    parser.add_argument("--database", type=int, default=10_000, help="custom case")
+    parser.add_argument("--classes", type=int, default=100, help="custom case")
+    parser.add_argument("--bits", type=int, default=64)
+    parser.add_argument("--flip", type=float, default=0.25, help="bit flip probability around a class centre")
+    parser.add_argument("--topk", type=int, default=100)
+    parser.add_argument("--radius", type=int, default=2)
+    parser.add_argument("--cli", action="store_true", help="time the whole `vrt eval` process on .npz files")
+    parser.add_argument("--workers", type=int, help="vrt's threads (default: one per core, at most 8)")
+    parser.add_argument(
+        "--loop-queries", type=int, help="time the loop on this many queries (default: all; big: 200)"
+    )
+    args = parser.parse_args(argv)
+    cases = args.case or ["ucf101", "5k50k"]
+    rows = []
+    for name in cases:
+        rows.append(run_case(name, args))
+        print(f"done: {markdown(rows[-1:]).splitlines()[-1]}", file=sys.stderr, flush=True)
+    from vrt.metrics import default_workers
+
+    print(
+        f"\n{os.cpu_count()} cores, numpy {np.__version__}, vrt threads: {args.workers or default_workers()}, "
+        f"loop BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']}\n"
+    )
+    print(markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

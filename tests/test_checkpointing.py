@@ -1,0 +1,288 @@
+"""Crash safety in pieces: checksummed checkpoints, the keep/fallback policy, atomic writes,
+signal handling, per-clip augmentation seeds and the config keys that drive them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from vrt.checkpoint import load_checkpoint, save_checkpoint
+from vrt.codes import CodeSet, load_codes, save_codes
+from vrt.config import ConfigError, config_from_dict, config_to_dict
+from vrt.datasets.base import ClipView
+from vrt.errors import CheckpointError
+from vrt.training.checkpointing import CheckpointKeeper, MetricsLog, RunDirectory
+from vrt.training.interrupt import REPEAT_GRACE_S, StopRequest, TrainingInterrupted
+
+from .conftest import tiny_config_dict
+
+
+def state(epoch: int, position: int = 0, value: float = 0.0) -> dict:
+    return {"model": {"w": torch.full((64, 64), value)}, "epoch": epoch, "position": position, "note": "x"}
+
+
+# -- checkpoint files ----------------------------------------------------------------------
+
+
+def test_checkpoint_round_trip_keeps_tensors_and_plain_values(tmp_path):
+    original = state(2, 5, 1.5) | {"rng": [3, (1.25, None), torch.arange(4)], "nan": float("nan")}
+    save_checkpoint(tmp_path / "c.pt", original)
+    loaded = load_checkpoint(tmp_path / "c.pt")
+    assert torch.equal(loaded["model"]["w"], original["model"]["w"])
+    assert loaded["rng"][1] == (1.25, None) and loaded["epoch"] == 2 and "sha256" not in loaded
+
+
+def test_changed_bytes_inside_a_tensor_are_detected(tmp_path):
+    # torch.load reads such a file without complaint; the stored checksum does not match.
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, state(1, value=2.0))
+    data = bytearray(path.read_bytes())
+    offset = data.find(np.full(64, 2.0, dtype=np.float32).tobytes())
+    assert offset > 0
+    data[offset + 1] ^= 0x40
+    path.write_bytes(bytes(data))
+    torch.load(path, weights_only=True)  # unnoticed by torch itself
+    with pytest.raises(CheckpointError, match="corrupt.*checksum"):
+        load_checkpoint(path)
+
+
+def test_truncated_and_foreign_files_are_clear_errors(tmp_path):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, state(1))
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(path)
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a vrt checkpoint"):
+        load_checkpoint(tmp_path / "other.pt")
+
+
+# -- what is kept, and what a resume starts from ------------------------------------------
+
+
+def keeper(tmp_path, keep: int = 2) -> tuple[CheckpointKeeper, list[str]]:
+    warnings: list[str] = []
+    return CheckpointKeeper(RunDirectory(tmp_path), keep_steps=keep, warn=warnings.append), warnings
+
+
+def test_step_checkpoints_keep_the_newest_k_and_last_is_the_newest_state(tmp_path):
+    checkpoints, _ = keeper(tmp_path, keep=2)
+    for step in range(1, 6):
+        checkpoints.save(state(0, step), step=step)
+    checkpoints.save(state(1), best=True)  # end of the epoch
+    assert [n for n, _ in checkpoints.paths.step_files()] == [4, 5]
+    assert load_checkpoint(tmp_path / "last.pt")["epoch"] == 1
+    assert load_checkpoint(tmp_path / "best.pt")["epoch"] == 1
+    assert load_checkpoint(tmp_path / "previous.pt")["position"] == 5
+    assert not list(tmp_path.glob(".*"))  # no temporary files left behind
+
+
+def test_resume_falls_back_to_the_newest_readable_checkpoint_and_names_the_bad_file(tmp_path):
+    checkpoints, warnings = keeper(tmp_path, keep=3)
+    for step in range(1, 4):
+        checkpoints.save(state(0, step, value=step), step=step)
+    (tmp_path / ".last.pt.k2j4x9.tmp").write_bytes(b"PK")  # a write killed half-way
+    (tmp_path / ".codes.npz.a8f3.tmp").write_bytes(b"PK")  # someone else's write in progress
+    loaded, path = checkpoints.load_latest()
+    assert path.name == "last.pt" and loaded["position"] == 3 and not warnings
+    assert [p.name for p in tmp_path.glob(".*")] == [".codes.npz.a8f3.tmp"]
+
+    (tmp_path / "last.pt").write_bytes(b"\0" * 100)  # damaged (not by vrt: its writes are atomic)
+    (tmp_path / "step-00000003.pt").write_bytes(b"")
+    loaded, path = checkpoints.load_latest()
+    assert path.name == "step-00000002.pt" and loaded["position"] == 2
+    assert any("last.pt cannot be read" in w for w in warnings)
+    assert any("step-00000003.pt" in w for w in warnings)
+    assert (tmp_path / "last.pt.corrupt").exists() and not (tmp_path / "last.pt").exists()
+    # The damaged files are out of the way: pruning by name no longer sees a newer step 3.
+    checkpoints.save(state(0, 3, value=3.0), step=3)
+    assert load_checkpoint(tmp_path / "last.pt")["position"] == 3
+
+
+def test_previous_wins_when_it_is_newer_than_every_readable_step_file(tmp_path):
+    checkpoints, _ = keeper(tmp_path)
+    checkpoints.save(state(0, 4), step=4)
+    checkpoints.save(state(1))  # the epoch-end save; previous.pt now holds step 4
+    checkpoints.save(state(1, 2))  # a stop mid-epoch 2, no step file
+    (tmp_path / "last.pt").write_bytes(b"garbage")
+    loaded, path = checkpoints.load_latest()
+    assert path.name == "previous.pt" and (loaded["epoch"], loaded["position"]) == (1, 0)
+
+
+def test_resume_without_any_checkpoint_is_a_clear_error(tmp_path):
+    checkpoints, _ = keeper(tmp_path)
+    with pytest.raises(FileNotFoundError, match="last.pt does not exist"):
+        checkpoints.load_latest()
+    (tmp_path / "last.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="none of its checkpoints"):
+        checkpoints.load_latest()
+
+
+# -- interrupted writes leave the previous file and no partial one ------------------------
+
+
+def failing_savez(handle, **arrays):
+    handle.write(b"PK\x03\x04 half an archive")
+    raise OSError("No space left on device")
+
+
+def codeset(n: int) -> CodeSet:
+    return CodeSet.from_bits(np.ones((n, 16), dtype=bool), labels=[0] * n, ids=[f"v{i}" for i in range(n)])
+
+
+def test_an_export_interrupted_mid_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "codes.npz"
+    save_codes(path, codeset(3))
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(OSError, match="No space"):
+        save_codes(path, codeset(5))
+    monkeypatch.undo()
+    assert len(load_codes(path)) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["codes.npz"]
+
+
+def test_an_index_interrupted_mid_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    from vrt.index.hamming_index import HammingIndex
+
+    path = tmp_path / "db.index.npz"
+    HammingIndex.build(codeset(3)).save(path)
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(OSError, match="No space"):
+        HammingIndex.build(codeset(5)).save(path)
+    monkeypatch.undo()
+    assert len(HammingIndex.load(path)) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["db.index.npz"]
+
+
+def test_a_checkpoint_interrupted_mid_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, state(1))
+
+    def failing_save(payload, handle):
+        handle.write(b"PK\x03\x04")
+        raise KeyboardInterrupt  # Ctrl-C twice, mid-write
+
+    monkeypatch.setattr(torch, "save", failing_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, state(2))
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_metrics_drop_a_line_cut_short_and_records_after_the_checkpoint(tmp_path):
+    log = MetricsLog(tmp_path / "metrics.jsonl")
+    for epoch in (1, 2, 3):
+        log.append({"epoch": epoch, "loss": 1.0})
+    with log.path.open("a") as handle:
+        handle.write('{"epoch": 4, "lo')  # the process died mid-append
+    log.truncate(after_epoch=2)
+    assert [json.loads(line)["epoch"] for line in log.path.read_text().splitlines()] == [1, 2]
+
+
+# -- signals -------------------------------------------------------------------------------
+
+
+def test_a_signal_only_raises_the_flag_and_the_handlers_come_back():
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    heard: list[str] = []
+    stop = StopRequest()
+    with stop.installed(on_first=heard.append):
+        signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGINT)  # another kind while stopping (torchrun's relay): ignored
+        signal.raise_signal(signal.SIGTERM)  # the same one at once: an echo, ignored
+        assert stop.requested and stop.signal_name == "SIGTERM" and heard == ["SIGTERM"]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
+def test_a_second_ctrl_c_later_aborts_at_once():
+    stop = StopRequest()
+    with pytest.raises(KeyboardInterrupt), stop.installed():
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(REPEAT_GRACE_S + 0.1)
+        signal.raise_signal(signal.SIGINT)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_interruption_carries_the_shell_exit_code_and_survives_pickling(tmp_path):
+    import pickle
+
+    error = TrainingInterrupted(
+        "stopped", signal_number=signal.SIGTERM, run_dir=tmp_path, checkpoint=tmp_path
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.exit_code, str(copy), copy.run_dir) == (143, "stopped", tmp_path)
+    assert (
+        TrainingInterrupted("x", signal_number=signal.SIGINT, run_dir=tmp_path, checkpoint=tmp_path).exit_code
+        == 130
+    )
+
+
+# -- per-clip augmentation seeds -----------------------------------------------------------
+
+
+def test_augmentation_depends_on_seed_epoch_and_video_not_on_order_or_global_rng():
+    from vrt.datasets.synthetic import synthetic
+
+    dataset = synthetic(
+        subset="train", num_frames=4, frame_size=32, num_classes=2, videos_per_class=3, noise=0.2
+    )
+    view = ClipView(dataset, range(6), training=True, augment_seed=7)
+    forward = [view[(p, 1)][0] for p in range(6)]
+    torch.manual_seed(123)
+    rng_before = torch.get_rng_state()
+    backward = [view[(p, 1)][0] for p in reversed(range(6))][::-1]
+    assert torch.equal(torch.get_rng_state(), rng_before)  # loading never moves the global stream
+    assert all(torch.equal(a, b) for a, b in zip(forward, backward, strict=True))
+    assert not torch.equal(view[(0, 2)][0], forward[0])  # a new epoch, new noise
+    view.set_epoch(1)
+    assert torch.equal(view[0][0], forward[0])  # bare positions take set_epoch's epoch
+    other = ClipView(dataset, range(6), training=True, augment_seed=8)
+    assert not torch.equal(other[(0, 1)][0], forward[0])
+    assert not torch.equal(forward[0], dataset.load_clip(0, training=False))
+
+
+# -- config keys ---------------------------------------------------------------------------
+
+
+def test_cross_rank_is_accepted_beside_name_or_terms_and_written_back_only_when_set():
+    single = tiny_config_dict()
+    single["loss"]["cross_rank"] = True
+    config = config_from_dict(single)
+    assert config.loss.cross_rank and config.loss.terms[0].params == {"margin": 4.0}
+    assert config_to_dict(config)["loss"] == {"name": "triplet_ranking", "margin": 4.0, "cross_rank": True}
+
+    terms = tiny_config_dict()
+    terms["loss"] = {
+        "terms": [{"name": "triplet_ranking"}, {"name": "quantization", "weight": 0.1}],
+        "cross_rank": True,
+    }
+    config = config_from_dict(terms)
+    assert config.loss.cross_rank and config_from_dict(config_to_dict(config)) == config
+
+    assert "cross_rank" not in config_to_dict(config_from_dict(tiny_config_dict()))["loss"]
+    single["loss"]["cross_rank"] = "yes"
+    with pytest.raises(ConfigError, match="loss.cross_rank"):
+        config_from_dict(single)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("train", "checkpoint_every_steps", 0),
+        ("train", "keep_checkpoints", 0),
+        ("data", "prefetch_factor", 0),
+        ("data", "pin_memory", "auto"),
+        ("train", "compile", 1),
+    ],
+)
+def test_speed_and_checkpoint_keys_are_validated(section, key, value):
+    data = tiny_config_dict()
+    data[section][key] = value
+    with pytest.raises(ConfigError, match=f"{section}.{key}"):
+        config_from_dict(data)

@@ -1,0 +1,194 @@
+"""`vrt eval` outputs: metrics.json with its protocol record, the two plots, the page hook."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vrt.cli import app
+from vrt.codes import CodeSet, save_codes
+from vrt.metrics import METRIC_DEFINITIONS, METRIC_DEFINITIONS_VERSION, evaluate_retrieval
+
+from .conftest import REPO_ROOT
+
+cli = CliRunner()
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.fixture
+def code_files(tmp_path) -> tuple[Path, Path]:
+    """16-bit codes of 4 named classes around class centres, and one query class the database lacks."""
+    rng = np.random.default_rng(0)
+    centres = rng.random((5, 16)) < 0.5
+    names = ["walk", "run", "jump", "swim", "fly"]
+    paths = []
+    for name, size, classes in (("q", 30, 5), ("db", 200, 4)):
+        labels = np.arange(size) % classes
+        bits = centres[labels] ^ (rng.random((size, 16)) < 0.15)
+        codes = CodeSet.from_bits(
+            bits, labels=labels, ids=[f"{name}{i}" for i in range(size)], class_names=names
+        )
+        paths.append(save_codes(tmp_path / f"{name}.npz", codes))
+    return paths[0], paths[1]
+
+
+def run_eval(*args: str) -> dict:
+    result = cli.invoke(app, ["eval", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_metrics_json_records_metrics_curves_and_protocol(code_files, tmp_path):
+    query_path, database_path = code_files
+    out = tmp_path / "out"
+    printed = run_eval(
+        "--query", str(query_path), "--database", str(database_path), "--topk", "20", "--output", str(out)
+    )
+    record = json.loads((out / "metrics.json").read_text())
+
+    assert record["schema"] == "vrt.eval.metrics/1"
+    assert record["metrics"] == printed
+    assert {"map", "map_tie_aware", "map@20", "precision@20", "recall@20", "precision@H<=2"} <= printed.keys()
+    assert printed["num_queries_without_relevant"] == 6  # the "fly" queries
+
+    per_class = {entry["name"]: entry for entry in record["per_class"]}
+    assert list(per_class) == ["walk", "run", "jump", "swim", "fly"]
+    assert per_class["fly"]["ap"] is None and per_class["fly"]["num_queries_without_relevant"] == 6
+    assert all(0 < per_class[name]["ap"] <= 1 for name in ("walk", "run", "jump", "swim"))
+
+    curve = record["pr_curve"]
+    assert curve["radius"] == list(range(17)) and len(curve["precision"]) == len(curve["recall"]) == 17
+    assert curve["precision"][2] == printed["precision@H<=2"] and curve["recall"][-1] == 1.0
+    map_at_k = record["map_at_k"]
+    assert map_at_k["k"][0] == 1 and map_at_k["k"][-1] == 200 and 20 in map_at_k["k"]
+    assert map_at_k["map"][map_at_k["k"].index(20)] == pytest.approx(printed["map@20"], abs=1e-12)
+
+    protocol = record["protocol"]
+    for side, path, size in (("query", query_path, 30), ("database", database_path, 200)):
+        assert protocol[side]["size"] == size and protocol[side]["bits"] == 16
+        assert protocol[side]["path"] == str(path)
+        assert protocol[side]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert protocol["topk"] == 20 and protocol["radius"] == 2
+    assert protocol["metric_definitions"]["version"] == METRIC_DEFINITIONS_VERSION
+    assert protocol["metric_definitions"]["definitions"] == METRIC_DEFINITIONS
+    assert protocol["checkpoint"] is None and protocol["config_hash"] is None
+
+    assert png_size(out / "pr_curve.png")[0] > 300 and png_size(out / "map_at_k.png")[0] > 300
+
+
+def test_no_plots_and_no_output(code_files, tmp_path, monkeypatch):
+    query_path, database_path = code_files
+    out = tmp_path / "out"
+    run_eval("--query", str(query_path), "--database", str(database_path), "--output", str(out), "--no-plots")
+    assert sorted(path.name for path in out.iterdir()) == ["metrics.json", "retrieval.html"]
+
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    run_eval("--query", str(query_path), "--database", str(database_path))
+    assert sorted(tmp_path.rglob("*")) == before  # code files without --output: nothing written
+
+
+def test_radius_is_checked_and_changes_the_key(code_files):
+    query_path, database_path = code_files
+    printed = run_eval("--query", str(query_path), "--database", str(database_path), "--radius", "5")
+    expected = evaluate_retrieval(*map(_load, code_files), radius=5)
+    assert printed["precision@H<=5"] == pytest.approx(expected.precision_at_radius, abs=1e-15)
+    result = cli.invoke(
+        app, ["eval", "--query", str(query_path), "--database", str(database_path), "--radius", "17"]
+    )
+    assert result.exit_code != 0 and "radius" in result.output
+
+
+def _load(path: Path) -> CodeSet:
+    from vrt.codes import load_codes
+
+    return load_codes(path)
+
+
+def test_code_file_outputs_do_not_import_torch(code_files, tmp_path):
+    query_path, database_path = code_files
+    code = (
+        "import sys\n"
+        "from vrt.cli import main\n"
+        f"sys.argv = ['vrt', 'eval', '--query', r'{query_path}', '--database', r'{database_path}', "
+        f"'--output', r'{tmp_path / 'out'}', '--json']\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "assert 'torch' not in sys.modules, 'vrt eval on code files imported torch'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "map_at_k.png").is_file()
+
+
+def test_eval_hands_the_codes_to_the_retrieval_page(code_files, tmp_path, monkeypatch):
+    calls = []
+
+    def write_retrieval_page(out_dir, *, query, database, thumbnails=None, **_):
+        calls.append((out_dir, len(query), len(database), thumbnails))
+        page = Path(out_dir) / "retrieval.html"
+        page.write_text("<html></html>")
+        return page
+
+    module = types.ModuleType("vrt.report_page")
+    module.write_retrieval_page = write_retrieval_page
+    monkeypatch.setitem(sys.modules, "vrt.report_page", module)
+    query_path, database_path = code_files
+    out = tmp_path / "out"
+    run_eval("--query", str(query_path), "--database", str(database_path), "--output", str(out), "--no-plots")
+    assert calls == [(out, 30, 200, None)]
+    assert (out / "retrieval.html").is_file()
+
+
+def test_checkpoint_eval_writes_into_the_run_directory(tmp_path, tiny_config_file):
+    from vrt.checkpoint import save_checkpoint
+    from vrt.config import config_hash, config_to_dict, load_config
+    from vrt.runner import build_model_from_config
+
+    # An untrained model is as good as a trained one for the record: no training needed.
+    config = load_config(tiny_config_file)
+    model = build_model_from_config(config, load_pretrained=False)
+    checkpoint = tmp_path / "run" / "best.pt"
+    save_checkpoint(checkpoint, {"model": model.state_dict(), "config": config_to_dict(config), "epoch": 0})
+
+    printed = run_eval("--checkpoint", str(checkpoint), "--no-plots")
+    record = json.loads((tmp_path / "run" / "eval" / "metrics.json").read_text())
+    assert record["metrics"] == printed
+    protocol = record["protocol"]
+    assert protocol["checkpoint"]["sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert protocol["config_hash"] == config_hash(config)
+    assert protocol["query"]["size"] == 12 and protocol["query"]["source"].startswith("test split")
+    assert protocol["database"]["size"] == 32 and protocol["database"]["source"].startswith("train split")
+    assert "sha256" not in protocol["query"] and len(protocol["query"]["content_sha256"]) == 64
+    assert (tmp_path / "run" / "eval" / "retrieval.html").is_file()
+
+
+def test_clip_frames_gives_uint8_frames_by_id():
+    from vrt.datasets import synthetic  # noqa: F401 - registers the builder
+    from vrt.registry import DATASETS
+    from vrt.thumbnails import clip_frames
+
+    dataset = DATASETS.get("synthetic")(
+        subset="test", num_frames=4, frame_size=32, num_classes=2, test_videos_per_class=2
+    )
+    frames = clip_frames([dataset])(dataset.ids[1])
+    assert len(frames) == 4 and frames[0].shape == (32, 32, 3) and frames[0].dtype == np.uint8
+    expected = (dataset.load_clip(1, training=False)[:, 0].permute(1, 2, 0).numpy() * 255).round()
+    np.testing.assert_array_equal(frames[0], expected.astype(np.uint8))
+    with pytest.raises(KeyError, match="no video"):
+        clip_frames([dataset])("missing")

@@ -1,0 +1,147 @@
+"""Commands that evaluate and compare: eval, report.
+
+``vrt eval`` on code files and ``vrt report`` never import torch: they start in a fraction of
+a second and run where the training stack is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from vrt.cli.common import app, console, err_console
+
+if TYPE_CHECKING:
+    from vrt.codes import CodeSet
+
+
+class TableFormat(str, Enum):
+    markdown = "markdown"
+    csv = "csv"
+
+
+@app.command("eval")
+def evaluate(
+    checkpoint: Annotated[
+        Optional[Path], typer.Option(help="Encode test (queries) vs train (database).")  # noqa: UP045
+    ] = None,
+    query: Annotated[Optional[Path], typer.Option(help="Query codes file (.npz).")] = None,  # noqa: UP045
+    database: Annotated[Optional[Path], typer.Option(help="Database codes file (.npz).")] = None,  # noqa: UP045
+    topk: Annotated[Optional[int], typer.Option(help="K of mAP@K, precision@K and recall@K.", min=1)] = None,  # noqa: UP045
+    radius: Annotated[int, typer.Option(help="r of the precision within Hamming radius r.", min=0)] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(
+            help="Write metrics.json, the plots and retrieval.html here (default with --checkpoint: "
+            "RUN_DIR/eval; with code files: nothing is written unless given)."
+        ),
+    ] = None,
+    plots: Annotated[
+        bool, typer.Option("--plots/--no-plots", help="Write pr_curve.png and map_at_k.png.")
+    ] = True,
+    workers: Annotated[Optional[int], typer.Option(help="Threads (default: one per core).", min=1)] = None,  # noqa: UP045
+) -> None:
+    """Report mAP, tie-aware mAP, mAP@K, precision@K, recall@K and P@H<=r, from a checkpoint or codes files."""
+    from vrt.metrics import score_queries
+
+    if checkpoint is not None and (query is not None or database is not None):
+        raise typer.BadParameter("give either --checkpoint or --query with --database, not both")
+    if checkpoint is not None:
+        query_codes, database_codes, k, protocol, out_dir, thumbnails = _encode_checkpoint(
+            checkpoint, topk=topk, radius=radius, output=output
+        )
+        if query_codes is None:  # a torchrun process other than the first: it only helped encode
+            return
+    elif query is not None and database is not None:
+        from vrt.codes import load_codes
+        from vrt.eval_outputs import codes_record, protocol_record
+
+        k, out_dir, thumbnails = topk or 100, output, None
+        query_codes, database_codes = load_codes(query), load_codes(database)
+        protocol = protocol_record(
+            query=codes_record(query_codes, source="codes file", path=query),
+            database=codes_record(database_codes, source="codes file", path=database),
+            topk=k,
+            radius=radius,
+        )
+    else:
+        raise typer.BadParameter("give --checkpoint, or both --query and --database")
+    if radius > query_codes.bits:
+        raise typer.BadParameter(f"--radius must be at most the code length ({query_codes.bits} bits)")
+
+    scores = score_queries(
+        query_codes, database_codes, topk=k, radius=radius, workers=workers, curve=out_dir is not None
+    )
+    report = scores.report()
+    if out_dir is not None:
+        from vrt.eval_outputs import write_eval_outputs
+
+        written = write_eval_outputs(out_dir, scores, protocol=protocol, plots=plots)
+        written.append(_write_retrieval_page(out_dir, query_codes, database_codes, thumbnails))
+        names = ", ".join(path.name for path in written)
+        err_console.print(f"Wrote {names} to {out_dir}", highlight=False, soft_wrap=True)
+    if as_json:
+        print(json.dumps(report.to_dict()))
+    else:
+        from vrt.reporting import retrieval_table
+
+        console.print(retrieval_table(report))
+
+
+def _encode_checkpoint(
+    checkpoint: Path, *, topk: int | None, radius: int, output: Path | None
+) -> tuple[Any, Any, int, dict[str, Any], Path, Any]:
+    """Codes of the test (queries) and train (database) splits, the protocol and the output folder.
+
+    Under torchrun every process helps encode; only the first gets the codes, the others None.
+    """
+    from vrt.cli.run_commands import _is_main, run_session
+    from vrt.config import config_hash
+    from vrt.eval_outputs import codes_record, protocol_record
+    from vrt.runner import Runner, model_from_checkpoint
+    from vrt.thumbnails import clip_frames
+
+    model, config, _ = model_from_checkpoint(checkpoint)
+    k = topk or config.eval.topk
+    with run_session():
+        runner = Runner(config, checkpoint.parent, console=err_console)
+        query_codes, database_codes = runner.encode(model, "test"), runner.encode(model, "train")
+    if not _is_main():
+        return None, None, k, {}, checkpoint.parent, None
+    # Codes come from the deterministic test-time transform (Runner.encode: training=False).
+    protocol = protocol_record(
+        query=codes_record(query_codes, source="test split, encoded with test-time transforms"),
+        database=codes_record(database_codes, source="train split, encoded with test-time transforms"),
+        topk=k,
+        radius=radius,
+        checkpoint=checkpoint,
+        config_hash=config_hash(config),
+    )
+    thumbnails = clip_frames([runner.splits.test_source, runner.splits.train_source])
+    return query_codes, database_codes, k, protocol, output or checkpoint.parent / "eval", thumbnails
+
+
+def _write_retrieval_page(out_dir: Path, query: CodeSet, database: CodeSet, thumbnails: Any) -> Path:
+    """retrieval.html: sampled queries with their top results (thumbnails with a checkpoint)."""
+    from vrt.report_page import write_retrieval_page
+
+    return write_retrieval_page(out_dir, query=query, database=database, thumbnails=thumbnails)
+
+
+@app.command("report")
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories written by `vrt train`.")],
+    output_format: Annotated[
+        TableFormat, typer.Option("--format", help="markdown or csv.")
+    ] = TableFormat.markdown,
+) -> None:
+    """One row per run: dataset, split, bits, margin, frames, mAP, mAP@K, P@K, tie-aware mAP, epochs, backbone."""
+    from vrt.run_table import read_run, runs_csv, runs_markdown
+
+    rows = [read_run(run_dir) for run_dir in run_dirs]
+    print(runs_csv(rows) if output_format is TableFormat.csv else runs_markdown(rows), end="")
