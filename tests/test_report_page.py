@@ -205,3 +205,36 @@ def test_page_module_imports_neither_torch_nor_faiss():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)"
+)
+def test_page_of_a_trained_run_renders_with_thumbnails_and_every_tile(tmp_path, tiny_config_file):
+    """The demo path end to end: train, `vrt eval --checkpoint`, open its retrieval.html."""
+    from typer.testing import CliRunner
+
+    from vrt.cli import app
+
+    run_dir = tmp_path / "run"
+    cli = CliRunner()
+    trained = cli.invoke(app, ["train", str(tiny_config_file), "--output", str(run_dir), "--set", "train.epochs=1"])
+    assert trained.exit_code == 0, trained.output
+    evaluated = cli.invoke(app, ["eval", "--checkpoint", str(run_dir / "best.pt"), "--no-plots"])
+    assert evaluated.exit_code == 0, evaluated.output
+    page = run_dir / "eval" / "retrieval.html"
+
+    probed = tmp_path / "probed.html"
+    probed.write_text(
+        page.read_text(encoding="utf-8").replace("</body>", LOAD_PROBE + "</body>"), encoding="utf-8"
+    )
+    result = chromium(tmp_path, "--dump-dom", probed.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    parser = parse(result.stdout)
+    assert parser.body.get("data-loaded") == "yes", "the load event never fired"
+    assert parser.body["data-broken-images"] == "0"
+    # 8 sampled queries of the 12 test videos, each with its top 10 of the 32 database videos.
+    assert result.stdout.count('class="tile ') == 8 * 10
+    # Query strips and result tiles carry real frames, not placeholders.
+    assert int(parser.body["data-images"]) > 8 * 10

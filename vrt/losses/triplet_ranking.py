@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from vrt.losses.base import check_positive
 from vrt.losses.distances import pairwise_squared_distances
 from vrt.losses.miners.base import TripletMiner, Triplets
 from vrt.registry import LOSSES, MINERS
@@ -35,16 +35,9 @@ class TripletRankingLoss(nn.Module):
 
     def __init__(self, margin: float, miner: TripletMiner, reduction: Reduction = "mean") -> None:
         super().__init__()
-        if (
-            isinstance(margin, bool)
-            or not isinstance(margin, (int, float))
-            or not math.isfinite(margin)
-            or margin <= 0
-        ):
-            raise ValueError(f"triplet_ranking margin must be a finite number > 0, got {margin!r}")
         if reduction not in ("mean", "mean_active"):
             raise ValueError(f"triplet_ranking reduction must be 'mean' or 'mean_active', got {reduction!r}")
-        self.margin = float(margin)
+        self.margin = check_positive(margin, name="triplet_ranking margin")
         self.miner = miner
         self.reduction = reduction
 

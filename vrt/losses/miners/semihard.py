@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
+from vrt.losses.base import check_positive
 from vrt.losses.distances import pairwise_squared_distances
 from vrt.losses.miners.base import Triplets, check_batch
 from vrt.registry import MINERS
@@ -36,14 +35,7 @@ class SemiHardMiner(nn.Module):
 
     def __init__(self, margin: float) -> None:
         super().__init__()
-        if (
-            isinstance(margin, bool)
-            or not isinstance(margin, (int, float))
-            or not math.isfinite(margin)
-            or margin <= 0
-        ):
-            raise ValueError(f"semihard miner margin must be a finite number > 0, got {margin!r}")
-        self.margin = float(margin)
+        self.margin = check_positive(margin, name="semihard miner margin")
 
     def forward(self, embeddings: Tensor, labels: Tensor) -> Triplets:
         check_batch(embeddings, labels)
