@@ -76,6 +76,56 @@ def tied_case() -> tuple[CodeSet, CodeSet]:
     return random_codeset(25, 8, query_labels, seed=2, prefix="q"), database
 
 
+@pytest.mark.parametrize(
+    ("block_size", "chunk_size", "sort_bytes"), [(25, None, None), (25, 13, 1), (6, 7, 256)]
+)
+def test_sort_engine_blocks_of_several_classes_match_reference(
+    tied_case, monkeypatch, block_size, chunk_size, sort_bytes
+):
+    """Blocks holding several classes (one without relevant items), sorted a few rows at a time."""
+    import vrt.metrics.ranking as ranking
+
+    if sort_bytes is not None:  # 1 byte: one row per sort; 256 bytes: two rows of 16 columns
+        monkeypatch.setattr(ranking, "_SORT_BUFFER_BYTES", sort_bytes)
+    query, database = tied_case
+    expected = reference(query, database, 7, radius=2)
+    scores = score_queries(query, database, topk=7, block_size=block_size, chunk_size=chunk_size, workers=2)
+    for values, key in [
+        (scores.average_precision, "ap"),
+        (scores.average_precision_tie_aware, "ap_tie"),
+        (scores.average_precision_at_k, "ap_at_k"),
+        (scores.precision_at_k, "precision_at_k"),
+        (scores.recall_at_k, "recall_at_k"),
+        (scores.precision_within(2), "p_radius"),
+        (scores.recall_within(2), "r_radius"),
+    ]:
+        np.testing.assert_allclose(values, expected[key], rtol=0, atol=1e-12, err_msg=key)
+    np.testing.assert_allclose(scores.map_at_k_curve, expected["map_at_k_curve"], rtol=0, atol=1e-12)
+
+
+def test_rank_sorted_groups_equal_one_class_blocks(tied_case):
+    from vrt.metrics.ranking import BlockRanker
+
+    query, database = tied_case
+    classes, dense = np.unique(database.labels, return_inverse=True)
+    ranker = BlockRanker(database.codes, dense.reshape(-1), chunk_size=11)
+    labels = [0, 2, 3, ranker.no_match]
+    members = [np.flatnonzero(query.labels == classes[label]) if label < len(classes) else np.array([3, 17])
+               for label in labels]  # fmt: skip
+    together = ranker.rank_sorted(query.codes[np.concatenate(members)], labels, [len(m) for m in members])
+    offset = 0
+    for label, rows in zip(labels, members, strict=True):
+        alone = ranker.rank_sorted(query.codes[rows], label)
+        mine = (together.rows >= offset) & (together.rows < offset + len(rows))
+        np.testing.assert_array_equal(together.rows[mine] - offset, alone.rows)
+        np.testing.assert_array_equal(together.ranks[mine], alone.ranks)
+        np.testing.assert_array_equal(together.distances[mine], alone.distances)
+        np.testing.assert_array_equal(together.within[offset : offset + len(rows)], alone.within)
+        offset += len(rows)
+    with pytest.raises(ValueError, match="do not cover"):
+        ranker.rank_sorted(query.codes[:3], [0, 1], [1, 1])
+
+
 @pytest.mark.parametrize("engine", ["sort", "count"])
 @pytest.mark.parametrize("topk", [1, 7, 60, 100])
 def test_metrics_match_reference(tied_case, topk, engine):

@@ -137,7 +137,7 @@ def test_blocks_and_threads_do_not_change_results(tied_case, block_size, workers
     assert_same_scores(scores, reference_scores)
 
 
-def test_blocks_hold_one_class_and_count_blocks_respect_memory():
+def test_sort_blocks_group_classes_and_count_blocks_respect_memory():
     from vrt.metrics.blocks import plan_blocks
     from vrt.metrics.ranking import BlockRanker
 
@@ -145,12 +145,17 @@ def test_blocks_hold_one_class_and_count_blocks_respect_memory():
     ranker = BlockRanker(np.zeros((1020, 8), dtype=np.uint8), database_labels)
     labels = ranker.map_labels(np.array([0, 1, 0, 2, 0, 1, -1]))
     blocks = plan_blocks(labels, ranker, engine="sort", block_size=2)
-    assert [(block.label, block.queries.tolist()) for block in blocks] == [
-        (0, [0, 2]), (0, [4]), (1, [1, 5]), (2, [3]), (3, [6])
+    # Queries grouped by class; consecutive classes share a block up to the block size.
+    assert [(block.labels, block.sizes, block.queries.tolist()) for block in blocks] == [
+        ((0,), (2,), [0, 2]), ((0,), (1,), [4]), ((1,), (2,), [1, 5]), ((2, 3), (1, 1), [3, 6])
     ]  # fmt: skip
     assert not any(block.counted for block in blocks)
+    assert blocks[0].label == 0
+    with pytest.raises(ValueError, match="2 classes"):
+        _ = blocks[-1].label
     roomy = plan_blocks(labels, ranker, engine="count", block_size=None, memory_budget=1 << 30)
     assert [len(block.queries) for block in roomy] == [3, 2, 1, 1] and all(block.counted for block in roomy)
+    assert [block.label for block in roomy] == [0, 1, 2, 3]
     # With 100 kB, two queries fit (sort estimate) and so do two of class 1 (10 items: ~22 kB
     # each), but class 0's 1,000 items need 65 x 1,001 counters (1 MB) per query: one at a time.
     tight = plan_blocks(labels, ranker, engine="count", block_size=None, memory_budget=100_000)
@@ -239,7 +244,7 @@ def test_available_memory_reads_meminfo(tmp_path):
 
 def test_default_block_size_follows_the_memory_budget():
     roomy = default_block_size(10_000, memory_budget=1 << 30)
-    assert 1 <= roomy <= 64  # about 512k pairs: speed, not memory, sets it
+    assert 1 <= roomy <= 256  # about 2M pairs: speed, not memory, sets it
     assert default_block_size(10_000, memory_budget=1 << 20) < roomy
     assert default_block_size(10_000, memory_budget=1 << 30, workers=10_000) == 1
     assert default_block_size(10**9, memory_budget=1) == 1  # never below one query

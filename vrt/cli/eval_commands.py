@@ -100,7 +100,7 @@ def _encode_checkpoint(
 
     Under torchrun every process helps encode; only the first gets the codes, the others None.
     """
-    from vrt.cli.run_commands import _is_main, run_session
+    from vrt.cli.run_commands import is_main_process, run_session
     from vrt.config import config_hash
     from vrt.eval_outputs import codes_record, protocol_record
     from vrt.runner import Runner, model_from_checkpoint
@@ -111,7 +111,7 @@ def _encode_checkpoint(
     with run_session():
         runner = Runner(config, checkpoint.parent, console=err_console)
         query_codes, database_codes = runner.encode(model, "test"), runner.encode(model, "train")
-    if not _is_main():
+    if not is_main_process():
         return None, None, k, {}, checkpoint.parent, None
     # Codes come from the deterministic test-time transform (Runner.encode: training=False).
     protocol = protocol_record(

@@ -30,7 +30,7 @@ def run_session() -> Iterator[None]:
     try:
         yield
     except TrainingInterrupted as stopped:
-        if _is_main():
+        if is_main_process():
             err_console.print(f"[bold yellow]stopped:[/] {stopped}", highlight=False)
             err_console.print(
                 f"Resume with: vrt train --output {stopped.run_dir} --resume", highlight=False, soft_wrap=True
@@ -43,7 +43,7 @@ def run_session() -> Iterator[None]:
             distributed.shutdown()
 
 
-def _is_main() -> bool:
+def is_main_process() -> bool:
     """Rank 0 prints results and writes files; the other torchrun processes stay silent."""
     return os.environ.get("RANK", "0") == "0"
 
@@ -73,7 +73,7 @@ def train(
     run_dir = output or default_run_dir(resolved.name)
     with run_session():
         report = Runner(resolved, run_dir, console=err_console).fit(resume=resume)
-    if _is_main():
+    if is_main_process():
         console.print(
             retrieval_table(report, title="Test queries vs training database", caption=f"run: {run_dir}")
         )
@@ -93,7 +93,7 @@ def export(
     with run_session():
         runner = Runner(config, checkpoint.parent, console=err_console)
         codes = runner.encode(model, split.value)
-    if _is_main():
+    if is_main_process():
         save_codes(out, codes)
         err_console.print(f"Wrote {len(codes.labels)} codes of {codes.bits} bits to {out}")
 

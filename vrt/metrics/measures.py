@@ -37,6 +37,7 @@ class BlockScores:
 
     average_precision: np.ndarray  # float64 [b]
     average_precision_at_k: np.ndarray  # float64 [b]
+    average_precision_tie_aware: np.ndarray  # float64 [b]
     found_at_k: np.ndarray  # int64 [b], relevant items in the top K'
     within: np.ndarray  # int64 [b, bits + 1], items at distance <= r
     relevant_within: np.ndarray  # int64 [b, bits + 1], relevant items at distance <= r
@@ -118,12 +119,14 @@ def tie_aware_average_precision(
     precision ``(R + 1 + that) / (a + p)`` over the ``n`` equally likely positions gives the
     formula. The AP is that sum over the groups divided by the number of relevant items.
     """
-    relevant_counts = np.diff(relevant_within, axis=1, prepend=0)
-    rows, levels = np.nonzero(relevant_counts)  # the groups holding a relevant item
-    relevant = relevant_counts[rows, levels].astype(np.float64)
-    size = within[rows, levels] - np.where(levels > 0, within[rows, levels - 1], 0)
-    before = within[rows, levels] - size
-    relevant_before = relevant_within[rows, levels] - relevant
+    num_levels = within.shape[1]
+    relevant_counts = np.diff(relevant_within, axis=1, prepend=0).reshape(-1)
+    groups = np.flatnonzero(relevant_counts)  # the groups holding a relevant item, row by row
+    rows = groups // num_levels
+    relevant = relevant_counts[groups].astype(np.float64)
+    size = np.diff(within, axis=1, prepend=0).reshape(-1)[groups]
+    before = within.reshape(-1)[groups] - size
+    relevant_before = relevant_within.reshape(-1)[groups] - relevant
     spread = harmonic[before + size] - harmonic[before]
     pairs = np.where(size > 1, (relevant - 1) / np.maximum(size - 1, 1), 0.0)
     gain = relevant / size * ((relevant_before + 1) * spread + pairs * (size - (before + 1) * spread))
@@ -159,13 +162,17 @@ def map_at_k_steps(
 
 
 def score_block(
-    ranking: BlockRanking, num_relevant: np.ndarray, *, depth: int, steps: bool = True
+    ranking: BlockRanking,
+    num_relevant: np.ndarray,
+    *,
+    depth: int,
+    harmonic: np.ndarray,
+    steps: bool = True,
 ) -> BlockScores:
-    """The per-query values of one block that need the ranks; ``depth`` is ``min(K, Ndb)``.
+    """The per-query values of one block; ``depth`` is ``min(K, Ndb)``, ``harmonic`` ``H_0..H_Ndb``.
 
-    The values that need only the counts per distance (tie-aware AP, precision and recall within
-    a radius) are computed once for all queries from ``within`` and ``relevant_within``.
-    ``steps=False`` skips the mAP@K-curve steps.
+    Precision and recall within a radius need only ``within`` and ``relevant_within`` and are
+    computed from them for all queries at once. ``steps=False`` skips the mAP@K-curve steps.
     """
     rows, ranks = ranking.rows, ranking.ranks
     num_rows, levels = ranking.within.shape
@@ -174,12 +181,15 @@ def score_block(
         raise RuntimeError("internal error: the ranking lost relevant items")
     precision = ordinal / ranks
     ap_at_k, found_at_k = average_precision_at_k(rows, precision, ranks <= depth, num_relevant)
+    relevant_counts = relevant_within(rows, ranking.distances, num_rows, levels)
     return BlockScores(
         average_precision=average_precision(rows, precision, num_relevant),
         average_precision_at_k=ap_at_k,
+        # Row by row: the same values as over all queries at once.
+        average_precision_tie_aware=tie_aware_average_precision(ranking.within, relevant_counts, harmonic),
         found_at_k=found_at_k,
         within=ranking.within,
-        relevant_within=relevant_within(rows, ranking.distances, num_rows, levels),
+        relevant_within=relevant_counts,
         step_ranks=ranks if steps else ranks[:0],
         steps=map_at_k_steps(rows, precision, ordinal, found) if steps else precision[:0],
     )

@@ -27,6 +27,7 @@ block of queries and return the same :class:`BlockRanking` (numpy only):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +39,9 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "BlockRanker", "BlockRanking"]
 #: Database columns ranked together by the sort engine. Sorting a row of 65,536 items keeps its
 #: index arrays (1 MiB) in cache; a 1,000,000-item row sorts about 1.5x slower per item here.
 DEFAULT_CHUNK_SIZE = 1 << 16
+# Bytes of argsort indices the sort engine holds at once: a few rows, within L2. Sorting a whole
+# block of ~200 UCF101-sized rows at once took 1.4x as long.
+_SORT_BUFFER_BYTES = 1 << 19
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,14 +100,32 @@ class BlockRanker:
 
     # -- sort engine --------------------------------------------------------------------------
 
-    def rank_sorted(self, query_codes: np.ndarray, label: int) -> BlockRanking:
-        """Rank a block of queries that all have class ``label`` (a value of :meth:`map_labels`)."""
+    def rank_sorted(
+        self, query_codes: np.ndarray, labels: int | Sequence[int], sizes: Sequence[int] | None = None
+    ) -> BlockRanking:
+        """Rank a block of queries grouped by class.
+
+        ``labels`` (values of :meth:`map_labels`) and ``sizes`` describe the groups: the first
+        ``sizes[0]`` queries have class ``labels[0]``, the next ``sizes[1]`` class ``labels[1]``,
+        and so on. A single ``labels`` value without ``sizes`` gives every query that class.
+        """
         num_rows, levels = query_codes.shape[0], self.levels
+        if isinstance(labels, (int, np.integer)):
+            group_labels, group_sizes = [int(labels)], [num_rows] if sizes is None else list(sizes)
+        else:
+            group_labels, group_sizes = [int(label) for label in labels], list(sizes or [])
+        if len(group_labels) != len(group_sizes) or sum(group_sizes) != num_rows or min(group_sizes) < 1:
+            raise ValueError(f"groups of sizes {group_sizes} do not cover {num_rows} queries")
+        bounds = np.cumsum([0, *group_sizes]).tolist()
         num_chunks = len(self.edges) - 1
-        # The columns the sort must find: the sentinels and the relevant items.
-        wanted = np.empty(levels + self.num_database, dtype=bool)
-        wanted[:levels] = True
-        np.equal(self.labels, label, out=wanted[levels:])
+        # Per group, the columns the sort must find: the sentinels and the relevant items.
+        wanted, relevant_columns = [], []
+        for label in group_labels:
+            mask = np.empty(levels + self.num_database, dtype=bool)
+            mask[:levels] = True
+            np.equal(self.labels, label, out=mask[levels:])
+            wanted.append(mask)
+            relevant_columns.append(np.flatnonzero(mask[levels:]))
         buffer = np.empty((num_rows, levels + self.chunk_width), dtype=self.scanner.dtype)
         buffer[:, :levels] = np.arange(levels, dtype=self.scanner.dtype)
         # below[q, t, v]: items of chunk t at distance < v, for v = 0..bits+1 (the last: all).
@@ -113,12 +135,17 @@ class BlockRanker:
             start, stop = int(self.edges[chunk]), int(self.edges[chunk + 1])
             extended = buffer[:, : levels + stop - start]
             self.scanner.distances(query_codes, start=start, stop=stop, out=extended[:, levels:])
-            chunk_wanted = (
-                wanted
-                if num_chunks == 1
-                else np.concatenate([wanted[:levels], wanted[levels + start : levels + stop]])
+            if num_chunks == 1:
+                chunk_wanted, chunk_columns = wanted, relevant_columns
+            else:
+                chunk_wanted, chunk_columns = [], []
+                for mask, columns in zip(wanted, relevant_columns, strict=True):
+                    chunk_wanted.append(np.concatenate([mask[:levels], mask[levels + start : levels + stop]]))
+                    first, last = np.searchsorted(columns, [start, stop])
+                    chunk_columns.append(columns[first:last] - start)
+            rows, ranks, distances, below[:, chunk, :levels] = self._sort_chunk(
+                extended, chunk_wanted, chunk_columns, bounds
             )
-            rows, ranks, distances, below[:, chunk, :levels] = self._sort_chunk(extended, chunk_wanted)
             below[:, chunk, levels] = stop - start
             pieces.append((rows, ranks, distances, np.full(rows.shape, chunk)))
         within = below[:, :, 1:].sum(axis=1)
@@ -137,24 +164,53 @@ class BlockRanker:
         return BlockRanking(rows[order], ranks[order], distances[order], within)
 
     def _sort_chunk(
-        self, extended: np.ndarray, wanted: np.ndarray
+        self,
+        extended: np.ndarray,
+        wanted: list[np.ndarray],
+        relevant_columns: list[np.ndarray],
+        bounds: list[int],
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Relevant (row, rank within the chunk, distance) and the items closer than each distance."""
+        """Relevant (row, rank within the chunk, distance) and the items closer than each distance.
+
+        Rows ``bounds[g]:bounds[g + 1]`` form group ``g``: its marks of the sentinels and relevant
+        items are ``wanted[g]``, its relevant items' columns after the sentinels (ascending)
+        ``relevant_columns[g]``.
+        """
         num_rows, row_width = extended.shape
         levels = self.levels
-        order = np.argsort(extended, axis=1, kind="stable")
-        # bool gathers and bool nonzero are numpy's fastest paths (3x a uint8 nonzero).
-        positions = np.flatnonzero(np.take(wanted, order, mode="wrap"))  # indices are in range
-        is_sentinel = order.reshape(-1)[positions] < levels
-        del order
-        sentinels, relevant = positions[is_sentinel], positions[~is_sentinel]
-        # Row r's sentinel of value v is its (v+1)-th: the positions come row-major and sorted.
-        row_starts = np.arange(num_rows)[:, None] * row_width
-        closer = sentinels.reshape(num_rows, levels) - row_starts - np.arange(levels)
-        rows = relevant // row_width
-        # The sentinels ranked before a relevant item are those of value <= its distance.
-        distances = np.searchsorted(sentinels, relevant) - rows * levels - 1
-        ranks = relevant - rows * row_width - distances  # position among the chunk's items, 1-based
+        # Mark where the stable order puts the sentinels and the relevant items. A few rows are
+        # sorted at a time so that their index array (8 bytes an item) stays in cache.
+        found = np.empty((num_rows, row_width), dtype=bool)
+        step = max(1, _SORT_BUFFER_BYTES // (8 * row_width))
+        for group, mask in enumerate(wanted):
+            for first in range(bounds[group], bounds[group + 1], step):
+                rows = slice(first, min(first + step, bounds[group + 1]))
+                order = np.argsort(extended[rows], axis=1, kind="stable")
+                np.take(mask, order, out=found[rows], mode="wrap")  # indices are in range
+        # bool nonzero is numpy's fastest path (3x a uint8 nonzero). Each row holds its levels
+        # sentinels and its group's relevant items, in ranking order.
+        positions = np.flatnonzero(found)
+        del found
+        # Which found entry is which follows from the relevant items' distances alone: in the
+        # ranking they come in (distance, column) order, and the sentinel of value v comes after
+        # the relevant items closer than v and before those at v.
+        sorted_distances = [
+            np.sort(extended[bounds[group] : bounds[group + 1], levels + columns], axis=1, kind="stable")
+            for group, columns in enumerate(relevant_columns)
+        ]
+        distances = np.concatenate([part.reshape(-1) for part in sorted_distances]).astype(np.intp)
+        per_row = np.repeat([columns.shape[0] for columns in relevant_columns], np.diff(bounds))
+        rows = np.repeat(np.arange(num_rows), per_row)
+        # The t-th relevant item (from 0) of its row, at distance d, has d + 1 sentinels and t
+        # relevant items before it among its row's entries, and each earlier row its levels
+        # sentinels and relevant items.
+        entry = distances + np.arange(1, distances.shape[0] + 1)
+        entry += levels * rows
+        row_starts = np.arange(num_rows) * row_width
+        ranks = positions[entry] - row_starts[rows] - distances  # among the chunk's items, 1-based
+        is_sentinel = np.ones(positions.shape, dtype=bool)
+        is_sentinel[entry] = False
+        closer = positions[is_sentinel].reshape(num_rows, levels) - row_starts[:, None] - np.arange(levels)
         return rows, ranks, distances, closer
 
     # -- count engine -------------------------------------------------------------------------

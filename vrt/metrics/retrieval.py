@@ -26,7 +26,7 @@ import numpy as np
 
 from vrt.codes import CodeSet
 from vrt.metrics.blocks import Block, Engine, default_workers, plan_blocks, run_in_order
-from vrt.metrics.measures import BlockScores, harmonic_numbers, score_block, tie_aware_average_precision
+from vrt.metrics.measures import BlockScores, harmonic_numbers, score_block
 from vrt.metrics.ranking import BlockRanker
 
 __all__ = [
@@ -283,17 +283,19 @@ def score_queries(
     ranker = BlockRanker(database.codes, database_dense, chunk_size=chunk_size)
     labels = ranker.map_labels(query_dense)
     blocks = plan_blocks(labels, ranker, engine=engine, block_size=block_size, workers=workers)
+    harmonic = harmonic_numbers(num_database)
 
     def rank_and_score(block: Block) -> BlockScores:
         codes = query.codes[block.queries]
         if block.counted:
             ranking = ranker.rank_counted(codes, block.label)
         else:
-            ranking = ranker.rank_sorted(codes, block.label)
-        return score_block(ranking, num_relevant[block.queries], depth=depth, steps=curve)
+            ranking = ranker.rank_sorted(codes, block.labels, block.sizes)
+        return score_block(ranking, num_relevant[block.queries], depth=depth, harmonic=harmonic, steps=curve)
 
     average_precision = np.empty(num_queries)
     average_precision_at_k = np.empty(num_queries)
+    average_precision_tie_aware = np.empty(num_queries)
     found_at_k = np.empty(num_queries, dtype=np.int64)
     within = np.empty((num_queries, ranker.levels), dtype=np.int64)
     relevant_within = np.empty((num_queries, ranker.levels), dtype=np.int64)
@@ -302,6 +304,7 @@ def score_queries(
         rows = block.queries
         average_precision[rows] = scores.average_precision
         average_precision_at_k[rows] = scores.average_precision_at_k
+        average_precision_tie_aware[rows] = scores.average_precision_tie_aware
         found_at_k[rows] = scores.found_at_k
         within[rows] = scores.within
         relevant_within[rows] = scores.relevant_within
@@ -314,9 +317,7 @@ def score_queries(
     num_valid = int(has_relevant.sum())
     return QueryScores(
         average_precision=average_precision,
-        average_precision_tie_aware=tie_aware_average_precision(
-            within, relevant_within, harmonic_numbers(num_database)
-        ),
+        average_precision_tie_aware=average_precision_tie_aware,
         average_precision_at_k=average_precision_at_k,
         precision_at_k=found_at_k / depth,
         recall_at_k=recall_at_k,
