@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from tests.datasets_fixtures import REPO_CONFIGS, build_ucf101, write_source_video
+from tests.datasets_fixtures import REPO_CONFIGS, build_ucf101, require_split_files, write_source_video
 from vrt.config import load_config
 from vrt.runner import MISSING_REASON, Runner
 
@@ -57,6 +57,7 @@ def test_reference_config_trains_one_step(config_path, request, tmp_path):
 
 
 def test_deleted_and_corrupt_videos_give_a_completed_run_listing_them(tmp_path):
+    require_split_files()
     tree = build_ucf101(tmp_path / "data")
     # The first videos of the first class in each list fall inside the per-class cap below.
     train_first = [p for p in tree.paths if "ApplyEyeMakeup_g08" in p or "ApplyEyeMakeup_g09" in p][:3]
