@@ -197,6 +197,13 @@ def save_codes(path: str | os.PathLike[str], codeset: CodeSet) -> Path:
     if not isinstance(codeset, CodeSet):
         raise TypeError(f"save_codes expects a CodeSet, got {type(codeset).__name__}")
     path = Path(path)
+    arrays = codeset_arrays(codeset)
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+    return path
+
+
+def codeset_arrays(codeset: CodeSet) -> dict[str, np.ndarray]:
+    """The arrays of a codes file (also the first arrays of an index file, which embeds one)."""
     arrays: dict[str, np.ndarray] = {
         "codes": np.ascontiguousarray(codeset.codes),
         "bits": np.asarray(codeset.bits, dtype=np.int64),
@@ -205,9 +212,7 @@ def save_codes(path: str | os.PathLike[str], codeset: CodeSet) -> Path:
     }
     if codeset.class_names is not None:
         arrays["class_names"] = np.asarray(codeset.class_names, dtype=np.str_)
-
-    atomic_write(path, lambda handle: np.savez(handle, **arrays))
-    return path
+    return arrays
 
 
 def load_codes(path: str | os.PathLike[str]) -> CodeSet:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from vrt.codes import CodesFileError, load_codes
+from vrt.codes import CodesFileError, codeset_arrays, load_codes
 from vrt.errors import VrtError
 from vrt.fileio import atomic_write
 from vrt.index.hamming_index import HammingIndex
@@ -63,13 +63,8 @@ def save_index(path: str | os.PathLike[str], index: HammingIndex) -> Path:
     arrays: dict[str, np.ndarray] = {
         "manifest": np.asarray(json.dumps(manifest, sort_keys=True), dtype=np.str_),
         "faiss_index": faiss.serialize_index_binary(index.faiss_index),
-        "codes": np.ascontiguousarray(codeset.codes),
-        "bits": np.asarray(codeset.bits, dtype=np.int64),
-        "labels": codeset.labels,
-        "ids": codeset.ids,
+        **codeset_arrays(codeset),
     }
-    if codeset.class_names is not None:
-        arrays["class_names"] = np.asarray(codeset.class_names, dtype=np.str_)
     atomic_write(path, lambda handle: np.savez(handle, **arrays))
     return path
 
