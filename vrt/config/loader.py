@@ -347,16 +347,6 @@ def _validate_values(config: Config, *, source: str) -> None:
         ("train.grad_clip", config.train.grad_clip is None or config.train.grad_clip > 0, "must be > 0"),
         ("data.num_frames", config.data.num_frames >= 1, "must be >= 1"),
         ("data.clips_per_video", config.data.clips_per_video >= 1, "must be >= 1"),
-        (
-            "data.max_videos_per_class",
-            config.data.max_videos_per_class is None or config.data.max_videos_per_class >= 1,
-            "must be >= 1",
-        ),
-        (
-            "train.max_steps_per_epoch",
-            config.train.max_steps_per_epoch is None or config.train.max_steps_per_epoch >= 1,
-            "must be >= 1",
-        ),
         ("data.frame_size", config.data.frame_size >= 8, "must be >= 8"),
         ("data.val_fraction", 0.0 <= config.data.val_fraction < 1.0, "must be in [0, 1)"),
         ("data.batch.classes_per_batch", config.data.batch.classes_per_batch >= 2, "must be >= 2"),
@@ -364,19 +354,18 @@ def _validate_values(config: Config, *, source: str) -> None:
         ("data.batch.batch_size", config.data.batch.batch_size >= 2, "must be >= 2"),
         ("data.eval_batch_size", config.data.eval_batch_size >= 1, "must be >= 1"),
         ("data.num_workers", config.data.num_workers >= 0, "must be >= 0"),
-        (
-            "data.prefetch_factor",
-            config.data.prefetch_factor is None or config.data.prefetch_factor >= 1,
-            "must be >= 1",
-        ),
-        (
-            "train.checkpoint_every_steps",
-            config.train.checkpoint_every_steps is None or config.train.checkpoint_every_steps >= 1,
-            "must be >= 1",
-        ),
         ("train.keep_checkpoints", config.train.keep_checkpoints >= 1, "must be >= 1"),
         ("eval.topk", config.eval.topk >= 1, "must be >= 1"),
     ]
+    optional_counts = (
+        "data.max_videos_per_class",
+        "data.prefetch_factor",
+        "train.max_steps_per_epoch",
+        "train.checkpoint_every_steps",
+    )
+    for key_path in optional_counts:
+        value = _get_section(config, key_path)
+        checks.append((key_path, value is None or value >= 1, "must be >= 1"))
     for key_path, ok, expectation in checks:
         if not ok:
             value = _get_section(config, key_path)
