@@ -176,7 +176,7 @@ def run_case(name: str, args: argparse.Namespace) -> Row:
     else:
         started = time.perf_counter()
         metrics = evaluate_retrieval(
-            query, database, topk=topk, radius=radius, workers=args.workers
+            query, database, topk=topk, radius=radius, workers=args.workers, engine=args.engine
         ).to_dict()
         vrt_s = time.perf_counter() - started
         label = "evaluate_retrieval"
@@ -239,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--radius", type=int, default=2)
     parser.add_argument("--cli", action="store_true", help="time the whole `vrt eval` process on .npz files")
     parser.add_argument("--workers", type=int, help="vrt's threads (default: one per core, at most 8)")
+    parser.add_argument(
+        "--engine", choices=("sort", "count"), default="sort", help="vrt's ranking engine (in-process runs)"
+    )
     parser.add_argument(
         "--loop-queries", type=int, help="time the loop on this many queries (default: all; big: 200)"
     )
