@@ -139,6 +139,9 @@ def test_train_export_eval_round_trip(tmp_path, tiny_config_file):
         )
         assert result.exit_code == 0, result.output
     test_codes, train_codes, val_codes = (load_codes(tmp_path / f"{s}.npz") for s in ("test", "train", "val"))
+    for split, exported in (("test", test_codes), ("train", train_codes)):  # the run exported the same codes
+        in_run = load_codes(run_dir / f"codes_{split}.npz")
+        assert (in_run.codes == exported.codes).all() and (in_run.ids == exported.ids).all()
     assert test_codes.bits == 16 and test_codes.codes.shape == (12, 2)
     assert len(train_codes) == 32 and len(val_codes) == 8
     assert set(val_codes.ids) < set(train_codes.ids)  # val is carved from the training split

@@ -38,7 +38,15 @@ def assert_same_weights(first: dict, second: dict) -> None:
 def test_training_writes_the_run_directory_and_the_loss_decreases(tmp_path):
     runner, report = run(tmp_path, "run", epochs=6)
     root = runner.paths.root
-    for name in ("config.yaml", "metrics.jsonl", "last.pt", "best.pt", "results.json"):
+    for name in (
+        "config.yaml",
+        "metrics.jsonl",
+        "last.pt",
+        "best.pt",
+        "results.json",
+        "codes_test.npz",
+        "codes_train.npz",
+    ):
         assert (root / name).is_file(), name
     records = read_metrics(root)
     assert [r["epoch"] for r in records] == [1, 2, 3, 4, 5, 6]

@@ -14,6 +14,8 @@ A run directory holds::
     step-*.pt         the newest step checkpoints, with train.checkpoint_every_steps
     best.pt           the state with the best validation mAP (the last one without validation)
     results.json      test-split retrieval metrics of best.pt
+    codes_test.npz    codes of best.pt on the test split (queries) and on the training split
+    codes_train.npz   (database), in the format of docs/metrics.md
     bad_videos.txt    videos that could not be read, if any
 """
 
@@ -32,7 +34,7 @@ from torch import nn
 
 from vrt import __version__, distributed
 from vrt.checkpoint import load_checkpoint
-from vrt.codes import CodeSet
+from vrt.codes import CodeSet, save_codes
 from vrt.config import Config, config_from_dict, config_to_dict, config_to_yaml
 from vrt.config.loader import loss_term_paths
 from vrt.data.bad_videos import BadVideoLog
@@ -319,13 +321,17 @@ class Runner:
     # -- internals ----------------------------------------------------------------------
 
     def _test_best(self, model: HashingModel) -> RetrievalReport:
-        """Report best.pt on the test split and record it in results.json."""
+        """Report best.pt on the test split; record it in results.json beside the codes."""
         best_state = distributed.on_main_then_broadcast(
             lambda: {key: load_checkpoint(self.paths.best)[key] for key in ("model", "epoch")}
         )
         model.load_state_dict(best_state["model"])
-        report = self.evaluate_model(model, query="test", database="train")
+        query_codes, database_codes = self.encode(model, "test"), self.encode(model, "train")
+        report = evaluate_retrieval(query_codes, database_codes, topk=self.config.eval.topk)
         if distributed.is_main():
+            # The codes behind results.json, so that `vrt eval --query/--database` needs no re-encoding.
+            save_codes(self.paths.codes("test"), query_codes)
+            save_codes(self.paths.codes("train"), database_codes)
             results = {
                 "checkpoint": str(self.paths.best),
                 "epoch": best_state["epoch"],

@@ -104,26 +104,22 @@ def demo(
     config: Annotated[Path | None, typer.Option(help="Config (default configs/demo_synthetic.yaml).")] = None,
 ) -> None:
     """Train tiny3d on the synthetic dataset (CPU, under a minute), export codes, print the mAP table."""
-    from vrt.codes import load_codes, save_codes
+    from vrt.codes import load_codes
     from vrt.config import load_config
     from vrt.metrics import evaluate_retrieval
     from vrt.reporting import retrieval_table
-    from vrt.runner import Runner, model_from_checkpoint
+    from vrt.runner import Runner
 
     config_path = config or bundled_config("demo_synthetic.yaml")
     resolved = load_config(config_path)
     run_dir = output or default_run_dir("demo")
+    runner = Runner(resolved, run_dir, console=err_console)
     with run_session():
-        Runner(resolved, run_dir, console=err_console).fit()
-
-    model, trained_config, _ = model_from_checkpoint(run_dir / "best.pt")
-    runner = Runner(trained_config, run_dir, console=err_console)
-    for split in ("train", "test"):
-        save_codes(run_dir / f"codes_{split}.npz", runner.encode(model, split))
+        runner.fit()  # also exports the codes of best.pt on test and train
+    paths = runner.paths
+    # Evaluated from the exported files, as a user would with `vrt eval --query --database`.
     report = evaluate_retrieval(
-        load_codes(run_dir / "codes_test.npz"),
-        load_codes(run_dir / "codes_train.npz"),
-        topk=resolved.eval.topk,
+        load_codes(paths.codes("test")), load_codes(paths.codes("train")), topk=resolved.eval.topk
     )
     console.print(
         retrieval_table(report, title="Demo: test queries vs training database", caption=f"run: {run_dir}")

@@ -80,6 +80,10 @@ class RunDirectory:
     def bad_videos(self) -> Path:
         return self.root / "bad_videos.txt"
 
+    def codes(self, split: str) -> Path:
+        """The exported codes of best.pt on ``split`` (``train``: the database, ``test``: the queries)."""
+        return self.root / f"codes_{split}.npz"
+
     def step(self, number: int) -> Path:
         return self.root / f"step-{number:08d}.pt"
 
