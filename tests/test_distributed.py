@@ -166,6 +166,8 @@ def test_torchrun_trains_and_exports_the_codes_one_process_exports(tmp_path):
     assert trained.stderr.count("epoch 2/2") == 1
     assert sorted(p.name for p in run_dir.iterdir()) == [
         "best.pt",
+        "codes_test.npz",
+        "codes_train.npz",
         "config.yaml",
         "last.pt",
         "metrics.jsonl",
