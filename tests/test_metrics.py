@@ -77,16 +77,22 @@ def tied_case() -> tuple[CodeSet, CodeSet]:
 
 
 @pytest.mark.parametrize(
-    ("block_size", "chunk_size", "sort_bytes"), [(25, None, None), (25, 13, 1), (6, 7, 256)]
+    ("block_size", "chunk_size", "sort_bytes", "mark_cache_bytes"),
+    [(25, None, None, None), (25, 13, 1, 0), (6, 7, 256, 300)],
 )
 def test_sort_engine_blocks_of_several_classes_match_reference(
-    tied_case, monkeypatch, block_size, chunk_size, sort_bytes
+    tied_case, monkeypatch, block_size, chunk_size, sort_bytes, mark_cache_bytes
 ):
-    """Blocks holding several classes (one without relevant items), sorted a few rows at a time."""
+    """Blocks holding several classes (one without relevant items), sorted a few rows at a time.
+
+    The class marks are cached for every class, for none, or for the first few (300 bytes).
+    """
     import vrt.metrics.ranking as ranking
 
     if sort_bytes is not None:  # 1 byte: one row per sort; 256 bytes: two rows of 16 columns
         monkeypatch.setattr(ranking, "_SORT_BUFFER_BYTES", sort_bytes)
+    if mark_cache_bytes is not None:
+        monkeypatch.setattr(ranking, "_MARK_CACHE_BYTES", mark_cache_bytes)
     query, database = tied_case
     expected = reference(query, database, 7, radius=2)
     scores = score_queries(query, database, topk=7, block_size=block_size, chunk_size=chunk_size, workers=2)

@@ -9,6 +9,7 @@ import pytest
 
 from vrt.codes import CodeSet
 from vrt.metrics import (
+    PAIRS_PER_BLOCK,
     available_memory,
     default_block_size,
     evaluate_retrieval,
@@ -244,7 +245,7 @@ def test_available_memory_reads_meminfo(tmp_path):
 
 def test_default_block_size_follows_the_memory_budget():
     roomy = default_block_size(10_000, memory_budget=1 << 30)
-    assert 1 <= roomy <= 256  # about 2M pairs: speed, not memory, sets it
+    assert roomy == PAIRS_PER_BLOCK // (10_000 + 65)  # speed, not memory, sets it
     assert default_block_size(10_000, memory_budget=1 << 20) < roomy
     assert default_block_size(10_000, memory_budget=1 << 30, workers=10_000) == 1
     assert default_block_size(10**9, memory_budget=1) == 1  # never below one query

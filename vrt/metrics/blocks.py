@@ -40,9 +40,10 @@ MEMORY_CAP = 1 << 30
 #: (query, item) pairs per block. A sort block holds several small classes, which then share its
 #: fixed costs (Python and small numpy calls, which hold the GIL and so serialise threads): on a
 #: UCF101-sized evaluation with 2 threads, 2M pairs (about 5 classes a block) took 15-20% less
-#: time than 512k (one class a block) and than 4M. The sort works a few rows at a time
-#: (``ranking._SORT_BUFFER_BYTES``), so its index arrays stay in cache whatever the block size.
-PAIRS_PER_BLOCK = 1 << 21
+#: time than 512k (one class a block) and than 4M, and 2.6M (14 blocks there) about 5% less than
+#: 2M (best of 15 calls each). The sort works a few rows at a time (``ranking._SORT_BUFFER_BYTES``),
+#: so its index arrays stay in cache whatever the block size.
+PAIRS_PER_BLOCK = 5 << 19
 # Working bytes per (query, item) pair of the sort engine, generously: distances, marks, XOR
 # words, the sort's index arrays, gathered labels and masks.
 _BYTES_PER_PAIR = 32

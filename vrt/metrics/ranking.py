@@ -42,6 +42,10 @@ DEFAULT_CHUNK_SIZE = 1 << 16
 # Bytes of argsort indices the sort engine holds at once: a few rows, within L2. Sorting a whole
 # block of ~200 UCF101-sized rows at once took 1.4x as long.
 _SORT_BUFFER_BYTES = 1 << 19
+# Each class's marks (sentinels + its items) are kept for the blocks that follow while all of
+# them together stay under this many bytes (rebuilding them per block took about 2% of a
+# UCF101-sized evaluation); past it (huge databases) they are rebuilt per block.
+_MARK_CACHE_BYTES = 1 << 26
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +96,7 @@ class BlockRanker:
         self.edges = np.linspace(0, self.num_database, num_chunks + 1).round().astype(np.intp)
         self.chunk_width = int(np.diff(self.edges).max())
         self.class_sizes = np.bincount(self.labels, minlength=self.num_classes)
+        self._marks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def count_bytes_per_query(self, label: int) -> int:
         """Peak working bytes per query of :meth:`rank_counted` (keys, counters, distances)."""
@@ -119,13 +124,8 @@ class BlockRanker:
         bounds = np.cumsum([0, *group_sizes]).tolist()
         num_chunks = len(self.edges) - 1
         # Per group, the columns the sort must find: the sentinels and the relevant items.
-        wanted, relevant_columns = [], []
-        for label in group_labels:
-            mask = np.empty(levels + self.num_database, dtype=bool)
-            mask[:levels] = True
-            np.equal(self.labels, label, out=mask[levels:])
-            wanted.append(mask)
-            relevant_columns.append(np.flatnonzero(mask[levels:]))
+        marks = [self._class_marks(label) for label in group_labels]
+        wanted, relevant_columns = [mask for mask, _ in marks], [columns for _, columns in marks]
         buffer = np.empty((num_rows, levels + self.chunk_width), dtype=self.scanner.dtype)
         buffer[:, :levels] = np.arange(levels, dtype=self.scanner.dtype)
         # below[q, t, v]: items of chunk t at distance < v, for v = 0..bits+1 (the last: all).
@@ -162,6 +162,18 @@ class BlockRanker:
         ranks = ranks + (earlier + later)[rows, chunks, distances]
         order = np.argsort(rows * (self.num_database + 1) + ranks)  # unique keys: any sort will do
         return BlockRanking(rows[order], ranks[order], distances[order], within)
+
+    def _class_marks(self, label: int) -> tuple[np.ndarray, np.ndarray]:
+        """The sort engine's marks for class ``label``: sentinels and class items, and the items' columns."""
+        marks = self._marks.get(label)
+        if marks is None:
+            mask = np.empty(self.levels + self.num_database, dtype=bool)
+            mask[: self.levels] = True
+            np.equal(self.labels, label, out=mask[self.levels :])
+            marks = mask, np.flatnonzero(mask[self.levels :])
+            if (len(self._marks) + 1) * mask.nbytes <= _MARK_CACHE_BYTES:
+                self._marks[label] = marks  # threads may both build one: same value, no harm
+        return marks
 
     def _sort_chunk(
         self,
