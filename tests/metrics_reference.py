@@ -110,3 +110,17 @@ def reference(
         "map_at_k_curve": np.mean(curves, axis=0) if curves else None,
         "without_relevant": int((~valid).sum()),
     }
+
+
+def assert_per_query_matches(scores, expected: dict, *, radius: int) -> None:
+    """Every per-query value of ``scores`` (a ``QueryScores``) equals the brute force ``expected``."""
+    for values, key in [
+        (scores.average_precision, "ap"),
+        (scores.average_precision_tie_aware, "ap_tie"),
+        (scores.average_precision_at_k, "ap_at_k"),
+        (scores.precision_at_k, "precision_at_k"),
+        (scores.recall_at_k, "recall_at_k"),
+        (scores.precision_within(radius), "p_radius"),
+        (scores.recall_within(radius), "r_radius"),
+    ]:
+        np.testing.assert_allclose(values, expected[key], rtol=0, atol=1e-12, err_msg=key)

@@ -20,7 +20,7 @@ from vrt.metrics import (
     score_queries,
 )
 
-from .metrics_reference import reference
+from .metrics_reference import assert_per_query_matches, reference
 
 # The lookup-table path always runs; np.bitwise_count exists from numpy 2.0.
 BACKENDS = [
@@ -96,16 +96,7 @@ def test_sort_engine_blocks_of_several_classes_match_reference(
     query, database = tied_case
     expected = reference(query, database, 7, radius=2)
     scores = score_queries(query, database, topk=7, block_size=block_size, chunk_size=chunk_size, workers=2)
-    for values, key in [
-        (scores.average_precision, "ap"),
-        (scores.average_precision_tie_aware, "ap_tie"),
-        (scores.average_precision_at_k, "ap_at_k"),
-        (scores.precision_at_k, "precision_at_k"),
-        (scores.recall_at_k, "recall_at_k"),
-        (scores.precision_within(2), "p_radius"),
-        (scores.recall_within(2), "r_radius"),
-    ]:
-        np.testing.assert_allclose(values, expected[key], rtol=0, atol=1e-12, err_msg=key)
+    assert_per_query_matches(scores, expected, radius=2)
     np.testing.assert_allclose(scores.map_at_k_curve, expected["map_at_k_curve"], rtol=0, atol=1e-12)
 
 
@@ -138,16 +129,7 @@ def test_metrics_match_reference(tied_case, topk, engine):
     query, database = tied_case
     expected = reference(query, database, topk, radius=2)
     scores = score_queries(query, database, topk=topk, radius=2, block_size=4, engine=engine)
-    for values, key in [
-        (scores.average_precision, "ap"),
-        (scores.average_precision_tie_aware, "ap_tie"),
-        (scores.average_precision_at_k, "ap_at_k"),
-        (scores.precision_at_k, "precision_at_k"),
-        (scores.recall_at_k, "recall_at_k"),
-        (scores.precision_within(2), "p_radius"),
-        (scores.recall_within(2), "r_radius"),
-    ]:
-        np.testing.assert_allclose(values, expected[key], rtol=0, atol=1e-12, err_msg=key)
+    assert_per_query_matches(scores, expected, radius=2)
 
     report = scores.report()
     for value, key in [
