@@ -15,6 +15,7 @@ from vrt.checkpoint import load_checkpoint, save_checkpoint
 from vrt.codes import CodeSet, load_codes, save_codes
 from vrt.config import ConfigError, config_from_dict, config_to_dict
 from vrt.datasets.base import ClipView
+from vrt.datasets.clips import ClipSpec
 from vrt.errors import CheckpointError
 from vrt.training.checkpointing import CheckpointKeeper, MetricsLog, RunDirectory
 from vrt.training.interrupt import REPEAT_GRACE_S, StopRequest, TrainingInterrupted
@@ -230,7 +231,11 @@ def test_augmentation_depends_on_seed_epoch_and_video_not_on_order_or_global_rng
     from vrt.datasets.synthetic import synthetic
 
     dataset = synthetic(
-        subset="train", num_frames=4, frame_size=32, num_classes=2, videos_per_class=3, noise=0.2
+        subset="train",
+        clips=ClipSpec(num_frames=4, frame_size=32),
+        num_classes=2,
+        videos_per_class=3,
+        noise=0.2,
     )
     view = ClipView(dataset, range(6), training=True, augment_seed=7)
     forward = [view[(p, 1)][0] for p in range(6)]

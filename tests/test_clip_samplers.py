@@ -63,7 +63,9 @@ def test_uniform_spans_first_to_last_frame_and_ignores_training():
     assert sampler(9, training=True) == sampler(9, training=False) == [0, 2, 4, 6, 8]
     assert sampler(3, training=False) == [0, 1, 1, 2, 2]  # short video: frames repeat, order kept
     assert sampler(1, training=False) == [0] * 5
-    assert sampler(100, training=False, clip=1, num_clips=3) == sampler(100, training=False)
+    assert sampler(100, training=False, clip=1, num_clips=3) == sampler(
+        100, training=False
+    )  # the middle view
     assert uniform(num_frames=1)(9, training=False) == [4]
     for length in range(5, 60):
         indices = sampler(length, training=False)
@@ -142,3 +144,31 @@ def test_invalid_arguments_fail_clearly():
         segment(num_frames=4)(10, training=False, clip=2, num_clips=2)
     with pytest.raises(ValueError, match="num_clips"):
         dense(num_frames=4)(10, training=False, num_clips=0)
+
+
+@pytest.mark.parametrize("num_frames", [1, 4, 16])
+@pytest.mark.parametrize("num_clips", [2, 3, 5])
+def test_every_sampler_gives_different_test_views_of_a_long_video(num_frames, num_clips):
+    # Several test views averaged into one code are only worth their cost if they differ.
+    for sampler in all_samplers(num_frames):
+        views = [tuple(sampler(300, training=False, clip=c, num_clips=num_clips)) for c in range(num_clips)]
+        assert len(set(views)) == num_clips, (sampler, views)
+        for view in views:
+            assert list(view) == sorted(view) and 0 <= view[0] and view[-1] < 300
+
+
+def test_temporal_jitter_varies_training_frames_inside_the_video_and_never_testing_frames():
+    from vrt.config.schema import AugmentConfig
+    from vrt.datasets.clips import ClipSpec
+
+    plain = ClipSpec(num_frames=4, frame_size=8)
+    jittered = ClipSpec(num_frames=4, frame_size=8, augment=AugmentConfig(temporal_jitter=0.5))
+    torch.manual_seed(0)
+    assert plain.frame_indices(100, training=True) == [0, 33, 66, 99]
+    draws = {tuple(jittered.frame_indices(100, training=True)) for _ in range(50)}
+    assert len(draws) > 10
+    for indices in draws:
+        assert list(indices) == sorted(indices) and 0 <= indices[0] and indices[-1] < 100
+        assert indices[-1] - indices[0] >= 49  # the window holds at least half of the 100 frames
+    assert jittered.frame_indices(100, training=False) == plain.frame_indices(100, training=False)
+    assert jittered.frame_indices(1, training=True) == [0, 0, 0, 0]

@@ -214,3 +214,44 @@ def test_base_single_loss_can_become_a_weighted_list(tmp_path):
     child = write(tmp_path / "child.yaml", {"_base_": "base.yaml", "loss": {"terms": terms}})
     config = load_config(child)
     assert [(t.weight, t.params.get("margin")) for t in config.loss.terms] == [(1.0, 2.0), (0.1, None)]
+
+
+@pytest.mark.parametrize(
+    ("data", "train", "message"),
+    [
+        ({"augment": {"flip": "no"}}, {}, r"data\.augment\.flip: expected bool"),
+        ({"augment": {"scale": [1.0]}}, {}, r"data\.augment\.scale: unknown key \(did you mean 'scales'\?\)"),
+        ({"augment": {"scales": [1.0, 1.2]}}, {}, r"data\.augment\.scales: must be a non-empty list"),
+        ({"augment": {"scales": []}}, {}, r"data\.augment\.scales: must be a non-empty list"),
+        (
+            {"frame_size": 64, "augment": {"resize_short": 32}},
+            {},
+            r"data\.augment\.resize_short: must be at least",
+        ),
+        ({"augment": {"temporal_jitter": 1.0}}, {}, r"data\.augment\.temporal_jitter: must lie in \[0, 1\)"),
+        ({"augment": {"color": {"hue": 0.7}}}, {}, r"data\.augment\.color\.hue: must lie in \[0, 0\.5\]"),
+        (
+            {"augment": {"color": {"brightness": -0.1}}},
+            {},
+            r"data\.augment\.color\.brightness: must be a finite",
+        ),
+        ({}, {"epochs": 3, "warmup_epochs": 3}, r"train\.warmup_epochs: must lie in \[0, train\.epochs\)"),
+        (
+            {},
+            {"epochs": 5, "warmup_epochs": 2, "scheduler": {"name": "plateau"}},
+            r"train\.warmup_epochs: a warmup",
+        ),
+    ],
+)
+def test_augment_and_warmup_values_are_checked(tmp_path, data, train, message):
+    path = write(tmp_path / "c.yaml", minimal(data=data, train=train))
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_augment_resize_short_is_resolved_and_written_out(tmp_path):
+    config = load_config(write(tmp_path / "c.yaml", minimal(data={"frame_size": 112})))
+    assert config.data.augment.resize_short == 128  # C3D's 128 for 112-pixel clips
+    assert "resize_short: 128" in config_to_yaml(config)
+    stored = load_config(write(tmp_path / "d.yaml", config_to_yaml(config)), ["data.augment.flip=false"])
+    assert stored.data.augment.resize_short == 128 and stored.data.augment.flip is False

@@ -24,6 +24,7 @@ from tests.datasets_fixtures import (
 from vrt.cli import app
 from vrt.data.samplers import DenseSampler, SegmentSampler, UniformSampler
 from vrt.data.splits import carve_validation
+from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import VideoFileDataset
 from vrt.errors import SplitFileError, VideoDecodeError, VrtError
 from vrt.io.synthetic_video import write_frame_folder
@@ -32,10 +33,12 @@ from vrt.registry import DATASETS
 FRAMES, SIZE = 4, 32
 
 
-def build(name: str, subset: str, **params) -> VideoFileDataset:
-    params = {"num_frames": FRAMES, "frame_size": SIZE, **params}
+def build(
+    name: str, subset: str, *, num_frames: int = FRAMES, sampler=None, strict: bool = False, **params
+) -> VideoFileDataset:
+    clips = ClipSpec(num_frames=num_frames, frame_size=SIZE, sampler=sampler, strict=strict)
     params = {key: str(value) if isinstance(value, Path) else value for key, value in params.items()}
-    return DATASETS.get(name)(subset=subset, **params)
+    return DATASETS.get(name)(subset=subset, clips=clips, **params)
 
 
 def both(name: str, tree: DatasetTree, **params) -> tuple[VideoFileDataset, VideoFileDataset]:
@@ -132,15 +135,15 @@ def test_clips_from_videos_and_frames_are_deterministic_in_test_mode(
     [UniformSampler(num_frames=3), SegmentSampler(num_frames=3), DenseSampler(num_frames=3, stride=2)],
 )
 def test_injected_clip_sampler_and_multi_clip(jhmdb_tree: DatasetTree, sampler) -> None:
-    _, test = both("jhmdb", jhmdb_tree, num_frames=3, clip_sampler=sampler)
-    assert test.clip_sampler is sampler
+    _, test = both("jhmdb", jhmdb_tree, num_frames=3, sampler=sampler)
+    assert test.clips.sampler is sampler
     clips = [test.load_clip(5, training=False, clip=c, num_clips=2) for c in range(2)]
     assert all(clip.shape == (3, 3, SIZE, SIZE) for clip in clips)
 
 
 def test_sampler_must_agree_with_num_frames(jhmdb_tree: DatasetTree) -> None:
     with pytest.raises(ValueError, match="picks 3 frames but clips have 4"):
-        both("jhmdb", jhmdb_tree, clip_sampler=UniformSampler(num_frames=3))
+        both("jhmdb", jhmdb_tree, sampler=UniformSampler(num_frames=3))
 
 
 # -- configuration errors ----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from vrt.cli import app
 from vrt.codes import CodeSet, save_codes
+from vrt.datasets.clips import ClipSpec
 from vrt.metrics import METRIC_DEFINITIONS, METRIC_DEFINITIONS_VERSION, evaluate_retrieval
 
 from .conftest import REPO_ROOT
@@ -184,7 +185,7 @@ def test_clip_frames_gives_uint8_frames_by_id():
     from vrt.thumbnails import clip_frames
 
     dataset = DATASETS.get("synthetic")(
-        subset="test", num_frames=4, frame_size=32, num_classes=2, test_videos_per_class=2
+        subset="test", clips=ClipSpec(num_frames=4, frame_size=32), num_classes=2, test_videos_per_class=2
     )
     frames = clip_frames([dataset])(dataset.ids[1])
     assert len(frames) == 4 and frames[0].shape == (32, 32, 3) and frames[0].dtype == np.uint8

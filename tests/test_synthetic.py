@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from vrt.datasets import ClipView, VideoDataset
+from vrt.datasets.clips import ClipSpec
 from vrt.datasets.synthetic import (
     MAX_CLASSES,
     MOTIONS,
@@ -26,7 +27,7 @@ FRAMES, SIZE = 4, 32
 
 def make(subset: str = "train", **params) -> SyntheticVideos:
     params = {"num_classes": 4, "videos_per_class": 3, "test_videos_per_class": 2} | params
-    return synthetic(subset=subset, num_frames=FRAMES, frame_size=SIZE, **params)
+    return synthetic(subset=subset, clips=ClipSpec(num_frames=FRAMES, frame_size=SIZE), **params)
 
 
 def test_registered_with_a_typed_keyword_only_builder():
@@ -135,7 +136,11 @@ def _bounding_box_sizes(mask: np.ndarray) -> tuple[int, int]:
 @pytest.mark.parametrize("label", range(MAX_CLASSES))
 def test_shape_moves_as_its_class_says_and_stays_in_frame(label):
     dataset = synthetic(
-        subset="train", num_frames=6, frame_size=SIZE, num_classes=MAX_CLASSES, videos_per_class=1, noise=0.0
+        subset="train",
+        clips=ClipSpec(num_frames=6, frame_size=SIZE),
+        num_classes=MAX_CLASSES,
+        videos_per_class=1,
+        noise=0.0,
     )
     masks = _foreground_masks(dataset.load_clip(label, training=False))
     centroids = np.array([(np.nonzero(m)[1].mean(), np.nonzero(m)[0].mean()) for m in masks])
@@ -180,11 +185,11 @@ def test_invalid_parameters_fail_clearly(params, message):
 
 def test_invalid_sizes_and_indices_fail_clearly():
     with pytest.raises(ValueError, match="frame_size"):
-        synthetic(subset="train", num_frames=4, frame_size=8)
+        synthetic(subset="train", clips=ClipSpec(num_frames=4, frame_size=8))
     with pytest.raises(ValueError, match="num_frames"):
-        synthetic(subset="train", num_frames=0, frame_size=32)
+        synthetic(subset="train", clips=ClipSpec(num_frames=0, frame_size=32))
     with pytest.raises(ValueError, match="subset"):
-        synthetic(subset="val", num_frames=4, frame_size=32)  # type: ignore[arg-type]
+        synthetic(subset="val", clips=ClipSpec(num_frames=4, frame_size=32))  # type: ignore[arg-type]
     with pytest.raises(IndexError):
         make().load_clip(12, training=False)
 

@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from vrt.config import apply_override, config_from_dict
+from vrt.config.schema import AugmentConfig, ColorJitterConfig
+from vrt.data.pipeline import clip_spec
 from vrt.data.transforms import RandomScaleCrop, build_clip_transform
 from vrt.io.synthetic_video import pattern_frame
 
@@ -77,20 +80,41 @@ def test_training_randomness_comes_from_the_global_rng():
     assert all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
 
 
-def test_horizontal_flip_happens_about_half_the_time_and_can_be_turned_off():
-    # Left half bright: a flip moves the brightness to the right half.
-    frames = np.zeros((2, 32, 32, 3), np.uint8)
-    frames[:, :, :16] = 255
+def _mirrored(clip: torch.Tensor) -> bool:
+    """Whether a clip of a left-to-right brightness ramp came out mirrored (brighter on the left)."""
+    return bool(clip[..., : clip.shape[-1] // 2].mean() > clip[..., clip.shape[-1] // 2 :].mean())
 
-    def flipped(out: torch.Tensor) -> bool:
-        return out[..., 16:].mean() > out[..., :16].mean()
 
+@pytest.mark.parametrize("flip", [True, False])
+def test_flip_setting_from_the_config_decides_whether_training_clips_are_mirrored(flip):
+    raw = {"data": {"num_frames": 4, "frame_size": 16}}
+    apply_override(raw, f"data.augment.flip={str(flip).lower()}")  # as `--set` does
+    config = config_from_dict(raw, source="test")
+    assert config.data.augment.flip is flip
+    # A ramp survives every crop and resize the right way round: only a flip mirrors it.
+    ramp = np.broadcast_to(np.linspace(0, 255, 48, dtype=np.uint8)[None, None, :, None], (4, 40, 48, 3))
+    transform = clip_spec(config).transform(training=True)
     torch.manual_seed(0)
-    with_flip = build_clip_transform(frame_size=32, training=True, resize_short=32, scales=(1.0,))
-    flips = sum(flipped(with_flip(frames)) for _ in range(40))
-    assert 8 <= flips <= 32
-    without = build_clip_transform(frame_size=32, training=True, resize_short=32, scales=(1.0,), flip=False)
-    assert not any(flipped(without(frames)) for _ in range(20))
+    mirrored = sum(_mirrored(transform(ramp)) for _ in range(200))
+    if flip:
+        assert 70 <= mirrored <= 130  # Binomial(200, 1/2) leaves this band about once in 10^4 draws
+    else:
+        assert mirrored == 0
+    assert not _mirrored(clip_spec(config).transform(training=False)(ramp))
+
+
+def test_colour_jitter_changes_colours_once_per_clip_and_only_when_configured():
+    frames = np.full((4, 24, 24, 3), 128, np.uint8)
+    plain = build_clip_transform(frame_size=16, training=True)
+    assert torch.allclose(plain(frames), torch.full((3, 4, 16, 16), 128 / 255))
+    jitter = AugmentConfig(color=ColorJitterConfig(brightness=0.5))
+    torch.manual_seed(0)
+    clip = build_clip_transform(frame_size=16, training=True, augment=jitter)(frames)
+    per_frame = clip.mean(dim=(0, 2, 3))
+    assert not torch.allclose(per_frame, torch.full((4,), 128 / 255), atol=1e-3)
+    assert torch.allclose(per_frame, per_frame[0].expand(4))  # every frame changed alike
+    testing = build_clip_transform(frame_size=16, training=False, augment=jitter)
+    assert torch.equal(testing(frames), build_clip_transform(frame_size=16, training=False)(frames))
 
 
 def test_multi_scale_crop_draws_every_scale_at_positions_inside_the_frame():
@@ -118,6 +142,6 @@ def test_invalid_inputs_and_settings():
     with pytest.raises(ValueError, match=r"\(T, H, W, 3\)"):
         transform(np.zeros((4, 3, 32, 32), np.uint8))
     with pytest.raises(ValueError, match="resize_short"):
-        build_clip_transform(frame_size=32, training=True, resize_short=16)
+        build_clip_transform(frame_size=32, training=True, augment=AugmentConfig(resize_short=16))
     with pytest.raises(ValueError, match="scales"):
-        build_clip_transform(frame_size=32, training=True, scales=(1.5,))
+        build_clip_transform(frame_size=32, training=True, augment=AugmentConfig(scales=[1.5]))

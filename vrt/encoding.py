@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -162,24 +163,17 @@ def encode_video_file(
     mode, ``data.clips_per_video`` views averaged, deterministic test transform), so its code is
     comparable with the codes ``vrt export`` wrote for the run's splits.
     """
-    from vrt.data.pipeline import call_with_injected
+    from vrt.data.pipeline import clip_spec
     from vrt.datasets.files import VideoFileDataset
     from vrt.datasets.splitfiles import SplitEntry
-    from vrt.registry import SAMPLERS
 
     path = Path(path)
     data = config.data
-    sampler = call_with_injected(
-        SAMPLERS.get(data.clip_sampler.name), data.clip_sampler.params, {"num_frames": data.num_frames}
-    )
     single = VideoFileDataset(
         entries=[SplitEntry(path.name, 0, None)],
         root=path.parent,
         class_names=["query"],
-        clip_sampler=sampler,
-        num_frames=data.num_frames,
-        frame_size=data.frame_size,
-        strict=True,
+        clips=replace(clip_spec(config), strict=True),
         name="query video",
     )
     item = ClipView(single, [0], training=False, num_clips=data.clips_per_video)[0]

@@ -77,6 +77,7 @@ def summarize(splits: DataSplits, *, check: int) -> dict[str, Any]:
         "classes": len(splits.class_names),
         "missing": len(missing_files),
         "missing_files": missing_files[:_MISSING_SHOWN],
+        "clips": splits.train_source.describe_clips(),
         "decode_check": decode_check(splits, check),
     }
 
@@ -113,6 +114,7 @@ def decode_check(splits: DataSplits, count: int) -> dict[str, Any]:
 
 
 def _summary_table(report: dict[str, Any]) -> Table:
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title=f"Data: {report['dataset']}", title_justify="left", min_width=44)
@@ -130,4 +132,6 @@ def _summary_table(report: dict[str, Any]) -> Table:
     table.add_row("decode check", status)
     if check["clip_shapes"]:
         table.add_row("clip shape (C, T, H, W)", ", ".join(str(tuple(s)) for s in check["clip_shapes"]))
+    for name, description in report["clips"].items():
+        table.add_row(name, escape(description))
     return table

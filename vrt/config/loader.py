@@ -33,7 +33,7 @@ INJECTED_PARAMS: dict[str, frozenset[str]] = {
     "backbones": frozenset(),
     "heads": frozenset({"in_dim"}),
     "losses": frozenset({"bits", "num_classes"}),
-    "datasets": frozenset({"subset", "num_frames", "frame_size", "clip_sampler", "strict"}),
+    "datasets": frozenset({"subset", "clips"}),
     "samplers": frozenset({"num_frames"}),
     "miners": frozenset({"margin"}),  # given by the triplet loss that uses the miner
 }
@@ -375,6 +375,62 @@ def _validate_values(config: Config, *, source: str) -> None:
         raise ConfigError(
             f"expected auto, cpu, cuda, cuda:N or mps, got {device!r}", source=source, key_path="train.device"
         )
+    _validate_warmup(config, source=source)
+    _validate_augment(config, source=source)
+
+
+def _validate_warmup(config: Config, *, source: str) -> None:
+    train = config.train
+    if not 0 <= train.warmup_epochs < train.epochs:
+        raise ConfigError(
+            f"must lie in [0, train.epochs) = [0, {train.epochs}), got {train.warmup_epochs}",
+            source=source,
+            key_path="train.warmup_epochs",
+        )
+    if train.warmup_epochs and train.scheduler.name == "plateau":
+        raise ConfigError(
+            "a warmup cannot precede the plateau schedule (it reacts to validation mAP from the "
+            "first epoch); set train.warmup_epochs: 0 or use the cosine or step schedule",
+            source=source,
+            key_path="train.warmup_epochs",
+        )
+
+
+def _validate_augment(config: Config, *, source: str) -> None:
+    """Ranges of ``data.augment``; an unset ``resize_short`` is resolved here, so that config.yaml
+    and ``vrt config show`` say which short side the clips are scaled to."""
+    augment, frame_size = config.data.augment, config.data.frame_size
+    color = augment.color
+    checks = [
+        (
+            "scales",
+            bool(augment.scales) and all(0.0 < s <= 1.0 for s in augment.scales),
+            "must be a non-empty list of crop fractions in (0, 1]",
+        ),
+        ("temporal_jitter", 0.0 <= augment.temporal_jitter < 1.0, "must lie in [0, 1)"),
+        ("color.brightness", 0.0 <= color.brightness < math.inf, "must be a finite number >= 0"),
+        ("color.contrast", 0.0 <= color.contrast < math.inf, "must be a finite number >= 0"),
+        ("color.saturation", 0.0 <= color.saturation < math.inf, "must be a finite number >= 0"),
+        ("color.hue", 0.0 <= color.hue <= 0.5, "must lie in [0, 0.5] (a fraction of the colour circle)"),
+    ]
+    for key, ok, expectation in checks:
+        if not ok:
+            value = _get_section(augment, key)
+            raise ConfigError(f"{expectation}, got {value!r}", source=source, key_path=f"data.augment.{key}")
+    if augment.resize_short is None:
+        augment.resize_short = default_resize_short(frame_size)
+    elif augment.resize_short < frame_size:
+        raise ConfigError(
+            f"must be at least data.frame_size ({frame_size}) so that a crop of that size fits, "
+            f"got {augment.resize_short}",
+            source=source,
+            key_path="data.augment.resize_short",
+        )
+
+
+def default_resize_short(frame_size: int) -> int:
+    """C3D's recipe, which the reference follows: a 128-pixel short side for 112-pixel crops."""
+    return round(frame_size * 128 / 112)
 
 
 def _validate_contracts(config: Config, *, source: str) -> None:

@@ -64,6 +64,46 @@ class BatchConfig:
 
 
 @dataclass
+class ColorJitterConfig:
+    """Random colour changes, one draw per clip (0 turns a component off; all 0: no jitter).
+
+    ``brightness``, ``contrast`` and ``saturation`` scale by a factor drawn from ``[1 - v, 1 + v]``;
+    ``hue`` shifts by a fraction of the colour circle drawn from ``[-v, v]`` (at most 0.5).
+    """
+
+    brightness: float = 0.0
+    contrast: float = 0.0
+    saturation: float = 0.0
+    hue: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return any(value > 0 for value in (self.brightness, self.contrast, self.saturation, self.hue))
+
+
+@dataclass
+class AugmentConfig:
+    """How clips are prepared: the random changes made to training clips, and the frame scale.
+
+    Training: scale the shorter side to ``resize_short``, crop a random square whose side is one
+    of ``scales`` times that, resize it to ``data.frame_size``, flip it horizontally half of the
+    time when ``flip``, jitter its colours (``color``). ``temporal_jitter`` j lets a training
+    clip's frames come from a random window of ``(1 - j)`` to all of the video rather than from
+    the whole video. Testing: the same short-side scale and a centre crop, nothing random.
+
+    Turn ``flip`` off when classes are told apart by direction ("swipe left" and "swipe right"):
+    a mirrored clip of one is a clip of the other. ``resize_short`` defaults to
+    ``round(frame_size * 128 / 112)`` (C3D's 128 for 112-pixel clips) and is written out resolved.
+    """
+
+    flip: bool = True
+    scales: list[float] = field(default_factory=lambda: [1.0, 0.875, 0.75])
+    resize_short: int | None = None
+    temporal_jitter: float = 0.0
+    color: ColorJitterConfig = field(default_factory=ColorJitterConfig)
+
+
+@dataclass
 class DataConfig:
     """Which videos, how clips are cut from them, and how they are batched.
 
@@ -71,13 +111,15 @@ class DataConfig:
     averaged before binarisation. ``strict`` turns files missing from the dataset folder into an
     error instead of a warning. ``max_videos_per_class`` caps every split, for quick experiments
     and smoke tests. ``pin_memory`` (default: on for CUDA), ``persistent_workers`` and
-    ``prefetch_factor`` tune the DataLoader; they never change the results.
+    ``prefetch_factor`` tune the DataLoader; they never change the results. ``augment`` is how
+    clips are prepared (see :class:`AugmentConfig`).
     """
 
     dataset: ComponentSpec = field(default_factory=lambda: ComponentSpec("synthetic"))
     clip_sampler: ComponentSpec = field(default_factory=lambda: ComponentSpec("uniform"))
     num_frames: int = 16
     frame_size: int = 112
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     clips_per_video: int = 1
     val_fraction: float = 0.1
     batch: BatchConfig = field(default_factory=BatchConfig)
@@ -117,10 +159,13 @@ class TrainConfig:
     ``channels_last`` (channels_last_3d memory format) and ``compile`` (``torch.compile``) are
     GPU speed options. A checkpoint is written at the end of every epoch and, with
     ``checkpoint_every_steps``, every N optimiser steps, keeping the newest ``keep_checkpoints``
-    step files.
+    step files. ``warmup_epochs`` w raises the learning rate linearly over the first w epochs
+    (from ``lr / (w + 1)``) before the scheduler takes over for the remaining epochs: a ranking
+    loss on randomly initialised codes gives large, noisy gradients at first.
     """
 
     epochs: int = 30
+    warmup_epochs: int = 0
     seed: int = 0
     device: str = "auto"
     amp: bool = True

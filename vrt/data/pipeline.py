@@ -23,6 +23,7 @@ from vrt.data.batching import ClassBalancedBatchSampler, ShardedBatchSampler, Sh
 from vrt.data.collate import collate_clips
 from vrt.data.splits import carve_validation
 from vrt.datasets.base import ClipView, VideoDataset
+from vrt.datasets.clips import ClipSpec
 from vrt.registry import DATASETS, SAMPLERS
 from vrt.reproducibility import derive_seed, seed_worker
 
@@ -61,23 +62,30 @@ def builder_errors_as_config_errors(section: str | None) -> Iterator[None]:
         raise ConfigError(str(error), key_path=section) from error
 
 
-def build_dataset(config: Config, subset: Literal["train", "test"]) -> VideoDataset:
+def clip_spec(config: Config) -> ClipSpec:
+    """How the config's datasets cut clips: sampler, size and augmentation from ``data.*``."""
     data = config.data
-    clip_sampler = call_with_injected(
+    sampler = call_with_injected(
         SAMPLERS.get(data.clip_sampler.name),
         data.clip_sampler.params,
         {"num_frames": data.num_frames},
         section="data.clip_sampler",
     )
-    injected = {
-        "subset": subset,
-        "num_frames": data.num_frames,
-        "frame_size": data.frame_size,
-        "clip_sampler": clip_sampler,
-        "strict": data.strict,
-    }
+    return ClipSpec(
+        num_frames=data.num_frames,
+        frame_size=data.frame_size,
+        sampler=sampler,
+        augment=data.augment,
+        strict=data.strict,
+    )
+
+
+def build_dataset(
+    config: Config, subset: Literal["train", "test"], clips: ClipSpec | None = None
+) -> VideoDataset:
+    injected = {"subset": subset, "clips": clips or clip_spec(config)}
     return call_with_injected(
-        DATASETS.get(data.dataset.name), data.dataset.params, injected, section="data.dataset"
+        DATASETS.get(config.data.dataset.name), config.data.dataset.params, injected, section="data.dataset"
     )
 
 
@@ -132,8 +140,9 @@ class DataSplits:
 
 def build_data_splits(config: Config) -> DataSplits:
     cap = config.data.max_videos_per_class
-    train_source = build_dataset(config, "train")
-    test_source = build_dataset(config, "test")
+    clips = clip_spec(config)
+    train_source = build_dataset(config, "train", clips)
+    test_source = build_dataset(config, "test", clips)
     train_positions = cap_per_class(train_source.labels, range(len(train_source)), cap)
     test_positions = cap_per_class(test_source.labels, range(len(test_source)), cap)
     fit, val = carve_validation(

@@ -6,7 +6,7 @@ come from torch's global RNG by default, which the DataLoader seeds per worker, 
 explicit ``torch.Generator``; testing is always deterministic.
 
 Test-time multi-clip evaluation (``clips_per_video``) asks for view ``clip`` of ``num_clips``:
-``segment`` and ``dense`` spread those views over the video, ``uniform`` has one view only.
+each sampler spreads those views over the video (``uniform`` shifts its grid per view).
 
 torch is imported on first use so that ``vrt list samplers`` stays fast.
 """
@@ -69,7 +69,10 @@ class UniformSampler(ClipSampler):
     """T frames evenly spaced from the first frame to the last, in training and testing alike.
 
     This is the reference's sampling; it has no randomness, so training sees the same frames
-    of a video every epoch and a test video has a single view.
+    of a video every epoch (``data.augment.temporal_jitter`` varies them). Test view c of n
+    shifts the grid by ``(c - (n - 1) / 2) / n`` of its spacing, so several views see different
+    frames (they can only coincide when the video has no frames between the grid's); one view
+    is the reference's grid exactly.
     """
 
     def _training(self, length: int, generator: torch.Generator | None) -> list[int]:
@@ -78,10 +81,16 @@ class UniformSampler(ClipSampler):
     def _testing(self, length: int, clip: int, num_clips: int) -> list[int]:
         frames = self.num_frames
         if frames == 1:
-            return [(length - 1) // 2]
-        # Rounded linspace(0, L - 1, T) in integer arithmetic: exact, no float drift.
+            # One frame per view, at the centre of the view's share of frames 0..L-1.
+            return [((2 * clip + 1) * (length - 1)) // (2 * num_clips)]
+        # Rounded (i + (2c + 1 - n) / 2n) * (L - 1) / (T - 1) in integer arithmetic (exact, no
+        # float drift), clamped to the video: the grid of linspace(0, L - 1, T), shifted.
         span, steps = length - 1, frames - 1
-        return [(i * span * 2 + steps) // (2 * steps) for i in range(frames)]
+        scale = 2 * num_clips * steps
+        return [
+            min(max((span * (2 * num_clips * i + 2 * clip + 1 - num_clips) + scale // 2) // scale, 0), span)
+            for i in range(frames)
+        ]
 
 
 class SegmentSampler(ClipSampler):

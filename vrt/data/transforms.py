@@ -6,8 +6,8 @@ a clip the same way: the transforms run once on the whole ``(T, C, H, W)`` clip 
 
 Training: scale the shorter side to ``resize_short``, crop a random square whose side is a
 random fraction of that (multi-scale crop), resize it to ``frame_size``, flip horizontally at
-random. Testing: the same short-side scale and a centre crop, deterministic, so database and
-query codes are reproducible.
+random and jitter the colours, as ``data.augment`` says. Testing: the same short-side scale
+and a centre crop, deterministic, so database and query codes are reproducible.
 
 Normalisation is not done here: the model normalises with its backbone's statistics (see
 ``Normalization``), so clips stay in [0, 1] whatever backbone reads them.
@@ -23,8 +23,8 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-# C3D's recipe, which the reference follows: a 128-pixel short side for 112-pixel crops.
-_RESIZE_RATIO = 128 / 112
+from vrt.config.loader import default_resize_short
+from vrt.config.schema import AugmentConfig
 
 
 class RandomScaleCrop(v2.Transform):
@@ -77,40 +77,45 @@ class ClipTransform:
         return clip.as_subclass(torch.Tensor).permute(1, 0, 2, 3).contiguous()
 
     def __repr__(self) -> str:
-        mode = "training" if self.training else "testing"
-        return f"ClipTransform({mode}, frame_size={self.frame_size}, {self.transform})"
+        # One line, step by step: it is printed in tables and logs.
+        steps = getattr(self.transform, "transforms", [self.transform])
+        return " -> ".join(" ".join(repr(step).split()) for step in steps)
 
 
 def build_clip_transform(
-    *,
-    frame_size: int,
-    training: bool,
-    resize_short: int | None = None,
-    scales: tuple[float, ...] = (1.0, 0.875, 0.75),
-    flip: bool = True,
+    *, frame_size: int, training: bool, augment: AugmentConfig | None = None
 ) -> ClipTransform:
     """The training or testing transform for square clips of ``frame_size`` pixels.
 
     Args:
         frame_size: side of the output frames.
-        training: random multi-scale crop and flip (``True``) or a deterministic centre crop.
-        resize_short: the shorter side is scaled to this first; default
-            ``round(frame_size * 128 / 112)`` (128 for 112-pixel clips, as in the reference).
-        scales: crop sides, as fractions of the shorter side, drawn from in training.
-        flip: horizontal flip with probability 1/2 in training. Turn it off for classes
-            told apart by direction (moving left vs moving right).
+        training: the random augmentation of ``augment`` (``True``) or a deterministic centre crop.
+        augment: scales, flip, colour jitter and the short side to scale to first (see
+            :class:`~vrt.config.schema.AugmentConfig`; its defaults when None).
     """
     if frame_size < 1:
         raise ValueError(f"frame_size must be at least 1, got {frame_size}")
-    resize_short = resize_short or round(frame_size * _RESIZE_RATIO)
+    augment = augment or AugmentConfig()
+    resize_short = augment.resize_short or default_resize_short(frame_size)
     if resize_short < frame_size:
         raise ValueError(f"resize_short ({resize_short}) must be at least frame_size ({frame_size})")
     # Geometry runs on uint8, before the float conversion: a quarter of the memory traffic.
     steps: list[v2.Transform] = [v2.Resize(resize_short, antialias=True)]
     if training:
-        steps += [RandomScaleCrop(scales), v2.Resize((frame_size, frame_size), antialias=True)]
-        if flip:
+        steps += [RandomScaleCrop(augment.scales), v2.Resize((frame_size, frame_size), antialias=True)]
+        if augment.flip:
             steps.append(v2.RandomHorizontalFlip(p=0.5))
+        color = augment.color
+        if color.enabled:
+            # One draw per call, so every frame of the clip gets the same colour change.
+            steps.append(
+                v2.ColorJitter(
+                    brightness=color.brightness or None,
+                    contrast=color.contrast or None,
+                    saturation=color.saturation or None,
+                    hue=color.hue or None,
+                )
+            )
     else:
         steps.append(v2.CenterCrop(frame_size))
     steps.append(v2.ToDtype(torch.float32, scale=True))

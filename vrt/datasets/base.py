@@ -95,6 +95,10 @@ class VideoDataset(Dataset, ABC):
         counts = Counter(self.labels)
         return [counts.get(label, 0) for label in range(self.num_classes)]
 
+    def describe_clips(self) -> dict[str, str]:
+        """How clips are made, for ``vrt data summary``: the sampler and transforms, resolved."""
+        return {}
+
     def describe(self) -> str:
         """A few lines for logs and ``vrt data summary``: size, classes and their balance."""
         counts = [c for c in self.class_counts() if c > 0]

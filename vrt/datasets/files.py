@@ -18,8 +18,8 @@ from typing import Literal, get_args
 
 import torch
 
-from vrt.data.samplers import ClipSampler, UniformSampler
 from vrt.datasets.base import VideoDataset
+from vrt.datasets.clips import ClipSpec
 from vrt.datasets.splitfiles import SplitEntry
 from vrt.errors import VideoDecodeError, VrtError
 
@@ -102,9 +102,7 @@ class VideoFileDataset(VideoDataset):
         storage: ``video`` reads ``root/<path>``; ``frames`` reads the folder
             ``root/<path without extension>`` (or ``root/<path>`` if that is a folder); ``auto``
             takes the video file when there is one, else the frame folder, video by video.
-        clip_sampler: picks the frame indices of a clip; uniform over the video when None.
-        num_frames, frame_size: clip size (T, and the square H = W after the transform).
-        strict: missing videos raise instead of being dropped with a warning.
+        clips: how clips are cut and transformed, and whether missing videos are an error.
         name: how messages refer to this subset (``"ucf101 split 1 train"``).
 
     Attributes:
@@ -118,26 +116,15 @@ class VideoFileDataset(VideoDataset):
         entries: Sequence[SplitEntry],
         root: Path,
         class_names: Sequence[str],
+        clips: ClipSpec,
         storage: StorageMode = "auto",
-        clip_sampler: ClipSampler | None = None,
-        num_frames: int,
-        frame_size: int,
-        strict: bool = False,
         name: str = "dataset",
     ) -> None:
         if storage not in STORAGE_MODES:
             raise VrtError(f"{name}: storage must be one of {', '.join(STORAGE_MODES)}, got {storage!r}")
-        if clip_sampler is None:
-            clip_sampler = UniformSampler(num_frames=num_frames)
-        elif clip_sampler.num_frames != num_frames:
-            raise ValueError(
-                f"{name}: the clip sampler picks {clip_sampler.num_frames} frames but clips have {num_frames}"
-            )
         self.root = Path(root)
         self.storage = storage
-        self.clip_sampler = clip_sampler
-        self.num_frames = num_frames
-        self.frame_size = frame_size
+        self.clips = clips
         self.name = name
 
         index = _FolderIndex(self.root)
@@ -149,7 +136,7 @@ class VideoFileDataset(VideoDataset):
                 self.missing.append(entry.path)
             else:
                 found.append((entry, *location))
-        self._report_missing(total=len(entries), found=len(found), strict=strict)
+        self._report_missing(total=len(entries), found=len(found), strict=clips.strict)
 
         self.paths: list[Path] = [path for _, path, _ in found]
         self.kinds: list[str] = [kind for _, _, kind in found]
@@ -163,14 +150,6 @@ class VideoFileDataset(VideoDataset):
         # Frame counts probed so far (per process: each DataLoader worker fills its own), so
         # that epochs and test-time clips after the first open each video once, not twice.
         self._video_lengths: dict[int, int] = {}
-        # Imported here, not at the top: registering the datasets (``vrt list``) should not pay
-        # for torchvision and PyAV.
-        from vrt.data.transforms import build_clip_transform
-
-        self._transforms = {
-            training: build_clip_transform(frame_size=frame_size, training=training)
-            for training in (True, False)
-        }
 
     def _locate(self, index: _FolderIndex, relative: str) -> tuple[Path, str] | None:
         if self.storage in ("auto", "video"):
@@ -222,14 +201,17 @@ class VideoFileDataset(VideoDataset):
             raise VideoDecodeError(f"cannot read {path}: {type(error).__name__}: {error}") from error
         if length < 1:
             raise VideoDecodeError(f"{path} has no frames")
-        indices = self.clip_sampler(length, training=training, clip=clip, num_clips=num_clips)
+        indices = self.clips.frame_indices(length, training=training, clip=clip, num_clips=num_clips)
         try:
             frames = read_video_frames(path, indices) if kind == "video" else read_frame_files(files, indices)
         except VideoDecodeError:
             raise
         except Exception as error:  # noqa: BLE001 - see above
             raise VideoDecodeError(f"cannot decode {path}: {type(error).__name__}: {error}") from error
-        return self._transforms[training](frames)
+        return self.clips.transform(training=training)(frames)
+
+    def describe_clips(self) -> dict[str, str]:
+        return self.clips.describe()
 
     def __repr__(self) -> str:
         return (

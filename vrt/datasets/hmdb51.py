@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from vrt.data.samplers import ClipSampler
+from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import StorageMode, VideoFileDataset, check_split, check_subset, existing_folder
 from vrt.datasets.splitfiles import parse_tagged_splits
 from vrt.registry import DATASETS
@@ -14,14 +14,11 @@ from vrt.registry import DATASETS
 def hmdb51(
     *,
     subset: Literal["train", "test"],
-    num_frames: int,
-    frame_size: int,
+    clips: ClipSpec,
     root: str,
     annotations: str,
     split: Literal[1, 2, 3] = 1,
     storage: StorageMode = "auto",
-    clip_sampler: ClipSampler | None = None,
-    strict: bool = False,
 ) -> VideoFileDataset:
     """HMDB51 (51 actions; 3,570 train / 1,530 test clips per split) from the official split files.
 
@@ -31,7 +28,7 @@ def hmdb51(
         annotations: the ``testTrainMulti_7030_splits`` folder (``<class>_test_split<k>.txt``).
         split: official split 1, 2 or 3.
         storage: ``video``, ``frames``, or ``auto`` (per video: the file if present, else frames).
-        subset, num_frames, frame_size, clip_sampler, strict: injected by vrt from ``data.*``.
+        subset, clips: injected by vrt (the subset, and how clips are cut: ``data.*``).
 
     Labels are the sorted class names (0-based). Each split file tags a video 1 (train), 2
     (test) or 0 (not used in that split: a third of the videos are in neither subset). Videos
@@ -49,9 +46,6 @@ def hmdb51(
         root=folder,
         class_names=class_names,
         storage=storage,
-        clip_sampler=clip_sampler,
-        num_frames=num_frames,
-        frame_size=frame_size,
-        strict=strict,
+        clips=clips,
         name=f"hmdb51 split {split} {subset}",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from vrt.data.samplers import ClipSampler
+from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import StorageMode, VideoFileDataset, check_split, check_subset, existing_folder
 from vrt.datasets.splitfiles import parse_tagged_splits
 from vrt.registry import DATASETS
@@ -30,14 +30,11 @@ def _data_folder(root: Path, class_names: list[str], storage: StorageMode) -> Pa
 def jhmdb(
     *,
     subset: Literal["train", "test"],
-    num_frames: int,
-    frame_size: int,
+    clips: ClipSpec,
     root: str,
     annotations: str,
     split: Literal[1, 2, 3] = 1,
     storage: StorageMode = "auto",
-    clip_sampler: ClipSampler | None = None,
-    strict: bool = False,
 ) -> VideoFileDataset:
     """JHMDB (21 actions, 928 clips) from the official split files; frames or videos as shipped.
 
@@ -47,7 +44,7 @@ def jhmdb(
         annotations: the ``splits`` folder (``<class>_test_split<k>.txt``).
         split: official split 1, 2 or 3.
         storage: ``video``, ``frames``, or ``auto`` (per video: the file if present, else frames).
-        subset, num_frames, frame_size, clip_sampler, strict: injected by vrt from ``data.*``.
+        subset, clips: injected by vrt (the subset, and how clips are cut: ``data.*``).
 
     Labels are the sorted class names (0-based); tag 1 is train, 2 test. Videos stand alone for
     validation carving (no groups). Clips are short (15 to 40 frames): a sampler asking for
@@ -65,9 +62,6 @@ def jhmdb(
         root=_data_folder(folder, class_names, storage),
         class_names=class_names,
         storage=storage,
-        clip_sampler=clip_sampler,
-        num_frames=num_frames,
-        frame_size=frame_size,
-        strict=strict,
+        clips=clips,
         name=f"jhmdb split {split} {subset}",
     )

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from vrt.datasets.base import VideoDataset
+from vrt.datasets.clips import ClipSpec
 from vrt.registry import DATASETS
 
 # The first three shapes are the most unlike each other: with few classes, the pairs that
@@ -168,6 +169,12 @@ class SyntheticVideos(VideoDataset):
             clip = clip + self.noise * rng.standard_normal(clip.shape, dtype=np.float32)
         return torch.from_numpy(np.ascontiguousarray(clip, dtype=np.float32)).clamp_(0.0, 1.0)
 
+    def describe_clips(self) -> dict[str, str]:
+        return {
+            "clips": f"rendered at {self.num_frames} x {self.frame_size} x {self.frame_size}; training "
+            "clips get fresh pixel noise (data.augment and the clip sampler do not apply)"
+        }
+
     def __repr__(self) -> str:
         return (
             f"SyntheticVideos(subset={self.subset!r}, videos={len(self)}, classes={self.num_classes}, "
@@ -179,8 +186,7 @@ class SyntheticVideos(VideoDataset):
 def synthetic(
     *,
     subset: Literal["train", "test"],
-    num_frames: int,
-    frame_size: int,
+    clips: ClipSpec,
     num_classes: int = 8,
     videos_per_class: int = 40,
     test_videos_per_class: int = 10,
@@ -191,7 +197,10 @@ def synthetic(
 
     Args:
         subset: ``train`` or ``test``; the two never share a video (separate seed streams).
-        num_frames, frame_size: clip size, injected by vrt from ``data.num_frames``/``frame_size``.
+        clips: clip size from ``data.num_frames``/``frame_size``, injected by vrt. The clips are
+            rendered at that size, so ``data.augment`` and the clip sampler do not apply: training
+            clips are augmented with fresh pixel noise instead (a flip would turn ``left`` into
+            ``right``).
         num_classes: up to 36 (6 shapes x 6 motions).
         videos_per_class: videos of each class in the training subset.
         test_videos_per_class: videos of each class in the test subset.
@@ -201,8 +210,8 @@ def synthetic(
     per_class = videos_per_class if subset == "train" else test_videos_per_class
     return SyntheticVideos(
         subset=subset,
-        num_frames=num_frames,
-        frame_size=frame_size,
+        num_frames=clips.num_frames,
+        frame_size=clips.frame_size,
         num_classes=num_classes,
         videos_per_class=per_class,
         noise=noise,

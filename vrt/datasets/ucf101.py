@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from vrt.data.samplers import ClipSampler
+from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import (
     StorageMode,
     VideoFileDataset,
@@ -21,14 +21,11 @@ from vrt.registry import DATASETS
 def ucf101(
     *,
     subset: Literal["train", "test"],
-    num_frames: int,
-    frame_size: int,
+    clips: ClipSpec,
     root: str,
     annotations: str,
     split: Literal[1, 2, 3] = 1,
     storage: StorageMode = "auto",
-    clip_sampler: ClipSampler | None = None,
-    strict: bool = False,
 ) -> VideoFileDataset:
     """UCF101 (101 actions, 13,320 clips) read from the official split files; groups for validation.
 
@@ -39,7 +36,7 @@ def ucf101(
             ``testlist0K.txt``).
         split: official split 1, 2 or 3.
         storage: ``video``, ``frames``, or ``auto`` (per video: the file if present, else frames).
-        subset, num_frames, frame_size, clip_sampler, strict: injected by vrt from ``data.*``.
+        subset, clips: injected by vrt (the subset, and how clips are cut: ``data.*``).
 
     Labels follow ``classInd.txt`` (0-based); test lines carry no label, so it is read from the
     folder. The group of a clip is its source recording ``<Class>_gGG``, so that a validation
@@ -64,9 +61,6 @@ def ucf101(
         root=folder,
         class_names=class_names,
         storage=storage,
-        clip_sampler=clip_sampler,
-        num_frames=num_frames,
-        frame_size=frame_size,
-        strict=strict,
+        clips=clips,
         name=f"ucf101 split {split} {subset} ({files[subset].name})",
     )

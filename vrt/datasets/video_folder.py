@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 from typing import Literal
 
-from vrt.data.samplers import ClipSampler
+from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import StorageMode, VideoFileDataset, check_subset, existing_folder
 from vrt.datasets.splitfiles import SplitEntry, scan_class_folders, stratified_split
 from vrt.errors import VrtError
@@ -17,14 +17,11 @@ from vrt.registry import DATASETS
 def video_folder(
     *,
     subset: Literal["train", "test"],
-    num_frames: int,
-    frame_size: int,
+    clips: ClipSpec,
     root: str,
     test_fraction: float = 0.3,
     seed: int = 0,
     storage: StorageMode = "auto",
-    clip_sampler: ClipSampler | None = None,
-    strict: bool = False,
 ) -> VideoFileDataset:
     """Class folders of videos or frame folders, split per class into train/test with a seed.
 
@@ -35,11 +32,11 @@ def video_folder(
             with two or more videos keeps at least one on each side.
         seed: the same folder contents and seed always give the same split.
         storage: ``video``, ``frames`` or ``auto``.
-        subset, num_frames, frame_size, clip_sampler, strict: injected by vrt from ``data.*``.
+        subset, clips: injected by vrt (the subset, and how clips are cut: ``data.*``).
 
     Labels are the sorted class folder names (0-based); videos stand alone (no groups). A file
     whose name is not valid UTF-8 (bytes from a legacy archive) cannot be named in the run's
-    files, so it is skipped with a warning (an error when ``strict``); such a class folder is
+    files, so it is skipped with a warning (an error when ``data.strict``); such a class folder is
     an error.
     """
     subset = check_subset(subset)
@@ -49,7 +46,7 @@ def video_folder(
         raise VrtError(f"data.dataset.seed: must be non-negative, got {seed}")
     folder = existing_folder(root, key="data.dataset.root", expected="a folder with one folder per class")
     class_names, entries = scan_class_folders(folder)
-    entries = _skip_undecodable_names(entries, class_names, folder=folder, subset=subset, strict=strict)
+    entries = _skip_undecodable_names(entries, class_names, folder=folder, subset=subset, strict=clips.strict)
     if not entries:
         raise VrtError(
             f"data.dataset.root: {folder.absolute()} holds no <class>/<video> files or frame folders"
@@ -60,10 +57,7 @@ def video_folder(
         root=folder,
         class_names=class_names,
         storage=storage,
-        clip_sampler=clip_sampler,
-        num_frames=num_frames,
-        frame_size=frame_size,
-        strict=strict,
+        clips=clips,
         name=f"video_folder {subset}",
     )
 

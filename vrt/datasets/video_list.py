@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from vrt.data.samplers import ClipSampler
+from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import StorageMode, VideoFileDataset, check_subset, existing_file, existing_folder
 from vrt.datasets.splitfiles import label_video_lists, read_video_list
 from vrt.registry import DATASETS
@@ -15,15 +15,12 @@ from vrt.registry import DATASETS
 def video_list(
     *,
     subset: Literal["train", "test"],
-    num_frames: int,
-    frame_size: int,
+    clips: ClipSpec,
     root: str,
     train_list: str,
     test_list: str,
     class_names: list[str] | None = None,
     storage: StorageMode = "auto",
-    clip_sampler: ClipSampler | None = None,
-    strict: bool = False,
 ) -> VideoFileDataset:
     """Videos listed in train/test list files, one ``<relative path> <label>`` per line.
 
@@ -38,7 +35,7 @@ def video_list(
             ``class_names`` when given; default: the sorted distinct names of both lists).
         storage: ``video``, ``frames``, or ``auto`` (per video: the file if present, else the
             frame folder named like it without the extension).
-        subset, num_frames, frame_size, clip_sampler, strict: injected by vrt from ``data.*``.
+        subset, clips: injected by vrt (the subset, and how clips are cut: ``data.*``).
 
     Both lists are read whichever subset is built, so train and test share one label space.
     Videos stand alone for validation carving (no groups).
@@ -59,9 +56,6 @@ def video_list(
         root=folder,
         class_names=names,
         storage=storage,
-        clip_sampler=clip_sampler,
-        num_frames=num_frames,
-        frame_size=frame_size,
-        strict=strict,
+        clips=clips,
         name=f"video_list {subset} ({Path(train_list if subset == 'train' else test_list).name})",
     )
