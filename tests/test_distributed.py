@@ -169,11 +169,14 @@ def test_torchrun_trains_and_exports_the_codes_one_process_exports(tmp_path):
         "codes_test.npz",
         "codes_train.npz",
         "config.yaml",
+        "curves.png",
         "last.pt",
         "metrics.jsonl",
         "previous.pt",
         "results.json",
-    ]
+        "tensorboard",
+        "train.log",
+    ]  # one set, written by rank 0 alone
     assert [
         r["epoch"] for r in map(yaml.safe_load, (run_dir / "metrics.jsonl").read_text().splitlines())
     ] == [1, 2]

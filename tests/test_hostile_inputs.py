@@ -408,13 +408,16 @@ def test_infinite_loss_on_resume_keeps_every_file_of_the_run(trained_run, monkey
     monkeypatch.setattr(
         TripletRankingLoss, "forward", lambda self, codes, labels: (codes * 0).sum() + math.inf
     )
-    # config.yaml is left out: resuming for more epochs records the new train.epochs in it.
-    kept = [path for path in trained_run.iterdir() if path.is_file() and path.name != "config.yaml"]
+    # config.yaml is left out: resuming for more epochs records the new train.epochs in it; and
+    # train.log, which records every attempt (the resume, its failure).
+    changing = {"config.yaml", "train.log"}
+    kept = [path for path in trained_run.iterdir() if path.is_file() and path.name not in changing]
     before = {path.name: digest(path) for path in kept}
     result = vrt("train", "--output", trained_run, "--resume", "--set", "train.epochs=2")
     assert_one_line_error(result, "the loss became inf at epoch 2, step 1", str(trained_run / "last.pt"))
     assert {path.name: digest(path) for path in kept} == before
-    assert sorted(p.name for p in trained_run.iterdir()) == sorted([*before, "config.yaml"])
+    assert sorted(p.name for p in trained_run.iterdir()) == sorted([*before, *changing, "tensorboard"])
+    assert "the loss became inf" in (trained_run / "train.log").read_text()
     assert load_checkpoint(trained_run / "last.pt")["epoch"] == 1
 
 

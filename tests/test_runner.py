@@ -57,6 +57,16 @@ def test_training_writes_the_run_directory_and_the_loss_decreases(tmp_path):
     assert results["num_queries"] == 4 * 3 and results["num_database"] == 4 * 8
     # The saved config is the resolved one and loads back into the same run description.
     assert load_config(root / "config.yaml").train.epochs == 6
+    # What the run printed is kept, the curves are drawn, and TensorBoard has every epoch's numbers.
+    log = (root / "train.log").read_text()
+    assert "Training tiny3d + linear" in log and "epoch 6/6" in log and "Test (best.pt" in log
+    assert (root / "curves.png").read_bytes().startswith(b"\x89PNG")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(root / "tensorboard"))
+    events.Reload()
+    assert {"loss", "lr", "val_map", "clips_per_s"} <= set(events.Tags()["scalars"])
+    assert [event.step for event in events.Scalars("val_map")] == [1, 2, 3, 4, 5, 6]
 
 
 def test_best_checkpoint_is_chosen_on_validation(tmp_path):

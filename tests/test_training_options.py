@@ -82,3 +82,21 @@ def test_train_throughput_benchmark_prints_its_table(monkeypatch, capsys):
     assert cells[1] == "4×32×32" and cells[2] == "4" and cells[3] == "cpu"
     data_ms, step_ms, clips_per_s = map(float, cells[-3:])
     assert data_ms >= 0 and step_ms > 0 and clips_per_s > 0
+
+
+def test_warmup_and_a_classification_term_train_the_classifier_with_the_model(tmp_path):
+    import json
+
+    from vrt.losses.classification import ClassificationLoss
+
+    config_dict = tiny_config_dict(epochs=3, max_steps_per_epoch=2, warmup_epochs=2)
+    config_dict["loss"] = {
+        "terms": [{"name": "triplet_ranking", "margin": 4.0}, {"name": "classification", "weight": 0.5}]
+    }
+    Runner(config_from_dict(config_dict), tmp_path / "run").fit()
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    # lr 0.003 reached in steps of lr / (w + 1) over the w = 2 warmup epochs, then the cosine's start.
+    assert [record["lr"] for record in records] == pytest.approx([0.001, 0.002, 0.003])
+    trained = load_checkpoint(tmp_path / "run" / "last.pt")["loss"]["terms.1.classifier.weight"]
+    initial = ClassificationLoss(bits=16, num_classes=4).classifier.weight
+    assert trained.shape == initial.shape and not torch.allclose(trained, initial)

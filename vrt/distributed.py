@@ -10,7 +10,7 @@ has a single path and a plain ``vrt train`` never touches ``torch.distributed``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -198,3 +198,22 @@ def broadcast_buffers(module: torch.nn.Module) -> None:
         dist.broadcast(moved, src=0)
         if moved is not buffer:
             buffer.copy_(moved)
+
+
+def average_gradients(parameters: Iterable[torch.nn.Parameter]) -> None:
+    """Average the gradients of ``parameters`` over ranks, as DDP does for the model's own.
+
+    For parameters outside the DDP-wrapped model (a loss term's classifier): without it each
+    rank would step them with its own gradient and the copies would drift apart.
+    """
+    if not is_initialized():
+        return
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    averaged = all_reduce_sum(flat) / world_size()
+    offset = 0
+    for grad in grads:
+        grad.copy_(averaged[offset : offset + grad.numel()].view_as(grad))
+        offset += grad.numel()

@@ -17,7 +17,7 @@ from vrt.metrics import PRCurve
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["log_spaced_ks", "plot_map_at_k", "plot_pr_curve"]
+__all__ = ["log_spaced_ks", "plot_map_at_k", "plot_pr_curve", "plot_training_curves"]
 
 
 def _figure() -> Figure:
@@ -109,4 +109,29 @@ def plot_map_at_k(curve: np.ndarray, path: str | Path, *, topk: int, title: str 
     axes.set_ylabel("mAP@K")
     axes.set_title(title or f"mAP@K for K = 1 to the database size ({size:,})")
     axes.grid(alpha=0.3, which="both")
+    return _save(figure, Path(path))
+
+
+def plot_training_curves(records: list[dict], path: str | Path, *, title: str | None = None) -> Path:
+    """Training loss and validation mAP per epoch, from a run's ``metrics.jsonl`` records."""
+    figure = _figure()
+    loss_axes = figure.add_subplot()
+    epochs = [record["epoch"] for record in records]
+    loss_axes.plot(epochs, [record["loss"] for record in records], color="tab:red", marker="o", markersize=2)
+    loss_axes.set_xlabel("epoch")
+    loss_axes.set_ylabel("training loss", color="tab:red")
+    validated = [record for record in records if record.get("val_map") is not None]
+    if validated:
+        map_axes = loss_axes.twinx()
+        map_axes.plot(
+            [record["epoch"] for record in validated],
+            [record["val_map"] for record in validated],
+            color="tab:blue",
+            marker="o",
+            markersize=2,
+        )
+        map_axes.set_ylabel("validation mAP", color="tab:blue")
+        map_axes.set_ylim(0.0, 1.0)
+    loss_axes.grid(True, alpha=0.3)
+    loss_axes.set_title(title or "Training curves", fontsize=10)
     return _save(figure, Path(path))

@@ -17,6 +17,9 @@ A run directory holds::
     codes_test.npz    codes of best.pt on the test split (queries) and on the training split
     codes_train.npz   (database), in the format of docs/metrics.md
     bad_videos.txt    videos that could not be read, if any
+    train.log         everything the run printed, with timestamps
+    curves.png        training loss and validation mAP per epoch
+    tensorboard/      TensorBoard event files (with the tensorboard package installed)
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ from typing import Any
 
 import torch
 from rich.console import Console
-from rich.markup import escape
 from torch import nn
 
 from vrt import __version__, distributed
@@ -49,11 +51,12 @@ from vrt.data.pipeline import (
 from vrt.datasets.base import SkippedClip
 from vrt.devices import resolve_device
 from vrt.encoding import encode_view_sharded
-from vrt.errors import CheckpointError, TrainingError
+from vrt.errors import CheckpointError, TrainingError, VrtError
 from vrt.fileio import atomic_write_text
 from vrt.losses.combined import WeightedLossSum
 from vrt.metrics import RetrievalReport, evaluate_retrieval
 from vrt.model import HashingModel, build_model
+from vrt.plots import plot_training_curves
 from vrt.registry import LOSSES
 from vrt.reproducibility import capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from vrt.training.checkpointing import CheckpointKeeper, MetricsLog, RunDirectory, check_resumable
@@ -61,6 +64,7 @@ from vrt.training.display import epoch_line, progress_bar
 from vrt.training.interrupt import StopRequest, TrainingInterrupted
 from vrt.training.loop import NonFiniteLoss, TrainingStep, train_epoch
 from vrt.training.optim import build_optimizer, build_scheduler
+from vrt.training.run_log import RunLog
 from vrt.training.state import EpochProgress, RunState, restore_modules
 
 __all__ = ["Runner", "RunDirectory", "build_loss", "build_model_from_config", "model_from_checkpoint"]
@@ -128,6 +132,8 @@ class Runner:
         # Joins torchrun's process group when launched by it (and picks this rank's GPU).
         self.device = distributed.init_from_env(resolve_device(config.train.device))
         self.console = (console or Console(stderr=True)) if distributed.is_main() else Console(quiet=True)
+        # Until fit() has a run directory, lines go to the console only.
+        self.log = RunLog(self.console)
         self.checkpoints = CheckpointKeeper(
             self.paths, keep_steps=config.train.keep_checkpoints, warn=self._warn
         )
@@ -141,6 +147,16 @@ class Runner:
     def fit(self, *, resume: bool = False) -> RetrievalReport:
         """Train for ``train.epochs`` epochs (continuing the run's newest checkpoint if ``resume``),
         then test. On SIGINT/SIGTERM, saves and raises :class:`TrainingInterrupted`."""
+        try:
+            with self.log.capturing_warnings():
+                return self._fit(resume=resume)
+        except VrtError as error:  # a stop on a signal (TrainingInterrupted) too
+            self.log.record(f"{'stopped' if isinstance(error, TrainingInterrupted) else 'error'}: {error}")
+            raise  # the caller shows it
+        finally:
+            self.log.close()
+
+    def _fit(self, *, resume: bool) -> RetrievalReport:
         config = self.config
         start_state = distributed.on_main_then_broadcast(lambda: self._prepare_run_directory(resume))
         seed_everything(config.train.seed)
@@ -149,8 +165,14 @@ class Runner:
         if config.train.channels_last:
             model = model.to(memory_format=torch.channels_last_3d)
         loss_fn = build_loss(config, bits=model.bits, num_classes=len(splits.class_names)).to(self.device)
-        optimizer = build_optimizer(model.parameters(), config.train.optimizer)
-        scheduler = build_scheduler(optimizer, config.train.scheduler, epochs=config.train.epochs)
+        # Loss terms can learn too (the classification term's classifier).
+        optimizer = build_optimizer([*model.parameters(), *loss_fn.parameters()], config.train.optimizer)
+        scheduler = build_scheduler(
+            optimizer,
+            config.train.scheduler,
+            epochs=config.train.epochs,
+            warmup_epochs=config.train.warmup_epochs,
+        )
         run = RunState()
         if start_state is not None:
             restore_modules(
@@ -160,10 +182,17 @@ class Runner:
                 optimizer=optimizer,
                 scheduler=scheduler,
                 epochs=config.train.epochs,
+                warmup_epochs=config.train.warmup_epochs,
             )
             run = RunState.from_checkpoint(start_state)
         if distributed.is_main():
             self.metrics.truncate(after_epoch=run.epoch)
+            self.log = RunLog(
+                self.console,
+                log_file=self.paths.train_log,
+                events=self.paths.tensorboard,
+                purge_step=run.epoch + 1 if start_state is not None else None,
+            )
 
         fit_view = splits.view("fit", training=True, augment_seed=derive_seed(config.train.seed, "augment"))
         loader = train_loader(
@@ -190,24 +219,23 @@ class Runner:
                 if run.within.position
                 else ""
             )
-            self.console.print(f"Resuming {self.paths.root} after {where}.", markup=False)
+            self.log.print(f"Resuming {self.paths.root} after {where}.")
         has_validation = len(splits.val_positions) > 0
         missing = [*getattr(splits.train_source, "missing", ()), *getattr(splits.test_source, "missing", ())]
         # Listed-but-absent files go to bad_videos.txt too: one file names every video the run lacked.
         self.bad_videos.record((SkippedClip(-1, v, MISSING_REASON) for v in missing), announce=False)
-        self.console.print(
+        self.log.print(
             f"Training {config.model.backbone.name} + {config.model.head.name} ({model.bits} bits) "
             f"on {self.device}" + (f" x {ranks} processes" if ranks > 1 else "") + ": "
             f"{len(fit_view)} fit / {len(splits.val_positions)} val / "
             f"{len(splits.test_positions)} test videos, {len(splits.class_names)} classes"
-            + (f" ({len(missing)} listed videos missing on disk)." if missing else "."),
-            markup=False,
+            + (f" ({len(missing)} listed videos missing on disk)." if missing else ".")
         )
         step = TrainingStep(
             model=self._training_model(model),
             loss_fn=loss_fn,
             optimizer=optimizer,
-            parameters=[p for p in model.parameters() if p.requires_grad],
+            parameters=[p for p in (*model.parameters(), *loss_fn.parameters()) if p.requires_grad],
             device=self.device,
             amp=config.train.amp,
             grad_clip=config.train.grad_clip,
@@ -272,11 +300,16 @@ class Runner:
                 run.epoch, run.within = epoch + 1, EpochProgress()
                 if distributed.is_main():
                     self.metrics.append(record)
+                    self.log.scalars(record, step=epoch + 1)
                     self.checkpoints.save(snapshot(), best=improved)
                 self._print_epoch(record, improved)
                 if distributed.any_rank(stop.requested):
                     raise self._interrupted(stop, f"after epoch {epoch + 1}")
 
+        if distributed.is_main():
+            plot_training_curves(
+                self.metrics.records(), self.paths.curves, title=f"{config.name}: {self.paths.root.name}"
+            )
         return self._test_best(model)
 
     def evaluate_model(self, model: HashingModel, *, query: str, database: str) -> RetrievalReport:
@@ -339,10 +372,15 @@ class Runner:
                 **report.to_dict(),
             }
             atomic_write_text(self.paths.results, json.dumps(results, indent=2) + "\n")
+            self.log.print(
+                f"Test (best.pt, epoch {best_state['epoch']}): mAP {report.map:.4f}, "
+                f"mAP@{report.topk} {report.map_at_k:.4f}, P@{report.topk} {report.precision_at_k:.4f}; "
+                f"written to {self.paths.results}"
+            )
             if len(self.bad_videos):
-                self.console.print(
-                    f"[yellow]{len(self.bad_videos)} unreadable videos were skipped; "
-                    f"see {escape(str(self.paths.bad_videos))}[/]"
+                self.log.print(
+                    f"{len(self.bad_videos)} unreadable videos were skipped; see {self.paths.bad_videos}",
+                    style="yellow",
                 )
         return report
 
@@ -426,7 +464,7 @@ class Runner:
         )
 
     def _announce_stop(self, signal_name: str) -> None:
-        self.console.print(f"[yellow]{signal_name}[/]: finishing the current step, then saving a checkpoint")
+        self.log.print(f"{signal_name}: finishing the current step, then saving a checkpoint", style="yellow")
 
     def _epoch_record(self, run: RunState, epoch: int, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
         within = run.within
@@ -457,8 +495,7 @@ class Runner:
         return None
 
     def _warn(self, text: str) -> None:
-        # Video ids are file names, and a name like "[b]x.avi" must not be read as markup.
-        self.console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
+        self.log.warn(text)
 
     def _print_epoch(self, record: dict[str, Any], improved: bool) -> None:
-        self.console.print(epoch_line(record, epochs=self.config.train.epochs, improved=improved))
+        self.log.print(epoch_line(record, epochs=self.config.train.epochs, improved=improved))

@@ -7,8 +7,18 @@ live in :mod:`vrt.losses.miners` (registry ``MINERS``).
 from __future__ import annotations
 
 # Importing the modules registers them.
-from vrt.losses import bit_balance, contrastive, csq, dpsh, hashnet, quantization, triplet_ranking  # noqa: F401
+from vrt.losses import (  # noqa: F401
+    bit_balance,
+    classification,
+    contrastive,
+    csq,
+    dpsh,
+    hashnet,
+    quantization,
+    triplet_ranking,
+)
 from vrt.losses.bit_balance import BitBalanceLoss
+from vrt.losses.classification import ClassificationLoss
 from vrt.losses.contrastive import ContrastiveLoss
 from vrt.losses.csq import CSQLoss, hadamard_matrix
 from vrt.losses.distances import pairwise_squared_distances
@@ -20,6 +30,7 @@ from vrt.losses.triplet_ranking import TripletRankingLoss
 __all__ = [
     "BitBalanceLoss",
     "CSQLoss",
+    "ClassificationLoss",
     "ContrastiveLoss",
     "DPSHLoss",
     "HashNetLoss",

@@ -80,6 +80,18 @@ class RunDirectory:
     def bad_videos(self) -> Path:
         return self.root / "bad_videos.txt"
 
+    @property
+    def train_log(self) -> Path:
+        return self.root / "train.log"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
+
+    @property
+    def curves(self) -> Path:
+        return self.root / "curves.png"
+
     def codes(self, split: str) -> Path:
         """The exported codes of best.pt on ``split`` (``train``: the database, ``test``: the queries)."""
         return self.root / f"codes_{split}.npz"
@@ -222,6 +234,20 @@ class MetricsLog:
         with self.path.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
 
+    def records(self) -> list[dict[str, Any]]:
+        """The records written so far (a line cut short by a crash is left out)."""
+        if not self.path.exists():
+            return []
+        records = []
+        for line in self.path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
     def truncate(self, *, after_epoch: int) -> None:
         """Drop records of epochs after the checkpoint: a crash between the two writes repeats them.
 
@@ -229,15 +255,8 @@ class MetricsLog:
         """
         if not self.path.exists():
             return
-        kept = []
-        for line in self.path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and record.get("epoch", 0) <= after_epoch:
-                kept.append(line)
-        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
+        kept = [record for record in self.records() if record.get("epoch", 0) <= after_epoch]
+        atomic_write_text(self.path, "".join(json.dumps(record) + "\n" for record in kept))
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:

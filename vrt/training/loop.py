@@ -72,6 +72,7 @@ class TrainingStep:
             raise NonFiniteLoss(f"the loss became {loss_sum / max(count, 1)}")
         self.optimizer.zero_grad(set_to_none=True)
         (loss * scale if scale != 1 else loss).backward()
+        distributed.average_gradients(self.loss_fn.parameters())  # DDP averages the model's only
         if self.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
         self.optimizer.step()

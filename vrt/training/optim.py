@@ -29,9 +29,29 @@ def build_optimizer(
 
 
 def build_scheduler(
+    optimizer: torch.optim.Optimizer, config: SchedulerConfig, *, epochs: int, warmup_epochs: int = 0
+) -> torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None:
+    """A schedule stepped once per epoch; ``plateau`` is stepped with the validation mAP.
+
+    With ``warmup_epochs`` w, the rate rises linearly from ``lr / (w + 1)`` to ``lr`` over the
+    first w epochs and the schedule then runs over the remaining ``epochs - w``.
+    """
+    main = _schedule(optimizer, config, epochs=epochs - warmup_epochs)
+    if not warmup_epochs:
+        return main
+    if isinstance(main, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        raise ValueError("a warmup cannot precede the plateau schedule")  # refused by config validation
+    warmup = torch.optim.lr_scheduler.LinearLR(
+        optimizer, start_factor=1.0 / (warmup_epochs + 1), total_iters=warmup_epochs
+    )
+    if main is None:
+        return warmup
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, main], milestones=[warmup_epochs])
+
+
+def _schedule(
     optimizer: torch.optim.Optimizer, config: SchedulerConfig, *, epochs: int
 ) -> torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau | None:
-    """A schedule stepped once per epoch; ``plateau`` is stepped with the validation mAP."""
     if config.name == "none":
         return None
     if config.name == "step":
@@ -43,3 +63,14 @@ def build_scheduler(
             optimizer, mode="max", factor=config.gamma, patience=config.patience, min_lr=config.min_lr
         )
     raise ValueError(f"unknown scheduler {config.name!r}")
+
+
+def stretch_schedule(scheduler: object, *, epochs: int, warmup_epochs: int = 0) -> None:
+    """After loading a checkpoint's schedule, fit a cosine schedule to the (new) number of epochs.
+
+    A resumed run may be given more epochs; the cosine then ends at the new last epoch.
+    """
+    inner = getattr(scheduler, "_schedulers", [scheduler])
+    for schedule in inner:
+        if isinstance(schedule, torch.optim.lr_scheduler.CosineAnnealingLR):
+            schedule.T_max = epochs - warmup_epochs

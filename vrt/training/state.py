@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from vrt.training.optim import stretch_schedule
+
 
 @dataclass
 class EpochProgress:
@@ -79,6 +81,7 @@ def restore_modules(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     epochs: int,
+    warmup_epochs: int = 0,
 ) -> None:
     """Load a checkpoint's module states into freshly built training objects."""
     model.load_state_dict(state["model"])
@@ -87,5 +90,4 @@ def restore_modules(
         loss_fn.load_state_dict(state["loss"])
     if scheduler is not None and state.get("scheduler") is not None:
         scheduler.load_state_dict(state["scheduler"])
-        if isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR):
-            scheduler.T_max = epochs  # resuming with more epochs stretches the schedule
+        stretch_schedule(scheduler, epochs=epochs, warmup_epochs=warmup_epochs)
