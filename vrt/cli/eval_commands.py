@@ -145,7 +145,11 @@ def report(
         TableFormat, typer.Option("--format", help="markdown or csv.")
     ] = TableFormat.markdown,
 ) -> None:
-    """One row per run: dataset, split, bits, margin, frames, mAP, mAP@K, P@K, tie-aware mAP, epochs, backbone."""
+    """One row per configuration: runs differing only in train.seed are averaged (mean ± std, seeds).
+
+    Columns: dataset, split, bits, margin, frames, seeds, mAP (tie-aware), mAP in database
+    order, mAP@K, P@K, unique database codes, epochs, backbone.
+    """
     from vrt.run_table import read_run, runs_csv, runs_markdown
 
     rows = [read_run(run_dir) for run_dir in run_dirs]
