@@ -102,7 +102,8 @@ def score_queries(
         workers: threads ranking blocks side by side; None: one per core (at most 8).
         engine: ``sort`` or ``count`` (see :mod:`vrt.metrics.ranking`).
         chunk_size: database columns the sort engine ranks at once.
-        curve: compute ``map_at_k_curve`` (mAP@K for every K); without it, the curve is empty.
+        curve: compute ``map_at_k_curve`` (mAP@K for every K, ties in database order); without
+            it, the curve is empty.
 
     None of ``block_size``, ``workers``, ``engine`` and ``chunk_size`` changes a per-query value.
     """
