@@ -167,7 +167,7 @@ def markdown_table(results: list[dict[str, Any]], *, bits: list[int], seeds: lis
     )
     note = (
         f"\nSynthetic data, `tiny3d` + `linear` head, {first['epochs']} epochs, device {first['device']}; "
-        f"test-split mAP of the checkpoint chosen on validation; {seed_text}; "
+        f"test-split tie-aware mAP of the checkpoint chosen on the validation tie-aware mAP; {seed_text}; "
         f"loss parameters as at {BASE_BITS} bits (triplet margins scale with the code length). "
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}.\n"
     )

@@ -61,22 +61,32 @@ def test_metrics_json_records_metrics_curves_and_protocol(code_files, tmp_path):
     )
     record = json.loads((out / "metrics.json").read_text())
 
-    assert record["schema"] == "vrt.eval.metrics/1"
+    assert record["schema"] == "vrt.eval.metrics/2"
     assert record["metrics"] == printed
-    assert {"map", "map_tie_aware", "map@20", "precision@20", "recall@20", "precision@H<=2"} <= printed.keys()
+    for key in ("map", "map@20", "precision@20", "recall@20"):
+        assert {key, f"{key}_database_order"} <= printed.keys()
+    assert "precision@H<=2" in printed and "map_tie_aware" not in printed
     assert printed["num_queries_without_relevant"] == 6  # the "fly" queries
+    stats = printed["code_stats"]
+    assert stats["query"]["size"] == 30 and stats["database"]["size"] == 200
+    assert len(stats["database"]["bit_balance"]) == 16 and stats["database"]["constant_bits"] == 0
+    assert printed["warnings"] == []
 
     per_class = {entry["name"]: entry for entry in record["per_class"]}
     assert list(per_class) == ["walk", "run", "jump", "swim", "fly"]
     assert per_class["fly"]["ap"] is None and per_class["fly"]["num_queries_without_relevant"] == 6
     assert all(0 < per_class[name]["ap"] <= 1 for name in ("walk", "run", "jump", "swim"))
+    assert all(0 < per_class[name]["ap_database_order"] <= 1 for name in ("walk", "run", "jump", "swim"))
 
     curve = record["pr_curve"]
     assert curve["radius"] == list(range(17)) and len(curve["precision"]) == len(curve["recall"]) == 17
     assert curve["precision"][2] == printed["precision@H<=2"] and curve["recall"][-1] == 1.0
     map_at_k = record["map_at_k"]
     assert map_at_k["k"][0] == 1 and map_at_k["k"][-1] == 200 and 20 in map_at_k["k"]
-    assert map_at_k["map"][map_at_k["k"].index(20)] == pytest.approx(printed["map@20"], abs=1e-12)
+    assert map_at_k["ties"] == "database order"
+    assert map_at_k["map"][map_at_k["k"].index(20)] == pytest.approx(
+        printed["map@20_database_order"], abs=1e-12
+    )
 
     protocol = record["protocol"]
     for side, path, size in (("query", query_path, 30), ("database", database_path, 200)):
@@ -135,6 +145,65 @@ def test_code_file_outputs_do_not_import_torch(code_files, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "map_at_k.png").is_file()
+
+
+def run_eval_process(*args: str) -> tuple[dict, list[str]]:
+    """`vrt eval ... --json` as a process: the printed JSON and the lines on stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "vrt", "eval", *args, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout), done.stderr.splitlines()
+
+
+@pytest.fixture
+def collapsed_files(tmp_path) -> tuple[Path, Path]:
+    """Random query codes against a database whose 40 codes are all identical, sorted by class."""
+    rng = np.random.default_rng(5)
+    query = CodeSet.from_bits(
+        rng.random((12, 16)) < 0.5, labels=np.arange(12) % 4, ids=[f"q{i}" for i in range(12)]
+    )
+    database = CodeSet.from_bits(
+        np.ones((40, 16), dtype=bool), labels=np.repeat(np.arange(4), 10), ids=[f"d{i}" for i in range(40)]
+    )  # fmt: skip
+    return save_codes(tmp_path / "q.npz", query), save_codes(tmp_path / "db.npz", database)
+
+
+def test_collapsed_database_codes_get_the_tie_aware_map_and_a_warning(collapsed_files):
+    from .metrics_reference import expected_average_precision
+
+    query_path, database_path = collapsed_files
+    printed, stderr = run_eval_process("--query", str(query_path), "--database", str(database_path))
+    # Every database item is at the same distance from a query: one tie group of 40 items, 10
+    # of them relevant. Database order would rank a class-0 query's items first.
+    expected = expected_average_precision([0] * 40, [True] * 10 + [False] * 30)
+    assert printed["map"] == pytest.approx(expected, abs=1e-9)
+    assert printed["map_database_order"] > printed["map"] + 0.05  # the flattering figure, kept apart
+    assert "map_tie_aware" not in printed
+    database = printed["code_stats"]["database"]
+    assert (database["unique_codes"], database["top_code_share"], database["constant_bits"]) == (1, 1.0, 16)
+    assert database["mean_abs_bit_correlation"] is None and database["bit_balance"] == [1.0] * 16
+    assert printed["code_stats"]["query"]["size"] == 12
+    warning = "warning: degenerate database codes: 100.0% of the 40 items share one code"
+    assert any(line.startswith(warning) for line in stderr), stderr
+    assert [line for line in stderr if line.startswith("warning: ")] == [
+        f"warning: {w}" for w in printed["warnings"]
+    ]
+
+
+def test_k_beyond_the_database_is_a_warning_in_json_and_on_stderr(code_files):
+    query_path, database_path = code_files
+    printed, stderr = run_eval_process(
+        "--query", str(query_path), "--database", str(database_path), "--topk", "500"
+    )
+    message = "topk 500 exceeds the database size 200: mAP@K, P@K and R@K are computed at K' = 200"
+    assert printed["warnings"] == [message]
+    assert f"warning: {message}" in stderr
+    assert printed["map@500"] == pytest.approx(printed["map"], abs=1e-12)  # K' = Ndb: the whole ranking
 
 
 def test_eval_hands_the_codes_to_the_retrieval_page(code_files, tmp_path, monkeypatch):

@@ -133,19 +133,26 @@ def test_metrics_match_reference(tied_case, topk, engine):
 
     report = scores.report()
     for value, key in [
-        (report.map, "map"),
-        (report.map_tie_aware, "map_tie_aware"),
-        (report.map_at_k, "map_at_k"),
-        (report.precision_at_k, "mean_precision_at_k"),
-        (report.recall_at_k, "recall_at_k_mean"),
+        (report.map, "map_tie_aware"),
+        (report.map_database_order, "map"),
+        (report.map_at_k, "map_at_k_tie_aware"),
+        (report.map_at_k_database_order, "map_at_k"),
+        (report.precision_at_k, "mean_precision_at_k_tie_aware"),
+        (report.precision_at_k_database_order, "mean_precision_at_k"),
+        (report.recall_at_k, "recall_at_k_tie_aware_mean"),
+        (report.recall_at_k_database_order, "recall_at_k_mean"),
         (report.precision_at_radius, "precision_at_radius"),
     ]:
         np.testing.assert_allclose(value, expected[key], rtol=0, atol=1e-12, err_msg=key)
     assert report.num_queries_without_relevant == expected["without_relevant"] == 2
     assert (report.num_queries, report.num_database, report.topk, report.radius) == (25, 60, topk, 2)
-    # K > Ndb: the curve stops at Ndb, where mAP@K is the full mAP.
+    # K > Ndb: the curve (ties in database order) stops at Ndb, where mAP@K is the full mAP.
     np.testing.assert_allclose(scores.map_at_k_curve, expected["map_at_k_curve"], rtol=0, atol=1e-12)
-    assert scores.map_at_k_curve[min(topk, 60) - 1] == pytest.approx(report.map_at_k, abs=1e-12)
+    assert scores.map_at_k_curve[min(topk, 60) - 1] == pytest.approx(
+        report.map_at_k_database_order, abs=1e-12
+    )
+    if topk >= 60:  # the whole ranking: tie-aware mAP@K is the tie-aware mAP
+        assert report.map_at_k == pytest.approx(report.map, abs=1e-12)
 
 
 def test_tie_order_matters_in_the_test_case(tied_case):
@@ -154,6 +161,11 @@ def test_tie_order_matters_in_the_test_case(tied_case):
     stable, reversed_ties = reference(query, database, 7), reference(query, database, 7, reverse_ties=True)
     assert abs(stable["map"] - reversed_ties["map"]) > 1e-3
     assert abs(stable["map_at_k"] - reversed_ties["map_at_k"]) > 1e-3
+    assert abs(stable["mean_precision_at_k"] - reversed_ties["mean_precision_at_k"]) > 1e-3
+    # The tie-aware values do not depend on the tie rule, and K = 7 cuts a tie group here.
+    for key in ("map_tie_aware", "map_at_k_tie_aware", "mean_precision_at_k_tie_aware"):
+        assert stable[key] == reversed_ties[key]
+    assert abs(stable["map_at_k_tie_aware"] - stable["map_at_k"]) > 1e-3
 
 
 @pytest.mark.parametrize(("bits", "num_database"), [(16, 40), (24, 33), (72, 50)])
@@ -164,7 +176,12 @@ def test_metrics_match_reference_at_other_widths(bits, num_database):
     expected = reference(query, database, 10, radius=bits // 2 - 2)
     report = evaluate_retrieval(query, database, topk=10, radius=bits // 2 - 2, block_size=5)
     np.testing.assert_allclose(
-        [report.map, report.map_at_k, report.precision_at_k, report.recall_at_k],
+        [
+            report.map_database_order,
+            report.map_at_k_database_order,
+            report.precision_at_k_database_order,
+            report.recall_at_k_database_order,
+        ],
         [
             expected["map"],
             expected["map_at_k"],
@@ -175,8 +192,14 @@ def test_metrics_match_reference_at_other_widths(bits, num_database):
         atol=1e-12,
     )
     np.testing.assert_allclose(
-        [report.map_tie_aware, report.precision_at_radius],
-        [expected["map_tie_aware"], expected["precision_at_radius"]],
+        [report.map, report.map_at_k, report.precision_at_k, report.recall_at_k, report.precision_at_radius],
+        [
+            expected["map_tie_aware"],
+            expected["map_at_k_tie_aware"],
+            expected["mean_precision_at_k_tie_aware"],
+            expected["recall_at_k_tie_aware_mean"],
+            expected["precision_at_radius"],
+        ],
         rtol=0,
         atol=1e-12,
     )
@@ -210,48 +233,79 @@ def test_hand_computed_example():
     #         AP = 1/2; AP@2 = 1/2, P@2 = 1/2; top 1 has no relevant item: AP@1 = 0, P@1 = 0
     # q2 (class 2): no relevant item in the database: left out of mAP, counts 0 in P@K
     at_2 = evaluate_retrieval(query, database, topk=2)
-    assert at_2.map == pytest.approx(47 / 72, abs=1e-15)
-    assert at_2.map_at_k == pytest.approx(0.75, abs=1e-15)
-    assert at_2.precision_at_k == pytest.approx(1 / 3, abs=1e-15)
+    assert at_2.map_database_order == pytest.approx(47 / 72, abs=1e-15)
+    assert at_2.map_at_k_database_order == pytest.approx(0.75, abs=1e-15)
+    assert at_2.precision_at_k_database_order == pytest.approx(1 / 3, abs=1e-15)
     assert at_2.num_queries_without_relevant == 1
 
-    at_1 = evaluate_retrieval(query, database, topk=1)
+    # Tie-aware at K = 2: d1 and d3 tie at distance 1 and straddle rank 2; each is at rank 2
+    # with chance 1/2. q0: AP@2 = 1 either way (d3 there: precisions 1, 1), expected relevant
+    # items in the top 2: 1 + 1/2. q1: d1 at rank 2 (chance 1/2) gives AP@2 = 1/2, else 0.
+    assert at_2.map_at_k == pytest.approx((1 + 1 / 4) / 2, abs=1e-15)
+    assert at_2.precision_at_k == pytest.approx((1.5 / 2 + 0.5 / 2 + 0) / 3, abs=1e-15)
+    assert at_2.recall_at_k == pytest.approx((1.5 / 3 + 0.5 / 1) / 2, abs=1e-15)
+
+    at_1 = evaluate_retrieval(query, database, topk=1)  # no tie at rank 1: both orders agree
     assert (at_1.map_at_k, at_1.precision_at_k) == (pytest.approx(0.5), pytest.approx(1 / 3))
+    assert (at_1.map_at_k_database_order, at_1.precision_at_k_database_order) == (0.5, pytest.approx(1 / 3))
 
     beyond = evaluate_retrieval(query, database, topk=10)  # K > N_db: the whole ranking, P over 4
-    assert beyond.map_at_k == pytest.approx(47 / 72, abs=1e-15)
+    assert beyond.map_at_k_database_order == pytest.approx(47 / 72, abs=1e-15)
+    assert beyond.map_at_k == pytest.approx(beyond.map, abs=1e-15)
     assert beyond.precision_at_k == pytest.approx((3 / 4 + 1 / 4 + 0) / 3, abs=1e-15)
+    assert beyond.warnings[-1] == (
+        "topk 10 exceeds the database size 4: mAP@K, P@K and R@K are computed at K' = 4"
+    )
 
     # Within radius 0: q0 retrieves d2 (relevant), q1 d0 (not), q2 d2 (not): P@H<=0 = 1/3.
-    # Recall@2: q0 finds 1 of 3, q1 1 of 1. Tie-aware AP: d1 and d3 tie at distance 1 for both
-    # queries, so q0's second relevant item (d3) is at rank 2 or 3 and q1's only one (d1) too.
+    # Recall@2 in database order: q0 finds 1 of 3, q1 1 of 1. Tie-aware AP: q0's second relevant
+    # item (d3) is at rank 2 or 3, and q1's only one (d1) too.
     tie_aware_q0 = ((1 + 2 / 2 + 3 / 4) + (1 + 2 / 3 + 3 / 4)) / 2 / 3
     tie_aware_q1 = (1 / 2 + 1 / 3) / 2
     report = evaluate_retrieval(query, database, topk=2, radius=0)
-    assert report.to_dict() == {
-        "map": at_2.map,
-        "map_tie_aware": pytest.approx((tie_aware_q0 + tie_aware_q1) / 2, abs=1e-15),
+    metrics = report.to_dict()
+    code_stats, warnings = metrics.pop("code_stats"), metrics.pop("warnings")
+    assert metrics == {
+        "map": pytest.approx((tie_aware_q0 + tie_aware_q1) / 2, abs=1e-15),
+        "map_database_order": at_2.map_database_order,
         "map@2": at_2.map_at_k,
+        "map@2_database_order": at_2.map_at_k_database_order,
         "precision@2": at_2.precision_at_k,
-        "recall@2": pytest.approx((1 / 3 + 1) / 2, abs=1e-15),
+        "precision@2_database_order": at_2.precision_at_k_database_order,
+        "recall@2": at_2.recall_at_k,
+        "recall@2_database_order": pytest.approx((1 / 3 + 1) / 2, abs=1e-15),
         "precision@H<=0": pytest.approx(1 / 3, abs=1e-15),
         "num_queries": 3,
         "num_database": 4,
         "num_queries_without_relevant": 1,
     }
+    # Database codes 00000011, 00000001, 00000000, 00000001: 3 distinct, the last two bits vary:
+    # bit 6 is 1 0 0 0, bit 7 is 1 1 0 1; both are set on d0 only, so their correlation is
+    # (1/4 - 1/4 * 3/4) / (1/4 * 3/4) = 1/3.
+    assert code_stats["database"] | {"bit_balance": None} == {
+        "size": 4, "bits": 8, "unique_codes": 3, "unique_fraction": 0.75, "top_code_share": 0.5,
+        "constant_bits": 6, "mean_abs_bit_correlation": pytest.approx(1 / 3, abs=1e-15), "bit_balance": None,
+    }  # fmt: skip
+    assert code_stats["database"]["bit_balance"] == [0, 0, 0, 0, 0, 0, 0.25, 0.75]
+    assert warnings == [  # queries 00000000, 00000011, 00000000: two of three share a code
+        "degenerate query codes: 66.7% of the 3 items share one code (more than 50%; 2 distinct codes)",
+        "degenerate query codes: 6 of the 8 bits never change (a quarter or more)",
+        "degenerate database codes: 6 of the 8 bits never change (a quarter or more)",
+    ]
 
 
 def test_no_query_with_relevant_items_gives_nan_and_json_null():
     database = random_codeset(5, 8, [0] * 5, seed=0, prefix="db")
     report = evaluate_retrieval(random_codeset(3, 8, [1, 2, 3], seed=1, prefix="q"), database, topk=2)
     assert np.isnan(report.map) and np.isnan(report.map_at_k) and report.precision_at_k == 0.0
-    assert (
-        np.isnan(report.map_tie_aware) and np.isnan(report.recall_at_k) and report.precision_at_radius == 0.0
-    )
+    assert np.isnan(report.map_database_order) and np.isnan(report.map_at_k_database_order)
+    assert np.isnan(report.recall_at_k) and np.isnan(report.recall_at_k_database_order)
+    assert report.precision_at_radius == 0.0 and report.precision_at_k_database_order == 0.0
     assert report.num_queries_without_relevant == 3
     decoded = json.loads(json.dumps(report.to_dict(), allow_nan=False))
-    assert decoded["map"] is None and decoded["map@2"] is None
-    assert decoded["map_tie_aware"] is None and decoded["recall@2"] is None
+    for key in ("map", "map@2", "map_database_order", "map@2_database_order", "recall@2"):
+        assert decoded[key] is None, key
+    assert decoded["recall@2_database_order"] is None
 
 
 def test_perfect_codes_score_one():
@@ -259,9 +313,17 @@ def test_perfect_codes_score_one():
     codes = np.repeat(np.array([[0x00], [0x0F], [0xF0], [0xFF]], dtype=np.uint8), 5, axis=0)
     database = CodeSet(codes=codes, bits=8, labels=labels, ids=[f"d{i}" for i in range(20)])
     report = evaluate_retrieval(database, database, topk=5)
-    assert (report.map, report.map_at_k, report.precision_at_k, report.recall_at_k) == (1.0, 1.0, 1.0, 1.0)
+    stable = (
+        report.map_database_order,
+        report.map_at_k_database_order,
+        report.precision_at_k_database_order,
+        report.recall_at_k_database_order,
+    )
+    assert stable == (1.0, 1.0, 1.0, 1.0)
     # Each class's 5 items tie at distance 0 and are all relevant: every order is perfect.
-    assert report.map_tie_aware == pytest.approx(1.0, abs=1e-15) and report.precision_at_radius == 1.0
+    tie_aware = (report.map, report.map_at_k, report.precision_at_k, report.recall_at_k)
+    assert tie_aware == pytest.approx((1.0, 1.0, 1.0, 1.0), abs=1e-15) and report.precision_at_radius == 1.0
+    assert report.warnings == ()  # 4 distinct codes of 5 items each, every bit used
     assert isinstance(report, RetrievalReport)
 
 

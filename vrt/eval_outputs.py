@@ -33,7 +33,9 @@ __all__ = [
     "write_eval_outputs",
 ]
 
-METRICS_SCHEMA = "vrt.eval.metrics/1"
+# 2: "map", "map@K", "precision@K", "recall@K" became tie-aware, the database-order values moved
+# to "*_database_order" keys, "map_tie_aware" went, "code_stats" and "warnings" came.
+METRICS_SCHEMA = "vrt.eval.metrics/2"
 METRICS_FILE = "metrics.json"
 PR_CURVE_FILE = "pr_curve.png"
 MAP_AT_K_FILE = "map_at_k.png"
@@ -129,6 +131,7 @@ def metrics_record(scores: QueryScores, *, protocol: dict[str, Any]) -> dict[str
                 "label": score.label,
                 "name": score.name,
                 "ap": score.average_precision,
+                "ap_database_order": score.average_precision_database_order,
                 "num_queries": score.num_queries,
                 "num_queries_without_relevant": score.num_queries_without_relevant,
             }
@@ -144,7 +147,8 @@ def metrics_record(scores: QueryScores, *, protocol: dict[str, Any]) -> dict[str
     }
     if scores.map_at_k_curve.shape[0]:
         ks = log_spaced_ks(scores.num_database, points=_CURVE_POINTS, include=(scores.topk,))
-        record["map_at_k"] = {"k": ks, "map": scores.map_at_k_curve[ks - 1]}
+        # Ties in database order: a tie-aware value for every K would cost a sum per query and K.
+        record["map_at_k"] = {"k": ks, "map": scores.map_at_k_curve[ks - 1], "ties": "database order"}
     return _clean(record)
 
 

@@ -83,6 +83,9 @@ def log_spaced_ks(size: int, *, points: int = 2000, include: tuple[int, ...] = (
 def plot_map_at_k(curve: np.ndarray, path: str | Path, *, topk: int, title: str | None = None) -> Path:
     """mAP@K for K = 1..Ndb on a log axis (``curve[K - 1]``), with K = ``topk`` marked.
 
+    The curve has ties in database order (``QueryScores.map_at_k_curve``) and its axis says so:
+    the mark at ``topk`` is the ``map@K_database_order`` value, not the tie-aware ``map@K``.
+
     The curve is drawn through at most a few thousand log-spaced K: it is a step function, and
     a million points would only slow the rendering down.
     """
@@ -106,7 +109,7 @@ def plot_map_at_k(curve: np.ndarray, path: str | Path, *, topk: int, title: str 
     axes.set_xlim(1, max(size, 2))
     axes.set_ylim(-0.02, 1.02)
     axes.set_xlabel("K (top-K results, log scale)")
-    axes.set_ylabel("mAP@K")
+    axes.set_ylabel("mAP@K, ties in database order")
     axes.set_title(title or f"mAP@K for K = 1 to the database size ({size:,})")
     axes.grid(alpha=0.3, which="both")
     return _save(figure, Path(path))

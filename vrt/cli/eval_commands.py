@@ -46,7 +46,10 @@ def evaluate(
     ] = True,
     workers: Annotated[Optional[int], typer.Option(help="Threads (default: one per core).", min=1)] = None,  # noqa: UP045
 ) -> None:
-    """Report mAP, tie-aware mAP, mAP@K, precision@K, recall@K and P@H<=r, from a checkpoint or codes files."""
+    """Report mAP, mAP@K, precision@K, recall@K (tie-aware and in database order), P@H<=r and code diagnostics.
+
+    Warnings (collapsed codes, K beyond the database) go to stderr, one line each.
+    """
     from vrt.metrics import score_queries
 
     if checkpoint is not None and (query is not None or database is not None):
@@ -78,6 +81,8 @@ def evaluate(
         query_codes, database_codes, topk=k, radius=radius, workers=workers, curve=out_dir is not None
     )
     report = scores.report()
+    for warning in report.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     if out_dir is not None:
         from vrt.eval_outputs import write_eval_outputs
 
@@ -140,7 +145,11 @@ def report(
         TableFormat, typer.Option("--format", help="markdown or csv.")
     ] = TableFormat.markdown,
 ) -> None:
-    """One row per run: dataset, split, bits, margin, frames, mAP, mAP@K, P@K, tie-aware mAP, epochs, backbone."""
+    """One row per configuration: runs differing only in train.seed are averaged (mean ± std, seeds).
+
+    Columns: dataset, split, bits, margin, frames, seeds, mAP (tie-aware), mAP in database
+    order, mAP@K, P@K, unique database codes, epochs, backbone.
+    """
     from vrt.run_table import read_run, runs_csv, runs_markdown
 
     rows = [read_run(run_dir) for run_dir in run_dirs]

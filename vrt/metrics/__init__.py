@@ -1,7 +1,9 @@
-"""Retrieval metrics over binary codes: Hamming distances and rank-based scores.
+"""Retrieval metrics over binary codes: Hamming distances, rank-based scores, code diagnostics.
 
 numpy only, never torch: ``vrt eval`` on code files must start and run without the training
-stack. The definitions are written out in ``docs/metrics.md``.
+stack. The definitions are written out in ``docs/metrics.md``. The headline values are
+tie-aware (expected over random orders of equally distant items); ``code_warnings`` tells a
+training loop when its codes have collapsed.
 """
 
 from __future__ import annotations
@@ -14,18 +16,13 @@ from vrt.metrics.blocks import (
     default_memory_budget,
     default_workers,
 )
+from vrt.metrics.code_diagnostics import CodeStats, code_stats, code_warnings, degenerate_code_warnings
 from vrt.metrics.definitions import METRIC_DEFINITIONS, METRIC_DEFINITIONS_VERSION
 from vrt.metrics.hamming import POPCOUNT_TABLE, HammingScanner, distance_dtype, hamming_distances
-from vrt.metrics.measures import harmonic_numbers, tie_aware_average_precision
 from vrt.metrics.ranking import BlockRanker, BlockRanking
-from vrt.metrics.retrieval import (
-    ClassScore,
-    PRCurve,
-    QueryScores,
-    RetrievalReport,
-    evaluate_retrieval,
-    score_queries,
-)
+from vrt.metrics.retrieval import evaluate_retrieval, score_queries
+from vrt.metrics.scores import ClassScore, PRCurve, QueryScores, RetrievalReport
+from vrt.metrics.tie_aware import harmonic_numbers, tie_aware_average_precision
 
 __all__ = [
     "MEMORY_CAP",
@@ -36,14 +33,18 @@ __all__ = [
     "BlockRanker",
     "BlockRanking",
     "ClassScore",
+    "CodeStats",
     "HammingScanner",
     "PRCurve",
     "QueryScores",
     "RetrievalReport",
     "available_memory",
+    "code_stats",
+    "code_warnings",
     "default_block_size",
     "default_memory_budget",
     "default_workers",
+    "degenerate_code_warnings",
     "distance_dtype",
     "evaluate_retrieval",
     "hamming_distances",

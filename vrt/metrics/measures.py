@@ -1,65 +1,46 @@
-"""Per-query retrieval measures computed from a :class:`~vrt.metrics.ranking.BlockRanking`.
+"""Per-query measures of the stable ranking (ties in database order), block by block.
 
 numpy only. The definitions are those of ``docs/metrics.md``; each function here computes one of
-them for a block of queries at once, from the relevant items' ranks and the counts per distance.
+them for a block of queries at once from a :class:`~vrt.metrics.ranking.BlockRanking`: the
+relevant items' ranks and the counts per distance. The tie-aware measures, which need only the
+counts, are in :mod:`vrt.metrics.tie_aware`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from vrt.metrics.ranking import BlockRanking
+from vrt.metrics.tie_aware import TieAwareScores, tie_aware_scores
 
 __all__ = [
     "BlockScores",
     "average_precision",
     "average_precision_at_k",
-    "harmonic_numbers",
     "map_at_k_steps",
     "ordinals",
     "relevant_within",
     "score_block",
-    "tie_aware_average_precision",
 ]
-
-_EULER_GAMMA = 0.57721566490153286061
-# Below this, harmonic numbers are summed exactly; from it on, the asymptotic series is exact to
-# the last bit (its first omitted term is under 2e-17 at 64).
-_HARMONIC_SERIES_FROM = 64
 
 
 @dataclass(frozen=True, eq=False)
 class BlockScores:
-    """Per-query values of one block (``b`` queries); AP values are NaN without a relevant item."""
+    """Per-query values of one block (``b`` queries), ties in database order.
+
+    AP values are NaN without a relevant item.
+    """
 
     average_precision: np.ndarray  # float64 [b]
     average_precision_at_k: np.ndarray  # float64 [b]
-    average_precision_tie_aware: np.ndarray  # float64 [b]
     found_at_k: np.ndarray  # int64 [b], relevant items in the top K'
+    tie_aware: TieAwareScores
     within: np.ndarray  # int64 [b, bits + 1], items at distance <= r
     relevant_within: np.ndarray  # int64 [b, bits + 1], relevant items at distance <= r
     step_ranks: np.ndarray  # int64 [M], see map_at_k_steps
     steps: np.ndarray  # float64 [M]
-
-
-def harmonic_numbers(n: int) -> np.ndarray:
-    """``H_0 .. H_n`` (``H_k = 1 + 1/2 + ... + 1/k``) in float64, each correct to rounding.
-
-    A running sum would drift by about ``n`` ulps, which the tie-aware AP of a large database
-    would feel in the differences ``H_b - H_a`` of nearby values.
-    """
-    exact = min(n + 1, _HARMONIC_SERIES_FROM)
-    table = np.empty(n + 1, dtype=np.float64)
-    table[:exact] = [math.fsum(1.0 / j for j in range(1, k + 1)) for k in range(exact)]
-    if n + 1 > exact:
-        k = np.arange(exact, n + 1, dtype=np.float64)
-        inv2 = 1.0 / (k * k)
-        series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 / 240)))
-        table[exact:] = np.log(k) + _EULER_GAMMA + 0.5 / k - series
-    return table
 
 
 def ordinals(rows: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,40 +82,6 @@ def relevant_within(rows: np.ndarray, distances: np.ndarray, num_rows: int, leve
     """``[b, levels]`` relevant items at distance ``<= r`` from each query."""
     counts = np.bincount(rows * levels + distances, minlength=num_rows * levels).reshape(num_rows, levels)
     return np.cumsum(counts, axis=1)
-
-
-def tie_aware_average_precision(
-    within: np.ndarray, relevant_within: np.ndarray, harmonic: np.ndarray
-) -> np.ndarray:
-    """Expected AP when the items at each distance come in a uniformly random order.
-
-    McSherry & Najork (2008), in closed form per tie group (the items at one distance): with
-    ``a`` items and ``R`` relevant items before the group, ``n`` items of which ``r`` relevant in
-    it, and ``dH = H_{a+n} - H_a``, the group adds to the sum of precisions
-
-        r/n * [ (R + 1) dH + (r - 1)/(n - 1) * (n - (a + 1) dH) ]
-
-    (the second term is 0 when ``n = 1``). A relevant item at position ``p`` of the group has on
-    average ``(p - 1)(r - 1)/(n - 1)`` relevant items before it in the group; summing the expected
-    precision ``(R + 1 + that) / (a + p)`` over the ``n`` equally likely positions gives the
-    formula. The AP is that sum over the groups divided by the number of relevant items.
-    """
-    num_levels = within.shape[1]
-    relevant_counts = np.diff(relevant_within, axis=1, prepend=0).reshape(-1)
-    groups = np.flatnonzero(relevant_counts)  # the groups holding a relevant item, row by row
-    rows = groups // num_levels
-    relevant = relevant_counts[groups].astype(np.float64)
-    size = np.diff(within, axis=1, prepend=0).reshape(-1)[groups]
-    before = within.reshape(-1)[groups] - size
-    relevant_before = relevant_within.reshape(-1)[groups] - relevant
-    spread = harmonic[before + size] - harmonic[before]
-    pairs = np.where(size > 1, (relevant - 1) / np.maximum(size - 1, 1), 0.0)
-    gain = relevant / size * ((relevant_before + 1) * spread + pairs * (size - (before + 1) * spread))
-    total = np.bincount(rows, weights=gain, minlength=within.shape[0])
-    num_relevant = relevant_within[:, -1]
-    result = np.full(within.shape[0], np.nan)
-    np.divide(total, num_relevant, out=result, where=num_relevant > 0)
-    return result
 
 
 def map_at_k_steps(
@@ -185,9 +132,9 @@ def score_block(
     return BlockScores(
         average_precision=average_precision(rows, precision, num_relevant),
         average_precision_at_k=ap_at_k,
-        # Row by row: the same values as over all queries at once.
-        average_precision_tie_aware=tie_aware_average_precision(ranking.within, relevant_counts, harmonic),
         found_at_k=found_at_k,
+        # Row by row: the same values as over all queries at once.
+        tie_aware=tie_aware_scores(ranking.within, relevant_counts, depth=depth, harmonic=harmonic),
         within=ranking.within,
         relevant_within=relevant_counts,
         step_ranks=ranks if steps else ranks[:0],

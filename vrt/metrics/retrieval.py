@@ -1,33 +1,37 @@
 """Retrieval metrics over Hamming rankings (numpy only); ``docs/metrics.md`` is the reference.
 
-Each query ranks the whole database by Hamming distance, ties in database order (a stable
-sort); an item is relevant when it has the query's label. Per query:
+Each query ranks the whole database by Hamming distance; an item is relevant when it has the
+query's label. The headline values are **tie-aware**: the expectation over uniformly random
+orders of the items at equal distance (:mod:`vrt.metrics.tie_aware`), so that the order the
+database happens to be stored in cannot move them. The same values of the stable ranking (ties
+in database order) come alongside, suffixed ``database_order``. Per query:
 
 * AP: the mean of the precision at the rank of every relevant item. Queries without a relevant
   item in the database are left out of every mean of AP (and of recall), and counted.
-* tie-aware AP: the expected AP when the items at each distance come in random order
-  (McSherry & Najork 2008, closed form; see :func:`~vrt.metrics.measures.tie_aware_average_precision`).
 * AP@K: the mean precision at the relevant ranks within the top ``K' = min(K, Ndb)``, over the
   relevant items found there; 0 when none is (the DeepHash/DSH convention).
 * precision@K: relevant items in the top K' over K'; recall@K: over all relevant items.
 * precision within Hamming radius r (P@H<=r): relevant items at distance <= r over all items
   at distance <= r, and 0 when no item is that close; recall within r likewise over all
   relevant items. Averaged over all queries (precision) or queries with a relevant item (recall).
+  These do not depend on any order.
 
 Queries are ranked in blocks (see :mod:`vrt.metrics.blocks`), so memory stays bounded whatever
 the sizes, and the values do not depend on the block size, the engine or the number of threads.
+Every evaluation also describes the codes (:mod:`vrt.metrics.code_diagnostics`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from vrt.codes import CodeSet
 from vrt.metrics.blocks import Block, Engine, default_workers, plan_blocks, run_in_order
-from vrt.metrics.measures import BlockScores, harmonic_numbers, score_block
+from vrt.metrics.code_diagnostics import code_stats
+from vrt.metrics.measures import BlockScores, score_block
 from vrt.metrics.ranking import BlockRanker
+from vrt.metrics.scores import ClassScore, PRCurve, QueryScores, RetrievalReport
+from vrt.metrics.tie_aware import TieAwareScores, harmonic_numbers
 
 __all__ = [
     "ClassScore",
@@ -37,165 +41,6 @@ __all__ = [
     "evaluate_retrieval",
     "score_queries",
 ]
-
-
-def _finite_or_none(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
-
-
-@dataclass(frozen=True)
-class RetrievalReport:
-    """Aggregated metrics of one query set against one database.
-
-    The AP-based means and ``recall_at_k`` are NaN when no query has a relevant item in the
-    database (:meth:`to_dict` turns NaN into None so the dictionary stays valid JSON).
-    """
-
-    map: float
-    map_at_k: float
-    precision_at_k: float
-    topk: int
-    num_queries: int
-    num_database: int
-    num_queries_without_relevant: int
-    recall_at_k: float
-    map_tie_aware: float
-    precision_at_radius: float
-    radius: int
-
-    def to_dict(self) -> dict[str, float | int | None]:
-        """Flat dictionary with K and r in the key names (``map@100``, ``precision@H<=2``)."""
-        return {
-            "map": _finite_or_none(self.map),
-            "map_tie_aware": _finite_or_none(self.map_tie_aware),
-            f"map@{self.topk}": _finite_or_none(self.map_at_k),
-            f"precision@{self.topk}": float(self.precision_at_k),
-            f"recall@{self.topk}": _finite_or_none(self.recall_at_k),
-            f"precision@H<={self.radius}": float(self.precision_at_radius),
-            "num_queries": self.num_queries,
-            "num_database": self.num_database,
-            "num_queries_without_relevant": self.num_queries_without_relevant,
-        }
-
-
-@dataclass(frozen=True, eq=False)
-class PRCurve:
-    """Precision and recall within each Hamming radius ``0..bits`` (means over queries)."""
-
-    radius: np.ndarray  # int64 [bits + 1]
-    precision: np.ndarray  # float64, P@H<=r averaged over all queries
-    recall: np.ndarray  # float64, recall within r averaged over queries with a relevant item
-    retrieving: np.ndarray  # float64, fraction of queries with at least one item within r
-
-
-@dataclass(frozen=True)
-class ClassScore:
-    """AP of the queries of one class: the mean over those with a relevant item (NaN if none)."""
-
-    label: int
-    name: str | None
-    average_precision: float
-    num_queries: int
-    num_queries_without_relevant: int
-
-
-@dataclass(frozen=True, eq=False)
-class QueryScores:
-    """Per-query values behind a :class:`RetrievalReport`, for per-class or per-query analysis.
-
-    The AP arrays and ``recall_at_k`` are NaN for queries without a relevant item in the
-    database (``num_relevant == 0``). ``within[q, r]`` and ``relevant_within[q, r]`` count the
-    items and the relevant items at distance ``<= r``. ``map_at_k_curve[K - 1]`` is mAP@K.
-    """
-
-    average_precision: np.ndarray  # float64 [Nq]
-    average_precision_tie_aware: np.ndarray  # float64 [Nq]
-    average_precision_at_k: np.ndarray  # float64 [Nq]
-    precision_at_k: np.ndarray  # float64 [Nq]
-    recall_at_k: np.ndarray  # float64 [Nq]
-    num_relevant: np.ndarray  # int64 [Nq], relevant items in the whole database
-    within: np.ndarray  # int64 [Nq, bits + 1]
-    relevant_within: np.ndarray  # int64 [Nq, bits + 1]
-    map_at_k_curve: np.ndarray  # float64 [Ndb]
-    labels: np.ndarray  # int64 [Nq], the queries' labels as given
-    class_names: list[str] | None
-    topk: int
-    radius: int
-    num_database: int
-
-    @property
-    def has_relevant(self) -> np.ndarray:
-        return self.num_relevant > 0
-
-    def precision_within(self, radius: int) -> np.ndarray:
-        """P@H<=r of each query: 0 when no database item is within ``radius``."""
-        retrieved = self.within[:, radius]
-        result = np.zeros(retrieved.shape)
-        np.divide(self.relevant_within[:, radius], retrieved, out=result, where=retrieved > 0)
-        return result
-
-    def recall_within(self, radius: int) -> np.ndarray:
-        """Share of each query's relevant items within ``radius``; NaN without relevant items."""
-        result = np.full(self.num_relevant.shape, np.nan)
-        np.divide(self.relevant_within[:, radius], self.num_relevant, out=result, where=self.has_relevant)
-        return result
-
-    def report(self) -> RetrievalReport:
-        """Means over the queries (see the module docstring for which queries each one covers)."""
-        valid = self.has_relevant
-        num_valid = int(valid.sum())
-
-        def mean_valid(values: np.ndarray) -> float:
-            # np.mean of a fixed array is deterministic: results do not depend on the blocks.
-            return float(np.mean(values[valid])) if num_valid else float("nan")
-
-        return RetrievalReport(
-            map=mean_valid(self.average_precision),
-            map_at_k=mean_valid(self.average_precision_at_k),
-            precision_at_k=float(np.mean(self.precision_at_k)),
-            topk=self.topk,
-            num_queries=int(valid.shape[0]),
-            num_database=self.num_database,
-            num_queries_without_relevant=int(valid.shape[0] - num_valid),
-            recall_at_k=mean_valid(self.recall_at_k),
-            map_tie_aware=mean_valid(self.average_precision_tie_aware),
-            precision_at_radius=float(np.mean(self.precision_within(self.radius))),
-            radius=self.radius,
-        )
-
-    def pr_curve(self) -> PRCurve:
-        """Precision and recall for every Hamming radius from 0 to the number of bits."""
-        valid = self.has_relevant
-        radii = np.arange(self.within.shape[1])
-        # Column by column, with the same means as report(): P@H<=r here is the report's exactly.
-        precision = [np.mean(self.precision_within(int(r))) for r in radii]
-        recall = [np.mean(self.recall_within(int(r))[valid]) if valid.any() else np.nan for r in radii]
-        return PRCurve(
-            radius=radii,
-            precision=np.array(precision),
-            recall=np.array(recall),
-            retrieving=(self.within > 0).mean(axis=0),
-        )
-
-    def per_class(self) -> list[ClassScore]:
-        """AP per query class, in label order (classes without queries are not listed)."""
-        scores = []
-        for label in np.unique(self.labels):
-            members = self.labels == label
-            valid = members & self.has_relevant
-            name = self.class_names[label] if self.class_names is not None else None
-            scores.append(
-                ClassScore(
-                    label=int(label),
-                    name=name,
-                    average_precision=float(np.mean(self.average_precision[valid]))
-                    if valid.any()
-                    else float("nan"),
-                    num_queries=int(members.sum()),
-                    num_queries_without_relevant=int((members & ~self.has_relevant).sum()),
-                )
-            )
-        return scores
 
 
 def _dense_labels(query: CodeSet, database: CodeSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -257,7 +102,8 @@ def score_queries(
         workers: threads ranking blocks side by side; None: one per core (at most 8).
         engine: ``sort`` or ``count`` (see :mod:`vrt.metrics.ranking`).
         chunk_size: database columns the sort engine ranks at once.
-        curve: compute ``map_at_k_curve`` (mAP@K for every K); without it, the curve is empty.
+        curve: compute ``map_at_k_curve`` (mAP@K for every K, ties in database order); without
+            it, the curve is empty.
 
     None of ``block_size``, ``workers``, ``engine`` and ``chunk_size`` changes a per-query value.
     """
@@ -283,6 +129,7 @@ def score_queries(
     ranker = BlockRanker(database.codes, database_dense, chunk_size=chunk_size)
     labels = ranker.map_labels(query_dense)
     blocks = plan_blocks(labels, ranker, engine=engine, block_size=block_size, workers=workers)
+
     harmonic = harmonic_numbers(num_database)
 
     def rank_and_score(block: Block) -> BlockScores:
@@ -295,8 +142,8 @@ def score_queries(
 
     average_precision = np.empty(num_queries)
     average_precision_at_k = np.empty(num_queries)
-    average_precision_tie_aware = np.empty(num_queries)
     found_at_k = np.empty(num_queries, dtype=np.int64)
+    tie_aware = TieAwareScores(np.empty(num_queries), np.empty(num_queries), np.empty(num_queries))
     within = np.empty((num_queries, ranker.levels), dtype=np.int64)
     relevant_within = np.empty((num_queries, ranker.levels), dtype=np.int64)
     step_sum = _StepSum(num_database)
@@ -304,23 +151,26 @@ def score_queries(
         rows = block.queries
         average_precision[rows] = scores.average_precision
         average_precision_at_k[rows] = scores.average_precision_at_k
-        average_precision_tie_aware[rows] = scores.average_precision_tie_aware
         found_at_k[rows] = scores.found_at_k
+        tie_aware.average_precision[rows] = scores.tie_aware.average_precision
+        tie_aware.average_precision_at_k[rows] = scores.tie_aware.average_precision_at_k
+        tie_aware.found_at_k[rows] = scores.tie_aware.found_at_k
         within[rows] = scores.within
         relevant_within[rows] = scores.relevant_within
         if curve:
             step_sum.add(scores.step_ranks, scores.steps)
 
-    has_relevant = num_relevant > 0
-    recall_at_k = np.full(num_queries, np.nan)
-    np.divide(found_at_k, num_relevant, out=recall_at_k, where=has_relevant)
-    num_valid = int(has_relevant.sum())
+    num_valid = int(np.count_nonzero(num_relevant))
+    database_stats = code_stats(database)
     return QueryScores(
-        average_precision=average_precision,
-        average_precision_tie_aware=average_precision_tie_aware,
-        average_precision_at_k=average_precision_at_k,
-        precision_at_k=found_at_k / depth,
-        recall_at_k=recall_at_k,
+        average_precision=tie_aware.average_precision,
+        average_precision_database_order=average_precision,
+        average_precision_at_k=tie_aware.average_precision_at_k,
+        average_precision_at_k_database_order=average_precision_at_k,
+        precision_at_k=tie_aware.found_at_k / depth,
+        precision_at_k_database_order=found_at_k / depth,
+        recall_at_k=_recall(tie_aware.found_at_k, num_relevant),
+        recall_at_k_database_order=_recall(found_at_k, num_relevant),
         num_relevant=num_relevant,
         within=within,
         relevant_within=relevant_within,
@@ -330,7 +180,15 @@ def score_queries(
         topk=topk,
         radius=radius,
         num_database=num_database,
+        query_codes=database_stats if query is database else code_stats(query),
+        database_codes=database_stats,
     )
+
+
+def _recall(found: np.ndarray, num_relevant: np.ndarray) -> np.ndarray:
+    recall = np.full(found.shape, np.nan)
+    np.divide(found, num_relevant, out=recall, where=num_relevant > 0)
+    return recall
 
 
 def _curve_mean(step_sum: _StepSum, num_valid: int) -> np.ndarray:

@@ -1,0 +1,173 @@
+"""Tie-aware AP, AP@K, P@K and R@K against every arrangement of the tie groups; collapsed codes."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from vrt.codes import CodeSet
+from vrt.metrics import evaluate_retrieval, score_queries
+
+from .metrics_reference import expected_top_k, hamming, means_over_tie_orders
+
+
+def codeset(codes, labels, *, prefix: str) -> CodeSet:
+    return CodeSet(
+        codes=np.asarray(codes, dtype=np.uint8).reshape(len(labels), 1),
+        bits=8,
+        labels=np.asarray(labels),
+        ids=[f"{prefix}{i}" for i in range(len(labels))],
+    )
+
+
+def tiny_tied_case(seed: int) -> tuple[CodeSet, CodeSet]:
+    """8-bit codes using 2 low bits: at most 3 distances, so K often cuts a mixed tie group."""
+    rng = np.random.default_rng(seed)
+    size = 7 + seed % 3
+    database = codeset(rng.integers(0, 4, size), rng.integers(0, 3, size), prefix="d")
+    query = codeset(rng.integers(0, 4, 4), [0, 1, 2, 3], prefix="q")  # class 3: no relevant item
+    return query, database
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("topk", [1, 2, 3, 5, 8, 20])
+def test_tie_aware_values_are_means_over_every_tie_arrangement(seed, topk):
+    query, database = tiny_tied_case(seed)
+    scores = score_queries(query, database, topk=topk, block_size=2)
+    depth = min(topk, len(database))
+    for q, distance in enumerate(hamming(query, database)):
+        relevant = [bool(label == query.labels[q]) for label in database.labels]
+        if not any(relevant):
+            assert np.isnan(scores.average_precision[q]) and np.isnan(scores.average_precision_at_k[q])
+            assert np.isnan(scores.recall_at_k[q]) and scores.precision_at_k[q] == 0.0
+            continue
+        expected = means_over_tie_orders(distance, relevant, depth)
+        for name in ("average_precision", "average_precision_at_k", "precision_at_k", "recall_at_k"):
+            key = name.replace("average_precision", "ap")
+            assert getattr(scores, name)[q] == pytest.approx(expected[key], abs=1e-12), (name, q)
+
+
+def test_the_tiny_cases_cut_mixed_tie_groups_at_k():
+    # Guards the test above: K must often fall inside a tie group holding relevant and other items.
+    cuts = 0
+    for seed in range(5):
+        query, database = tiny_tied_case(seed)
+        for q, distance in enumerate(hamming(query, database)):
+            relevant = np.asarray(database.labels) == query.labels[q]
+            order = np.sort(distance)
+            for depth in (1, 2, 3, 5):
+                group = np.asarray(distance) == order[depth - 1]
+                straddles = (np.asarray(distance) < order[depth - 1]).sum() + group.sum() > depth
+                cuts += bool(straddles and 0 < relevant[group].sum() < group.sum())
+    assert cuts >= 20
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_position_by_position_reference_agrees_with_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    distance = rng.integers(0, 3, 9).tolist()
+    relevant = (rng.random(9) < 0.4).tolist()
+    relevant[0] = True
+    for depth in range(1, 10):
+        expected = means_over_tie_orders(distance, relevant, depth)
+        ap_at_k, found = expected_top_k(distance, relevant, depth)
+        assert ap_at_k == pytest.approx(expected["ap_at_k"], abs=1e-12)
+        assert found / depth == pytest.approx(expected["precision_at_k"], abs=1e-12)
+
+
+# -- collapsed codes -------------------------------------------------------------------------
+
+# Four classes of two items, stored sorted by class, every code identical: the worked example of
+# docs/metrics.md. Database order puts class A's items first, so its query scores AP 1.
+SORTED_LABELS = [0, 0, 1, 1, 2, 2, 3, 3]
+INTERLEAVED_LABELS = [0, 1, 2, 3, 0, 1, 2, 3]
+# Database-order AP per class (relevant ranks): sorted 1-2, 3-4, 5-6, 7-8; interleaved 1-5, 2-6, ...
+SORTED_MAP = (Fraction(1) + Fraction(5, 12) + Fraction(4, 15) + Fraction(11, 56)) / 4
+INTERLEAVED_MAP = (Fraction(7, 10) + Fraction(5, 12) + Fraction(13, 42) + Fraction(1, 4)) / 4
+# Expected AP of a random ranking of 8 items with 2 relevant: (H_8 + (r-1)/(n-1) (n - H_8)) / n.
+H8 = sum(Fraction(1, k) for k in range(1, 9))
+RANDOM_AP = (H8 + Fraction(1, 7) * (8 - H8)) / 8
+
+
+@pytest.mark.parametrize(
+    ("labels", "database_order_map", "database_order_map_at_3"),
+    # AP@3 in database order: sorted, only A (1) and B (1/3) reach the top 3; interleaved,
+    # A, B, C at ranks 1, 2, 3 score 1, 1/2, 1/3.
+    [
+        (SORTED_LABELS, SORTED_MAP, Fraction(4, 3) / 4),
+        (INTERLEAVED_LABELS, INTERLEAVED_MAP, Fraction(11, 6) / 4),
+    ],
+)
+def test_identical_codes_score_chance_whatever_the_database_order(
+    labels, database_order_map, database_order_map_at_3
+):
+    database = codeset([0b1010] * 8, labels, prefix="d")
+    query = codeset([0b1010] * 4, [0, 1, 2, 3], prefix="q")
+    report = evaluate_retrieval(query, database, topk=3)
+    assert report.map_database_order == pytest.approx(float(database_order_map), abs=1e-15)
+    assert report.map == pytest.approx(float(RANDOM_AP), abs=1e-15)
+    assert report.map_at_k_database_order == pytest.approx(float(database_order_map_at_3), abs=1e-15)
+    # The figures of the table in docs/metrics.md.
+    quoted = (0.4699, 0.4190, 0.4341, 0.3333, 0.4583, 0.4137)
+    values = (SORTED_MAP, INTERLEAVED_MAP, RANDOM_AP, Fraction(1, 3), Fraction(11, 24), report.map_at_k)
+    assert tuple(round(float(value), 4) for value in values) == quoted
+    # Every value at K = 3 (a cut through the one tie group) is the mean over the 28 arrangements.
+    expected = means_over_tie_orders([0] * 8, [True, True] + [False] * 6, 3)
+    assert report.map_at_k == pytest.approx(expected["ap_at_k"], abs=1e-12)
+    assert report.precision_at_k == pytest.approx(expected["precision_at_k"], abs=1e-12)
+    assert expected["precision_at_k"] == pytest.approx(1 / 4)  # 3 of 8 places, 2 of them relevant
+    assert report.recall_at_k == pytest.approx(expected["recall_at_k"], abs=1e-12)
+    assert report.database_codes.unique_codes == 1 and report.database_codes.top_code_share == 1.0
+    assert report.warnings[:2] == (
+        "degenerate query codes: 100.0% of the 4 items share one code (more than 50%; 1 distinct code)",
+        "degenerate query codes: 8 of the 8 bits never change (a quarter or more)",
+    )
+    assert "degenerate database codes: 100.0% of the 8 items share one code" in report.warnings[2]
+
+
+def test_boundary_group_with_vanishing_outcomes_stays_exact(monkeypatch):
+    """1,040 tied items, half relevant, K in the middle: P(j = 0) = 1 / C(1040, 520) underflows."""
+    import vrt.metrics.tie_aware as tie_aware
+
+    in_logs = []
+    weights_in_logs = tie_aware._weights_in_logs
+    monkeypatch.setattr(
+        tie_aware, "_weights_in_logs", lambda *args: in_logs.append(1) or weights_in_logs(*args)
+    )
+    size = 1040
+    database = CodeSet(
+        codes=np.zeros((size, 1), dtype=np.uint8), bits=8, labels=np.arange(size) % 2, ids=[f"d{i}" for i in range(size)]
+    )  # fmt: skip
+    query = codeset([0], [0], prefix="q")
+    scores = score_queries(query, database, topk=size // 2, curve=False)
+    relevant = [i % 2 == 0 for i in range(size)]
+    expected_ap_at_k, found = expected_top_k([0] * size, relevant, size // 2)
+    assert scores.average_precision_at_k[0] == pytest.approx(expected_ap_at_k, abs=1e-12)
+    assert scores.precision_at_k[0] == pytest.approx(found / (size // 2), abs=1e-15) == 0.5
+    assert in_logs == [1]  # the running products overflowed: the weights were redone in logs
+
+
+def test_values_do_not_depend_on_the_queries_computed_together(monkeypatch):
+    """Passes of 3 queries and outcome tables of 8 cells (batches by width) change no bit."""
+    import vrt.metrics.tie_aware as tie_aware
+
+    rng = np.random.default_rng(4)
+    database = codeset(rng.integers(0, 4, 60), rng.integers(0, 3, 60), prefix="d")
+    query = codeset(rng.integers(0, 4, 20), rng.integers(0, 4, 20), prefix="q")
+    whole = score_queries(query, database, topk=17, block_size=20)
+    monkeypatch.setattr(tie_aware, "_ROWS_PER_PASS", 3)
+    monkeypatch.setattr(tie_aware, "_OUTCOME_CELLS", 8)
+    for block_size in (1, 7, 20):
+        split = score_queries(query, database, topk=17, block_size=block_size)
+        for name in ("average_precision", "average_precision_at_k", "precision_at_k", "recall_at_k"):
+            np.testing.assert_array_equal(getattr(split, name), getattr(whole, name), err_msg=name)
+    assert (whole.precision_at_k != whole.precision_at_k_database_order).any()  # ties cross K here
+
+
+def test_identical_codes_approach_the_class_frequency():
+    """docs/metrics.md: 4 classes of 1,000 identical codes give a tie-aware mAP of 0.2515."""
+    database = codeset([7] * 4000, np.arange(4000) % 4, prefix="d")
+    report = evaluate_retrieval(codeset([7], [0], prefix="q"), database, topk=100)
+    assert round(report.map, 4) == 0.2515
