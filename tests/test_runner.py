@@ -167,3 +167,20 @@ def test_unreadable_videos_are_skipped_counted_and_listed(tmp_path, monkeypatch)
     assert all("moov atom" in line for line in listed)
     assert json.loads(runner.paths.results.read_text())["bad_videos"] == 3
     assert report.num_queries == 4 * 3 - 1 and report.num_database == 4 * 8 - 2
+
+
+def test_validation_warns_about_collapsed_codes_and_records_their_spread(tmp_path, monkeypatch):
+    from vrt.model import HashingModel
+
+    # Every clip gets the same code: the collapse a broken recipe produces.
+    monkeypatch.setattr(
+        HashingModel,
+        "forward",
+        lambda self, clips: self.head.fc.bias.tanh().expand(len(clips), -1) + 0 * clips.sum(),
+    )
+    messages = []
+    monkeypatch.setattr(Runner, "_warn", lambda self, text: messages.append(text))
+    runner, _ = run(tmp_path, "collapsed", epochs=1, max_steps_per_epoch=1)
+    records = read_metrics(runner.paths.root)
+    assert records[0]["val_top_code_share"] == 1.0 and records[0]["val_constant_bits"] == 16
+    assert any(m.startswith("validation after epoch 1: degenerate") for m in messages), messages

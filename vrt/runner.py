@@ -117,6 +117,16 @@ def model_from_checkpoint(path: str | Path) -> tuple[HashingModel, Config, dict[
     return model, config, state
 
 
+def code_record(report: RetrievalReport) -> dict[str, float | int]:
+    """How the validation database's codes use the code space, for metrics.jsonl and TensorBoard."""
+    codes = report.database_codes
+    return {
+        "val_unique_codes": codes.unique_fraction,
+        "val_top_code_share": codes.top_code_share,
+        "val_constant_bits": codes.constant_bits,
+    }
+
+
 class Runner:
     """Train, validate, checkpoint and evaluate one run.
 
@@ -287,6 +297,9 @@ class Runner:
                     report = self.evaluate_model(model, query="val", database="fit")
                     record["val_map"] = report.map
                     record[f"val_map@{report.topk}"] = report.map_at_k
+                    record |= code_record(report)
+                    for warning in report.warnings:  # collapsing codes show here first
+                        self._warn(f"validation after epoch {epoch + 1}: {warning}")
                 improved = record["val_map"] > run.best_map if "val_map" in record else not has_validation
                 if improved:
                     run.best_map, run.best_epoch = record.get("val_map", run.best_map), epoch + 1

@@ -41,4 +41,6 @@ def epoch_line(record: dict[str, Any], *, epochs: int, improved: bool) -> str:
     ]
     if "val_map" in record:
         parts.append(f"val mAP {record['val_map']:.4f}" + (" (best)" if improved else ""))
+    if "val_unique_codes" in record:
+        parts.append(f"{record['val_unique_codes']:.0%} distinct codes")
     return "  ".join(parts)
