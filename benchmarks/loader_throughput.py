@@ -1,7 +1,7 @@
 """DataLoader throughput: clips per second from video files (decoded on the fly) vs frame folders.
 
 Builds its own corpus in a temporary folder (synthetic videos written with PyAV, and their
-frames extracted with ``vrt.datasets.prepare``), then times a full DataLoader pass over it for
+frames extracted with ``vrt.io.prepare``), then times a full DataLoader pass over it for
 each storage mode and worker count, with the uniform clip sampler and the test transform (the
 same work as encoding a database). Prints a markdown table.
 
@@ -26,8 +26,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vrt.data.transforms import ClipTransform, build_clip_transform
-from vrt.datasets.prepare import frame_folder, prepare_frames
 from vrt.io.frames import list_frame_files, read_frame_files
+from vrt.io.prepare import frame_folder, prepare_frames
 from vrt.io.synthetic_video import write_test_video
 from vrt.io.video import probe_video, read_video_frames
 from vrt.registry import SAMPLERS

@@ -1,7 +1,7 @@
 """Loss comparison on the synthetic data: test mAP of every loss config at 32 and 64 bits.
 
 Trains each ``configs/synthetic_*_32bit.yaml`` (plus a triplet + regularisers variant defined
-below) at every requested code length and seed through :class:`vrt.runner.Runner`, collects the
+below) at every requested code length and seed through :class:`vrt.training.runner.Runner`, collects the
 test-split mAP (test queries against the training database, the checkpoint chosen on
 validation) and prints a markdown table for ``docs/``.
 
@@ -34,7 +34,7 @@ from rich.console import Console
 
 from vrt.config import config_from_dict
 from vrt.config.loader import apply_override, read_config_dict
-from vrt.runner import Runner
+from vrt.training.runner import Runner
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = REPO_ROOT / "configs"

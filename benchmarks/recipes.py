@@ -33,8 +33,8 @@ from rich.console import Console
 
 from vrt.config import apply_override, config_from_dict
 from vrt.config.loader import read_config_dict
-from vrt.run_table import MetricSummary, group_runs, read_run
-from vrt.runner import Runner
+from vrt.reporting.runs import MetricSummary, group_runs, read_run
+from vrt.training.runner import Runner
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = REPO_ROOT / "configs"

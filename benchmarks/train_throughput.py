@@ -29,9 +29,9 @@ import torch
 import yaml
 from torch.utils.data import DataLoader, Dataset
 
-from vrt.devices import autocast, resolve_device
 from vrt.losses.triplet_ranking import triplet_ranking
 from vrt.model import build_model
+from vrt.runtime.devices import autocast, resolve_device
 
 
 class SyntheticClips(Dataset):

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from vrt.checkpoint import load_checkpoint, save_checkpoint
+from vrt.checkpoints.format import load_checkpoint, save_checkpoint
+from vrt.checkpoints.keeper import CheckpointKeeper, MetricsLog, RunDirectory
 from vrt.codes import CodeSet, load_codes, save_codes
 from vrt.config import ConfigError, config_from_dict, config_to_dict
 from vrt.datasets.base import ClipView
 from vrt.datasets.clips import ClipSpec
 from vrt.errors import CheckpointError
-from vrt.training.checkpointing import CheckpointKeeper, MetricsLog, RunDirectory
 from vrt.training.interrupt import REPEAT_GRACE_S, StopRequest, TrainingInterrupted
 
 from .conftest import tiny_config_dict

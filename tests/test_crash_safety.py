@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from vrt.checkpoint import load_checkpoint
+from vrt.checkpoints.format import load_checkpoint
 
 from .conftest import REPO_ROOT, tiny_config_dict
 

@@ -79,8 +79,8 @@ def test_skip_resumes_a_share_part_way_and_epochs_differ():
 
 
 def _cross_rank_worker(rank: int, world_size: int, init_file: str, out_dir: str) -> None:
-    from vrt import distributed
     from vrt.losses.triplet_ranking import triplet_ranking
+    from vrt.runtime import distributed
     from vrt.training.loop import TrainingStep
 
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
@@ -154,7 +154,7 @@ def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_torchrun_trains_and_exports_the_codes_one_process_exports(tmp_path):
     from vrt.codes import load_codes
-    from vrt.runner import Runner, model_from_checkpoint
+    from vrt.training.runner import Runner, model_from_checkpoint
 
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(tiny_config_dict(epochs=2)))

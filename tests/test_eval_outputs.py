@@ -215,9 +215,9 @@ def test_eval_hands_the_codes_to_the_retrieval_page(code_files, tmp_path, monkey
         page.write_text("<html></html>")
         return page
 
-    module = types.ModuleType("vrt.report_page")
+    module = types.ModuleType("vrt.reporting.retrieval_page")
     module.write_retrieval_page = write_retrieval_page
-    monkeypatch.setitem(sys.modules, "vrt.report_page", module)
+    monkeypatch.setitem(sys.modules, "vrt.reporting.retrieval_page", module)
     query_path, database_path = code_files
     out = tmp_path / "out"
     run_eval("--query", str(query_path), "--database", str(database_path), "--output", str(out), "--no-plots")
@@ -226,9 +226,9 @@ def test_eval_hands_the_codes_to_the_retrieval_page(code_files, tmp_path, monkey
 
 
 def test_checkpoint_eval_writes_into_the_run_directory(tmp_path, tiny_config_file):
-    from vrt.checkpoint import save_checkpoint
+    from vrt.checkpoints.format import save_checkpoint
     from vrt.config import config_hash, config_to_dict, load_config
-    from vrt.runner import build_model_from_config
+    from vrt.training.runner import build_model_from_config
 
     # An untrained model is as good as a trained one for the record: no training needed.
     config = load_config(tiny_config_file)
@@ -251,7 +251,7 @@ def test_checkpoint_eval_writes_into_the_run_directory(tmp_path, tiny_config_fil
 def test_clip_frames_gives_uint8_frames_by_id():
     from vrt.datasets import synthetic  # noqa: F401 - registers the builder
     from vrt.registry import DATASETS
-    from vrt.thumbnails import clip_frames
+    from vrt.reporting.thumbnails import clip_frames
 
     dataset = DATASETS.get("synthetic")(
         subset="test", clips=ClipSpec(num_frames=4, frame_size=32), num_classes=2, test_videos_per_class=2

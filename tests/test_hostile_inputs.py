@@ -32,7 +32,7 @@ import yaml
 
 from tests.conftest import REPO_ROOT, tiny_config_dict
 from tests.datasets_fixtures import write_source_video
-from vrt.checkpoint import load_checkpoint
+from vrt.checkpoints.format import load_checkpoint
 from vrt.cli import main
 from vrt.codes import load_codes
 

@@ -13,7 +13,7 @@ from vrt.losses import TripletRankingLoss, hadamard_matrix, pairwise_squared_dis
 from vrt.losses.combined import WeightedLossSum
 from vrt.losses.miners import Triplets, valid_triplet_mask
 from vrt.registry import LOSSES, MINERS
-from vrt.runner import Runner
+from vrt.training.runner import Runner
 
 from .conftest import REPO_ROOT, tiny_config_dict
 

@@ -11,7 +11,7 @@ from vrt.config import config_from_dict
 from vrt.losses import TripletRankingLoss
 from vrt.losses.miners import AllTripletsMiner, BatchHardMiner, SemiHardMiner, Triplets
 from vrt.registry import LOSSES, MINERS, Entry
-from vrt.runner import build_loss
+from vrt.training.runner import build_loss
 
 from .conftest import tiny_config_dict
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from vrt.cli import app
-from vrt.model_table import model_table_markdown
 from vrt.registry import REGISTRIES
+from vrt.reporting.models import model_table_markdown
 
 from .conftest import REPO_ROOT
 

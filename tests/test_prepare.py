@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 import vrt.io.extract as extract_module
 from vrt.cli import app
-from vrt.datasets.prepare import FAILURES_FILE, find_videos, prepare_frames
 from vrt.io.frames import list_frame_files, read_frame_files
+from vrt.io.prepare import FAILURES_FILE, find_videos, prepare_frames
 from vrt.io.synthetic_video import frame_number, write_test_video
 
 cli = CliRunner()

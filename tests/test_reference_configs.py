@@ -14,7 +14,7 @@ import pytest
 
 from tests.datasets_fixtures import REPO_CONFIGS, build_ucf101, require_split_files, write_source_video
 from vrt.config import load_config
-from vrt.runner import MISSING_REASON, Runner
+from vrt.training.runner import MISSING_REASON, Runner
 
 pytestmark = pytest.mark.slow
 

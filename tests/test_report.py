@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from vrt.cli import app
-from vrt.run_table import RunDirectoryError, read_run
+from vrt.reporting.runs import RunDirectoryError, read_run
 
 from .conftest import REPO_ROOT, tiny_config_dict
 

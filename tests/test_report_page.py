@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from vrt.codes import CodeSet
-from vrt.report_page import png_bytes, write_retrieval_page
+from vrt.reporting.retrieval_page import png_bytes, write_retrieval_page
 
 CLASS_NAMES = ["Apply & Eye <b>", 'Body "Weight" (x)!', "Jump @ Rope #2"]
 THUMBNAIL_FRAMES = 6
@@ -200,7 +200,7 @@ def test_page_renders_in_headless_chromium(page, tmp_path):
 
 def test_page_module_imports_neither_torch_nor_faiss():
     code = (
-        "import sys\nimport vrt.report_page\n"
+        "import sys\nimport vrt.reporting.retrieval_page\n"
         "assert not {'torch', 'faiss'} & set(sys.modules), sorted({'torch', 'faiss'} & set(sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -7,11 +7,11 @@ import json
 import pytest
 import torch
 
-from vrt.checkpoint import load_checkpoint
+from vrt.checkpoints.format import load_checkpoint
 from vrt.config import config_from_dict, load_config
 from vrt.errors import CheckpointError, TrainingError
 from vrt.losses.combined import WeightedLossSum
-from vrt.runner import Runner, model_from_checkpoint
+from vrt.training.runner import Runner, model_from_checkpoint
 
 from .conftest import tiny_config_dict
 
@@ -141,7 +141,8 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, monkeypatch):
             return codes.sum() * float("nan")
 
     monkeypatch.setattr(
-        "vrt.runner.build_loss", lambda config, **_: WeightedLossSum([("exploding", 1.0, ExplodingLoss())])
+        "vrt.training.runner.build_loss",
+        lambda config, **_: WeightedLossSum([("exploding", 1.0, ExplodingLoss())]),
     )
     with pytest.raises(TrainingError, match="loss became nan"):
         runner.fit()

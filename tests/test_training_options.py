@@ -8,9 +8,9 @@ import sys
 import pytest
 import torch
 
-from vrt.checkpoint import load_checkpoint
+from vrt.checkpoints.format import load_checkpoint
 from vrt.config import config_from_dict
-from vrt.runner import Runner
+from vrt.training.runner import Runner
 
 from .conftest import REPO_ROOT, tiny_config_dict
 

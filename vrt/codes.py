@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from vrt.errors import VrtError
-from vrt.fileio import atomic_write
+from vrt.runtime.fileio import atomic_write
 
 __all__ = [
     "CodeSet",

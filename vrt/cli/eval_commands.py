@@ -62,7 +62,7 @@ def evaluate(
             return
     elif query is not None and database is not None:
         from vrt.codes import load_codes
-        from vrt.eval_outputs import codes_record, protocol_record
+        from vrt.reporting.metrics_file import codes_record, protocol_record
 
         k, out_dir, thumbnails = topk or 100, output, None
         query_codes, database_codes = load_codes(query), load_codes(database)
@@ -84,7 +84,7 @@ def evaluate(
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     if out_dir is not None:
-        from vrt.eval_outputs import write_eval_outputs
+        from vrt.reporting.metrics_file import write_eval_outputs
 
         written = write_eval_outputs(out_dir, scores, protocol=protocol, plots=plots)
         written.append(_write_retrieval_page(out_dir, query_codes, database_codes, thumbnails))
@@ -93,7 +93,7 @@ def evaluate(
     if as_json:
         print(json.dumps(report.to_dict()))
     else:
-        from vrt.reporting import retrieval_table
+        from vrt.reporting.tables import retrieval_table
 
         console.print(retrieval_table(report))
 
@@ -107,9 +107,9 @@ def _encode_checkpoint(
     """
     from vrt.cli.run_commands import is_main_process, run_session
     from vrt.config import config_hash
-    from vrt.eval_outputs import codes_record, protocol_record
-    from vrt.runner import Runner, model_from_checkpoint
-    from vrt.thumbnails import clip_frames
+    from vrt.reporting.metrics_file import codes_record, protocol_record
+    from vrt.reporting.thumbnails import clip_frames
+    from vrt.training.runner import Runner, model_from_checkpoint
 
     model, config, _ = model_from_checkpoint(checkpoint)
     k = topk or config.eval.topk
@@ -133,7 +133,7 @@ def _encode_checkpoint(
 
 def _write_retrieval_page(out_dir: Path, query: CodeSet, database: CodeSet, thumbnails: Any) -> Path:
     """retrieval.html: sampled queries with their top results (thumbnails with a checkpoint)."""
-    from vrt.report_page import write_retrieval_page
+    from vrt.reporting.retrieval_page import write_retrieval_page
 
     return write_retrieval_page(out_dir, query=query, database=database, thumbnails=thumbnails)
 
@@ -150,7 +150,7 @@ def report(
     Columns: dataset, split, bits, margin, frames, seeds, mAP (tie-aware), mAP in database
     order, mAP@K, P@K, unique database codes, epochs, backbone.
     """
-    from vrt.run_table import read_run, runs_csv, runs_markdown
+    from vrt.reporting.runs import read_run, runs_csv, runs_markdown
 
     rows = [read_run(run_dir) for run_dir in run_dirs]
     print(runs_csv(rows) if output_format is TableFormat.csv else runs_markdown(rows), end="")

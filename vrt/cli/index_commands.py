@@ -148,10 +148,10 @@ def _run_query(
 
 
 def _encode_video(checkpoint: Path, path: Path, *, bits: int) -> np.ndarray:
-    from vrt.devices import resolve_device
-    from vrt.encoding import encode_video_file
     from vrt.index import QueryMismatchError
-    from vrt.runner import model_from_checkpoint
+    from vrt.inference.encoding import encode_video_file
+    from vrt.runtime.devices import resolve_device
+    from vrt.training.runner import model_from_checkpoint
 
     model, config, _ = model_from_checkpoint(checkpoint)
     if model.bits != bits:

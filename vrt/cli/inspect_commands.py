@@ -29,9 +29,9 @@ def list_components(
     ] = ListFormat.table,
 ) -> None:
     """List registered components (built-in and from plugins)."""
-    from vrt.model_table import model_table_markdown
     from vrt.registry import REGISTRIES, normalize_name
-    from vrt.reporting import registry_rows, registry_table
+    from vrt.reporting.models import model_table_markdown
+    from vrt.reporting.tables import registry_rows, registry_table
 
     if kind is None:
         registries = list(REGISTRIES.values())

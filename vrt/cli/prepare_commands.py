@@ -47,7 +47,7 @@ def frames(
     """Extract the frames of every video under --src; resumable: finished videos are skipped."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from vrt.datasets.prepare import prepare_frames
+    from vrt.io.prepare import prepare_frames
 
     # Only a terminal gets the live bar; logs and CI output get the summary alone.
     with Progress(

@@ -38,7 +38,7 @@ def run_session() -> Iterator[None]:
         raise typer.Exit(stopped.exit_code) from None
     finally:
         if "torch" in sys.modules:  # nothing to leave when the command never imported torch
-            from vrt import distributed
+            from vrt.runtime import distributed
 
             distributed.shutdown()
 
@@ -57,8 +57,8 @@ def train(
 ) -> None:
     """Train a hashing model; writes config.yaml, metrics.jsonl, last.pt, best.pt, results.json."""
     from vrt.config import load_config
-    from vrt.reporting import retrieval_table
-    from vrt.runner import Runner
+    from vrt.reporting.tables import retrieval_table
+    from vrt.training.runner import Runner
 
     if resume and output is None:
         raise typer.BadParameter("--resume needs --output, the run directory to continue")
@@ -87,7 +87,7 @@ def export(
 ) -> None:
     """Encode one split into a binary codes file (format: docs/metrics.md)."""
     from vrt.codes import save_codes
-    from vrt.runner import Runner, model_from_checkpoint
+    from vrt.training.runner import Runner, model_from_checkpoint
 
     model, config, _ = model_from_checkpoint(checkpoint)
     with run_session():
@@ -107,8 +107,8 @@ def demo(
     from vrt.codes import load_codes
     from vrt.config import load_config
     from vrt.metrics import evaluate_retrieval
-    from vrt.reporting import retrieval_table
-    from vrt.runner import Runner
+    from vrt.reporting.tables import retrieval_table
+    from vrt.training.runner import Runner
 
     config_path = config or bundled_config("demo_synthetic.yaml")
     resolved = load_config(config_path)

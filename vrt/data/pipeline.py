@@ -25,7 +25,7 @@ from vrt.data.splits import carve_validation
 from vrt.datasets.base import ClipView, VideoDataset
 from vrt.datasets.clips import ClipSpec
 from vrt.registry import DATASETS, SAMPLERS
-from vrt.reproducibility import derive_seed, seed_worker
+from vrt.runtime.reproducibility import derive_seed, seed_worker
 
 SplitName = Literal["train", "fit", "val", "test"]
 SPLIT_NAMES: tuple[str, ...] = ("train", "fit", "val", "test")

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from vrt.errors import VideoDecodeError
-from vrt.reproducibility import derive_seed, isolated_seed
+from vrt.runtime.reproducibility import derive_seed, isolated_seed
 
 
 class VideoDataset(Dataset, ABC):

@@ -9,7 +9,7 @@ optional ``class_names``) with two more arrays, so ``load_codes`` reads the item
 * ``faiss_index``  uint8 ``[nbytes]``: ``faiss.serialize_index_binary`` of the faiss structure.
 
 One file rather than a directory, so that writing it is a single atomic rename
-(:func:`vrt.fileio.atomic_write`): a reader sees the old index or the new one, never a mix.
+(:func:`vrt.runtime.fileio.atomic_write`): a reader sees the old index or the new one, never a mix.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import numpy as np
 
 from vrt.codes import CodesFileError, codeset_arrays, load_codes
 from vrt.errors import VrtError
-from vrt.fileio import atomic_write
 from vrt.index.hamming_index import HammingIndex
 from vrt.index.kinds import INDEX_KINDS, IndexParameterError, resolve_params
+from vrt.runtime.fileio import atomic_write
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "IndexFileError", "load_index", "read_manifest", "save_index"]
 

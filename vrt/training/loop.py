@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vrt import distributed
 from vrt.data.collate import ClipBatch
 from vrt.datasets.base import SkippedClip
-from vrt.devices import autocast
 from vrt.errors import TrainingError
+from vrt.runtime import distributed
+from vrt.runtime.devices import autocast
 from vrt.training.interrupt import StopRequest
 from vrt.training.state import EpochProgress
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from vrt.errors import CheckpointError
-from vrt.fileio import atomic_write
+from vrt.runtime.fileio import atomic_write
 
 CHECKPOINT_FORMAT = 1
 DIGEST_KEY = "sha256"

@@ -19,8 +19,8 @@ import numpy as np
 
 from vrt import __version__
 from vrt.codes import CodeSet
-from vrt.fileio import atomic_write_text
 from vrt.metrics import METRIC_DEFINITIONS, METRIC_DEFINITIONS_VERSION, QueryScores
+from vrt.runtime.fileio import atomic_write_text
 
 __all__ = [
     "METRICS_FILE",
@@ -120,7 +120,7 @@ def _clean(value: Any) -> Any:
 
 def metrics_record(scores: QueryScores, *, protocol: dict[str, Any]) -> dict[str, Any]:
     """Everything ``metrics.json`` holds, as plain JSON values."""
-    from vrt.plots import log_spaced_ks
+    from vrt.reporting.plots import log_spaced_ks
 
     curve = scores.pr_curve()
     record: dict[str, Any] = {
@@ -163,7 +163,7 @@ def write_eval_outputs(
     atomic_write_text(path, text + "\n")
     written = [path]
     if plots:
-        from vrt.plots import plot_map_at_k, plot_pr_curve
+        from vrt.reporting.plots import plot_map_at_k, plot_pr_curve
 
         written.append(plot_pr_curve(scores.pr_curve(), out_dir / PR_CURVE_FILE, radius=scores.radius))
         if scores.map_at_k_curve.shape[0]:

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from vrt.codes import CodeSet
-from vrt.fileio import atomic_write_text
 from vrt.index.exact import exact_topk
+from vrt.runtime.fileio import atomic_write_text
 
 __all__ = ["PAGE_NAME", "png_bytes", "write_retrieval_page"]
 

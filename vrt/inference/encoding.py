@@ -10,14 +10,14 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from vrt import distributed
 from vrt.codes import CodeSet, pack_bits
 from vrt.config import Config
 from vrt.data.collate import ClipBatch
 from vrt.datasets.base import ClipView, SkippedClip
-from vrt.devices import autocast
 from vrt.errors import VideoDecodeError
 from vrt.model import HashingModel, binarize
+from vrt.runtime import distributed
+from vrt.runtime.devices import autocast
 
 
 def real_valued_codes(model: HashingModel, clips: torch.Tensor) -> torch.Tensor:
@@ -119,7 +119,7 @@ def encode_view_sharded(
     Rank r encodes every world-size-th video from position r; the codes of all ranks are then
     gathered and put back in view order, so every rank returns the code set one process would
     have produced (and every rank's ``on_skipped`` hears of every unreadable video). The model
-    must be the same on every rank (see :func:`vrt.distributed.broadcast_buffers`).
+    must be the same on every rank (see :func:`vrt.runtime.distributed.broadcast_buffers`).
     """
     ranks, rank = distributed.world_size(), distributed.rank()
     if ranks == 1:

@@ -34,8 +34,9 @@ import torch
 from rich.console import Console
 from torch import nn
 
-from vrt import __version__, distributed
-from vrt.checkpoint import load_checkpoint
+from vrt import __version__
+from vrt.checkpoints.format import load_checkpoint
+from vrt.checkpoints.keeper import CheckpointKeeper, MetricsLog, RunDirectory, check_resumable
 from vrt.codes import CodeSet, save_codes
 from vrt.config import Config, config_from_dict, config_to_dict, config_to_yaml
 from vrt.config.loader import loss_term_paths
@@ -49,17 +50,17 @@ from vrt.data.pipeline import (
     train_loader,
 )
 from vrt.datasets.base import SkippedClip
-from vrt.devices import resolve_device
-from vrt.encoding import encode_view_sharded
 from vrt.errors import CheckpointError, TrainingError, VrtError
-from vrt.fileio import atomic_write_text
+from vrt.inference.encoding import encode_view_sharded
 from vrt.losses.combined import WeightedLossSum
 from vrt.metrics import RetrievalReport, evaluate_retrieval
 from vrt.model import HashingModel, build_model
-from vrt.plots import plot_training_curves
 from vrt.registry import LOSSES
-from vrt.reproducibility import capture_rng_state, derive_seed, restore_rng_state, seed_everything
-from vrt.training.checkpointing import CheckpointKeeper, MetricsLog, RunDirectory, check_resumable
+from vrt.reporting.plots import plot_training_curves
+from vrt.runtime import distributed
+from vrt.runtime.devices import resolve_device
+from vrt.runtime.fileio import atomic_write_text
+from vrt.runtime.reproducibility import capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from vrt.training.display import epoch_line, progress_bar
 from vrt.training.interrupt import StopRequest, TrainingInterrupted
 from vrt.training.loop import NonFiniteLoss, TrainingStep, train_epoch

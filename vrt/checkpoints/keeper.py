@@ -1,6 +1,6 @@
 """A run directory's files, and the policy for its checkpoints: what is written, kept and resumed.
 
-Checkpoints (all written atomically by :mod:`vrt.checkpoint`)::
+Checkpoints (all written atomically by :mod:`vrt.checkpoints.format`)::
 
     last.pt              the newest state, at the end of an epoch or after a step
     previous.pt          the state last.pt held before (a fallback one save older)
@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vrt.checkpoint import load_checkpoint, save_checkpoint
+from vrt.checkpoints.format import load_checkpoint, save_checkpoint
 from vrt.config import Config, ConfigError, config_from_dict, config_to_dict
 from vrt.errors import CheckpointError
-from vrt.fileio import atomic_write, atomic_write_text
+from vrt.runtime.fileio import atomic_write, atomic_write_text
 
 STEP_FILE = re.compile(r"^step-(\d{8,})\.pt$")
-# What a checkpoint write killed half-way leaves behind (vrt.fileio.atomic_write's temporaries).
+# What a checkpoint write killed half-way leaves behind (vrt.runtime.fileio.atomic_write's temporaries).
 STALE_TEMPORARY = re.compile(r"^\.(last|previous|best|step-\d{8,})\.pt\.(.+\.tmp|link)$")
 
 # Config keys a resumed run may change: they decide how long, how often to save and how fast

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from vrt.fileio import atomic_write_text
 from vrt.io.extract import ExtractResult, is_extracted, remove_partial_folders, try_extract_frames
+from vrt.runtime.fileio import atomic_write_text
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".avi", ".mp4", ".mkv", ".webm", ".mov"})
 FAILURES_FILE = "failed_videos.txt"
