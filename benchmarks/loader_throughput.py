@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from vrt.data.transforms import ClipTransform, build_clip_transform
+from vrt.datasets.transforms import ClipTransform, build_clip_transform
 from vrt.io.frames import list_frame_files, read_frame_files
 from vrt.io.prepare import frame_folder, prepare_frames
 from vrt.io.synthetic_video import write_test_video

@@ -29,6 +29,7 @@ import torch
 import yaml
 from torch.utils.data import DataLoader, Dataset
 
+from vrt.config.schema import ComponentSpec, ModelConfig
 from vrt.losses.triplet_ranking import triplet_ranking
 from vrt.model import build_model
 from vrt.runtime.devices import autocast, resolve_device
@@ -58,12 +59,10 @@ def synchronize(device: torch.device) -> None:
 def measure(args: argparse.Namespace, device: torch.device) -> tuple[float, float, float]:
     """Mean data and step seconds per timed step, and clips per second over the timed steps."""
     torch.manual_seed(0)
-    model = build_model(
-        backbone_name=args.backbone,
-        backbone_params=args.params,
-        head_name="linear",
-        head_params={"bits": args.bits},
-    ).to(device)
+    spec = ModelConfig(
+        ComponentSpec(args.backbone, args.params), ComponentSpec("linear", {"bits": args.bits})
+    )
+    model = build_model(spec).to(device)
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
     forward = torch.compile(model) if args.compile else model

@@ -73,7 +73,14 @@ def test_config_show_prints_the_resolved_config(tiny_config_file):
     assert result.exit_code == 0, result.output
     resolved = yaml.safe_load(result.output)
     assert resolved["model"]["head"]["bits"] == 64
-    assert resolved["train"]["optimizer"]["momentum"] == 0.9  # defaults are filled in
+    # Defaults are filled in, component parameters included; adam takes no momentum.
+    assert resolved["train"]["optimizer"] == {
+        "name": "adam",
+        "lr": 0.003,
+        "weight_decay": 0.0,
+        "betas": [0.9, 0.999],
+    }
+    assert resolved["data"]["augment"]["resize_short"] == 37 and resolved["loss"]["miner"] == "all"
 
 
 def brute_force_map(query: CodeSet, database: CodeSet, topk: int) -> tuple[float, float]:

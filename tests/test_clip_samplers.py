@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from vrt.data.samplers import (
+from vrt.datasets.samplers import (
     ClipSampler,
     DenseSampler,
     SegmentSampler,
@@ -39,7 +39,7 @@ def test_registered_names():
 
 def test_importing_the_samplers_does_not_import_torch():
     # The registry imports this module for `vrt list samplers`, which must stay fast.
-    code = "import sys, vrt.data.samplers; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, vrt.datasets.samplers; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

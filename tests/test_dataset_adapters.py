@@ -22,10 +22,10 @@ from tests.datasets_fixtures import (
     write_source_video,
 )
 from vrt.cli import app
-from vrt.data.samplers import DenseSampler, SegmentSampler, UniformSampler
 from vrt.data.splits import carve_validation
 from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import VideoFileDataset
+from vrt.datasets.samplers import DenseSampler, SegmentSampler, UniformSampler
 from vrt.errors import SplitFileError, VideoDecodeError, VrtError
 from vrt.io.synthetic_video import write_frame_folder
 from vrt.registry import DATASETS

@@ -154,7 +154,7 @@ def _torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_torchrun_trains_and_exports_the_codes_one_process_exports(tmp_path):
     from vrt.codes import load_codes
-    from vrt.training.runner import Runner, model_from_checkpoint
+    from vrt.inference import TrainedModel
 
     config = tmp_path / "tiny.yaml"
     config.write_text(yaml.safe_dump(tiny_config_dict(epochs=2)))
@@ -191,8 +191,8 @@ def test_torchrun_trains_and_exports_the_codes_one_process_exports(tmp_path):
     assert exported.stderr.count("Wrote 32 codes") == 1
     distributed_codes = load_codes(tmp_path / "codes.npz")
 
-    model, stored, _ = model_from_checkpoint(run_dir / "best.pt")
-    single = Runner(stored, run_dir).encode(model, "train")
+    trained = TrainedModel.load(run_dir / "best.pt")
+    single = trained.encode_split("train")
     assert list(distributed_codes.ids) == list(single.ids)  # dataset order, not rank order
     np.testing.assert_array_equal(distributed_codes.codes, single.codes)
     np.testing.assert_array_equal(distributed_codes.labels, single.labels)

@@ -228,11 +228,11 @@ def test_eval_hands_the_codes_to_the_retrieval_page(code_files, tmp_path, monkey
 def test_checkpoint_eval_writes_into_the_run_directory(tmp_path, tiny_config_file):
     from vrt.checkpoints.format import save_checkpoint
     from vrt.config import config_hash, config_to_dict, load_config
-    from vrt.training.runner import build_model_from_config
+    from vrt.model import build_model
 
     # An untrained model is as good as a trained one for the record: no training needed.
     config = load_config(tiny_config_file)
-    model = build_model_from_config(config, load_pretrained=False)
+    model = build_model(config.model, load_pretrained=False)
     checkpoint = tmp_path / "run" / "best.pt"
     save_checkpoint(checkpoint, {"model": model.state_dict(), "config": config_to_dict(config), "epoch": 0})
 

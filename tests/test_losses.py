@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
+from vrt.components import build
 from vrt.config import config_from_dict, load_config
-from vrt.data.pipeline import call_with_injected
+from vrt.config.schema import ComponentSpec
 from vrt.losses import TripletRankingLoss, hadamard_matrix, pairwise_squared_distances
 from vrt.losses.combined import WeightedLossSum
 from vrt.losses.miners import Triplets, valid_triplet_mask
@@ -438,7 +439,7 @@ def test_quantization_and_bit_balance_match_their_formulas() -> None:
 
 
 def build_registered_loss(name: str, *, bits: int = 16, num_classes: int = 4) -> torch.nn.Module:
-    return call_with_injected(LOSSES.get(name), {}, {"bits": bits, "num_classes": num_classes})
+    return build(LOSSES, ComponentSpec(name), section="loss", bits=bits, num_classes=num_classes)
 
 
 @pytest.mark.parametrize("name", LOSSES.names())

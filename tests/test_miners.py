@@ -9,9 +9,9 @@ import torch
 
 from vrt.config import config_from_dict
 from vrt.losses import TripletRankingLoss
+from vrt.losses.combined import build_loss
 from vrt.losses.miners import AllTripletsMiner, BatchHardMiner, SemiHardMiner, Triplets
 from vrt.registry import LOSSES, MINERS, Entry
-from vrt.training.runner import build_loss
 
 from .conftest import tiny_config_dict
 
@@ -213,5 +213,5 @@ def test_miners_with_keyword_catch_all_get_the_margin_and_others_do_not(monkeypa
 def test_config_selects_a_miner_by_name(miner: str, expected: type) -> None:
     data = tiny_config_dict()
     data["loss"] = {"name": "triplet_ranking", "margin": 4.0, "miner": miner}
-    (term,) = build_loss(config_from_dict(data), bits=16, num_classes=4).terms
+    (term,) = build_loss(config_from_dict(data).loss, bits=16, num_classes=4).terms
     assert isinstance(term.miner, expected)

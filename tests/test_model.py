@@ -5,13 +5,16 @@ import torch
 from torch import nn
 
 from vrt.backbones import CENTERED_NORMALIZATION
+from vrt.config.schema import ComponentSpec, ModelConfig
 from vrt.model import HashingModel, binarize, build_model
 
 
 def _build(bits: int = 32) -> HashingModel:
-    return build_model(
-        backbone_name="tiny3d", backbone_params={"width": 4}, head_name="linear", head_params={"bits": bits}
-    )
+    return build_model(model_config("tiny3d", {"width": 4}, {"bits": bits}))
+
+
+def model_config(backbone: str, backbone_params: dict, head_params: dict) -> ModelConfig:
+    return ModelConfig(ComponentSpec(backbone, backbone_params), ComponentSpec("linear", head_params))
 
 
 def test_binarize_maps_exact_zeros_to_one() -> None:
@@ -76,15 +79,10 @@ def test_gradients_reach_every_parameter() -> None:
 
 
 def test_build_model_rejects_bad_input() -> None:
-    with pytest.raises(ValueError, match="in_dim is set by vrt"):
-        build_model(
-            backbone_name="tiny3d",
-            backbone_params={},
-            head_name="linear",
-            head_params={"bits": 16, "in_dim": 3},
-        )
+    with pytest.raises(ValueError, match="'in_dim' is set by vrt"):
+        build_model(model_config("tiny3d", {}, {"bits": 16, "in_dim": 3}))
     with pytest.raises(LookupError, match="Did you mean 'r3d_18'"):
-        build_model(backbone_name="r3d18", backbone_params={}, head_name="linear", head_params={"bits": 16})
+        build_model(model_config("r3d18", {}, {"bits": 16}))
     with pytest.raises(ValueError, match="expected clips of shape"):
         _build()(torch.rand(2, 4, 32, 32))
 

@@ -10,8 +10,9 @@ import torch
 from vrt.checkpoints.format import load_checkpoint
 from vrt.config import config_from_dict, load_config
 from vrt.errors import CheckpointError, TrainingError
+from vrt.inference import TrainedModel
 from vrt.losses.combined import WeightedLossSum
-from vrt.training.runner import Runner, model_from_checkpoint
+from vrt.training.runner import Runner
 
 from .conftest import tiny_config_dict
 
@@ -107,7 +108,7 @@ def test_same_config_gives_the_same_codes_twice(tmp_path):
     second, _ = run(tmp_path, "b", epochs=1)
     codes = []
     for runner in (first, second):
-        model, _, _ = model_from_checkpoint(runner.paths.best)
+        model = TrainedModel.load(runner.paths.best).model
         codes.append(runner.encode(model, "test").codes)
     assert (codes[0] == codes[1]).all()
 
@@ -141,7 +142,7 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, monkeypatch):
             return codes.sum() * float("nan")
 
     monkeypatch.setattr(
-        "vrt.training.runner.build_loss",
+        "vrt.training.session.build_loss",
         lambda config, **_: WeightedLossSum([("exploding", 1.0, ExplodingLoss())]),
     )
     with pytest.raises(TrainingError, match="loss became nan"):
@@ -180,7 +181,7 @@ def test_validation_warns_about_collapsed_codes_and_records_their_spread(tmp_pat
         lambda self, clips: self.head.fc.bias.tanh().expand(len(clips), -1) + 0 * clips.sum(),
     )
     messages = []
-    monkeypatch.setattr(Runner, "_warn", lambda self, text: messages.append(text))
+    monkeypatch.setattr(Runner, "log_warning", lambda self, text: messages.append(text))
     runner, _ = run(tmp_path, "collapsed", epochs=1, max_steps_per_epoch=1)
     records = read_metrics(runner.paths.root)
     assert records[0]["val_top_code_share"] == 1.0 and records[0]["val_constant_bits"] == 16

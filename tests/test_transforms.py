@@ -9,7 +9,7 @@ import torch
 from vrt.config import apply_override, config_from_dict
 from vrt.config.schema import AugmentConfig, ColorJitterConfig
 from vrt.data.pipeline import clip_spec
-from vrt.data.transforms import RandomScaleCrop, build_clip_transform
+from vrt.datasets.transforms import RandomScaleCrop, build_clip_transform
 from vrt.io.synthetic_video import pattern_frame
 
 

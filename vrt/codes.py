@@ -46,6 +46,16 @@ class CodesFileError(VrtError, ValueError):
     """A codes file that is missing, unreadable or does not follow the interchange layout."""
 
 
+def check_bits(bits: int) -> int:
+    """Codes are stored packed, 8 bits per byte, so a code length is a positive multiple of 8.
+
+    Every head is held to this (its ``bits``), and so is every codes file.
+    """
+    if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or bits <= 0 or bits % 8:
+        raise ValueError(f"bits must be a positive multiple of 8 (an integer: 16, 32, 48, 64, ...), got {bits!r}")
+    return int(bits)
+
+
 def _as_int64_labels(labels: Any, *, what: str) -> np.ndarray:
     array = np.asarray(labels)
     if array.size == 0 and array.dtype.kind == "f":
@@ -95,12 +105,7 @@ class CodeSet:
         if codes.ndim != 2:
             raise ValueError(f"codes must be 2-D [N, bits // 8], got shape {codes.shape}")
 
-        bits = self.bits
-        if isinstance(bits, (bool, np.bool_)) or not isinstance(bits, (int, np.integer)):
-            raise ValueError(f"bits must be an integer, got {bits!r}")
-        bits = int(bits)
-        if bits <= 0 or bits % 8 != 0:
-            raise ValueError(f"bits must be a positive multiple of 8, got {bits}")
+        bits = check_bits(self.bits)
         if codes.shape[1] * 8 != bits:
             raise ValueError(
                 f"codes have {codes.shape[1]} bytes per row ({codes.shape[1] * 8} bits) but bits={bits}"

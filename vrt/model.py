@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor, nn
 
 from vrt.backbones.base import Normalization, check_backbone
+from vrt.components import build
+from vrt.config.schema import ComponentSpec, ModelConfig
 from vrt.registry import BACKBONES, HEADS
 
 
@@ -34,7 +34,7 @@ class HashingModel(nn.Module):
 
     def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
         super().__init__()
-        check_backbone(backbone, name=type(backbone).__name__)
+        check_backbone(backbone, name=type(backbone).__name__)  # a model built by hand is checked too
         bits = getattr(head, "bits", None)
         if not isinstance(bits, int) or isinstance(bits, bool) or bits <= 0:
             raise TypeError(f"a hash head must have a positive int attribute bits, got {bits!r}")
@@ -60,16 +60,17 @@ def _channel_buffer(values: tuple[float, float, float]) -> Tensor:
     return torch.tensor(values, dtype=torch.float32).view(1, 3, 1, 1, 1)
 
 
-def build_model(
-    *, backbone_name: str, backbone_params: dict[str, Any], head_name: str, head_params: dict[str, Any]
-) -> HashingModel:
-    """Build a :class:`HashingModel` from registry names; the head gets ``in_dim`` from the backbone."""
-    if "in_dim" in head_params:
-        raise ValueError(
-            f"head parameter in_dim is set by vrt from the backbone's out_dim; remove it from the "
-            f"parameters of head {head_name!r}"
-        )
-    backbone = BACKBONES.get(backbone_name)(**backbone_params)
-    check_backbone(backbone, name=backbone_name)
-    head = HEADS.get(head_name)(in_dim=backbone.out_dim, **head_params)
+def build_model(config: ModelConfig, *, load_pretrained: bool = True) -> HashingModel:
+    """The model ``config`` describes: the backbone, then the head given the backbone's ``out_dim``.
+
+    ``load_pretrained=False`` skips the backbone's pretrained weights, for a model whose weights
+    a checkpoint is about to replace.
+    """
+    backbone_spec = config.backbone
+    if not load_pretrained and "pretrained" in backbone_spec.params:
+        params = {k: v for k, v in backbone_spec.params.items() if k != "pretrained"}
+        backbone_spec = ComponentSpec(backbone_spec.name, params)
+    backbone = build(BACKBONES, backbone_spec, section="model.backbone")
+    check_backbone(backbone, name=backbone_spec.name)  # out_dim is needed before the head exists
+    head = build(HEADS, config.head, section="model.head", in_dim=backbone.out_dim)
     return HashingModel(backbone, head)

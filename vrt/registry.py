@@ -1,9 +1,15 @@
 """A small generic registry of named components, extensible through entry points.
 
-Built-in components register themselves with a decorator when their package is imported;
-third-party packages advertise theirs in an entry-point group (``vrt.backbones``, ...).
-Both are looked up lazily: nothing is imported until a name is requested or listed, and
-only the requested plugin is imported on lookup.
+Built-in components register themselves with a decorator in their own module; a registry finds
+them by importing every module of its built-in package (no hand-kept import list, so a new
+file is enough). Third-party packages advertise theirs in an entry-point group
+(``vrt.backbones``, ...). Both are looked up lazily: nothing is imported until a name is
+requested or listed, and only the requested plugin is imported on lookup.
+
+A registry also says which values vrt injects into its builders (heads get ``in_dim``, losses
+``bits`` and ``num_classes``, ...): a config may not set them, and :mod:`vrt.components` passes
+them to every builder that asks. Old names stay valid as aliases, so renaming a component does
+not break the checkpoints and configs that name it.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import fnmatch
 import importlib
 import importlib.metadata
 import inspect
+import pkgutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -69,15 +76,27 @@ class Registry(Generic[T]):
     Args:
         kind: plural noun used in messages and by ``vrt list`` (``"backbones"``).
         entry_point_group: where third-party packages advertise components (``"vrt.backbones"``).
-        builtin_module: module whose import registers the built-in components; imported on
-            first use so that importing the registry itself stays cheap.
+        builtin: the package (every module in it, recursively) or module whose import registers
+            the built-in components; imported on first use so that importing the registry
+            itself stays cheap.
+        injects: the arguments vrt supplies to this kind's builders (a config cannot set them).
     """
 
-    def __init__(self, kind: str, *, entry_point_group: str, builtin_module: str | None = None):
+    def __init__(
+        self,
+        kind: str,
+        *,
+        entry_point_group: str,
+        builtin: str | None = None,
+        injects: tuple[str, ...] = (),
+    ):
         self.kind = kind
         self.entry_point_group = entry_point_group
-        self._builtin_module = builtin_module
+        self.injects = frozenset(injects)
+        self._builtin = builtin
+        self._loading = False
         self._entries: dict[str, Entry] = {}
+        self._aliases: dict[str, str] = {}
         self._pending: dict[str, _PendingPlugin] | None = None
         self._failed: dict[str, str] = {}
 
@@ -90,15 +109,19 @@ class Registry(Generic[T]):
         description: str | None = None,
         origin: str = BUILTIN_ORIGIN,
         metadata: Mapping[str, Any] | None = None,
+        aliases: tuple[str, ...] = (),
     ) -> Callable[[T], T]:
         """Decorator: ``@BACKBONES.register("tiny3d")`` registers a builder under ``name``.
 
         ``metadata`` is free-form facts for docs and tests (input sizes, available weights, ...);
-        a plugin builder can carry it as a ``vrt_metadata`` attribute instead.
+        a plugin builder can carry it as a ``vrt_metadata`` attribute instead. ``aliases`` are
+        former names that still resolve to this one (configs and checkpoints keep working).
         """
 
         def decorator(builder: T) -> T:
-            self.add(name, builder, description=description, origin=origin, metadata=metadata)
+            self.add(
+                name, builder, description=description, origin=origin, metadata=metadata, aliases=aliases
+            )
             return builder
 
         return decorator
@@ -111,6 +134,7 @@ class Registry(Generic[T]):
         description: str | None = None,
         origin: str = BUILTIN_ORIGIN,
         metadata: Mapping[str, Any] | None = None,
+        aliases: tuple[str, ...] = (),
     ) -> None:
         key = normalize_name(name)
         if not callable(builder):
@@ -130,6 +154,14 @@ class Registry(Generic[T]):
             description=description or _first_docstring_line(builder),
             metadata=MappingProxyType(dict(metadata)),
         )
+        for alias in aliases:
+            alias_key = normalize_name(alias)
+            taken = self._aliases.get(alias_key, key) != key or alias_key in self._entries
+            if taken:
+                raise RegistryError(
+                    f"{self.kind} alias {alias_key!r} of {key!r} is already a name or an alias"
+                )
+            self._aliases[alias_key] = key
 
     # -- lookup -------------------------------------------------------------------------
 
@@ -138,8 +170,9 @@ class Registry(Generic[T]):
         return self.entry(name).builder  # type: ignore[return-value]
 
     def entry(self, name: str) -> Entry:
-        key = normalize_name(name)
+        """The entry of ``name`` (or of the component that ``name`` is a former name of)."""
         self._load_builtins()
+        key = self.canonical_name(name)
         if key not in self._entries:
             pending = self._pending_plugins().get(key)
             if pending is not None:
@@ -148,14 +181,19 @@ class Registry(Generic[T]):
             return self._entries[key]
         raise RegistryError(self.unknown_name_message(name))
 
+    def canonical_name(self, name: str) -> str:
+        """``name`` normalised, and an alias replaced by the name it stands for."""
+        key = normalize_name(name)
+        self._load_builtins()
+        return self._aliases.get(key, key)
+
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
         try:
-            key = normalize_name(name)
+            key = self.canonical_name(name)
         except RegistryError:
             return False
-        self._load_builtins()
         return key in self._entries or key in self._pending_plugins()
 
     def names(self, pattern: str | None = None) -> list[str]:
@@ -198,9 +236,18 @@ class Registry(Generic[T]):
     # -- lazy loading -------------------------------------------------------------------
 
     def _load_builtins(self) -> None:
-        if self._builtin_module is not None:
-            module, self._builtin_module = self._builtin_module, None
-            importlib.import_module(module)
+        if self._builtin is None or self._loading:
+            return
+        self._loading = True  # a module being imported may look a name up
+        try:
+            package = importlib.import_module(self._builtin)
+            # Every module of the package registers what it defines: a new file needs no edit
+            # elsewhere. Errors propagate (a built-in that fails to import is a bug to see).
+            for module in pkgutil.walk_packages(getattr(package, "__path__", []), prefix=f"{self._builtin}."):
+                importlib.import_module(module.name)
+            self._builtin = None
+        finally:
+            self._loading = False
 
     def _pending_plugins(self) -> dict[str, _PendingPlugin]:
         if self._pending is None:
@@ -232,13 +279,32 @@ def _qualified_name(obj: object) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
-BACKBONES: Registry = Registry("backbones", entry_point_group="vrt.backbones", builtin_module="vrt.backbones")
-HEADS: Registry = Registry("heads", entry_point_group="vrt.heads", builtin_module="vrt.heads")
-LOSSES: Registry = Registry("losses", entry_point_group="vrt.losses", builtin_module="vrt.losses")
-MINERS: Registry = Registry("miners", entry_point_group="vrt.miners", builtin_module="vrt.losses.miners")
-DATASETS: Registry = Registry("datasets", entry_point_group="vrt.datasets", builtin_module="vrt.datasets")
+BACKBONES: Registry = Registry("backbones", entry_point_group="vrt.backbones", builtin="vrt.backbones")
+HEADS: Registry = Registry("heads", entry_point_group="vrt.heads", builtin="vrt.heads", injects=("in_dim",))
+LOSSES: Registry = Registry(
+    "losses", entry_point_group="vrt.losses", builtin="vrt.losses", injects=("bits", "num_classes")
+)
+# A miner gets the margin of the triplet loss that uses it, so the two can never disagree.
+MINERS: Registry = Registry(
+    "miners", entry_point_group="vrt.miners", builtin="vrt.losses.miners", injects=("margin",)
+)
+DATASETS: Registry = Registry(
+    "datasets", entry_point_group="vrt.datasets", builtin="vrt.datasets", injects=("subset", "clips")
+)
 SAMPLERS: Registry = Registry(
-    "samplers", entry_point_group="vrt.samplers", builtin_module="vrt.data.samplers"
+    "samplers", entry_point_group="vrt.samplers", builtin="vrt.datasets.samplers", injects=("num_frames",)
 )
 
-REGISTRIES: dict[str, Registry] = {r.kind: r for r in (BACKBONES, HEADS, LOSSES, MINERS, DATASETS, SAMPLERS)}
+OPTIMIZERS: Registry = Registry(
+    "optimizers", entry_point_group="vrt.optimizers", builtin="vrt.training.optim", injects=("params",)
+)
+SCHEDULERS: Registry = Registry(
+    "schedulers",
+    entry_point_group="vrt.schedulers",
+    builtin="vrt.training.optim",
+    injects=("optimizer", "epochs"),
+)
+
+REGISTRIES: dict[str, Registry] = {
+    r.kind: r for r in (BACKBONES, HEADS, LOSSES, MINERS, DATASETS, SAMPLERS, OPTIMIZERS, SCHEDULERS)
+}

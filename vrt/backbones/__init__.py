@@ -1,11 +1,11 @@
 """Backbones: ``(B, 3, T, H, W)`` clips to ``(B, out_dim)`` features (see :mod:`vrt.backbones.base`).
 
-Importing this package registers the built-in backbones in :data:`vrt.registry.BACKBONES`.
+Each backbone module registers itself in :data:`vrt.registry.BACKBONES`, which imports every
+module of this package on its first lookup.
 """
 
 from __future__ import annotations
 
-from vrt.backbones import pytorchvideo_hub, resnet3d, tiny3d, torchvision_video  # noqa: F401  (registers them)
 from vrt.backbones.base import (
     CENTERED_NORMALIZATION,
     KINETICS_NORMALIZATION,

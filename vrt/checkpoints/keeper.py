@@ -1,4 +1,4 @@
-"""A run directory's files, and the policy for its checkpoints: what is written, kept and resumed.
+"""The checkpoint policy of a run: which checkpoints are written, kept, and resumed from.
 
 Checkpoints (all written atomically by :mod:`vrt.checkpoints.format`)::
 
@@ -15,21 +15,19 @@ file (a partial copy of the run, a bad sector) must not reach the fallbacks.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from vrt.checkpoints.format import load_checkpoint, save_checkpoint
 from vrt.config import Config, ConfigError, config_from_dict, config_to_dict
 from vrt.errors import CheckpointError
-from vrt.runtime.fileio import atomic_write, atomic_write_text
+from vrt.rundir import RunDirectory
+from vrt.runtime.fileio import atomic_write
 
-STEP_FILE = re.compile(r"^step-(\d{8,})\.pt$")
 # What a checkpoint write killed half-way leaves behind (vrt.runtime.fileio.atomic_write's temporaries).
 STALE_TEMPORARY = re.compile(r"^\.(last|previous|best|step-\d{8,})\.pt\.(.+\.tmp|link)$")
 
@@ -46,65 +44,6 @@ RESUMABLE_CHANGES: frozenset[str] = frozenset(
         "data.prefetch_factor",
     }
 )
-
-
-@dataclass(frozen=True)
-class RunDirectory:
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.yaml"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
-
-    @property
-    def last(self) -> Path:
-        return self.root / "last.pt"
-
-    @property
-    def previous(self) -> Path:
-        return self.root / "previous.pt"
-
-    @property
-    def best(self) -> Path:
-        return self.root / "best.pt"
-
-    @property
-    def results(self) -> Path:
-        return self.root / "results.json"
-
-    @property
-    def bad_videos(self) -> Path:
-        return self.root / "bad_videos.txt"
-
-    @property
-    def train_log(self) -> Path:
-        return self.root / "train.log"
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.root / "tensorboard"
-
-    @property
-    def curves(self) -> Path:
-        return self.root / "curves.png"
-
-    def codes(self, split: str) -> Path:
-        """The exported codes of best.pt on ``split`` (``train``: the database, ``test``: the queries)."""
-        return self.root / f"codes_{split}.npz"
-
-    def step(self, number: int) -> Path:
-        return self.root / f"step-{number:08d}.pt"
-
-    def step_files(self) -> list[tuple[int, Path]]:
-        """Step checkpoints present, oldest first."""
-        if not self.root.is_dir():
-            return []
-        found = [(int(m.group(1)), p) for p in self.root.iterdir() if (m := STEP_FILE.match(p.name))]
-        return sorted(found)
 
 
 def progress_of(state: dict[str, Any]) -> tuple[int, int]:
@@ -222,41 +161,6 @@ def check_resumable(config: Config, stored: dict[str, Any], *, paths: RunDirecto
             f"cannot resume {paths.root}: the config differs from the run's in "
             f"{', '.join(differences)}; resume with the run's own config ({paths.config})"
         )
-
-
-class MetricsLog:
-    """``metrics.jsonl``: one JSON object per completed epoch, appended as epochs end."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def append(self, record: dict[str, Any]) -> None:
-        with self.path.open("a") as handle:
-            handle.write(json.dumps(record) + "\n")
-
-    def records(self) -> list[dict[str, Any]]:
-        """The records written so far (a line cut short by a crash is left out)."""
-        if not self.path.exists():
-            return []
-        records = []
-        for line in self.path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
-        return records
-
-    def truncate(self, *, after_epoch: int) -> None:
-        """Drop records of epochs after the checkpoint: a crash between the two writes repeats them.
-
-        A line cut short by a crash mid-append is dropped too; the file is replaced atomically.
-        """
-        if not self.path.exists():
-            return
-        kept = [record for record in self.records() if record.get("epoch", 0) <= after_epoch]
-        atomic_write_text(self.path, "".join(json.dumps(record) + "\n" for record in kept))
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:

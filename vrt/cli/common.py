@@ -28,6 +28,14 @@ OverridesOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a config value: --set model.head.bits=64 (repeatable)."),
 ]
+DataOverridesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override a value of the checkpoint's stored config, e.g. where the data now is: "
+        "--set data.dataset.root=/new/place (repeatable; model.* keys cannot change).",
+    ),
+]
 
 
 def default_run_dir(name: str) -> Path:

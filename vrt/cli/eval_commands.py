@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
-from vrt.cli.common import app, console, err_console
+from vrt.cli.common import DataOverridesOption, app, console, err_console
 
 if TYPE_CHECKING:
     from vrt.codes import CodeSet
@@ -45,6 +45,7 @@ def evaluate(
         bool, typer.Option("--plots/--no-plots", help="Write pr_curve.png and map_at_k.png.")
     ] = True,
     workers: Annotated[Optional[int], typer.Option(help="Threads (default: one per core).", min=1)] = None,  # noqa: UP045
+    overrides: DataOverridesOption = None,
 ) -> None:
     """Report mAP, mAP@K, precision@K, recall@K (tie-aware and in database order), P@H<=r and code diagnostics.
 
@@ -56,7 +57,7 @@ def evaluate(
         raise typer.BadParameter("give either --checkpoint or --query with --database, not both")
     if checkpoint is not None:
         query_codes, database_codes, k, protocol, out_dir, thumbnails = _encode_checkpoint(
-            checkpoint, topk=topk, radius=radius, output=output
+            checkpoint, topk=topk, radius=radius, output=output, overrides=overrides or []
         )
         if query_codes is None:  # a torchrun process other than the first: it only helped encode
             return
@@ -99,36 +100,43 @@ def evaluate(
 
 
 def _encode_checkpoint(
-    checkpoint: Path, *, topk: int | None, radius: int, output: Path | None
+    checkpoint: Path, *, topk: int | None, radius: int, output: Path | None, overrides: list[str]
 ) -> tuple[Any, Any, int, dict[str, Any], Path, Any]:
     """Codes of the test (queries) and train (database) splits, the protocol and the output folder.
 
     Under torchrun every process helps encode; only the first gets the codes, the others None.
+    Nothing is written into the checkpoint's run directory unless ``output`` points there (the
+    default output folder, RUN_DIR/eval, is the run's own place for evaluations).
     """
+    from vrt.cli.encoding import bad_video_log, encode_with_progress, load_trained
     from vrt.cli.run_commands import is_main_process, run_session
     from vrt.config import config_hash
     from vrt.reporting.metrics_file import codes_record, protocol_record
     from vrt.reporting.thumbnails import clip_frames
-    from vrt.training.runner import Runner, model_from_checkpoint
+    from vrt.rundir import RunDirectory
 
-    model, config, _ = model_from_checkpoint(checkpoint)
-    k = topk or config.eval.topk
+    out_dir = output or RunDirectory.of_checkpoint(checkpoint).eval
     with run_session():
-        runner = Runner(config, checkpoint.parent, console=err_console)
-        query_codes, database_codes = runner.encode(model, "test"), runner.encode(model, "train")
+        trained = load_trained(checkpoint, overrides)
+        if is_main_process():
+            out_dir.mkdir(parents=True, exist_ok=True)
+        bad_videos = bad_video_log(out_dir)
+        query_codes = encode_with_progress(trained, "test", bad_videos=bad_videos)
+        database_codes = encode_with_progress(trained, "train", bad_videos=bad_videos)
+    k = topk or trained.config.eval.topk
     if not is_main_process():
-        return None, None, k, {}, checkpoint.parent, None
-    # Codes come from the deterministic test-time transform (Runner.encode: training=False).
+        return None, None, k, {}, out_dir, None
+    # Codes come from the deterministic test-time transform (encode_split: training=False).
     protocol = protocol_record(
         query=codes_record(query_codes, source="test split, encoded with test-time transforms"),
         database=codes_record(database_codes, source="train split, encoded with test-time transforms"),
         topk=k,
         radius=radius,
         checkpoint=checkpoint,
-        config_hash=config_hash(config),
+        config_hash=config_hash(trained.config),
     )
-    thumbnails = clip_frames([runner.splits.test_source, runner.splits.train_source])
-    return query_codes, database_codes, k, protocol, output or checkpoint.parent / "eval", thumbnails
+    thumbnails = clip_frames([trained.splits.test_source, trained.splits.train_source])
+    return query_codes, database_codes, k, protocol, out_dir, thumbnails
 
 
 def _write_retrieval_page(out_dir: Path, query: CodeSet, database: CodeSet, thumbnails: Any) -> Path:

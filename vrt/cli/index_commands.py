@@ -149,16 +149,14 @@ def _run_query(
 
 def _encode_video(checkpoint: Path, path: Path, *, bits: int) -> np.ndarray:
     from vrt.index import QueryMismatchError
-    from vrt.inference.encoding import encode_video_file
-    from vrt.runtime.devices import resolve_device
-    from vrt.training.runner import model_from_checkpoint
+    from vrt.inference import TrainedModel
 
-    model, config, _ = model_from_checkpoint(checkpoint)
-    if model.bits != bits:
+    trained = TrainedModel.load(checkpoint)
+    if trained.bits != bits:
         raise QueryMismatchError(
-            f"the checkpoint {checkpoint} makes {model.bits}-bit codes but the index has {bits}-bit codes"
+            f"the checkpoint {checkpoint} makes {trained.bits}-bit codes but the index has {bits}-bit codes"
         )
-    return encode_video_file(model, config, path, device=resolve_device("auto"))
+    return trained.encode_video(path)
 
 
 def _results_table(title: str, rows: list[dict[str, Any]]) -> Table:

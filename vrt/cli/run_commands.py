@@ -12,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from vrt.cli.common import OverridesOption, app, bundled_config, console, default_run_dir, err_console
+from vrt.cli.common import (
+    DataOverridesOption,
+    OverridesOption,
+    app,
+    bundled_config,
+    console,
+    default_run_dir,
+    err_console,
+)
 from vrt.training.interrupt import TrainingInterrupted
 
 
@@ -84,15 +92,15 @@ def export(
     checkpoint: Annotated[Path, typer.Option(help="A checkpoint written by `vrt train`.")],
     split: Annotated[Split, typer.Option(help="train (the database), val, or test (the queries).")],
     out: Annotated[Path, typer.Option(help="Output .npz codes file.")],
+    overrides: DataOverridesOption = None,
 ) -> None:
     """Encode one split into a binary codes file (format: docs/metrics.md)."""
+    from vrt.cli.encoding import bad_video_log, encode_with_progress, load_trained
     from vrt.codes import save_codes
-    from vrt.training.runner import Runner, model_from_checkpoint
 
-    model, config, _ = model_from_checkpoint(checkpoint)
     with run_session():
-        runner = Runner(config, checkpoint.parent, console=err_console)
-        codes = runner.encode(model, split.value)
+        trained = load_trained(checkpoint, overrides or ())
+        codes = encode_with_progress(trained, split.value, bad_videos=bad_video_log(None))
     if is_main_process():
         save_codes(out, codes)
         err_console.print(f"Wrote {len(codes.labels)} codes of {codes.bits} bits to {out}")

@@ -17,8 +17,6 @@ from vrt.config.schema import (
     LossConfig,
     LossTerm,
     ModelConfig,
-    OptimizerConfig,
-    SchedulerConfig,
     TrainConfig,
 )
 from vrt.config.typecheck import ConfigError
@@ -33,8 +31,6 @@ __all__ = [
     "LossConfig",
     "LossTerm",
     "ModelConfig",
-    "OptimizerConfig",
-    "SchedulerConfig",
     "TrainConfig",
     "apply_override",
     "config_from_dict",

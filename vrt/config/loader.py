@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import hashlib
-import inspect
 import json
 import math
 import typing
@@ -22,29 +20,12 @@ from typing import Any
 
 import yaml
 
+from vrt.config.params import suggest
 from vrt.config.schema import ComponentSpec, Config, LossConfig, LossTerm
-from vrt.config.typecheck import ConfigError, check_value, describe_type
-from vrt.registry import BACKBONES, DATASETS, HEADS, LOSSES, SAMPLERS, Registry, RegistryError
+from vrt.config.typecheck import ConfigError, check_value
+from vrt.config.validation import validate
 
 BASE_KEY = "_base_"
-
-# Arguments that vrt supplies when it builds a component; a config must not set them.
-INJECTED_PARAMS: dict[str, frozenset[str]] = {
-    "backbones": frozenset(),
-    "heads": frozenset({"in_dim"}),
-    "losses": frozenset({"bits", "num_classes"}),
-    "datasets": frozenset({"subset", "clips"}),
-    "samplers": frozenset({"num_frames"}),
-    "miners": frozenset({"margin"}),  # given by the triplet loss that uses the miner
-}
-
-# Where each single-component section lives and which registry resolves it (loss terms apart).
-COMPONENT_SECTIONS: dict[str, Registry] = {
-    "model.backbone": BACKBONES,
-    "model.head": HEADS,
-    "data.dataset": DATASETS,
-    "data.clip_sampler": SAMPLERS,
-}
 
 
 def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
@@ -163,12 +144,43 @@ def apply_override(raw: dict[str, Any], override: str, *, source: str | None = N
     node[parts[-1]] = value
 
 
+# Before optimisers and schedules were registered components, one flat section held every
+# option of every kind, and stored configs (checkpoints, the config.yaml of older runs) list them
+# all with these defaults. Options a kind does not take are dropped when they hold the old default;
+# any other value is an error, as a user's typo would be.
+_LEGACY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "optimizer": {"momentum": 0.9, "nesterov": False},
+    "scheduler": {"step_size": 10, "gamma": 0.1, "patience": 2, "min_lr": 0.0},
+}
+
+
+def migrate_legacy_keys(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``raw`` without the legacy default options that its optimiser or schedule does not take."""
+    from vrt.config.params import parameters_of
+    from vrt.registry import OPTIMIZERS, SCHEDULERS
+
+    train = raw.get("train")
+    if not isinstance(train, Mapping):
+        return raw
+    migrated = dict(train)
+    for key, registry in (("optimizer", OPTIMIZERS), ("scheduler", SCHEDULERS)):
+        section = train.get(key)
+        name = section.get("name") if isinstance(section, Mapping) else None
+        if not isinstance(name, str) or name not in registry:
+            continue
+        accepted, _ = parameters_of(registry.get(name))
+        migrated[key] = {
+            option: value
+            for option, value in section.items()
+            if option == "name" or option in accepted or _LEGACY_DEFAULTS[key].get(option, object()) != value
+        }
+    return {**raw, "train": migrated}
+
+
 def config_from_dict(raw: Mapping[str, Any], *, source: str = "<config>") -> Config:
     """Build and fully validate a :class:`Config` from plain data."""
-    config = _to_dataclass(Config, raw, key_path="", source=source)
-    validate_components(config, source=source)
-    _validate_values(config, source=source)
-    _validate_contracts(config, source=source)
+    config = _to_dataclass(Config, migrate_legacy_keys(raw), key_path="", source=source)
+    validate(config, source=source)
     return config
 
 
@@ -183,7 +195,7 @@ def _to_dataclass(cls: type, raw: Any, *, key_path: str, source: str) -> Any:
     if unknown:
         key = unknown[0]
         raise ConfigError(
-            f"unknown key{_suggest(str(key), fields)}; expected one of: {', '.join(fields)}",
+            f"unknown key{suggest(str(key), fields)}; expected one of: {', '.join(fields)}",
             source=source,
             key_path=_join(key_path, str(key)),
         )
@@ -192,7 +204,8 @@ def _to_dataclass(cls: type, raw: Any, *, key_path: str, source: str) -> Any:
         child_path = _join(key_path, name)
         annotation = hints[name]
         if annotation is ComponentSpec:
-            values[name] = _to_component(value, key_path=child_path, source=source)
+            default = fields[name].default_factory()  # type: ignore[misc]  # every section has one
+            values[name] = _to_component(value, key_path=child_path, source=source, default_name=default.name)
         elif annotation is LossConfig:
             values[name] = _to_loss(value, key_path=child_path, source=source)
         elif dataclasses.is_dataclass(annotation):
@@ -205,14 +218,16 @@ def _to_dataclass(cls: type, raw: Any, *, key_path: str, source: str) -> Any:
     return cls(**values)
 
 
-def _to_component(raw: Any, *, key_path: str, source: str) -> ComponentSpec:
+def _to_component(raw: Any, *, key_path: str, source: str, default_name: str | None = None) -> ComponentSpec:
+    """A component section; without a ``name`` it is the section's default component (so that
+    ``--set train.optimizer.lr=0.5`` tunes the default optimiser of a config that names none)."""
     if isinstance(raw, str):  # shorthand: `loss: triplet_ranking`
         raw = {"name": raw}
     if not isinstance(raw, Mapping):
         raise ConfigError(
             f"expected a mapping with a 'name' key, got {raw!r}", source=source, key_path=key_path
         )
-    name = raw.get("name")
+    name = raw.get("name", default_name)
     if not isinstance(name, str) or not name:
         raise ConfigError("expected a component name (string)", source=source, key_path=f"{key_path}.name")
     params = {str(k): v for k, v in raw.items() if k != "name"}
@@ -263,209 +278,6 @@ def _to_loss_term(raw: Any, *, key_path: str, source: str) -> LossTerm:
     return LossTerm(name=spec.name, params=spec.params, weight=weight)
 
 
-def loss_term_paths(loss: LossConfig) -> list[str]:
-    """Key paths of the terms as the user wrote them (``loss`` for a single loss)."""
-    return ["loss"] if len(loss.terms) == 1 else [f"loss.terms[{i}]" for i in range(len(loss.terms))]
-
-
-def validate_components(config: Config, *, source: str) -> None:
-    """Check each component's name against its registry and its parameters against the builder."""
-    sections = [(_get_section(config, path), path, registry) for path, registry in COMPONENT_SECTIONS.items()]
-    sections += [
-        (term, path, LOSSES)
-        for term, path in zip(config.loss.terms, loss_term_paths(config.loss), strict=True)
-    ]
-    for spec, section, registry in sections:
-        try:
-            entry = registry.entry(spec.name)
-        except RegistryError as error:
-            raise ConfigError(str(error), source=source, key_path=f"{section}.name") from None
-        spec.name = entry.name
-        spec.params = check_builder_params(
-            entry.builder,
-            spec.params,
-            injected=INJECTED_PARAMS[registry.kind],
-            key_path=section,
-            source=source,
-        )
-
-
-def check_builder_params(
-    builder: Any,
-    params: Mapping[str, Any],
-    *,
-    injected: frozenset[str],
-    key_path: str,
-    source: str,
-) -> dict[str, Any]:
-    """Validate ``params`` against ``builder``'s keyword arguments and annotations."""
-    signature = inspect.signature(builder)
-    try:
-        hints = typing.get_type_hints(builder)
-    except Exception:  # unresolvable annotations in a plugin: fall back to no type checks
-        hints = {}
-    accepted = {
-        name: p
-        for name, p in signature.parameters.items()
-        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name not in injected
-    }
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    checked: dict[str, Any] = {}
-    for name, value in params.items():
-        path = f"{key_path}.{name}"
-        if name in injected:
-            raise ConfigError(f"{name!r} is set by vrt, not by the config", source=source, key_path=path)
-        if name not in accepted:
-            if takes_any:
-                checked[name] = value
-                continue
-            raise ConfigError(
-                f"unknown parameter{_suggest(name, accepted)}; {_accepted_text(accepted, hints)}",
-                source=source,
-                key_path=path,
-            )
-        try:
-            checked[name] = check_value(value, hints.get(name, Any), path)
-        except ConfigError as error:
-            raise ConfigError(error.detail, source=source, key_path=error.key_path) from None
-    missing = [
-        name for name, p in accepted.items() if p.default is inspect.Parameter.empty and name not in checked
-    ]
-    if missing:
-        raise ConfigError(
-            f"missing required parameter(s): {', '.join(missing)}", source=source, key_path=key_path
-        )
-    return checked
-
-
-def _validate_values(config: Config, *, source: str) -> None:
-    """Range checks that types alone cannot express."""
-    checks = [
-        ("train.epochs", config.train.epochs >= 1, "must be >= 1"),
-        ("train.val_every", config.train.val_every >= 1, "must be >= 1"),
-        ("train.optimizer.lr", 0 < config.train.optimizer.lr < math.inf, "must be a finite number > 0"),
-        ("train.grad_clip", config.train.grad_clip is None or config.train.grad_clip > 0, "must be > 0"),
-        ("data.num_frames", config.data.num_frames >= 1, "must be >= 1"),
-        ("data.clips_per_video", config.data.clips_per_video >= 1, "must be >= 1"),
-        ("data.frame_size", config.data.frame_size >= 8, "must be >= 8"),
-        ("data.val_fraction", 0.0 <= config.data.val_fraction < 1.0, "must be in [0, 1)"),
-        ("data.batch.classes_per_batch", config.data.batch.classes_per_batch >= 2, "must be >= 2"),
-        ("data.batch.videos_per_class", config.data.batch.videos_per_class >= 2, "must be >= 2"),
-        ("data.batch.batch_size", config.data.batch.batch_size >= 2, "must be >= 2"),
-        ("data.eval_batch_size", config.data.eval_batch_size >= 1, "must be >= 1"),
-        ("data.num_workers", config.data.num_workers >= 0, "must be >= 0"),
-        ("train.keep_checkpoints", config.train.keep_checkpoints >= 1, "must be >= 1"),
-        ("eval.topk", config.eval.topk >= 1, "must be >= 1"),
-    ]
-    optional_counts = (
-        "data.max_videos_per_class",
-        "data.prefetch_factor",
-        "train.max_steps_per_epoch",
-        "train.checkpoint_every_steps",
-    )
-    for key_path in optional_counts:
-        value = _get_section(config, key_path)
-        checks.append((key_path, value is None or value >= 1, "must be >= 1"))
-    for key_path, ok, expectation in checks:
-        if not ok:
-            value = _get_section(config, key_path)
-            raise ConfigError(f"{expectation}, got {value!r}", source=source, key_path=key_path)
-    device = config.train.device
-    if not (device in ("auto", "cpu", "cuda", "mps") or device.startswith("cuda:")):
-        raise ConfigError(
-            f"expected auto, cpu, cuda, cuda:N or mps, got {device!r}", source=source, key_path="train.device"
-        )
-    _validate_warmup(config, source=source)
-    _validate_augment(config, source=source)
-
-
-def _validate_warmup(config: Config, *, source: str) -> None:
-    train = config.train
-    if not 0 <= train.warmup_epochs < train.epochs:
-        raise ConfigError(
-            f"must lie in [0, train.epochs) = [0, {train.epochs}), got {train.warmup_epochs}",
-            source=source,
-            key_path="train.warmup_epochs",
-        )
-    if train.warmup_epochs and train.scheduler.name == "plateau":
-        raise ConfigError(
-            "a warmup cannot precede the plateau schedule (it reacts to validation mAP from the "
-            "first epoch); set train.warmup_epochs: 0 or use the cosine or step schedule",
-            source=source,
-            key_path="train.warmup_epochs",
-        )
-
-
-def _validate_augment(config: Config, *, source: str) -> None:
-    """Ranges of ``data.augment``; an unset ``resize_short`` is resolved here, so that config.yaml
-    and ``vrt config show`` say which short side the clips are scaled to."""
-    augment, frame_size = config.data.augment, config.data.frame_size
-    color = augment.color
-    checks = [
-        (
-            "scales",
-            bool(augment.scales) and all(0.0 < s <= 1.0 for s in augment.scales),
-            "must be a non-empty list of crop fractions in (0, 1]",
-        ),
-        ("temporal_jitter", 0.0 <= augment.temporal_jitter < 1.0, "must lie in [0, 1)"),
-        ("color.brightness", 0.0 <= color.brightness < math.inf, "must be a finite number >= 0"),
-        ("color.contrast", 0.0 <= color.contrast < math.inf, "must be a finite number >= 0"),
-        ("color.saturation", 0.0 <= color.saturation < math.inf, "must be a finite number >= 0"),
-        ("color.hue", 0.0 <= color.hue <= 0.5, "must lie in [0, 0.5] (a fraction of the colour circle)"),
-    ]
-    for key, ok, expectation in checks:
-        if not ok:
-            value = _get_section(augment, key)
-            raise ConfigError(f"{expectation}, got {value!r}", source=source, key_path=f"data.augment.{key}")
-    if augment.resize_short is None:
-        augment.resize_short = default_resize_short(frame_size)
-    elif augment.resize_short < frame_size:
-        raise ConfigError(
-            f"must be at least data.frame_size ({frame_size}) so that a crop of that size fits, "
-            f"got {augment.resize_short}",
-            source=source,
-            key_path="data.augment.resize_short",
-        )
-
-
-def default_resize_short(frame_size: int) -> int:
-    """C3D's recipe, which the reference follows: a 128-pixel short side for 112-pixel crops."""
-    return round(frame_size * 128 / 112)
-
-
-def _validate_contracts(config: Config, *, source: str) -> None:
-    """Constraints every component of a kind shares, checked now rather than when it is built.
-
-    A builder would refuse these too, but only after the data is indexed and the run directory
-    exists, and with a bare ``ValueError``; here the message names the file and key. Only rules
-    that hold for every head and every loss belong here, so plugins are held to them too:
-    codes are stored 8 bits per byte (``check_bits``, the head contract), and a loss's
-    ``margin`` is a distance that must be exceeded, so one <= 0 (or nan/inf) means nothing.
-    """
-    from vrt.heads.base import check_bits  # torch-free, like this module
-
-    bits = config.model.head.params.get("bits")
-    if bits is not None:
-        try:
-            check_bits(bits)
-        except ValueError:
-            raise ConfigError(
-                f"must be a positive multiple of 8 (codes are stored 8 bits per byte), got {bits!r}; "
-                "e.g. 16, 32, 48 or 64",
-                source=source,
-                key_path="model.head.bits",
-            ) from None
-    for term, path in zip(config.loss.terms, loss_term_paths(config.loss), strict=True):
-        margin = term.params.get("margin")
-        numeric = isinstance(margin, int | float) and not isinstance(margin, bool)
-        if numeric and not (math.isfinite(margin) and margin > 0):
-            raise ConfigError(
-                f"must be a finite number > 0 (a distance between codes), got {margin!r}",
-                source=source,
-                key_path=f"{path}.margin",
-            )
-
-
 def config_to_dict(config: Config) -> dict[str, Any]:
     """Plain data (YAML/JSON-ready) with component sections flattened back to ``name`` + params."""
 
@@ -506,24 +318,5 @@ def config_hash(config: Config) -> str:
     return hashlib.sha256(payload).hexdigest()[:16]
 
 
-def _get_section(config: Config, dotted: str) -> Any:
-    node: Any = config
-    for part in dotted.split("."):
-        node = getattr(node, part)
-    return node
-
-
 def _join(prefix: str, key: str) -> str:
     return f"{prefix}.{key}" if prefix else key
-
-
-def _suggest(name: str, options: Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(name, list(options), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-
-
-def _accepted_text(accepted: Mapping[str, inspect.Parameter], hints: Mapping[str, Any]) -> str:
-    if not accepted:
-        return "this component takes no parameters"
-    described = ", ".join(f"{n}: {describe_type(hints.get(n, Any))}" for n in accepted)
-    return f"expected one of: {described}"

@@ -1,7 +1,8 @@
 """The typed configuration of a vrt run.
 
 Every YAML key maps onto a field here; anything else is an error. Component sections
-(``model.backbone``, ``model.head``, ``loss``, ``data.dataset``, ``data.clip_sampler``) are a
+(``model.backbone``, ``model.head``, ``loss``, ``data.dataset``, ``data.clip_sampler``,
+``train.optimizer``, ``train.scheduler``) are a
 registry ``name`` plus that builder's keyword arguments, checked against its signature.
 """
 
@@ -133,33 +134,15 @@ class DataConfig:
 
 
 @dataclass
-class OptimizerConfig:
-    name: Literal["sgd", "adam", "adamw"] = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    nesterov: bool = False
-
-
-@dataclass
-class SchedulerConfig:
-    """Learning-rate schedule, stepped once per epoch (``plateau`` watches validation mAP)."""
-
-    name: Literal["none", "step", "cosine", "plateau"] = "cosine"
-    step_size: int = 10
-    gamma: float = 0.1
-    patience: int = 2
-    min_lr: float = 0.0
-
-
-@dataclass
 class TrainConfig:
     """The optimisation loop.
 
     ``channels_last`` (channels_last_3d memory format) and ``compile`` (``torch.compile``) are
     GPU speed options. A checkpoint is written at the end of every epoch and, with
     ``checkpoint_every_steps``, every N optimiser steps, keeping the newest ``keep_checkpoints``
-    step files. ``warmup_epochs`` w raises the learning rate linearly over the first w epochs
+    step files. ``optimizer`` and ``scheduler`` are registered components (``vrt list
+    optimizers``), each with its own parameters; the schedule is stepped once per epoch
+    (``plateau`` watches validation mAP). ``warmup_epochs`` w raises the learning rate linearly over the first w epochs
     (from ``lr / (w + 1)``) before the scheduler takes over for the remaining epochs: a ranking
     loss on randomly initialised codes gives large, noisy gradients at first.
     """
@@ -176,8 +159,8 @@ class TrainConfig:
     compile: bool = False
     checkpoint_every_steps: int | None = None
     keep_checkpoints: int = 2
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
-    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    optimizer: ComponentSpec = field(default_factory=lambda: ComponentSpec("sgd"))
+    scheduler: ComponentSpec = field(default_factory=lambda: ComponentSpec("cosine"))
 
 
 @dataclass
@@ -193,3 +176,8 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     name: str = "vrt"
+
+
+def default_resize_short(frame_size: int) -> int:
+    """C3D's recipe, which the reference follows: a 128-pixel short side for 112-pixel crops."""
+    return round(frame_size * 128 / 112)

@@ -1,6 +1,5 @@
-"""Data plumbing shared by every dataset: clip samplers, batch samplers and split carving.
+"""From datasets to batches: the train/fit/val/test splits, batch samplers, loaders, collation.
 
-The submodules are imported where they are used rather than here: ``vrt.data.samplers`` is
-the registry's built-in module for clip samplers and must stay cheap to import (``vrt list``),
-while the batch samplers need torch.
+This package builds on :mod:`vrt.datasets` (which knows nothing of it): datasets describe
+videos and cut clips; here they become the splits a run trains, selects and evaluates on.
 """

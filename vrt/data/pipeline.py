@@ -9,16 +9,15 @@ Split vocabulary used across vrt:
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from vrt.config import Config, ConfigError
+from vrt.components import build
+from vrt.config import Config
 from vrt.data.batching import ClassBalancedBatchSampler, ShardedBatchSampler, ShuffledBatchSampler
 from vrt.data.collate import collate_clips
 from vrt.data.splits import carve_validation
@@ -32,45 +31,10 @@ SPLIT_NAMES: tuple[str, ...] = ("train", "fit", "val", "test")
 CPU = torch.device("cpu")
 
 
-def call_with_injected(
-    builder: Any, params: dict[str, Any], injected: dict[str, Any], *, section: str | None = None
-) -> Any:
-    """Call a registered builder with its config params plus the injected values it accepts.
-
-    Injecting only what a builder declares lets simple plugins ignore what they do not need
-    (a generated dataset has no use for a clip sampler). A ``ValueError`` is how builders reject
-    a value their signature cannot express; it is reported against the config ``section``.
-    """
-    signature = inspect.signature(builder)
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    accepted = {k: v for k, v in injected.items() if takes_any or k in signature.parameters}
-    with builder_errors_as_config_errors(section):
-        return builder(**params, **accepted)
-
-
-@contextmanager
-def builder_errors_as_config_errors(section: str | None) -> Iterator[None]:
-    """Turn a builder's ``ValueError`` into a one-line :class:`ConfigError` naming ``section``."""
-    if section is None:
-        yield
-        return
-    try:
-        yield
-    except ConfigError:
-        raise
-    except ValueError as error:
-        raise ConfigError(str(error), key_path=section) from error
-
-
 def clip_spec(config: Config) -> ClipSpec:
     """How the config's datasets cut clips: sampler, size and augmentation from ``data.*``."""
     data = config.data
-    sampler = call_with_injected(
-        SAMPLERS.get(data.clip_sampler.name),
-        data.clip_sampler.params,
-        {"num_frames": data.num_frames},
-        section="data.clip_sampler",
-    )
+    sampler = build(SAMPLERS, data.clip_sampler, section="data.clip_sampler", num_frames=data.num_frames)
     return ClipSpec(
         num_frames=data.num_frames,
         frame_size=data.frame_size,
@@ -83,9 +47,9 @@ def clip_spec(config: Config) -> ClipSpec:
 def build_dataset(
     config: Config, subset: Literal["train", "test"], clips: ClipSpec | None = None
 ) -> VideoDataset:
-    injected = {"subset": subset, "clips": clips or clip_spec(config)}
-    return call_with_injected(
-        DATASETS.get(config.data.dataset.name), config.data.dataset.params, injected, section="data.dataset"
+    """One subset of the configured dataset, cutting clips as ``clips`` (from ``data.*`` by default) says."""
+    return build(
+        DATASETS, config.data.dataset, section="data.dataset", subset=subset, clips=clips or clip_spec(config)
     )
 
 

@@ -1,23 +1,25 @@
-"""Video datasets: the ``VideoDataset`` contract and the built-in adapters.
+"""Video datasets: the ``VideoDataset`` contract, the built-in adapters, and how clips are cut.
 
-Importing this package registers every built-in dataset in ``vrt.registry.DATASETS``; the
-registry imports it lazily on the first lookup.
+Each adapter module registers itself in :data:`vrt.registry.DATASETS`; the registry imports
+them on its first lookup. Importing this package imports nothing heavy (``vrt list samplers``
+reads :mod:`vrt.datasets.samplers` without torch): the names below load on first use.
 """
 
 from __future__ import annotations
 
-from vrt.datasets import hmdb51, jhmdb, synthetic, ucf101, video_folder, video_list
-from vrt.datasets.base import ClipView, VideoDataset
-from vrt.datasets.files import VideoFileDataset
+import importlib
+from typing import Any
 
-__all__ = [
-    "ClipView",
-    "VideoDataset",
-    "VideoFileDataset",
-    "hmdb51",
-    "jhmdb",
-    "synthetic",
-    "ucf101",
-    "video_folder",
-    "video_list",
-]
+_EXPORTS = {
+    "ClipSpec": "vrt.datasets.clips",
+    "ClipView": "vrt.datasets.base",
+    "VideoDataset": "vrt.datasets.base",
+    "VideoFileDataset": "vrt.datasets.files",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'vrt.datasets' has no attribute {name!r}")

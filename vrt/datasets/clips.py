@@ -16,12 +16,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from vrt.config.schema import AugmentConfig
-from vrt.data.samplers import ClipSampler, UniformSampler
+from vrt.datasets.samplers import ClipSampler, UniformSampler
 
 if TYPE_CHECKING:
     import torch
 
-    from vrt.data.transforms import ClipTransform
+    from vrt.datasets.transforms import ClipTransform
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class ClipSpec:
 
     @cached_property
     def _transforms(self) -> dict[bool, ClipTransform]:
-        from vrt.data.transforms import build_clip_transform
+        from vrt.datasets.transforms import build_clip_transform
 
         return {
             training: build_clip_transform(

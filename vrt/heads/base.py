@@ -20,13 +20,6 @@ class HashHead(Protocol):
     def __call__(self, features: Tensor) -> Tensor: ...
 
 
-def check_bits(bits: int) -> int:
-    """Codes are stored packed, 8 bits per byte, so the length must be a positive multiple of 8."""
-    if isinstance(bits, bool) or not isinstance(bits, int) or bits <= 0 or bits % 8:
-        raise ValueError(f"bits must be a positive multiple of 8 (e.g. 16, 32, 48, 64), got {bits!r}")
-    return bits
-
-
 def check_in_dim(in_dim: int) -> int:
     if isinstance(in_dim, bool) or not isinstance(in_dim, int) or in_dim <= 0:
         raise ValueError(f"a head's in_dim must be a positive int, got {in_dim!r}")

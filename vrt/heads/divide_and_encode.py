@@ -14,7 +14,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from vrt.heads.base import check_bits, check_in_dim
+from vrt.codes import check_bits
+from vrt.heads.base import check_in_dim
 from vrt.registry import HEADS
 
 

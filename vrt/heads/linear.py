@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from vrt.heads.base import check_bits, check_in_dim
+from vrt.codes import check_bits
+from vrt.heads.base import check_in_dim
 from vrt.registry import HEADS
 
 

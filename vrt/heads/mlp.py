@@ -6,7 +6,8 @@ import math
 
 from torch import Tensor, nn
 
-from vrt.heads.base import check_bits, check_in_dim
+from vrt.codes import check_bits
+from vrt.heads.base import check_in_dim
 from vrt.registry import HEADS
 
 

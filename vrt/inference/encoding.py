@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
 from vrt.codes import CodeSet, pack_bits
-from vrt.config import Config
 from vrt.data.collate import ClipBatch
 from vrt.datasets.base import ClipView, SkippedClip
-from vrt.errors import VideoDecodeError
 from vrt.model import HashingModel, binarize
 from vrt.runtime import distributed
 from vrt.runtime.devices import autocast
@@ -151,41 +147,3 @@ def encode_view_sharded(
     position = {index: p for p, index in enumerate(view.indices)}
     order = np.argsort([position[int(i)] for i in all_indices], kind="stable")
     return _codeset(view, all_packed[order], all_indices[order], num_bits=model.bits, class_names=class_names)
-
-
-@torch.no_grad()
-def encode_video_file(
-    model: HashingModel, config: Config, path: str | Path, *, device: torch.device | None = None
-) -> np.ndarray:
-    """Packed code ``[1, bits // 8]`` of one video file or frame folder, encoded like a test video.
-
-    The video goes through the same dataset machinery as a test split (clip sampler in test
-    mode, ``data.clips_per_video`` views averaged, deterministic test transform), so its code is
-    comparable with the codes ``vrt export`` wrote for the run's splits.
-    """
-    from vrt.data.pipeline import clip_spec
-    from vrt.datasets.files import VideoFileDataset
-    from vrt.datasets.splitfiles import SplitEntry
-
-    path = Path(path)
-    data = config.data
-    single = VideoFileDataset(
-        entries=[SplitEntry(path.name, 0, None)],
-        root=path.parent,
-        class_names=["query"],
-        clips=replace(clip_spec(config), strict=True),
-        name="query video",
-    )
-    item = ClipView(single, [0], training=False, num_clips=data.clips_per_video)[0]
-    if isinstance(item, SkippedClip):
-        raise VideoDecodeError(item.reason)
-    clip = item[0] if data.clips_per_video > 1 else item[0][None]  # (views, C, T, H, W)
-    device = device or torch.device("cpu")
-    was_training = model.training
-    model.to(device).eval()
-    try:
-        with autocast(device, config.train.amp):
-            u = real_valued_codes(model, clip[None].to(device))  # (1, views, C, T, H, W)
-    finally:
-        model.train(was_training)
-    return pack_bits(binarize(u).cpu().numpy())

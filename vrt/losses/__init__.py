@@ -1,22 +1,12 @@
 """Hashing losses: ``loss(embeddings (B, bits), labels (B,)) -> scalar``.
 
-Importing this package registers the built-in losses in :data:`vrt.registry.LOSSES`; miners
-live in :mod:`vrt.losses.miners` (registry ``MINERS``).
+Each loss module registers itself in :data:`vrt.registry.LOSSES` (the registry imports every
+module of this package on its first lookup); miners live in :mod:`vrt.losses.miners`
+(registry ``MINERS``).
 """
 
 from __future__ import annotations
 
-# Importing the modules registers them.
-from vrt.losses import (  # noqa: F401
-    bit_balance,
-    classification,
-    contrastive,
-    csq,
-    dpsh,
-    hashnet,
-    quantization,
-    triplet_ranking,
-)
 from vrt.losses.bit_balance import BitBalanceLoss
 from vrt.losses.classification import ClassificationLoss
 from vrt.losses.contrastive import ContrastiveLoss

@@ -1,11 +1,50 @@
-"""Helpers shared by the losses: input checks, pair masks, a numerically stable softplus."""
+"""The loss contract and the helpers losses share: input checks, pair masks, a stable softplus.
+
+:class:`HashingLoss` is what a loss subclasses (as pytorch-metric-learning's
+``BaseMetricLossFunction``): its ``forward`` checks the batch once, in one place, and calls the
+subclass's :meth:`~HashingLoss.compute` with float embeddings. A loss built with the code length
+or the class count (``bits``, ``num_classes``, injected by vrt) has those checked too.
+"""
 
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+
+
+class HashingLoss(nn.Module):
+    """A loss over one batch: ``forward(embeddings (B, bits), labels (B,)) -> scalar tensor``.
+
+    Subclasses implement :meth:`compute`; ``forward`` hands it embeddings already checked and
+    cast to float32 (float64 kept), and labels checked to be ``(B,)`` integers. Set ``bits`` or
+    ``num_classes`` in ``__init__`` when the loss holds tensors of those sizes (a classifier,
+    hash centres): the batch is then checked against them as well.
+    """
+
+    bits: int | None = None
+    num_classes: int | None = None
+
+    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        name = type(self).__name__
+        check_inputs(embeddings, labels, loss=name)
+        if self.bits is not None and embeddings.shape[1] != self.bits:
+            raise ValueError(
+                f"{name} was built for {self.bits} bits, got embeddings of {embeddings.shape[1]}"
+            )
+        if self.num_classes is not None and len(labels):
+            low, high = int(labels.min()), int(labels.max())
+            if low < 0 or high >= self.num_classes:
+                raise ValueError(
+                    f"{name} was built for labels 0..{self.num_classes - 1}, got labels in [{low}, {high}]"
+                )
+        return self.compute(as_float(embeddings), labels)
+
+    @abstractmethod
+    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        """The loss of a checked batch (float embeddings, integer labels); a 0-d tensor."""
 
 
 def check_inputs(embeddings: Tensor, labels: Tensor, *, loss: str) -> None:
@@ -15,6 +54,8 @@ def check_inputs(embeddings: Tensor, labels: Tensor, *, loss: str) -> None:
             f"{loss} expected embeddings (B, bits) and labels (B,), got {tuple(embeddings.shape)} "
             f"and {tuple(labels.shape)}"
         )
+    if labels.is_floating_point() or labels.dtype == torch.bool:
+        raise ValueError(f"{loss} expected integer labels, got {labels.dtype}")
 
 
 def as_float(embeddings: Tensor) -> Tensor:

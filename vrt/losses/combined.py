@@ -6,6 +6,11 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from vrt.components import build
+from vrt.config.schema import LossConfig
+from vrt.config.validation import loss_term_paths
+from vrt.registry import LOSSES
+
 
 class WeightedLossSum(nn.Module):
     """``sum_i weight_i * loss_i(embeddings, labels)``, remembering each term for the logs.
@@ -39,3 +44,13 @@ class WeightedLossSum(nn.Module):
             hook = getattr(term, "on_epoch_start", None)
             if callable(hook):
                 hook(epoch, epochs)
+
+
+def build_loss(config: LossConfig, *, bits: int, num_classes: int) -> WeightedLossSum:
+    """The weighted sum of the configured loss terms; each gets ``bits``/``num_classes`` if it asks."""
+    return WeightedLossSum(
+        [
+            (term.name, term.weight, build(LOSSES, term, section=path, bits=bits, num_classes=num_classes))
+            for term, path in zip(config.terms, loss_term_paths(config), strict=True)
+        ]
+    )

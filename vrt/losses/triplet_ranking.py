@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
+from vrt.components import build
+from vrt.config.schema import ComponentSpec
 from vrt.losses.base import check_positive
 from vrt.losses.distances import pairwise_squared_distances
 from vrt.losses.miners.base import TripletMiner, Triplets
@@ -85,16 +86,6 @@ def triplet_ranking(*, margin: float = 14.0, reduction: Reduction = "mean", mine
         miner: name of a registered miner (``vrt list miners``): ``all`` (the reference),
             ``batch_hard`` or ``semihard``; a miner that takes a ``margin`` gets this one.
     """
-    return TripletRankingLoss(margin=margin, miner=build_miner(miner, margin=margin), reduction=reduction)
-
-
-def build_miner(name: str, *, margin: float) -> TripletMiner:
-    """The registered miner ``name``, given the loss's ``margin`` if its builder accepts one.
-
-    Passing the margin rather than configuring it twice keeps the semi-hard band and the hinge
-    in the same units and the same size.
-    """
-    builder = MINERS.get(name)
-    parameters = inspect.signature(builder).parameters
-    takes_margin = "margin" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    return builder(margin=margin) if takes_margin else builder()
+    # The miner gets this margin (MINERS injects it), so the semi-hard band and the hinge agree.
+    built = build(MINERS, ComponentSpec(miner), section="loss.miner", margin=margin)
+    return TripletRankingLoss(margin=margin, miner=built, reduction=reduction)

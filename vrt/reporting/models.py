@@ -11,7 +11,6 @@ import inspect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from vrt.config.loader import INJECTED_PARAMS
 from vrt.registry import Entry, Registry
 
 # Shown in their own columns (or not tunable): left out of "key parameters".
@@ -70,7 +69,7 @@ def registry_section(registry: Registry) -> str:
             lines.append(_row([name, "failed plugin", "", *([""] * 4 if is_backbone else []), error]))
             continue
         extra = _backbone_columns(entry.metadata) if is_backbone else []
-        parameters = key_parameters(entry, injected=INJECTED_PARAMS.get(registry.kind, frozenset()))
+        parameters = key_parameters(entry, injected=registry.injects)
         lines.append(_row([f"`{entry.name}`", entry.origin, parameters, *extra, entry.description]))
     return "\n".join(lines) + "\n"
 

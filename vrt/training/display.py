@@ -1,35 +1,8 @@
-"""What a run prints: a live progress bar on terminals, one line per epoch everywhere."""
+"""The line a run prints after each epoch."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-
-@contextmanager
-def progress_bar(
-    console: Console, description: str, *, total: int, show_loss: bool = False
-) -> Iterator[Callable[..., None]]:
-    """Yields ``update(advance=n | completed=n, loss=..., rate=...)``.
-
-    A live bar only makes sense on a terminal; in logs the per-epoch line says it all.
-    """
-    columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
-    if show_loss:
-        columns += [TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]:.1f} clips/s")]
-    columns.append(TimeRemainingColumn())
-    live = console.is_terminal and not console.quiet
-    with Progress(*columns, console=console, transient=True, disable=not live) as progress:
-        task = progress.add_task(description, total=total, loss=0.0, rate=0.0)
-
-        def update(**fields: float) -> None:
-            progress.update(task, **fields)
-
-        yield update
 
 
 def epoch_line(record: dict[str, Any], *, epochs: int, improved: bool) -> str:

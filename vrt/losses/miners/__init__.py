@@ -1,11 +1,11 @@
 """Triplet miners (see :mod:`vrt.losses.miners.base`).
 
-Importing this package registers the built-in miners in :data:`vrt.registry.MINERS`.
+Each miner module registers itself in :data:`vrt.registry.MINERS`, which imports every module
+of this package on its first lookup.
 """
 
 from __future__ import annotations
 
-from vrt.losses.miners import all_triplets, batch_hard, semihard  # noqa: F401  (import registers them)
 from vrt.losses.miners.all_triplets import AllTripletsMiner
 from vrt.losses.miners.base import TripletMiner, Triplets, check_batch, valid_triplet_mask
 from vrt.losses.miners.batch_hard import BatchHardMiner

@@ -23,8 +23,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from vrt.config.loader import default_resize_short
-from vrt.config.schema import AugmentConfig
+from vrt.config.schema import AugmentConfig, default_resize_short
 
 
 class RandomScaleCrop(v2.Transform):

@@ -1,0 +1,67 @@
+"""The package layout the README describes: dependencies point one way, modules stay focused."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from .conftest import REPO_ROOT
+
+PACKAGE = REPO_ROOT / "vrt"
+
+
+def layers_from_readme() -> list[str]:
+    """The README's layout block, top to bottom: ``cli``, ``training``, ..., ``errors``."""
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = text[text.index("## Layout") :]
+    block = block[block.index("```text") : block.index("```", block.index("```text") + 7)]
+    return re.findall(r"^vrt/(\w+)", block, flags=re.M)
+
+
+def imported_units(path: Path) -> set[str]:
+    """The top-level vrt units (``config``, ``codes``, ...) a module imports, anywhere in it."""
+    units = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "vrt":
+            names = [f"vrt.{a.name}" for a in node.names] if node.module == "vrt" else [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        else:
+            continue
+        units |= {name.split(".")[1] for name in names if name.startswith("vrt.") and name.count(".") >= 1}
+    return units
+
+
+def test_the_readme_lists_every_package_and_module_once():
+    listed = layers_from_readme()
+    present = {p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__")}
+    present |= {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert sorted(listed) == sorted(present)
+
+
+def test_every_import_points_down_the_layout():
+    order = {unit: rank for rank, unit in enumerate(layers_from_readme())}
+    upward = []
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        unit = parts[0]
+        if unit not in order:
+            continue
+        upward += [
+            f"{path.relative_to(REPO_ROOT)} imports vrt.{other}"
+            for other in imported_units(path)
+            if other in order and order[other] < order[unit]
+        ]
+    assert not upward, upward
+
+
+def test_at_most_eight_top_level_modules_and_none_over_400_lines():
+    top = [p.name for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__")]
+    assert len(top) <= 8, top
+    long = {
+        str(p.relative_to(REPO_ROOT)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert not long, long

@@ -1,0 +1,118 @@
+"""A run directory's files, described once: their names, who writes them and what they hold.
+
+``vrt train CONFIG --output DIR`` writes a run directory; ``vrt eval``, ``vrt export``,
+``vrt report`` and ``--resume`` read it. Every one of them finds a file through
+:class:`RunDirectory` rather than spelling its name, and :data:`RUN_FILES` is the table that
+``docs/training.md`` shows. torch-free: ``vrt report`` reads runs without the training stack.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["RUN_FILES", "STEP_FILE", "RunDirectory"]
+
+#: Every file (or folder) a run may hold, with what it holds, in the order a run writes them.
+RUN_FILES: dict[str, str] = {
+    "config.yaml": "the fully resolved config",
+    "metrics.jsonl": "one JSON object per epoch: loss, learning rate, clips/s, validation mAP, code spread",
+    "train.log": "everything the run printed, with timestamps",
+    "tensorboard/": "TensorBoard event files (with the tensorboard package installed)",
+    "last.pt": "the newest state: model, optimiser, schedule, loss, position, RNG states, config",
+    "previous.pt": "the state last.pt held before (a fallback should last.pt be damaged)",
+    "step-NNNNNNNN.pt": "the newest step checkpoints, with train.checkpoint_every_steps",
+    "best.pt": "the state with the best validation mAP (the last one without validation)",
+    "curves.png": "training loss and validation mAP per epoch",
+    "results.json": "test-split retrieval metrics of best.pt",
+    "codes_test.npz": "codes of best.pt on the test split (the queries; format in docs/metrics.md)",
+    "codes_train.npz": "codes of best.pt on the train split (the database)",
+    "bad_videos.txt": "videos that could not be read, if any",
+    "eval/": "what `vrt eval --checkpoint` writes by default: metrics.json, plots, retrieval.html",
+}
+
+#: The name of a step checkpoint; the number is the optimiser step, zero-padded to sort.
+STEP_FILE = re.compile(r"^step-(\d{8,})\.pt$")
+
+
+@dataclass(frozen=True)
+class RunDirectory:
+    """The paths of one run directory (nothing is created or read here)."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def train_log(self) -> Path:
+        return self.root / "train.log"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tensorboard"
+
+    @property
+    def last(self) -> Path:
+        return self.root / "last.pt"
+
+    @property
+    def previous(self) -> Path:
+        return self.root / "previous.pt"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "best.pt"
+
+    @property
+    def curves(self) -> Path:
+        return self.root / "curves.png"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results.json"
+
+    @property
+    def bad_videos(self) -> Path:
+        return self.root / "bad_videos.txt"
+
+    @property
+    def eval(self) -> Path:
+        """Where ``vrt eval --checkpoint`` writes unless told otherwise."""
+        return self.root / "eval"
+
+    @property
+    def eval_metrics(self) -> Path:
+        return self.eval / "metrics.json"
+
+    def codes(self, split: str) -> Path:
+        """The exported codes of best.pt on ``split`` (``train``: the database, ``test``: the queries)."""
+        return self.root / f"codes_{split}.npz"
+
+    def step(self, number: int) -> Path:
+        return self.root / f"step-{number:08d}.pt"
+
+    def step_files(self) -> list[tuple[int, Path]]:
+        """Step checkpoints present, oldest first."""
+        if not self.root.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.root.iterdir() if (m := STEP_FILE.match(p.name))]
+        return sorted(found)
+
+    def holds_a_run(self) -> bool:
+        """Whether training has written here (a checkpoint or an epoch's metrics)."""
+        return self.last.exists() or self.metrics.exists()
+
+    @classmethod
+    def of_checkpoint(cls, checkpoint: str | Path) -> RunDirectory:
+        """The run a checkpoint file belongs to: the folder that holds it."""
+        return cls(Path(checkpoint).parent)
