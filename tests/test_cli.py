@@ -132,13 +132,21 @@ def test_eval_on_code_files_matches_brute_force_without_torch(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_export_eval_round_trip(tmp_path, tiny_config_file):
+def test_train_export_eval_round_trip(tmp_path, tiny_config_file, monkeypatch):
     run_dir = tmp_path / "run"
     result = cli.invoke(
         app, ["train", str(tiny_config_file), "--output", str(run_dir), "--set", "train.epochs=1"]
     )
     assert result.exit_code == 0, result.output
     checkpoint = run_dir / "best.pt"
+    # Export and eval are inference: no Runner (no process group, no run-directory writes).
+    from vrt.training.runner import Runner
+
+    def no_runner(*_args, **_kwargs):
+        raise AssertionError("a Runner was constructed")
+
+    monkeypatch.setattr(Runner, "__init__", no_runner)
+    run_files = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
 
     for split in ("train", "val", "test"):
         out = tmp_path / f"{split}.npz"
@@ -178,6 +186,9 @@ def test_train_export_eval_round_trip(tmp_path, tiny_config_file):
     stored = json.loads((run_dir / "results.json").read_text())
     assert stored["map"] == pytest.approx(by_files["map"])
 
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == run_files
+
+    monkeypatch.undo()  # training again needs its Runner
     resumed = cli.invoke(app, ["train", "--output", str(run_dir), "--resume", "--set", "train.epochs=2"])
     assert resumed.exit_code == 0, resumed.output
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 2

@@ -85,13 +85,19 @@ def test_a_new_loss_or_dataset_file_registers_without_edits_elsewhere(tmp_path):
         """
     )
     result = subprocess.run(
-        [sys.executable, "-c", check], cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)}, capture_output=True, text=True
+        [sys.executable, "-c", check],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
     )
     assert result.stdout.strip() == "ok", result.stderr[-2000:]
 
 
 def test_builders_get_only_the_injected_values_they_declare():
-    loss = build(LOSSES, ComponentSpec("triplet_ranking", {"margin": 3.0}), section="loss", bits=16, num_classes=4)
+    loss = build(
+        LOSSES, ComponentSpec("triplet_ranking", {"margin": 3.0}), section="loss", bits=16, num_classes=4
+    )
     assert loss.margin == 3.0  # triplet_ranking declares neither bits nor num_classes: not passed
     with pytest.raises(ConfigError, match=r"model\.head\.in_dim: 'in_dim' is set by vrt"):
         build(HEADS, ComponentSpec("linear", {"bits": 16, "in_dim": 4}), section="model.head", in_dim=8)
@@ -125,8 +131,20 @@ def test_aliases_keep_old_names_working_in_configs_and_checkpoints(tmp_path, mon
 def test_stored_configs_of_the_flat_optimiser_section_still_load():
     stored = tiny_config_dict()
     # What config.yaml held before optimisers and schedules were registered components.
-    stored["train"]["optimizer"] = {"name": "adam", "lr": 0.003, "momentum": 0.9, "weight_decay": 0.0, "nesterov": False}
-    stored["train"]["scheduler"] = {"name": "cosine", "step_size": 10, "gamma": 0.1, "patience": 2, "min_lr": 0.0}
+    stored["train"]["optimizer"] = {
+        "name": "adam",
+        "lr": 0.003,
+        "momentum": 0.9,
+        "weight_decay": 0.0,
+        "nesterov": False,
+    }
+    stored["train"]["scheduler"] = {
+        "name": "cosine",
+        "step_size": 10,
+        "gamma": 0.1,
+        "patience": 2,
+        "min_lr": 0.0,
+    }
     config = config_from_dict(stored)
     assert config_to_dict(config)["train"]["optimizer"] == {
         "name": "adam",

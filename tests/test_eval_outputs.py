@@ -225,7 +225,7 @@ def test_eval_hands_the_codes_to_the_retrieval_page(code_files, tmp_path, monkey
     assert (out / "retrieval.html").is_file()
 
 
-def test_checkpoint_eval_writes_into_the_run_directory(tmp_path, tiny_config_file):
+def test_checkpoint_eval_writes_where_output_says_and_nothing_without_it(tmp_path, tiny_config_file):
     from vrt.checkpoints.format import save_checkpoint
     from vrt.config import config_hash, config_to_dict, load_config
     from vrt.model import build_model
@@ -236,7 +236,12 @@ def test_checkpoint_eval_writes_into_the_run_directory(tmp_path, tiny_config_fil
     checkpoint = tmp_path / "run" / "best.pt"
     save_checkpoint(checkpoint, {"model": model.state_dict(), "config": config_to_dict(config), "epoch": 0})
 
-    printed = run_eval("--checkpoint", str(checkpoint), "--no-plots")
+    assert run_eval("--checkpoint", str(checkpoint), "--no-plots") and sorted(
+        checkpoint.parent.iterdir()
+    ) == [checkpoint]
+    printed = run_eval(
+        "--checkpoint", str(checkpoint), "--no-plots", "--output", str(tmp_path / "run" / "eval")
+    )
     record = json.loads((tmp_path / "run" / "eval" / "metrics.json").read_text())
     assert record["metrics"] == printed
     protocol = record["protocol"]

@@ -223,7 +223,10 @@ def test_page_of_a_trained_run_renders_with_thumbnails_and_every_tile(tmp_path, 
         app, ["train", str(tiny_config_file), "--output", str(run_dir), "--set", "train.epochs=1"]
     )
     assert trained.exit_code == 0, trained.output
-    evaluated = cli.invoke(app, ["eval", "--checkpoint", str(run_dir / "best.pt"), "--no-plots"])
+    evaluated = cli.invoke(
+        app,
+        ["eval", "--checkpoint", str(run_dir / "best.pt"), "--no-plots", "--output", str(run_dir / "eval")],
+    )
     assert evaluated.exit_code == 0, evaluated.output
     page = run_dir / "eval" / "retrieval.html"
 

@@ -52,7 +52,9 @@ def check_bits(bits: int) -> int:
     Every head is held to this (its ``bits``), and so is every codes file.
     """
     if isinstance(bits, bool) or not isinstance(bits, int | np.integer) or bits <= 0 or bits % 8:
-        raise ValueError(f"bits must be a positive multiple of 8 (an integer: 16, 32, 48, 64, ...), got {bits!r}")
+        raise ValueError(
+            f"bits must be a positive multiple of 8 (an integer: 16, 32, 48, 64, ...), got {bits!r}"
+        )
     return int(bits)
 
 

@@ -37,8 +37,8 @@ def evaluate(
     output: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(
-            help="Write metrics.json, the plots and retrieval.html here (default with --checkpoint: "
-            "RUN_DIR/eval; with code files: nothing is written unless given)."
+            help="Write metrics.json, the plots, retrieval.html (and bad_videos.txt) here; nothing is "
+            "written unless given (e.g. --output RUN_DIR/eval, which vrt report reads)."
         ),
     ] = None,
     plots: Annotated[
@@ -101,42 +101,28 @@ def evaluate(
 
 def _encode_checkpoint(
     checkpoint: Path, *, topk: int | None, radius: int, output: Path | None, overrides: list[str]
-) -> tuple[Any, Any, int, dict[str, Any], Path, Any]:
-    """Codes of the test (queries) and train (database) splits, the protocol and the output folder.
+) -> tuple[Any, Any, int, dict[str, Any], Path | None, Any]:
+    """Codes of the test (queries) and train (database) splits, the protocol and the thumbnails.
 
     Under torchrun every process helps encode; only the first gets the codes, the others None.
-    Nothing is written into the checkpoint's run directory unless ``output`` points there (the
-    default output folder, RUN_DIR/eval, is the run's own place for evaluations).
+    Nothing is written anywhere (the checkpoint's run directory included) unless ``output`` is given.
     """
     from vrt.cli.encoding import bad_video_log, encode_with_progress, load_trained
     from vrt.cli.run_commands import is_main_process, run_session
-    from vrt.config import config_hash
-    from vrt.reporting.metrics_file import codes_record, protocol_record
+    from vrt.reporting.metrics_file import checkpoint_protocol
     from vrt.reporting.thumbnails import clip_frames
-    from vrt.rundir import RunDirectory
 
-    out_dir = output or RunDirectory.of_checkpoint(checkpoint).eval
     with run_session():
         trained = load_trained(checkpoint, overrides)
-        if is_main_process():
-            out_dir.mkdir(parents=True, exist_ok=True)
-        bad_videos = bad_video_log(out_dir)
+        bad_videos = bad_video_log(output)
         query_codes = encode_with_progress(trained, "test", bad_videos=bad_videos)
         database_codes = encode_with_progress(trained, "train", bad_videos=bad_videos)
     k = topk or trained.config.eval.topk
     if not is_main_process():
-        return None, None, k, {}, out_dir, None
-    # Codes come from the deterministic test-time transform (encode_split: training=False).
-    protocol = protocol_record(
-        query=codes_record(query_codes, source="test split, encoded with test-time transforms"),
-        database=codes_record(database_codes, source="train split, encoded with test-time transforms"),
-        topk=k,
-        radius=radius,
-        checkpoint=checkpoint,
-        config_hash=config_hash(trained.config),
-    )
-    thumbnails = clip_frames([trained.splits.test_source, trained.splits.train_source])
-    return query_codes, database_codes, k, protocol, out_dir, thumbnails
+        return None, None, k, {}, output, None
+    protocol = checkpoint_protocol(trained, query_codes, database_codes, topk=k, radius=radius)
+    thumbnails = clip_frames([trained.splits.test_source, trained.splits.train_source]) if output else None
+    return query_codes, database_codes, k, protocol, output, thumbnails
 
 
 def _write_retrieval_page(out_dir: Path, query: CodeSet, database: CodeSet, thumbnails: Any) -> Path:

@@ -40,5 +40,6 @@ class BadVideoLog:
             if announce and self._warn is not None:
                 self._warn(f"skipping unreadable video {item.video_id}: {item.reason}")
         if lines and self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.writelines(lines)

@@ -105,6 +105,26 @@ def protocol_record(
     }
 
 
+def checkpoint_protocol(
+    trained: Any, query: CodeSet, database: CodeSet, *, topk: int, radius: int
+) -> dict[str, Any]:
+    """The protocol of a checkpoint's evaluation: its test split (queries) against its train split
+    (database), both encoded with the deterministic test-time transform.
+
+    ``trained`` is a :class:`vrt.inference.TrainedModel` (not imported here: this module stays torch-free).
+    """
+    from vrt.config import config_hash
+
+    return protocol_record(
+        query=codes_record(query, source="test split, encoded with test-time transforms"),
+        database=codes_record(database, source="train split, encoded with test-time transforms"),
+        topk=topk,
+        radius=radius,
+        checkpoint=trained.checkpoint,
+        config_hash=config_hash(trained.config),
+    )
+
+
 def _clean(value: Any) -> Any:
     """NaN becomes None (JSON has no NaN); numpy scalars become Python numbers."""
     if isinstance(value, dict):

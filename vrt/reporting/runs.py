@@ -123,7 +123,7 @@ def _metrics(run_dir: Path) -> dict[str, Any]:
     if not results.is_file():
         raise RunDirectoryError(
             f"{run_dir} has no results.json: the run has not finished (or run `vrt eval --checkpoint "
-            f"{run_dir / 'best.pt'}`)"
+            f"{run_dir / 'best.pt'} --output {run_dir / 'eval'}`)"
         )
     return _read_json(results)
 
