@@ -2,85 +2,60 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from vrt.components import build
 from vrt.config import ConfigError, config_from_dict, config_to_dict
 from vrt.config.schema import ComponentSpec
+from vrt.io.synthetic_video import write_test_video
 from vrt.registry import HEADS, LOSSES, Registry
 
 from .conftest import REPO_ROOT, tiny_config_dict
 
-NEW_LOSS = '''
-"""A loss added as one new file: nothing else is edited."""
 
-from torch import Tensor
-
-from vrt.losses.base import HashingLoss
-from vrt.registry import LOSSES
-
-
-class MeanCodeLoss(HashingLoss):
-    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        return embeddings.mean() * self.scale
-
-
-@LOSSES.register("mean_code")
-def mean_code(*, scale: float = 1.0) -> MeanCodeLoss:
-    """The mean code value, scaled (an example)."""
-    loss = MeanCodeLoss()
-    loss.scale = scale
-    return loss
-'''
-
-NEW_DATASET = '''
-"""A dataset adapter added as one new file (its parser beside it)."""
-
-from pathlib import Path
-from typing import Literal
-
-from vrt.datasets.clips import ClipSpec
-from vrt.datasets.files import VideoFileDataset, existing_folder
-from vrt.datasets.splitfiles import SplitEntry
-from vrt.registry import DATASETS
-
-
-def parse_pairs(path: Path) -> list[SplitEntry]:
-    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
-    return [SplitEntry(video, int(label), None) for video, label in rows]
-
-
-@DATASETS.register("pair_list")
-def pair_list(*, subset: Literal["train", "test"], clips: ClipSpec, root: str) -> VideoFileDataset:
-    """Videos listed as '<path> <label>' in <root>/<subset>.txt."""
-    folder = existing_folder(root, key="data.dataset.root", expected="a folder with train.txt and test.txt")
-    entries = parse_pairs(folder / f"{subset}.txt")
-    return VideoFileDataset(entries=entries, root=folder, class_names=["a", "b"], clips=clips, name=subset)
-'''
+def worked_examples() -> tuple[str, str]:
+    """The loss and the dataset adapter that docs/plugins.md adds as one file each."""
+    text = (REPO_ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    section = text[text.index("## Adding a built-in component: one file") :]
+    loss, dataset = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:2]
+    return loss, dataset
 
 
 def test_a_new_loss_or_dataset_file_registers_without_edits_elsewhere(tmp_path):
     copy = tmp_path / "vrt"
     shutil.copytree(REPO_ROOT / "vrt", copy, ignore=shutil.ignore_patterns("__pycache__"))
-    (copy / "losses" / "mean_code.py").write_text(NEW_LOSS)
-    (copy / "datasets" / "pair_list.py").write_text(NEW_DATASET)
+    loss, dataset = worked_examples()
+    (copy / "losses" / "centre_pull.py").write_text(loss)
+    (copy / "datasets" / "pair_list.py").write_text(dataset)
+    data = tmp_path / "pairs"
+    write_test_video(data / "a.avi", num_frames=6)
+    write_test_video(data / "b.avi", num_frames=6, seed=1)
+    (data / "train.txt").write_text("a.avi 0\nb.avi 1\n")
+    (data / "test.txt").write_text("b.avi 1\n")
     check = textwrap.dedent(
-        """
+        f"""
         import torch
         from vrt.config import config_from_dict
-        from vrt.registry import DATASETS, LOSSES
-        assert "mean_code" in LOSSES.names() and "pair_list" in DATASETS.names()
-        raw = {"loss": {"name": "mean_code", "scale": 2.0}, "data": {"dataset": {"name": "pair_list", "root": "."}}}
-        config = config_from_dict(raw)  # validated against the new builders' signatures
+        from vrt.data.pipeline import build_data_splits
         from vrt.losses.combined import build_loss
+        from vrt.registry import DATASETS, LOSSES
+        assert "centre_pull" in LOSSES.names() and "pair_list" in DATASETS.names()
+        raw = {{
+            "loss": {{"terms": [{{"name": "triplet_ranking"}}, {{"name": "centre_pull", "weight": 0.1}}]}},
+            "data": {{"dataset": {{"name": "pair_list", "root": {str(data)!r}}}, "num_frames": 2,
+                     "frame_size": 16, "val_fraction": 0.0}},
+        }}
+        config = config_from_dict(raw)  # validated against the new builders' signatures
         loss = build_loss(config.loss, bits=8, num_classes=2)
-        assert float(loss(torch.ones(3, 8), torch.tensor([0, 1, 1]))) == 2.0
+        assert float(loss.terms[1](torch.ones(3, 8), torch.tensor([0, 1, 1]))) == 0.0
+        splits = build_data_splits(config)
+        assert len(splits.train_source) == 2 and splits.view("test")[0][0].shape == (3, 2, 16, 16)
         print("ok")
         """
     )

@@ -65,3 +65,10 @@ def test_at_most_eight_top_level_modules_and_none_over_400_lines():
         if (n := len(p.read_text().splitlines())) > 400
     }
     assert not long, long
+
+
+def test_the_run_directory_table_in_the_docs_is_current():
+    from vrt.rundir import run_files_markdown
+
+    text = (REPO_ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    assert run_files_markdown() in text, "docs/training.md: paste vrt.rundir.run_files_markdown() again"

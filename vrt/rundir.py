@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["RUN_FILES", "STEP_FILE", "RunDirectory"]
+__all__ = ["RUN_FILES", "STEP_FILE", "RunDirectory", "run_files_markdown"]
 
 #: Every file (or folder) a run may hold, with what it holds, in the order a run writes them.
 RUN_FILES: dict[str, str] = {
@@ -29,7 +29,7 @@ RUN_FILES: dict[str, str] = {
     "codes_test.npz": "codes of best.pt on the test split (the queries; format in docs/metrics.md)",
     "codes_train.npz": "codes of best.pt on the train split (the database)",
     "bad_videos.txt": "videos that could not be read, if any",
-    "eval/": "what `vrt eval --checkpoint` writes by default: metrics.json, plots, retrieval.html",
+    "eval/": "where `vrt eval --checkpoint ... --output RUN_DIR/eval` puts metrics.json, plots, retrieval.html",
 }
 
 #: The name of a step checkpoint; the number is the optimiser step, zero-padded to sort.
@@ -116,3 +116,9 @@ class RunDirectory:
     def of_checkpoint(cls, checkpoint: str | Path) -> RunDirectory:
         """The run a checkpoint file belongs to: the folder that holds it."""
         return cls(Path(checkpoint).parent)
+
+
+def run_files_markdown() -> str:
+    """The table of :data:`RUN_FILES` that docs/training.md shows (a test keeps them equal)."""
+    rows = [f"| `{name}` | {meaning} |" for name, meaning in RUN_FILES.items()]
+    return "\n".join(["| file | holds |", "|---|---|", *rows]) + "\n"

@@ -103,7 +103,7 @@ class VideoFileDataset(VideoDataset):
             ``root/<path without extension>`` (or ``root/<path>`` if that is a folder); ``auto``
             takes the video file when there is one, else the frame folder, video by video.
         clips: how clips are cut and transformed, and whether missing videos are an error.
-        name: how messages refer to this subset (``"ucf101 split 1 train"``).
+        name: how messages refer to this subset (``"ucf101 official split 1 train"``).
 
     Attributes:
         missing: listed paths that were not found and are not part of the dataset.
@@ -235,10 +235,11 @@ def existing_file(path: Path, *, key: str, expected: str) -> Path:
     return path
 
 
-def check_split(split: int, *, dataset: str) -> int:
-    if isinstance(split, bool) or split not in (1, 2, 3):
-        raise VrtError(f"data.dataset.split: {dataset} has splits 1, 2 and 3, got {split!r}")
-    return split
+def check_official_split(number: int, *, dataset: str) -> int:
+    """The number of one of the dataset's official train/test lists (``data.dataset.split``)."""
+    if isinstance(number, bool) or number not in (1, 2, 3):
+        raise VrtError(f"data.dataset.split: {dataset} has official splits 1, 2 and 3, got {number!r}")
+    return number
 
 
 def check_subset(subset: str) -> Subset:

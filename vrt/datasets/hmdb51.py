@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Literal
 
 from vrt.datasets.clips import ClipSpec
-from vrt.datasets.files import StorageMode, VideoFileDataset, check_split, check_subset, existing_folder
+from vrt.datasets.files import (
+    StorageMode,
+    VideoFileDataset,
+    check_official_split,
+    check_subset,
+    existing_folder,
+)
 from vrt.datasets.splitfiles import parse_tagged_splits
 from vrt.registry import DATASETS
 
@@ -26,7 +32,7 @@ def hmdb51(
         root: the folder holding the unpacked per-class archives (``<class>/<video>.avi``), or
             frame folders with the same layout (``<class>/<video>/``).
         annotations: the ``testTrainMulti_7030_splits`` folder (``<class>_test_split<k>.txt``).
-        split: official split 1, 2 or 3.
+        split: the official split number, 1, 2 or 3 (the dataset's own train/test lists).
         storage: ``video``, ``frames``, or ``auto`` (per video: the file if present, else frames).
         subset, clips: injected by vrt (the subset, and how clips are cut: ``data.*``).
 
@@ -35,17 +41,17 @@ def hmdb51(
     stand alone for validation carving (no groups).
     """
     subset = check_subset(subset)
-    split = check_split(split, dataset="HMDB51")
+    number = check_official_split(split, dataset="HMDB51")
     folder = existing_folder(root, key="data.dataset.root", expected="the folder of HMDB51 class folders")
     lists = existing_folder(
         annotations, key="data.dataset.annotations", expected="the testTrainMulti_7030_splits folder"
     )
-    class_names, entries = parse_tagged_splits(lists, split, subset)
+    class_names, entries = parse_tagged_splits(lists, number, subset)
     return VideoFileDataset(
         entries=entries,
         root=folder,
         class_names=class_names,
         storage=storage,
         clips=clips,
-        name=f"hmdb51 split {split} {subset}",
+        name=f"hmdb51 official split {number} {subset}",
     )

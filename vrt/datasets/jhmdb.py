@@ -6,7 +6,13 @@ from pathlib import Path
 from typing import Literal
 
 from vrt.datasets.clips import ClipSpec
-from vrt.datasets.files import StorageMode, VideoFileDataset, check_split, check_subset, existing_folder
+from vrt.datasets.files import (
+    StorageMode,
+    VideoFileDataset,
+    check_official_split,
+    check_subset,
+    existing_folder,
+)
 from vrt.datasets.splitfiles import parse_tagged_splits
 from vrt.registry import DATASETS
 
@@ -42,7 +48,7 @@ def jhmdb(
         root: ``Rename_Images`` (frames: ``<class>/<video>/00001.png``, used as is),
             ``ReCompress_Videos`` (``<class>/<video>.avi``), or the folder holding either.
         annotations: the ``splits`` folder (``<class>_test_split<k>.txt``).
-        split: official split 1, 2 or 3.
+        split: the official split number, 1, 2 or 3 (the dataset's own train/test lists).
         storage: ``video``, ``frames``, or ``auto`` (per video: the file if present, else frames).
         subset, clips: injected by vrt (the subset, and how clips are cut: ``data.*``).
 
@@ -51,17 +57,17 @@ def jhmdb(
     more frames than a clip has repeats frames.
     """
     subset = check_subset(subset)
-    split = check_split(split, dataset="JHMDB")
+    number = check_official_split(split, dataset="JHMDB")
     folder = existing_folder(
         root, key="data.dataset.root", expected="JHMDB's Rename_Images or ReCompress_Videos folder"
     )
     lists = existing_folder(annotations, key="data.dataset.annotations", expected="JHMDB's splits folder")
-    class_names, entries = parse_tagged_splits(lists, split, subset)
+    class_names, entries = parse_tagged_splits(lists, number, subset)
     return VideoFileDataset(
         entries=entries,
         root=_data_folder(folder, class_names, storage),
         class_names=class_names,
         storage=storage,
         clips=clips,
-        name=f"jhmdb split {split} {subset}",
+        name=f"jhmdb official split {number} {subset}",
     )

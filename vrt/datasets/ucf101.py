@@ -8,7 +8,7 @@ from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import (
     StorageMode,
     VideoFileDataset,
-    check_split,
+    check_official_split,
     check_subset,
     existing_file,
     existing_folder,
@@ -34,7 +34,7 @@ def ucf101(
             frame folders with the same layout (``<Class>/v_<Class>_gGG_cCC/``).
         annotations: the ``ucfTrainTestlist`` folder (``classInd.txt``, ``trainlist0K.txt``,
             ``testlist0K.txt``).
-        split: official split 1, 2 or 3.
+        split: the official split number, 1, 2 or 3 (the dataset's own train/test lists).
         storage: ``video``, ``frames``, or ``auto`` (per video: the file if present, else frames).
         subset, clips: injected by vrt (the subset, and how clips are cut: ``data.*``).
 
@@ -43,12 +43,12 @@ def ucf101(
     split carved from training never holds clips of a recording that training also sees.
     """
     subset = check_subset(subset)
-    split = check_split(split, dataset="UCF101")
+    number = check_official_split(split, dataset="UCF101")
     folder = existing_folder(root, key="data.dataset.root", expected="the UCF-101 folder of class folders")
     lists = existing_folder(
         annotations, key="data.dataset.annotations", expected="the ucfTrainTestlist folder of split files"
     )
-    files = ucf101_split_files(lists, split)
+    files = ucf101_split_files(lists, number)
     expected = "an official UCF101 split file"
     class_names = parse_ucf101_classes(
         existing_file(files["classes"], key="data.dataset.annotations", expected=expected)
@@ -62,5 +62,5 @@ def ucf101(
         class_names=class_names,
         storage=storage,
         clips=clips,
-        name=f"ucf101 split {split} {subset} ({files[subset].name})",
+        name=f"ucf101 official split {number} {subset} ({files[subset].name})",
     )
