@@ -164,11 +164,12 @@ def test_temporal_jitter_varies_training_frames_inside_the_video_and_never_testi
     plain = ClipSpec(num_frames=4, frame_size=8)
     jittered = ClipSpec(num_frames=4, frame_size=8, augment=AugmentConfig(temporal_jitter=0.5))
     torch.manual_seed(0)
-    assert plain.frame_indices(100, training=True) == [0, 33, 66, 99]
-    draws = {tuple(jittered.frame_indices(100, training=True)) for _ in range(50)}
+    assert plain.sampler(100, training=True) == [0, 33, 66, 99]
+    draws = {tuple(jittered.sampler(100, training=True)) for _ in range(50)}
     assert len(draws) > 10
     for indices in draws:
         assert list(indices) == sorted(indices) and 0 <= indices[0] and indices[-1] < 100
         assert indices[-1] - indices[0] >= 49  # the window holds at least half of the 100 frames
-    assert jittered.frame_indices(100, training=False) == plain.frame_indices(100, training=False)
-    assert jittered.frame_indices(1, training=True) == [0, 0, 0, 0]
+    assert jittered.sampler(100, training=False) == plain.sampler(100, training=False)
+    assert jittered.sampler(1, training=True) == [0, 0, 0, 0]
+    assert repr(jittered.sampler) == "UniformSampler(num_frames=4), temporal jitter 0.5 in training"

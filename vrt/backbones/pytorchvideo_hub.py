@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import warnings
 from collections.abc import Callable
+from functools import partial
 from types import ModuleType
 from typing import Any
 
@@ -32,7 +33,7 @@ from torch import nn
 
 from vrt.backbones.base import Normalization, Pooling, global_pool
 from vrt.backbones.weights import hub_checkpoint, load_pretrained
-from vrt.registry import BACKBONES
+from vrt.backbones.zoo import ZooFactory, register_zoo_backbone
 
 PYTORCHVIDEO_NORMALIZATION = Normalization(mean=(0.45, 0.45, 0.45), std=(0.225, 0.225, 0.225))
 
@@ -108,58 +109,28 @@ def _metadata(*, default_input: tuple[int, int, int], top1: float) -> dict[str, 
     }
 
 
-@BACKBONES.register("x3d_xs", metadata=_metadata(default_input=(4, 160, 160), top1=69.12))
-def x3d_xs(
-    *, pretrained: str | None = None, pooling: Pooling = "avg", strict_shapes: bool = True
-) -> nn.Module:
-    """pytorchvideo X3D-XS (Feichtenhofer 2020), 2048-d; 4x160x160 clips; pretrained: kinetics400.
-
-    See the module docstring for the parameters.
-    """
-    return _zoo_backbone(
-        "x3d_xs",
-        _x3d(4, 160),
-        "X3D_XS.pyth",
-        pretrained=pretrained,
-        pooling=pooling,
-        strict_shapes=strict_shapes,
-    )
+def _family(name: str, create: Callable[[], nn.Module], checkpoint: str) -> ZooFactory:
+    return partial(_zoo_backbone, name, create, checkpoint)
 
 
-@BACKBONES.register("x3d_s", metadata=_metadata(default_input=(13, 160, 160), top1=73.33))
-def x3d_s(
-    *, pretrained: str | None = None, pooling: Pooling = "avg", strict_shapes: bool = True
-) -> nn.Module:
-    """pytorchvideo X3D-S (Feichtenhofer 2020), 2048-d; 13x160x160 clips; pretrained: kinetics400.
-
-    See the module docstring for the parameters.
-    """
-    return _zoo_backbone(
-        "x3d_s",
-        _x3d(13, 160),
-        "X3D_S.pyth",
-        pretrained=pretrained,
-        pooling=pooling,
-        strict_shapes=strict_shapes,
-    )
-
-
-@BACKBONES.register("x3d_m", metadata=_metadata(default_input=(16, 224, 224), top1=75.94))
-def x3d_m(
-    *, pretrained: str | None = None, pooling: Pooling = "avg", strict_shapes: bool = True
-) -> nn.Module:
-    """pytorchvideo X3D-M (Feichtenhofer 2020), 2048-d; 16x224x224 clips; pretrained: kinetics400.
-
-    See the module docstring for the parameters.
-    """
-    return _zoo_backbone(
-        "x3d_m",
-        _x3d(16, 224),
-        "X3D_M.pyth",
-        pretrained=pretrained,
-        pooling=pooling,
-        strict_shapes=strict_shapes,
-    )
+x3d_xs = register_zoo_backbone(
+    "x3d_xs",
+    _family("x3d_xs", _x3d(4, 160), "X3D_XS.pyth"),
+    description="pytorchvideo X3D-XS (Feichtenhofer 2020), 2048-d; 4x160x160 clips; pretrained: kinetics400.",
+    metadata=_metadata(default_input=(4, 160, 160), top1=69.12),
+)
+x3d_s = register_zoo_backbone(
+    "x3d_s",
+    _family("x3d_s", _x3d(13, 160), "X3D_S.pyth"),
+    description="pytorchvideo X3D-S (Feichtenhofer 2020), 2048-d; 13x160x160 clips; pretrained: kinetics400.",
+    metadata=_metadata(default_input=(13, 160, 160), top1=73.33),
+)
+x3d_m = register_zoo_backbone(
+    "x3d_m",
+    _family("x3d_m", _x3d(16, 224), "X3D_M.pyth"),
+    description="pytorchvideo X3D-M (Feichtenhofer 2020), 2048-d; 16x224x224 clips; pretrained: kinetics400.",
+    metadata=_metadata(default_input=(16, 224, 224), top1=75.94),
+)
 
 
 def _slow_r50() -> nn.Module:
@@ -169,19 +140,9 @@ def _slow_r50() -> nn.Module:
     return create_resnet(model_depth=50, stem_conv_kernel_size=(1, 7, 7), head_pool_kernel_size=(8, 7, 7))
 
 
-@BACKBONES.register("slow_r50", metadata=_metadata(default_input=(8, 224, 224), top1=74.58))
-def slow_r50(
-    *, pretrained: str | None = None, pooling: Pooling = "avg", strict_shapes: bool = True
-) -> nn.Module:
-    """pytorchvideo Slow R50 8x8 (Feichtenhofer et al. 2019), 2048-d; 8x224x224; pretrained: kinetics400.
-
-    See the module docstring for the parameters.
-    """
-    return _zoo_backbone(
-        "slow_r50",
-        _slow_r50,
-        "SLOW_8x8_R50.pyth",
-        pretrained=pretrained,
-        pooling=pooling,
-        strict_shapes=strict_shapes,
-    )
+slow_r50 = register_zoo_backbone(
+    "slow_r50",
+    _family("slow_r50", _slow_r50, "SLOW_8x8_R50.pyth"),
+    description="pytorchvideo Slow R50 8x8 (Feichtenhofer et al. 2019), 2048-d; 8x224x224; pretrained: kinetics400.",
+    metadata=_metadata(default_input=(8, 224, 224), top1=74.58),
+)

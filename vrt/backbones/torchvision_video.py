@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from vrt.backbones.base import Normalization, Pooling, global_pool
 from vrt.backbones.weights import load_pretrained, torchvision_weights
+from vrt.backbones.zoo import ZooFactory, register_zoo_backbone
 from vrt.registry import BACKBONES
 
 if TYPE_CHECKING:
@@ -125,49 +126,49 @@ def _metadata(
 _RESNET_INPUTS = {"tiny_input": (4, 32, 32), "min_input": (1, 1, 1), "default_input": (16, 112, 112)}
 
 
-@BACKBONES.register("r3d_18", metadata=_metadata(**_RESNET_INPUTS, top1=63.2, key_params="pooling"))
-def r3d_18(
-    *, pretrained: str | None = None, pooling: Pooling = "avg", strict_shapes: bool = True
-) -> nn.Module:
-    """torchvision R3D-18 (3D ResNet-18, Tran et al. 2018), 512-d; pretrained: kinetics400 or a local file.
+def _family(adaptation: _Adaptation, name: str) -> ZooFactory:
+    return partial(_torchvision_backbone, name, adaptation)
+
+
+r3d_18 = register_zoo_backbone(
+    "r3d_18",
+    _family(_VIDEO_RESNET, "r3d_18"),
+    description="""torchvision R3D-18 (3D ResNet-18, Tran et al. 2018), 512-d; pretrained: kinetics400 or a local file.
 
     Full 3x3x3 convolutions throughout. See the module docstring for the parameters.
-    """
-    return _torchvision_backbone(
-        "r3d_18", _VIDEO_RESNET, pretrained=pretrained, pooling=pooling, strict_shapes=strict_shapes
-    )
-
-
-@BACKBONES.register("mc3_18", metadata=_metadata(**_RESNET_INPUTS, top1=63.96, key_params="pooling"))
-def mc3_18(
-    *, pretrained: str | None = None, pooling: Pooling = "avg", strict_shapes: bool = True
-) -> nn.Module:
-    """torchvision MC3-18 (mixed 3D/2D convolutions, Tran et al. 2018), 512-d; pretrained: kinetics400.
+    """,
+    metadata=_metadata(**_RESNET_INPUTS, top1=63.2, key_params="pooling"),
+)
+mc3_18 = register_zoo_backbone(
+    "mc3_18",
+    _family(_VIDEO_RESNET, "mc3_18"),
+    description="""torchvision MC3-18 (mixed 3D/2D convolutions, Tran et al. 2018), 512-d; pretrained: kinetics400.
 
     3D convolutions in the stem and first stage, 2D (1x3x3) after: motion is modelled early only.
     See the module docstring for the parameters.
-    """
-    return _torchvision_backbone(
-        "mc3_18", _VIDEO_RESNET, pretrained=pretrained, pooling=pooling, strict_shapes=strict_shapes
-    )
-
-
-@BACKBONES.register("r2plus1d_18", metadata=_metadata(**_RESNET_INPUTS, top1=67.463, key_params="pooling"))
-def r2plus1d_18(
-    *, pretrained: str | None = None, pooling: Pooling = "avg", strict_shapes: bool = True
-) -> nn.Module:
-    """torchvision R(2+1)D-18 (Tran et al. 2018), 512-d; pretrained: kinetics400 or a local file.
+    """,
+    metadata=_metadata(**_RESNET_INPUTS, top1=63.96, key_params="pooling"),
+)
+r2plus1d_18 = register_zoo_backbone(
+    "r2plus1d_18",
+    _family(_VIDEO_RESNET, "r2plus1d_18"),
+    description="""torchvision R(2+1)D-18 (Tran et al. 2018), 512-d; pretrained: kinetics400 or a local file.
 
     Each 3x3x3 convolution factorised into 1x3x3 spatial then 3x1x1 temporal. See the module
     docstring for the parameters.
-    """
-    return _torchvision_backbone(
-        "r2plus1d_18", _VIDEO_RESNET, pretrained=pretrained, pooling=pooling, strict_shapes=strict_shapes
-    )
-
-
-@BACKBONES.register(
+    """,
+    metadata=_metadata(**_RESNET_INPUTS, top1=67.463, key_params="pooling"),
+)
+s3d = register_zoo_backbone(
     "s3d",
+    _family(_S3D, "s3d"),
+    description="""torchvision S3D (separable 3D Inception, Xie et al. 2018), 1024-d; pretrained: kinetics400.
+
+    torchvision averages S3D's last map with a 2x7x7 window at stride 1 and then averages the
+    windows; the global average used here weighs the first and last frames of that map like the
+    others instead of half, and accepts any input of at least 5x17x17. See the module docstring
+    for the parameters.
+    """,
     # Trained on 64 frames of 224x224 (torchvision's reference recipe). Its last max pool is an
     # unpadded 2x2x2 one after time is halved twice and space four times, hence the minimum; the
     # tiny input is larger so that the final map (1x2x2) leaves the pooling choice something to do.
@@ -179,21 +180,14 @@ def r2plus1d_18(
         key_params="pooling",
     ),
 )
-def s3d(*, pretrained: str | None = None, pooling: Pooling = "avg", strict_shapes: bool = True) -> nn.Module:
-    """torchvision S3D (separable 3D Inception, Xie et al. 2018), 1024-d; pretrained: kinetics400.
-
-    torchvision averages S3D's last map with a 2x7x7 window at stride 1 and then averages the
-    windows; the global average used here weighs the first and last frames of that map like the
-    others instead of half, and accepts any input of at least 5x17x17. See the module docstring
-    for the parameters.
-    """
-    return _torchvision_backbone(
-        "s3d", _S3D, pretrained=pretrained, pooling=pooling, strict_shapes=strict_shapes
-    )
-
-
-@BACKBONES.register(
+swin3d_t = register_zoo_backbone(
     "swin3d_t",
+    _family(_SWIN3D, "swin3d_t"),
+    description="""torchvision Swin3D-T (Video Swin Transformer, Liu et al. 2022), 768-d; pretrained: kinetics400.
+
+    Normalises with the ImageNet statistics its weights were trained with. See the module
+    docstring for the parameters.
+    """,
     # Ported from the Video Swin paper's 32-frame, 224x224 model; windows are padded, so any
     # clip size runs.
     metadata=_metadata(
@@ -204,17 +198,6 @@ def s3d(*, pretrained: str | None = None, pooling: Pooling = "avg", strict_shape
         key_params="pooling",
     ),
 )
-def swin3d_t(
-    *, pretrained: str | None = None, pooling: Pooling = "avg", strict_shapes: bool = True
-) -> nn.Module:
-    """torchvision Swin3D-T (Video Swin Transformer, Liu et al. 2022), 768-d; pretrained: kinetics400.
-
-    Normalises with the ImageNet statistics its weights were trained with. See the module
-    docstring for the parameters.
-    """
-    return _torchvision_backbone(
-        "swin3d_t", _SWIN3D, pretrained=pretrained, pooling=pooling, strict_shapes=strict_shapes
-    )
 
 
 _MVIT_INPUT = (16, 224, 224)

@@ -3,8 +3,9 @@
 A :class:`ClipSpec` holds what ``data.*`` says about clips (their length and size, the clip
 sampler, the augmentation) and whether a listed video that is missing on disk is an error.
 Datasets receive it as their ``clips`` argument and ask it for two things: which frames of a
-video of L frames make up a clip (:meth:`ClipSpec.frame_indices`), and the transform that turns
-those frames into a model-ready clip (:meth:`ClipSpec.transform`).
+video of L frames make up a clip (its ``sampler``, with the temporal jitter of ``data.augment``
+built in), and the transform that turns those frames into a model-ready clip
+(:meth:`ClipSpec.transform`).
 
 torch and torchvision are imported on first use, so that listing datasets stays fast.
 """
@@ -16,11 +17,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from vrt.config.schema import AugmentConfig
-from vrt.datasets.samplers import ClipSampler, UniformSampler
+from vrt.datasets.samplers import ClipSampler, TemporalJitter, UniformSampler
 
 if TYPE_CHECKING:
-    import torch
-
     from vrt.datasets.transforms import ClipTransform
 
 
@@ -47,40 +46,14 @@ class ClipSpec:
             raise ValueError(
                 f"clips need num_frames >= 1 and frame_size >= 1, got {self.num_frames} and {self.frame_size}"
             )
-        if self.sampler is None:
-            object.__setattr__(self, "sampler", UniformSampler(num_frames=self.num_frames))
-        elif self.sampler.num_frames != self.num_frames:
+        sampler = self.sampler or UniformSampler(num_frames=self.num_frames)
+        if sampler.num_frames != self.num_frames:
             raise ValueError(
-                f"the clip sampler picks {self.sampler.num_frames} frames but clips have {self.num_frames}"
+                f"the clip sampler picks {sampler.num_frames} frames but clips have {self.num_frames}"
             )
-
-    def frame_indices(
-        self,
-        video_length: int,
-        *,
-        training: bool,
-        clip: int = 0,
-        num_clips: int = 1,
-        generator: torch.Generator | None = None,
-    ) -> list[int]:
-        """The frame indices of one clip of a video with ``video_length`` frames.
-
-        In training with ``temporal_jitter`` j, the sampler works on a random window of between
-        ``(1 - j)`` and all of the video, at a random place, so that even the deterministic
-        uniform sampler shows a video's frames differently from epoch to epoch.
-        """
-        assert self.sampler is not None  # set in __post_init__
-        jitter = self.augment.temporal_jitter
-        if not training or jitter <= 0 or video_length < 2:
-            return self.sampler(video_length, training=training, clip=clip, num_clips=num_clips)
-        import torch
-
-        shortest = max(1, round((1.0 - jitter) * video_length))
-        draws = torch.rand(2, generator=generator).tolist()
-        window = shortest + min(int(draws[0] * (video_length - shortest + 1)), video_length - shortest)
-        start = min(int(draws[1] * (video_length - window + 1)), video_length - window)
-        frames = self.sampler(window, training=True, generator=generator)
-        return [start + index for index in frames]
+        if self.augment.temporal_jitter > 0 and not isinstance(sampler, TemporalJitter):
+            sampler = TemporalJitter(sampler, jitter=self.augment.temporal_jitter)
+        object.__setattr__(self, "sampler", sampler)
 
     def transform(self, *, training: bool) -> ClipTransform:
         """The training (augmenting) or testing (deterministic) transform of these clips."""
@@ -100,8 +73,7 @@ class ClipSpec:
     def describe(self) -> dict[str, str]:
         """The resolved sampler and transforms, as ``vrt data summary`` shows them."""
         return {
-            "sampler": repr(self.sampler)
-            + (f", temporal jitter {jitter} in training" if (jitter := self.augment.temporal_jitter) else ""),
+            "sampler": repr(self.sampler),
             "training transform": repr(self.transform(training=True)),
             "testing transform": repr(self.transform(training=False)),
         }

@@ -201,7 +201,7 @@ class VideoFileDataset(VideoDataset):
             raise VideoDecodeError(f"cannot read {path}: {type(error).__name__}: {error}") from error
         if length < 1:
             raise VideoDecodeError(f"{path} has no frames")
-        indices = self.clips.frame_indices(length, training=training, clip=clip, num_clips=num_clips)
+        indices = self.clips.sampler(length, training=training, clip=clip, num_clips=num_clips)
         try:
             frames = read_video_frames(path, indices) if kind == "video" else read_frame_files(files, indices)
         except VideoDecodeError:

@@ -153,6 +153,39 @@ class DenseSampler(ClipSampler):
         return f"DenseSampler(num_frames={self.num_frames}, stride={self.stride})"
 
 
+class TemporalJitter(ClipSampler):
+    """Another sampler's training clips, taken from a random window of the video.
+
+    The window covers between ``(1 - jitter)`` and all of the video, at a random place, so even
+    the deterministic uniform sampler shows a video's frames differently from epoch to epoch
+    (``data.augment.temporal_jitter``). Test clips are the other sampler's, unchanged.
+    """
+
+    def __init__(self, inner: ClipSampler, *, jitter: float) -> None:
+        super().__init__(num_frames=inner.num_frames)
+        if not 0.0 < jitter < 1.0:
+            raise ValueError(f"temporal jitter must lie in (0, 1), got {jitter}")
+        self.inner = inner
+        self.jitter = jitter
+
+    def _training(self, length: int, generator: torch.Generator | None) -> list[int]:
+        import torch
+
+        if length < 2:
+            return self.inner(length, training=True, generator=generator)
+        shortest = max(1, round((1.0 - self.jitter) * length))
+        draws = torch.rand(2, generator=generator).tolist()
+        window = shortest + min(int(draws[0] * (length - shortest + 1)), length - shortest)
+        start = min(int(draws[1] * (length - window + 1)), length - window)
+        return [start + index for index in self.inner(window, training=True, generator=generator)]
+
+    def _testing(self, length: int, clip: int, num_clips: int) -> list[int]:
+        return self.inner(length, training=False, clip=clip, num_clips=num_clips)
+
+    def __repr__(self) -> str:
+        return f"{self.inner!r}, temporal jitter {self.jitter} in training"
+
+
 @SAMPLERS.register("uniform")
 def uniform(*, num_frames: int) -> UniformSampler:
     """T frames evenly spread over the whole video, first to last (the reference; no randomness)."""

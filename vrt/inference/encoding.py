@@ -81,27 +81,6 @@ def _codeset(
 def encode_view(
     model: HashingModel,
     view: ClipView,
-    loader: DataLoader,
-    *,
-    device: torch.device,
-    amp: bool = False,
-    class_names: list[str] | None = None,
-    on_batch: Callable[[int], None] | None = None,
-    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
-) -> CodeSet:
-    """Binary codes of every readable clip of ``view``, in view order (the loader must not shuffle).
-
-    Videos that cannot be decoded are left out of the code set and handed to ``on_skipped``.
-    """
-    bits, indices = encode_batches(
-        model, loader, device=device, amp=amp, on_batch=on_batch, on_skipped=on_skipped
-    )
-    return _codeset(view, pack_bits(bits), indices, num_bits=model.bits, class_names=class_names)
-
-
-def encode_view_sharded(
-    model: HashingModel,
-    view: ClipView,
     make_loader: Callable[[ClipView], DataLoader],
     *,
     device: torch.device,
@@ -110,25 +89,21 @@ def encode_view_sharded(
     on_batch: Callable[[int], None] | None = None,
     on_skipped: Callable[[list[SkippedClip]], None] | None = None,
 ) -> CodeSet:
-    """:func:`encode_view` with the work shared by the ranks of a distributed run.
+    """Binary codes of every readable clip of ``view``, in view order (loaders must not shuffle).
 
-    Rank r encodes every world-size-th video from position r; the codes of all ranks are then
-    gathered and put back in view order, so every rank returns the code set one process would
-    have produced (and every rank's ``on_skipped`` hears of every unreadable video). The model
-    must be the same on every rank (see :func:`vrt.runtime.distributed.broadcast_buffers`).
+    Videos that cannot be decoded are left out of the code set and handed to ``on_skipped``.
+    In a process group, the ranks share the work: rank r encodes every world-size-th video from
+    position r; the codes of all ranks are then gathered and put back in view order, so every
+    rank returns the code set one process would have produced (and every rank's ``on_skipped``
+    hears of every unreadable video). The model must be the same on every rank (see
+    :func:`vrt.runtime.distributed.broadcast_buffers`).
     """
     ranks, rank = distributed.world_size(), distributed.rank()
     if ranks == 1:
-        return encode_view(
-            model,
-            view,
-            make_loader(view),
-            device=device,
-            amp=amp,
-            class_names=class_names,
-            on_batch=on_batch,
-            on_skipped=on_skipped,
+        bits, indices = encode_batches(
+            model, make_loader(view), device=device, amp=amp, on_batch=on_batch, on_skipped=on_skipped
         )
+        return _codeset(view, pack_bits(bits), indices, num_bits=model.bits, class_names=class_names)
     shard = ClipView(view.dataset, view.indices[rank::ranks], training=False, num_clips=view.num_clips)
     skipped: list[SkippedClip] = []
     bits, indices = encode_batches(

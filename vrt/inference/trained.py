@@ -29,7 +29,7 @@ from vrt.config.typecheck import ConfigError
 from vrt.data.pipeline import DataSplits, SplitName, build_data_splits, clip_spec, eval_loader
 from vrt.datasets.base import ClipView, SkippedClip
 from vrt.errors import CheckpointError, VideoDecodeError
-from vrt.inference.encoding import encode_view_sharded, real_valued_codes
+from vrt.inference.encoding import encode_view, real_valued_codes
 from vrt.model import HashingModel, binarize, build_model
 from vrt.runtime.devices import autocast, resolve_device
 
@@ -170,7 +170,7 @@ def encode_split(
     on_skipped: Callable[[list[SkippedClip]], None] | None = None,
 ) -> CodeSet:
     """Codes of ``split`` in view order (shared by the ranks of a process group, if one is joined)."""
-    return encode_view_sharded(
+    return encode_view(
         model,
         splits.view(split, training=False),
         lambda shard: eval_loader(shard, config, device=device),

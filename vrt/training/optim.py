@@ -49,28 +49,26 @@ def sgd(
     )
 
 
-@OPTIMIZERS.register("adam")
-def adam(
-    *,
-    params: Iterable[Parameter],
-    lr: float = 0.01,
-    weight_decay: float = 5e-4,
-    betas: tuple[float, float] = (0.9, 0.999),
-) -> Optimizer:
-    """Adam; ``weight_decay`` is added to the gradient (L2), as in torch.optim.Adam."""
-    return torch.optim.Adam(list(params), lr=_positive(lr, "lr"), weight_decay=weight_decay, betas=betas)
+def _register_adam(name: str, optimizer: type[Optimizer], description: str) -> None:
+    """Adam and AdamW take the same parameters; their builder is written once."""
+
+    def builder(
+        *,
+        params: Iterable[Parameter],
+        lr: float = 0.01,
+        weight_decay: float = 5e-4,
+        betas: tuple[float, float] = (0.9, 0.999),
+    ) -> Optimizer:
+        return optimizer(list(params), lr=_positive(lr, "lr"), weight_decay=weight_decay, betas=betas)
+
+    builder.__name__ = builder.__qualname__ = name
+    OPTIMIZERS.add(name, builder, description=description)
 
 
-@OPTIMIZERS.register("adamw")
-def adamw(
-    *,
-    params: Iterable[Parameter],
-    lr: float = 0.01,
-    weight_decay: float = 5e-4,
-    betas: tuple[float, float] = (0.9, 0.999),
-) -> Optimizer:
-    """AdamW: Adam with decoupled weight decay."""
-    return torch.optim.AdamW(list(params), lr=_positive(lr, "lr"), weight_decay=weight_decay, betas=betas)
+_register_adam(
+    "adam", torch.optim.Adam, "Adam; weight_decay is added to the gradient (L2), as in torch.optim.Adam."
+)
+_register_adam("adamw", torch.optim.AdamW, "AdamW: Adam with decoupled weight decay.")
 
 
 @SCHEDULERS.register("none")
