@@ -9,19 +9,20 @@ or the class count (``bits``, ``num_classes``, injected by vrt) has those checke
 from __future__ import annotations
 
 import math
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor, nn
 
 
-class HashingLoss(nn.Module):
+class HashingLoss(nn.Module, ABC):
     """A loss over one batch: ``forward(embeddings (B, bits), labels (B,)) -> scalar tensor``.
 
     Subclasses implement :meth:`compute`; ``forward`` hands it embeddings already checked and
     cast to float32 (float64 kept), and labels checked to be ``(B,)`` integers. Set ``bits`` or
     ``num_classes`` in ``__init__`` when the loss holds tensors of those sizes (a classifier,
-    hash centres): the batch is then checked against them as well.
+    hash centres): the batch is then checked against them as well. A subclass that does not
+    implement :meth:`compute` cannot be instantiated.
     """
 
     bits: int | None = None
