@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from vrt.registry import HEADS
+from vrt.heads import HashHead
+from vrt.registry import BUILTIN_ORIGIN, HEADS
 
 
 def test_linear_head_shape_range_and_bits() -> None:
@@ -79,6 +80,64 @@ def test_every_head_is_deterministic_given_the_seed(name: str) -> None:
 def test_every_head_validates_bits(name: str) -> None:
     with pytest.raises(ValueError, match="positive multiple of 8"):
         HEADS.get(name)(in_dim=64, bits=12)
+
+
+# -- the HashHead contract: checked once, in the base class -------------------------------------
+
+BUILTIN_HEADS = [name for name in HEADS.names() if HEADS.entry(name).origin == BUILTIN_ORIGIN]
+
+
+@pytest.mark.parametrize("name", BUILTIN_HEADS)
+@pytest.mark.parametrize("in_dim", [0, -4, True, 40.0])
+def test_every_head_validates_in_dim(name: str, in_dim) -> None:
+    with pytest.raises(ValueError, match="in_dim must be a positive int"):
+        HEADS.get(name)(in_dim=in_dim, bits=16)
+
+
+@pytest.mark.parametrize("name", BUILTIN_HEADS)
+@pytest.mark.parametrize("shape", [(3, 41), (3, 39), (40,), (3, 40, 1)])
+def test_every_head_rejects_features_of_another_shape_before_project(name: str, shape, monkeypatch) -> None:
+    head = HEADS.get(name)(in_dim=40, bits=16)
+    assert isinstance(head, HashHead)
+    projected = []
+    monkeypatch.setattr(type(head), "project", lambda self, features: projected.append(features))
+    with pytest.raises(ValueError, match=rf"{type(head).__name__} expected features of shape \(B, 40\)"):
+        head(torch.randn(shape))
+    assert projected == []
+
+
+@pytest.mark.parametrize("name", BUILTIN_HEADS)
+@pytest.mark.parametrize(
+    "trim", [lambda codes: codes[:, :-1], lambda codes: codes[:-1]], ids=["width", "batch"]
+)
+def test_every_head_rejects_a_projection_of_another_shape(name: str, trim, monkeypatch) -> None:
+    head = HEADS.get(name)(in_dim=40, bits=16)
+    original = type(head).project
+    monkeypatch.setattr(type(head), "project", lambda self, features: trim(original(self, features)))
+    with pytest.raises(ValueError, match=r"project must return codes of shape \(3, 16\)"):
+        head(torch.randn(3, 40))
+
+
+def test_a_head_subclass_only_projects() -> None:
+    class FirstUnits(HashHead):
+        def project(self, features: torch.Tensor) -> torch.Tensor:
+            return features[:, : self.bits].tanh()
+
+    head = FirstUnits(in_dim=20, bits=8)
+    features = torch.randn(4, 20)
+    torch.testing.assert_close(head(features), features[:, :8].tanh())
+    with pytest.raises(ValueError, match="positive multiple of 8"):
+        FirstUnits(in_dim=20, bits=12)
+    with pytest.raises(ValueError, match=r"project must return codes of shape \(4, 24\), got \(4, 20\)"):
+        FirstUnits(in_dim=20, bits=24)(features)  # only 20 units to take
+
+
+def test_a_head_without_project_cannot_be_built() -> None:
+    class Unfinished(HashHead):
+        pass
+
+    with pytest.raises(TypeError, match="project"):
+        Unfinished(in_dim=4, bits=8)
 
 
 # -- divide_and_encode -------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -11,9 +12,10 @@ from vrt.components import build
 from vrt.config import config_from_dict, load_config
 from vrt.config.schema import ComponentSpec
 from vrt.losses import TripletRankingLoss, hadamard_matrix, pairwise_squared_distances
+from vrt.losses.base import HashingLoss
 from vrt.losses.combined import WeightedLossSum
 from vrt.losses.miners import Triplets, valid_triplet_mask
-from vrt.registry import LOSSES, MINERS
+from vrt.registry import BUILTIN_ORIGIN, LOSSES, MINERS
 from vrt.training.runner import Runner
 
 from .conftest import REPO_ROOT, tiny_config_dict
@@ -492,6 +494,79 @@ def test_every_loss_can_decrease_by_gradient_descent(name: str) -> None:
         value.backward()
         optimizer.step()
     assert values[-1] < values[0]
+
+
+# -- the HashingLoss contract: the batch is checked once, in the base class ---------------------
+
+BUILTIN_LOSSES = [name for name in LOSSES.names() if LOSSES.entry(name).origin == BUILTIN_ORIGIN]
+
+MALFORMED_BATCHES = {
+    "fewer-labels": (torch.zeros(8, 16), torch.zeros(7, dtype=torch.long)),
+    "1d-embeddings": (torch.zeros(16), torch.zeros(16, dtype=torch.long)),
+    "2d-labels": (torch.zeros(8, 16), torch.zeros(8, 1, dtype=torch.long)),
+    "float-labels": (torch.zeros(8, 16), torch.zeros(8)),
+    "bool-labels": (torch.zeros(8, 16), torch.zeros(8, dtype=torch.bool)),
+}
+
+
+@pytest.fixture
+def recorded_computes(monkeypatch) -> list[tuple[torch.dtype, tuple[int, ...], torch.dtype]]:
+    """Every call of any HashingLoss subclass's compute, as (embedding dtype, shape, label dtype)."""
+    calls = []
+    for cls in {type(build_registered_loss(name)) for name in BUILTIN_LOSSES}:
+        original = cls.compute
+
+        def recording(self, embeddings, labels, original=original):
+            calls.append((embeddings.dtype, tuple(embeddings.shape), labels.dtype))
+            return original(self, embeddings, labels)
+
+        monkeypatch.setattr(cls, "compute", recording)
+    return calls
+
+
+@pytest.mark.parametrize("name", BUILTIN_LOSSES)
+@pytest.mark.parametrize("batch", MALFORMED_BATCHES.values(), ids=MALFORMED_BATCHES.keys())
+def test_every_loss_rejects_a_malformed_batch_before_compute(name: str, batch, recorded_computes) -> None:
+    loss = build_registered_loss(name)
+    assert isinstance(loss, HashingLoss)
+    with pytest.raises(ValueError, match=rf"{type(loss).__name__} expected (embeddings|integer labels)"):
+        loss(*batch)
+    assert recorded_computes == []
+
+
+@pytest.mark.parametrize("name", BUILTIN_LOSSES)
+@pytest.mark.parametrize(
+    ("given", "seen"),
+    [(torch.bfloat16, torch.float32), (torch.float16, torch.float32), (torch.float64, torch.float64)],
+)
+def test_every_loss_computes_in_full_precision_on_int64_labels(
+    name: str, given, seen, recorded_computes
+) -> None:
+    embeddings, labels = random_codes(6, batch=8, classes=4)
+    build_registered_loss(name)(embeddings.to(given), labels.int())
+    assert recorded_computes == [(seen, (8, 16), torch.int64)]
+
+
+@pytest.mark.parametrize("name", ["classification", "csq"])
+def test_losses_built_for_num_classes_reject_labels_out_of_range(name: str) -> None:
+    loss = build_registered_loss(name, bits=16, num_classes=4)
+    assert (loss.bits, loss.num_classes) == (16, 4)
+    embeddings = torch.zeros(2, 16)
+    for labels in ([0, 4], [-1, 3]):
+        expected = f"{type(loss).__name__} was built for labels 0..3, got labels in {labels}"
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            loss(embeddings, torch.tensor(labels))
+    with pytest.raises(ValueError, match="built for 16 bits, got embeddings of 32"):
+        loss(torch.zeros(2, 32), torch.tensor([0, 1]))
+    assert loss(embeddings, torch.tensor([0, 3])).ndim == 0  # the bounds themselves are fine
+
+
+def test_a_loss_without_compute_cannot_be_built() -> None:
+    class Unfinished(HashingLoss):
+        pass
+
+    with pytest.raises(TypeError, match="compute"):
+        Unfinished()
 
 
 def test_synthetic_loss_configs_load() -> None:

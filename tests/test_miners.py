@@ -7,11 +7,13 @@ import itertools
 import pytest
 import torch
 
+from vrt.components import build
 from vrt.config import config_from_dict
+from vrt.config.schema import ComponentSpec
 from vrt.losses import TripletRankingLoss
 from vrt.losses.combined import build_loss
-from vrt.losses.miners import AllTripletsMiner, BatchHardMiner, SemiHardMiner, Triplets
-from vrt.registry import LOSSES, MINERS, Entry
+from vrt.losses.miners import AllTripletsMiner, BatchHardMiner, Miner, SemiHardMiner, Triplets
+from vrt.registry import BUILTIN_ORIGIN, LOSSES, MINERS, Entry
 
 from .conftest import tiny_config_dict
 
@@ -140,6 +142,67 @@ def test_miners_reject_mismatched_shapes(name: str) -> None:
 def test_semihard_margin_must_be_positive(margin: float) -> None:
     with pytest.raises(ValueError, match="margin"):
         MINERS.get("semihard")(margin=margin)
+
+
+# -- the Miner contract: the batch is checked once, in the base class ---------------------------
+
+BUILTIN_MINERS = [name for name in MINERS.names() if MINERS.entry(name).origin == BUILTIN_ORIGIN]
+
+
+def build_miner(name: str) -> Miner:
+    return build(MINERS, ComponentSpec(name), section="loss.miner", margin=1.0)
+
+
+@pytest.mark.parametrize("name", BUILTIN_MINERS)
+@pytest.mark.parametrize(
+    ("embeddings", "labels"),
+    [
+        (torch.zeros(4, 8), torch.zeros(3, dtype=torch.long)),
+        (torch.zeros(8), torch.zeros(8, dtype=torch.long)),
+        (torch.zeros(4, 8), torch.zeros(4, 1, dtype=torch.long)),
+    ],
+    ids=["fewer-labels", "1d-embeddings", "2d-labels"],
+)
+def test_every_miner_rejects_a_malformed_batch_before_mine(
+    name: str, embeddings, labels, monkeypatch
+) -> None:
+    miner = build_miner(name)
+    assert isinstance(miner, Miner)
+    mined = []
+    monkeypatch.setattr(type(miner), "mine", lambda self, emb, lab: mined.append(emb))
+    with pytest.raises(ValueError, match="a miner expects embeddings"):
+        miner(embeddings, labels)
+    assert mined == []
+
+
+class RecordingMiner(Miner):
+    """Every valid triplet, remembering what it was handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[torch.dtype, bool]] = []
+
+    def mine(self, embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        self.seen.append((embeddings.dtype, embeddings.requires_grad))
+        return AllTripletsMiner().mine(embeddings, labels)
+
+
+def test_a_miner_subclass_gets_detached_float32_codes_from_triplet_ranking() -> None:
+    embeddings, labels = random_batch(1, batch=8, classes=3)
+    miner = RecordingMiner()
+    codes = embeddings.to(torch.bfloat16).requires_grad_()
+    value = TripletRankingLoss(4.0, miner)(codes, labels)
+    assert miner.seen == [(torch.float32, False)]
+    expected = TripletRankingLoss(4.0, AllTripletsMiner())(codes.detach().float(), labels)
+    torch.testing.assert_close(value, expected)
+
+
+def test_a_miner_without_mine_cannot_be_built() -> None:
+    class Unfinished(Miner):
+        pass
+
+    with pytest.raises(TypeError, match="mine"):
+        Unfinished()
 
 
 # -- through triplet_ranking ---------------------------------------------------------------------

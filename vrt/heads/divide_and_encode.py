@@ -14,8 +14,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from vrt.codes import check_bits
-from vrt.heads.base import check_in_dim
+from vrt.heads.base import HashHead
 from vrt.registry import HEADS
 
 
@@ -33,7 +32,7 @@ def slice_bounds(in_dim: int, parts: int) -> list[tuple[int, int]]:
     return bounds
 
 
-class DivideAndEncodeHead(nn.Module):
+class DivideAndEncodeHead(HashHead):
     """Bit ``k`` is ``tanh(w_k . x[slice_k] + b_k)``, slices disjoint and contiguous.
 
     When ``in_dim`` is not a multiple of ``bits`` the slices differ in length by one (512
@@ -51,10 +50,8 @@ class DivideAndEncodeHead(nn.Module):
     gather_index: Tensor
     weight_mask: Tensor
 
-    def __init__(self, in_dim: int, bits: int, projection_dim: int | None = None) -> None:
-        super().__init__()
-        self.in_dim = check_in_dim(in_dim)
-        self.bits = check_bits(bits)
+    def __init__(self, *, in_dim: int, bits: int, projection_dim: int | None = None) -> None:
+        super().__init__(in_dim=in_dim, bits=bits)
         if projection_dim is not None:
             if (
                 isinstance(projection_dim, bool)
@@ -99,9 +96,7 @@ class DivideAndEncodeHead(nn.Module):
                 self.bias[bit].uniform_(-limit, limit)
             self.weight.mul_(self.weight_mask)
 
-    def forward(self, features: Tensor) -> Tensor:
-        if features.ndim != 2 or features.shape[1] != self.in_dim:
-            raise ValueError(f"expected features of shape (B, {self.in_dim}), got {tuple(features.shape)}")
+    def project(self, features: Tensor) -> Tensor:
         x = self.projection(features)
         x = torch.cat([x, x.new_zeros(x.shape[0], 1)], dim=1)
         slices = x[:, self.gather_index]  # (B, bits, slice_dim)

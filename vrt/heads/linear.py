@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from vrt.codes import check_bits
-from vrt.heads.base import check_in_dim
+from vrt.heads.base import HashHead
 from vrt.registry import HEADS
 
 
-class LinearHashHead(nn.Module):
+class LinearHashHead(HashHead):
     """``tanh(W x + b)``: real-valued codes in (-1, 1) whose signs become the bits.
 
     tanh rather than a hard sign keeps the ranking loss differentiable while pushing units
     towards +-1, so binarising at 0 loses little of what the loss optimised.
     """
 
-    def __init__(self, in_dim: int, bits: int) -> None:
-        super().__init__()
-        self.in_dim = check_in_dim(in_dim)
-        self.bits = check_bits(bits)
+    def __init__(self, *, in_dim: int, bits: int) -> None:
+        super().__init__(in_dim=in_dim, bits=bits)
         self.fc = nn.Linear(in_dim, bits)
 
-    def forward(self, features: Tensor) -> Tensor:
+    def project(self, features: Tensor) -> Tensor:
         return self.fc(features).tanh()
 
 

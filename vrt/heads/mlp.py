@@ -6,12 +6,11 @@ import math
 
 from torch import Tensor, nn
 
-from vrt.codes import check_bits
-from vrt.heads.base import check_in_dim
+from vrt.heads.base import HashHead
 from vrt.registry import HEADS
 
 
-class MLPHashHead(nn.Module):
+class MLPHashHead(HashHead):
     """``tanh(W2 dropout(relu(bn(W1 x))) + b2)``.
 
     A nonlinear layer between a frozen or pretrained backbone and the codes lets the head
@@ -21,10 +20,8 @@ class MLPHashHead(nn.Module):
     (the runner skips smaller ones) and ``model.eval()`` before encoding.
     """
 
-    def __init__(self, in_dim: int, bits: int, hidden: int = 1024, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.in_dim = check_in_dim(in_dim)
-        self.bits = check_bits(bits)
+    def __init__(self, *, in_dim: int, bits: int, hidden: int = 1024, dropout: float = 0.0) -> None:
+        super().__init__(in_dim=in_dim, bits=bits)
         if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden <= 0:
             raise ValueError(f"mlp head hidden must be a positive int, got {hidden!r}")
         if not (isinstance(dropout, (int, float)) and math.isfinite(dropout) and 0.0 <= dropout < 1.0):
@@ -35,7 +32,7 @@ class MLPHashHead(nn.Module):
         self.hidden = nn.Sequential(*layers)
         self.fc = nn.Linear(hidden, bits)
 
-    def forward(self, features: Tensor) -> Tensor:
+    def project(self, features: Tensor) -> Tensor:
         return self.fc(self.hidden(features)).tanh()
 
 

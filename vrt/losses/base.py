@@ -9,19 +9,21 @@ or the class count (``bits``, ``num_classes``, injected by vrt) has those checke
 from __future__ import annotations
 
 import math
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor, nn
 
 
-class HashingLoss(nn.Module):
+class HashingLoss(nn.Module, ABC):
     """A loss over one batch: ``forward(embeddings (B, bits), labels (B,)) -> scalar tensor``.
 
     Subclasses implement :meth:`compute`; ``forward`` hands it embeddings already checked and
-    cast to float32 (float64 kept), and labels checked to be ``(B,)`` integers. Set ``bits`` or
+    cast to float32 (float64 kept), and labels checked to be ``(B,)`` integers and cast to int64
+    (what indexing and ``cross_entropy`` take; a uint8 index would act as a mask). Set ``bits`` or
     ``num_classes`` in ``__init__`` when the loss holds tensors of those sizes (a classifier,
-    hash centres): the batch is then checked against them as well.
+    hash centres): the batch is then checked against them as well. A subclass that does not
+    implement :meth:`compute` cannot be instantiated.
     """
 
     bits: int | None = None
@@ -40,11 +42,11 @@ class HashingLoss(nn.Module):
                 raise ValueError(
                     f"{name} was built for labels 0..{self.num_classes - 1}, got labels in [{low}, {high}]"
                 )
-        return self.compute(as_float(embeddings), labels)
+        return self.compute(as_float(embeddings), labels.long())
 
     @abstractmethod
     def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        """The loss of a checked batch (float embeddings, integer labels); a 0-d tensor."""
+        """The loss of a checked batch (float embeddings, int64 labels); a 0-d tensor."""
 
 
 def check_inputs(embeddings: Tensor, labels: Tensor, *, loss: str) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from vrt.losses.base import as_float, check_inputs
+from vrt.losses.base import HashingLoss
 from vrt.registry import LOSSES
 
 
-class BitBalanceLoss(nn.Module):
+class BitBalanceLoss(HashingLoss):
     """``mean over bits of (mean over the batch of u)^2``.
 
     A bit that is the same for every video carries no information (and a code of such bits
@@ -17,9 +17,8 @@ class BitBalanceLoss(nn.Module):
     for batches that cover several classes.
     """
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_inputs(embeddings, labels, loss="bit_balance")
-        return as_float(embeddings).mean(dim=0).square().mean()
+    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        return embeddings.mean(dim=0).square().mean()
 
 
 @LOSSES.register("bit_balance")

@@ -16,11 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vrt.losses.base import check_inputs, check_positive
+from vrt.losses.base import HashingLoss, check_positive
 from vrt.registry import LOSSES
 
 
-class ClassificationLoss(nn.Module):
+class ClassificationLoss(HashingLoss):
     """``cross_entropy(W u + b, y)`` over the real-valued codes ``u`` in (-1, 1).
 
     Args:
@@ -41,6 +41,7 @@ class ClassificationLoss(nn.Module):
             raise ValueError(f"classification needs num_classes >= 2, got {num_classes!r}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"classification label_smoothing must lie in [0, 1), got {label_smoothing!r}")
+        self.bits = bits
         self.num_classes = num_classes
         self.label_smoothing = float(label_smoothing)
         self.scale = check_positive(scale, name="classification scale")
@@ -52,8 +53,7 @@ class ClassificationLoss(nn.Module):
             self.classifier.weight.uniform_(-bound, bound, generator=generator)
             self.classifier.bias.uniform_(-bound, bound, generator=generator)
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_inputs(embeddings, labels, loss="classification")
+    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         # The classifier's own precision: float32 normally, float64 when the loss was moved there.
         logits = self.classifier(embeddings.to(self.classifier.weight.dtype) * self.scale)
         return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from vrt.losses.base import as_float, check_inputs, check_positive, masked_mean, pair_masks
+from vrt.losses.base import HashingLoss, check_positive, masked_mean, pair_masks
 from vrt.losses.distances import pairwise_squared_distances
 from vrt.registry import LOSSES
 
@@ -16,7 +16,7 @@ from vrt.registry import LOSSES
 _MIN_SQUARED_DISTANCE = 1e-12
 
 
-class ContrastiveLoss(nn.Module):
+class ContrastiveLoss(HashingLoss):
     """``mean over pairs i != j of  s_ij * D^2 / 2 + (1 - s_ij) * max(0, m - D)^2 / 2``.
 
     ``D = |u_i - u_j|`` is the plain Euclidean distance, as in Hadsell et al. (2006, eq. 4):
@@ -33,9 +33,8 @@ class ContrastiveLoss(nn.Module):
         super().__init__()
         self.margin = check_positive(margin, name="contrastive margin")
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_inputs(embeddings, labels, loss="contrastive")
-        squared = pairwise_squared_distances(as_float(embeddings))
+    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        squared = pairwise_squared_distances(embeddings)
         distances = squared.clamp_min(_MIN_SQUARED_DISTANCE).sqrt()
         similar, dissimilar = pair_masks(labels)
         per_pair = torch.where(similar, 0.5 * squared, 0.5 * (self.margin - distances).relu().square())

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vrt.losses.base import as_float, check_inputs, check_positive
+from vrt.losses.base import HashingLoss, check_positive
 from vrt.registry import LOSSES
 
 CentreKind = Literal["auto", "hadamard", "bernoulli"]
@@ -69,7 +69,7 @@ def make_centres(num_classes: int, bits: int, *, kind: CentreKind, seed: int) ->
     raise ValueError(f"csq centres must be auto, hadamard or bernoulli, got {kind!r}")
 
 
-class CSQLoss(nn.Module):
+class CSQLoss(HashingLoss):
     """``BCE((u + 1) / 2, (c_y + 1) / 2) + quantization_weight * mean((|u| - 1)^2)``.
 
     Every class ``y`` gets a fixed binary hash centre ``c_y`` in {-1, +1}^bits, chosen far apart
@@ -109,16 +109,8 @@ class CSQLoss(nn.Module):
         )
         self.register_buffer("centres", make_centres(num_classes, bits, kind=centres, seed=seed))
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_inputs(embeddings, labels, loss="csq")
-        if embeddings.shape[1] != self.bits:
-            raise ValueError(f"csq was built for {self.bits} bits, got embeddings of {embeddings.shape[1]}")
-        if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
-            raise ValueError(
-                f"csq has centres for labels 0..{self.num_classes - 1}, got labels in "
-                f"[{int(labels.min())}, {int(labels.max())}]"
-            )
-        u = as_float(embeddings)
+    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        u = embeddings
         targets = (self.centres[labels].to(u.dtype) + 1) / 2
         # binary_cross_entropy is refused under CUDA autocast; it runs in full precision here anyway.
         device_type = u.device.type

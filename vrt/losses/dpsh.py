@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from vrt.losses.base import as_float, check_inputs, check_positive, log1p_exp, masked_mean, pair_masks
+from vrt.losses.base import HashingLoss, check_positive, log1p_exp, masked_mean, pair_masks
 from vrt.registry import LOSSES
 
 
-class DPSHLoss(nn.Module):
+class DPSHLoss(HashingLoss):
     """``mean_{i != j} [log(1 + exp(theta_ij)) - s_ij theta_ij] + eta * mean((u - sign(u))^2)``.
 
     ``theta_ij = u_i . u_j / 2``: the probability that i and j are similar is
@@ -30,9 +30,8 @@ class DPSHLoss(nn.Module):
         super().__init__()
         self.eta = check_positive(eta, name="dpsh eta", allow_zero=True)
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_inputs(embeddings, labels, loss="dpsh")
-        u = as_float(embeddings)
+    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        u = embeddings
         similar, dissimilar = pair_masks(labels)
         theta = 0.5 * (u @ u.T)
         likelihood = masked_mean(log1p_exp(theta) - similar.to(theta.dtype) * theta, similar | dissimilar)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from vrt.losses.base import as_float, check_inputs, check_positive, log1p_exp, masked_mean, pair_masks
+from vrt.losses.base import HashingLoss, check_positive, log1p_exp, masked_mean, pair_masks
 from vrt.registry import LOSSES
 
 # atanh(+-1) is infinite; units this saturated carry no gradient through tanh anyway.
 _SATURATION = 1e-6
 
 
-class HashNetLoss(nn.Module):
+class HashNetLoss(HashingLoss):
     """Weighted ``log(1 + exp(theta_ij)) - s_ij theta_ij``, ``theta_ij = alpha <h_i, h_j>``, ``h = tanh(beta z)``.
 
     **Weighting.** Similar pairs are rare (with C balanced classes, about 1/C of them), so the
@@ -50,9 +50,8 @@ class HashNetLoss(nn.Module):
             return u
         return torch.tanh(self.beta * torch.atanh(u.clamp(-1 + _SATURATION, 1 - _SATURATION)))
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_inputs(embeddings, labels, loss="hashnet")
-        u = self.continued(as_float(embeddings))
+    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        u = self.continued(embeddings)
         similar, dissimilar = pair_masks(labels)
         theta = self.alpha * (u @ u.T)
         per_pair = log1p_exp(theta) - similar.to(theta.dtype) * theta

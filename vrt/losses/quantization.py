@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from vrt.losses.base import as_float, check_inputs
+from vrt.losses.base import HashingLoss
 from vrt.registry import LOSSES
 
 
-class QuantizationLoss(nn.Module):
+class QuantizationLoss(HashingLoss):
     """``mean((|u| - 1)^2)`` over samples and bits.
 
     Binarising ``u`` at 0 loses whatever a unit's distance from +-1 encoded; this term shrinks
@@ -16,9 +16,8 @@ class QuantizationLoss(nn.Module):
     gradient vanishes at +-1 and is bounded near 0 (unlike ``-log|u|`` style penalties).
     """
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        check_inputs(embeddings, labels, loss="quantization")
-        return (as_float(embeddings).abs() - 1).square().mean()
+    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+        return (embeddings.abs() - 1).square().mean()
 
 
 @LOSSES.register("quantization")

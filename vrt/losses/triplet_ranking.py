@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from vrt.components import build
 from vrt.config.schema import ComponentSpec
-from vrt.losses.base import check_positive
+from vrt.losses.base import HashingLoss, check_positive
 from vrt.losses.distances import pairwise_squared_distances
 from vrt.losses.miners.base import TripletMiner, Triplets
 from vrt.registry import LOSSES, MINERS
@@ -17,7 +17,7 @@ from vrt.registry import LOSSES, MINERS
 Reduction = Literal["mean", "mean_active"]
 
 
-class TripletRankingLoss(nn.Module):
+class TripletRankingLoss(HashingLoss):
     """``relu(margin + |a - p|^2 - |a - n|^2)`` averaged over the triplets a miner selects.
 
     Squared distances between tanh codes in (-1, 1)^bits mirror Hamming distances between
@@ -42,12 +42,7 @@ class TripletRankingLoss(nn.Module):
         self.miner = miner
         self.reduction = reduction
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        if embeddings.ndim != 2 or labels.ndim != 1 or embeddings.shape[0] != labels.shape[0]:
-            raise ValueError(
-                f"expected embeddings (B, bits) and labels (B,), got {tuple(embeddings.shape)} "
-                f"and {tuple(labels.shape)}"
-            )
+    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         distances = pairwise_squared_distances(embeddings)
         selection = self.miner(embeddings.detach(), labels)
         if isinstance(selection, tuple):

@@ -3,7 +3,9 @@
 Liu et al., "Supervised hashing with kernels" (CVPR 2012) fit ``u_i . u_j / bits`` to ``+1`` for
 similar and ``-1`` for dissimilar pairs. The module shows what vrt needs from a loss: an
 ``nn.Module`` called as ``loss(embeddings (B, bits), labels (B,))`` returning a scalar, built by a
-keyword-only builder that may ask for the injected ``bits`` and ``num_classes``.
+keyword-only builder that may ask for the injected ``bits`` and ``num_classes``. Subclassing
+:class:`vrt.losses.base.HashingLoss` (recommended, not required) leaves only the formula to
+write: the base class checks the batch and casts the codes to float32 first.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from vrt.losses.base import HashingLoss
 
-class SimilarityRegressionLoss(nn.Module):
+
+class SimilarityRegressionLoss(HashingLoss):
     """``mean over pairs i != j of (u_i . u_j / bits - s_ij)^2``, ``s_ij = +1`` same class else ``-1``.
 
     With ``balanced`` the similar and dissimilar pairs are averaged separately and the two means
-    averaged, so the rare similar pairs are not drowned out.
+    averaged, so the rare similar pairs are not drowned out. ``bits`` is set, so the base class
+    also rejects embeddings of another width.
     """
 
     def __init__(self, bits: int, balanced: bool = True) -> None:
@@ -24,17 +29,11 @@ class SimilarityRegressionLoss(nn.Module):
         self.bits = bits
         self.balanced = balanced
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
-        if embeddings.ndim != 2 or labels.shape != embeddings.shape[:1]:
-            raise ValueError(
-                f"expected embeddings (B, bits) and labels (B,), got {tuple(embeddings.shape)} "
-                f"and {tuple(labels.shape)}"
-            )
-        u = embeddings.float()
+    def compute(self, embeddings: Tensor, labels: Tensor) -> Tensor:
         same = labels[:, None] == labels[None, :]
         pairs = ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
         target = torch.where(same, 1.0, -1.0)
-        errors = (u @ u.T / self.bits - target).square()
+        errors = (embeddings @ embeddings.T / self.bits - target).square()
         masks = [pairs & same, pairs & ~same] if self.balanced else [pairs]
         # Empty masks (a batch of one class) contribute 0 and do not count; the result stays on
         # the graph so a training step can always call backward().

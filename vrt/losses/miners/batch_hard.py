@@ -6,11 +6,11 @@ import torch
 from torch import Tensor, nn
 
 from vrt.losses.distances import pairwise_squared_distances
-from vrt.losses.miners.base import Triplets, check_batch
+from vrt.losses.miners.base import Miner, Triplets
 from vrt.registry import MINERS
 
 
-class BatchHardMiner(nn.Module):
+class BatchHardMiner(Miner):
     """One triplet per anchor: ``(a, argmax_p d(a, p), argmin_n d(a, n))``.
 
     Hermans, Beyer and Leibe, "In Defense of the Triplet Loss for Person Re-Identification" (2017):
@@ -21,8 +21,7 @@ class BatchHardMiner(nn.Module):
     the selection is deterministic.
     """
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Triplets:
-        check_batch(embeddings, labels)
+    def mine(self, embeddings: Tensor, labels: Tensor) -> Triplets:
         distances = pairwise_squared_distances(embeddings)
         same = labels[:, None] == labels[None, :]
         positive = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)

@@ -7,11 +7,11 @@ from torch import Tensor, nn
 
 from vrt.losses.base import check_positive
 from vrt.losses.distances import pairwise_squared_distances
-from vrt.losses.miners.base import Triplets, check_batch
+from vrt.losses.miners.base import Miner, Triplets
 from vrt.registry import MINERS
 
 
-class SemiHardMiner(nn.Module):
+class SemiHardMiner(Miner):
     """For every (anchor, positive) pair, one negative chosen by the rules below.
 
     Schroff, Kalenichenko and Philbin, "FaceNet" (2015), Sec. 3.2: the hardest negatives
@@ -37,8 +37,7 @@ class SemiHardMiner(nn.Module):
         super().__init__()
         self.margin = check_positive(margin, name="semihard miner margin")
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Triplets:
-        check_batch(embeddings, labels)
+    def mine(self, embeddings: Tensor, labels: Tensor) -> Triplets:
         distances = pairwise_squared_distances(embeddings)
         same = labels[:, None] == labels[None, :]
         pairs = same & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
