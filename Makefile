@@ -15,7 +15,7 @@ test: $(STAMP)
 install: $(STAMP)
 
 # Reinstall when the package metadata changes; the editable install picks up code changes itself.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)

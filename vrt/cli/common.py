@@ -6,12 +6,15 @@ commands that work on code files start without importing torch.
 
 from __future__ import annotations
 
+import importlib.resources
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+
+from vrt.errors import VrtError
 
 app = typer.Typer(
     help="vrt: video retrieval by learned binary hashing.",
@@ -43,8 +46,14 @@ def default_run_dir(name: str) -> Path:
 
 
 def bundled_config(name: str) -> Path:
-    """A config shipped in the repository's configs/ folder (the demo's, say)."""
-    for folder in (Path.cwd() / "configs", Path(__file__).resolve().parents[2] / "configs"):
-        if (folder / name).is_file():
-            return folder / name
-    raise FileNotFoundError(f"cannot find configs/{name}; pass --config PATH")
+    """A config that ships with vrt (the repository's configs/ folder, installed as ``vrt.configs``)."""
+    try:
+        configs = importlib.resources.files("vrt.configs")
+    except ModuleNotFoundError:  # an install made before the configs became package data
+        raise VrtError("vrt's bundled configs are not installed; reinstall vrt (make install)") from None
+    config = configs / name
+    if not config.is_file():
+        bundled = sorted(entry.name for entry in configs.iterdir() if entry.name.endswith(".yaml"))
+        raise VrtError(f"no bundled config named {name!r}; bundled: {', '.join(bundled)}")
+    # pip unpacks installs onto disk, so this is a file path that _base_ references resolve against.
+    return Path(str(config))

@@ -109,7 +109,8 @@ def export(
 @app.command()
 def demo(
     output: Annotated[Path | None, typer.Option(help="Run directory (default runs/demo-TIME).")] = None,
-    config: Annotated[Path | None, typer.Option(help="Config (default configs/demo_synthetic.yaml).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Config (default: the bundled demo config).")] = None,
+    overrides: OverridesOption = None,
 ) -> None:
     """Train tiny3d on the synthetic dataset (CPU, under a minute), export codes, print the mAP table."""
     from vrt.codes import load_codes
@@ -119,7 +120,7 @@ def demo(
     from vrt.training.runner import Runner
 
     config_path = config or bundled_config("demo_synthetic.yaml")
-    resolved = load_config(config_path)
+    resolved = load_config(config_path, overrides or ())
     run_dir = output or default_run_dir("demo")
     runner = Runner(resolved, run_dir, console=err_console)
     with run_session():
