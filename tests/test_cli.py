@@ -131,6 +131,54 @@ def test_eval_on_code_files_matches_brute_force_without_torch(tmp_path):
     assert metrics["num_queries"] == 40 and metrics["num_database"] == 300
 
 
+# A valid value for every index parameter option, on 32-bit codes; a new option needs one here.
+INDEX_OPTION_VALUES = {
+    "--nhash": 2,
+    "--hash-bits": 8,
+    "--nflip": 0,
+    "--hnsw-m": 8,
+    "--ef-construction": 16,
+    "--ef-search": 20,
+}
+
+
+def test_index_build_takes_its_kinds_and_options_from_vrt_index(tmp_path):
+    """`vrt index build` offers exactly vrt.index's kinds and parameters (options, defaults in
+    the help), passes the values on, and refuses an option of another kind."""
+    from vrt.cli.index_commands import KindChoice
+    from vrt.index import DEFAULT_KIND, INDEX_KIND_SPECS, INDEX_KINDS, read_manifest
+
+    assert [choice.value for choice in KindChoice] == list(INDEX_KINDS) == list(INDEX_KIND_SPECS)
+    usage = cli.invoke(app, ["index", "build", "--help"], env={"COLUMNS": "300"})
+    assert f"[default: {DEFAULT_KIND}]" in usage.stdout
+    rng = np.random.default_rng(0)
+    bits = rng.random((60, 32)) < 0.5
+    save_codes(
+        tmp_path / "db.npz",
+        CodeSet.from_bits(bits, labels=rng.integers(0, 3, 60), ids=[f"v{i}" for i in range(60)]),
+    )
+    for kind, spec in INDEX_KIND_SPECS.items():
+        options = [item for p in spec.parameters for item in (p.option, str(INDEX_OPTION_VALUES[p.option]))]
+        out = tmp_path / f"{kind}.index.npz"
+        args = ["index", "build", "--codes", str(tmp_path / "db.npz"), "--out", str(out), "--kind", kind]
+        result = cli.invoke(app, [*args, *options])
+        assert result.exit_code == 0, result.output
+        assert read_manifest(out)["params"] == {
+            p.name: INDEX_OPTION_VALUES[p.option] for p in spec.parameters
+        }
+        for parameter in spec.parameters:
+            assert f"{kind}: {parameter.meaning} (default {parameter.default_text})" in usage.stdout
+            other = next(k for k in INDEX_KINDS if parameter not in INDEX_KIND_SPECS[k].parameters)
+            misplaced = cli.invoke(app, [*args[:-1], other, parameter.option, "1"])
+            assert (
+                misplaced.exit_code == 2 and f"apply to --kind {kind}, not --kind {other}" in misplaced.output
+            )
+    unknown = cli.invoke(
+        app, ["index", "build", "--codes", str(tmp_path / "db.npz"), "--out", "x", "--kind", "ivf"]
+    )
+    assert unknown.exit_code == 2
+
+
 @pytest.mark.slow
 def test_train_export_eval_round_trip(tmp_path, tiny_config_file):
     run_dir = tmp_path / "run"
