@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -66,6 +67,25 @@ def test_misspelt_backbone_fails_before_training_with_a_suggestion(tmp_path):
     assert "model.backbone.name" in result.stderr and "r3d_18" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_missing_pretrained_weights_end_in_one_error_line(tmp_path):
+    weights = tmp_path / "nowhere" / "r3d_18_kinetics.pth"
+    data = tiny_config_dict()
+    data["model"]["backbone"] = {"name": "r3d_18", "pretrained": str(weights)}
+    path = tmp_path / "pretrained.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = subprocess.run(
+        [sys.executable, "-m", "vrt", "train", str(path), "--output", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80"},  # the message is longer: it must not wrap
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: pretrained weights") and str(weights) in line
 
 
 def test_config_show_prints_the_resolved_config(tiny_config_file):

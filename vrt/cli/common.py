@@ -44,7 +44,9 @@ def default_run_dir(name: str) -> Path:
 
 def bundled_config(name: str) -> Path:
     """A config shipped in the repository's configs/ folder (the demo's, say)."""
+    from vrt.config import ConfigError
+
     for folder in (Path.cwd() / "configs", Path(__file__).resolve().parents[2] / "configs"):
         if (folder / name).is_file():
             return folder / name
-    raise FileNotFoundError(f"cannot find configs/{name}; pass --config PATH")
+    raise ConfigError(f"cannot find configs/{name}; pass --config PATH")
