@@ -52,17 +52,23 @@ def test_list_rejects_unknown_kind():
     assert result.exit_code != 0
 
 
-def test_misspelt_backbone_fails_before_training_with_a_suggestion(tmp_path):
-    data = tiny_config_dict()
-    data["model"]["backbone"]["name"] = "r3d18"
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(data))
-    result = subprocess.run(
+def train_as_a_user_would(config: dict, tmp_path) -> subprocess.CompletedProcess:
+    """``vrt train`` in a fresh interpreter on 80 columns, into tmp_path/run."""
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return subprocess.run(
         [sys.executable, "-m", "vrt", "train", str(path), "--output", str(tmp_path / "run")],
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
     )
+
+
+def test_misspelt_backbone_fails_before_training_with_a_suggestion(tmp_path):
+    data = tiny_config_dict()
+    data["model"]["backbone"]["name"] = "r3d18"
+    result = train_as_a_user_would(data, tmp_path)
     assert result.returncode == 2
     assert "model.backbone.name" in result.stderr and "r3d_18" in result.stderr
     assert "Traceback" not in result.stderr
@@ -73,18 +79,10 @@ def test_missing_pretrained_weights_end_in_one_error_line(tmp_path):
     weights = tmp_path / "nowhere" / "r3d_18_kinetics.pth"
     data = tiny_config_dict()
     data["model"]["backbone"] = {"name": "r3d_18", "pretrained": str(weights)}
-    path = tmp_path / "pretrained.yaml"
-    path.write_text(yaml.safe_dump(data))
-    result = subprocess.run(
-        [sys.executable, "-m", "vrt", "train", str(path), "--output", str(tmp_path / "run")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "80"},  # the message is longer: it must not wrap
-    )
+    result = train_as_a_user_would(data, tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
-    (line,) = result.stderr.strip().splitlines()
+    (line,) = result.stderr.strip().splitlines()  # longer than the 80 columns, yet one line
     assert line.startswith("error: pretrained weights") and str(weights) in line
 
 
