@@ -26,6 +26,7 @@ from vrt.backbones import (
     load_pretrained,
 )
 from vrt.backbones.resnet3d import HARA_NORMALIZATION, ResNet3D, ZeroPadShortcut
+from vrt.errors import VrtError
 from vrt.registry import BACKBONES
 
 # Above this many voxels per clip a forward pass costs seconds on a laptop CPU (MViT-v2-S cannot
@@ -625,3 +626,8 @@ def test_unreadable_file_fails_clearly(tmp_path) -> None:
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(PretrainedWeightsError, match="could not read"):
         _tiny(pretrained=str(path))
+    # A pickled module, not a state dict: torch refuses it with paragraphs; vrt says it in one line.
+    torch.save(nn.Linear(3, 4), path)
+    with pytest.raises(VrtError, match=r"could not read .*: UnpicklingError: Unsupported global") as info:
+        _tiny(pretrained=str(path))
+    assert "\n" not in str(info.value) and "weights_only=False" not in str(info.value)

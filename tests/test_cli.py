@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -51,21 +52,38 @@ def test_list_rejects_unknown_kind():
     assert result.exit_code != 0
 
 
-def test_misspelt_backbone_fails_before_training_with_a_suggestion(tmp_path):
-    data = tiny_config_dict()
-    data["model"]["backbone"]["name"] = "r3d18"
-    path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump(data))
-    result = subprocess.run(
+def train_as_a_user_would(config: dict, tmp_path) -> subprocess.CompletedProcess:
+    """``vrt train`` in a fresh interpreter on 80 columns, into tmp_path/run."""
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return subprocess.run(
         [sys.executable, "-m", "vrt", "train", str(path), "--output", str(tmp_path / "run")],
         capture_output=True,
         text=True,
         timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
     )
+
+
+def test_misspelt_backbone_fails_before_training_with_a_suggestion(tmp_path):
+    data = tiny_config_dict()
+    data["model"]["backbone"]["name"] = "r3d18"
+    result = train_as_a_user_would(data, tmp_path)
     assert result.returncode == 2
     assert "model.backbone.name" in result.stderr and "r3d_18" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_missing_pretrained_weights_end_in_one_error_line(tmp_path):
+    weights = tmp_path / "nowhere" / "r3d_18_kinetics.pth"
+    data = tiny_config_dict()
+    data["model"]["backbone"] = {"name": "r3d_18", "pretrained": str(weights)}
+    result = train_as_a_user_would(data, tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()  # longer than the 80 columns, yet one line
+    assert line.startswith("error: pretrained weights") and str(weights) in line
 
 
 def test_config_show_prints_the_resolved_config(tiny_config_file):
@@ -129,6 +147,54 @@ def test_eval_on_code_files_matches_brute_force_without_torch(tmp_path):
     assert metrics["map@100_database_order"] == pytest.approx(expected_map_at_100, abs=1e-12)
     assert {"precision@100", "num_queries", "num_database"} <= metrics.keys()
     assert metrics["num_queries"] == 40 and metrics["num_database"] == 300
+
+
+# A valid value for every index parameter option, on 32-bit codes; a new option needs one here.
+INDEX_OPTION_VALUES = {
+    "--nhash": 2,
+    "--hash-bits": 8,
+    "--nflip": 0,
+    "--hnsw-m": 8,
+    "--ef-construction": 16,
+    "--ef-search": 20,
+}
+
+
+def test_index_build_takes_its_kinds_and_options_from_vrt_index(tmp_path):
+    """`vrt index build` offers exactly vrt.index's kinds and parameters (options, defaults in
+    the help), passes the values on, and refuses an option of another kind."""
+    from vrt.cli.index_commands import KindChoice
+    from vrt.index import DEFAULT_KIND, INDEX_KIND_SPECS, INDEX_KINDS, read_manifest
+
+    assert [choice.value for choice in KindChoice] == list(INDEX_KINDS) == list(INDEX_KIND_SPECS)
+    usage = cli.invoke(app, ["index", "build", "--help"], env={"COLUMNS": "300"})
+    assert f"[default: {DEFAULT_KIND}]" in usage.stdout
+    rng = np.random.default_rng(0)
+    bits = rng.random((60, 32)) < 0.5
+    save_codes(
+        tmp_path / "db.npz",
+        CodeSet.from_bits(bits, labels=rng.integers(0, 3, 60), ids=[f"v{i}" for i in range(60)]),
+    )
+    for kind, spec in INDEX_KIND_SPECS.items():
+        options = [item for p in spec.parameters for item in (p.option, str(INDEX_OPTION_VALUES[p.option]))]
+        out = tmp_path / f"{kind}.index.npz"
+        args = ["index", "build", "--codes", str(tmp_path / "db.npz"), "--out", str(out), "--kind", kind]
+        result = cli.invoke(app, [*args, *options])
+        assert result.exit_code == 0, result.output
+        assert read_manifest(out)["params"] == {
+            p.name: INDEX_OPTION_VALUES[p.option] for p in spec.parameters
+        }
+        for parameter in spec.parameters:
+            assert f"{kind}: {parameter.meaning} (default {parameter.default_text})" in usage.stdout
+            other = next(k for k in INDEX_KINDS if parameter not in INDEX_KIND_SPECS[k].parameters)
+            misplaced = cli.invoke(app, [*args[:-1], other, parameter.option, "1"])
+            assert (
+                misplaced.exit_code == 2 and f"apply to --kind {kind}, not --kind {other}" in misplaced.output
+            )
+    unknown = cli.invoke(
+        app, ["index", "build", "--codes", str(tmp_path / "db.npz"), "--out", "x", "--kind", "ivf"]
+    )
+    assert unknown.exit_code == 2
 
 
 @pytest.mark.slow

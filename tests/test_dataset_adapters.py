@@ -22,7 +22,9 @@ from tests.datasets_fixtures import (
     write_source_video,
 )
 from vrt.cli import app
+from vrt.config import load_config
 from vrt.data.splits import carve_validation
+from vrt.data.summary import summarize_data
 from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import VideoFileDataset
 from vrt.datasets.samplers import DenseSampler, SegmentSampler, UniformSampler
@@ -371,6 +373,9 @@ def test_data_summary_reports_missing_and_undecodable_videos(tmp_path: Path) -> 
     ]
     assert bad.name in report["decode_check"]["failed"][0]["reason"]
     assert len(report["warnings"]) == 1 and "1 of 2 listed videos" in report["warnings"][0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the library returns the datasets' warnings, it emits none
+        assert summarize_data(load_config(config), check=20) == report
 
     human = runner.invoke(app, ["data", "summary", str(config), "--check", "2"])
     assert human.exit_code == 0, human.output

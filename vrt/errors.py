@@ -27,4 +27,7 @@ class SplitFileError(VrtError, ValueError):
 
 
 # The CLI prints these without a traceback; anything else is a bug and keeps its traceback.
+# FileNotFoundError and FileExistsError stay while parts of vrt raise them for a user's mistake
+# (no videos under --src, nothing to --resume, an --output that already holds a run); other
+# OSErrors (permissions, a full disk) are not listed.
 USER_ERRORS: tuple[type[BaseException], ...] = (VrtError, FileNotFoundError, FileExistsError)

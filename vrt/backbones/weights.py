@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from vrt.errors import VrtError
+
 if TYPE_CHECKING:
     from torchvision.models import WeightsEnum
 
@@ -38,7 +40,7 @@ _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 _MAX_LISTED = 8
 
 
-class PretrainedWeightsError(RuntimeError):
+class PretrainedWeightsError(VrtError, RuntimeError):
     """Pretrained weights that cannot be found, read or loaded into the model."""
 
 
@@ -74,7 +76,7 @@ def torchvision_weights(weights: WeightsEnum) -> WeightFetcher:
             cache = Path(torch.hub.get_dir()) / "checkpoints" / file_name
             raise PretrainedWeightsError(
                 f"could not download torchvision weights {weights} from {weights.url} "
-                f"({type(error).__name__}: {error}). Without network access, fetch that file on a "
+                f"({_reason(error)}). Without network access, fetch that file on a "
                 f"connected machine and either pass its path as the local state dict "
                 f"(pretrained: /path/to/{file_name}) or copy it to {cache}, where torchvision "
                 f"looks before downloading."
@@ -105,7 +107,7 @@ def hub_checkpoint(url: str, *, container_key: str | None = None) -> WeightFetch
             )
         except OSError as error:  # URLError, HTTPError, socket errors: all OSError subclasses
             raise PretrainedWeightsError(
-                f"could not download {url} ({type(error).__name__}: {error}). Without network access, "
+                f"could not download {url} ({_reason(error)}). Without network access, "
                 f"fetch that file on a connected machine and either pass its path as the local "
                 f"checkpoint (pretrained: /path/to/{file_name}) or copy it to {cache}, where torch hub "
                 f"looks before downloading."
@@ -113,7 +115,7 @@ def hub_checkpoint(url: str, *, container_key: str | None = None) -> WeightFetch
         except Exception as error:  # a corrupt or non-tensor pickle; name the file instead of crashing
             raise PretrainedWeightsError(
                 f"could not read the checkpoint downloaded from {url} (cached as {cache}) with "
-                f"torch.load(weights_only=True): {type(error).__name__}: {error}. Delete the cached file "
+                f"torch.load(weights_only=True): {_reason(error)}. Delete the cached file "
                 f"to download it again."
             ) from error
         if container_key is not None and isinstance(checkpoint, Mapping) and container_key in checkpoint:
@@ -229,6 +231,16 @@ def _resolve(source: str, named: Mapping[str, WeightFetcher], label: str) -> dic
     )
 
 
+def _reason(error: BaseException) -> str:
+    """``error`` as one line, for a message that wraps it (the CLI prints errors as one line)."""
+    text = str(error)
+    # torch.load(weights_only=True) refuses a file with paragraphs of advice (to pass
+    # weights_only=False, or to allow-list classes) that a vrt config cannot follow; the cause
+    # is the first sentence after this marker.
+    cause = text.partition("WeightsUnpickler error:")[2].strip().split("\n\n")[0].split(". ")[0]
+    return f"{type(error).__name__}: {' '.join((cause or text).split()).rstrip('.')}"
+
+
 def _name_key(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
@@ -239,7 +251,7 @@ def _read_file(path: Path) -> Any:
     except Exception as error:  # unpickling can fail in many ways; all mean "not a plain state dict"
         raise PretrainedWeightsError(
             f"could not read {path} as a PyTorch state dict (torch.load with weights_only=True): "
-            f"{type(error).__name__}: {error}. If it holds a whole pickled model, load it where it was "
+            f"{_reason(error)}. If it holds a whole pickled model, load it where it was "
             f"made and save model.state_dict() instead."
         ) from error
 

@@ -1,11 +1,10 @@
-"""Commands about the data itself: data summary."""
+"""Commands about the data itself: data summary (the report is built by vrt.data.summary)."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,12 +13,10 @@ from vrt.cli.common import OverridesOption, app, console, err_console
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from vrt.data.pipeline import DataSplits
+    from vrt.data.summary import DataSummary
 
 data_app = typer.Typer(help="Inspect datasets before training on them.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-_MISSING_SHOWN = 10
 
 
 @data_app.command("summary")
@@ -33,16 +30,10 @@ def summary(
 ) -> None:
     """Per-split counts, classes, missing files, and a decode check of a few videos."""
     from vrt.config import load_config
-    from vrt.data.pipeline import build_data_splits
+    from vrt.data.summary import summarize_data
 
-    resolved = load_config(config, overrides or ())
-    # The datasets warn about missing files; collect the warnings so they land in the report
-    # (and, with --json, leave stdout one clean JSON object).
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        splits = build_data_splits(resolved)
-    report = summarize(splits, check=check)
-    report = {"dataset": resolved.data.dataset.name, **report, "warnings": [str(w.message) for w in caught]}
+    # The report holds the datasets' warnings, so with --json stdout is one clean JSON object.
+    report = summarize_data(load_config(config, overrides or ()), check=check)
     if as_json:
         print(json.dumps(report, indent=2))
         return
@@ -63,57 +54,7 @@ def summary(
             console.print(f"  {item['id']}: {item['reason']}", highlight=False, markup=False)
 
 
-def summarize(splits: DataSplits, *, check: int) -> dict[str, Any]:
-    """The report's numbers: ``train`` is the fit part, so ``train + val`` is the official training list."""
-    sources = [splits.train_source, splits.test_source]
-    missing_files = [path for source in sources for path in getattr(source, "missing", [])]
-    counts = {
-        "train": len(splits.fit_positions),
-        "val": len(splits.val_positions),
-        "test": len(splits.test_positions),
-    }
-    return {
-        **counts,
-        "classes": len(splits.class_names),
-        "missing": len(missing_files),
-        "missing_files": missing_files[:_MISSING_SHOWN],
-        "clips": splits.train_source.describe_clips(),
-        "decode_check": decode_check(splits, check),
-    }
-
-
-def decode_check(splits: DataSplits, count: int) -> dict[str, Any]:
-    """Decode ``count`` videos, taken in turn from fit, val and test, evenly spread within each.
-
-    Loads go straight to the dataset (not through a ClipView, which would turn a failure into
-    a skipped item) so that the reason can be reported.
-    """
-    from vrt.errors import VideoDecodeError
-
-    pools = [
-        (source, positions)
-        for source, positions in (
-            (splits.train_source, splits.fit_positions),
-            (splits.train_source, splits.val_positions),
-            (splits.test_source, splits.test_positions),
-        )
-        if positions
-    ]
-    picks_per_pool = [len(range(p, count, len(pools))) for p in range(len(pools))] if pools else []
-    failed, shapes = [], set()
-    checked = 0
-    for (source, positions), picks in zip(pools, picks_per_pool, strict=True):
-        chosen = dict.fromkeys(positions[(2 * j + 1) * len(positions) // (2 * picks)] for j in range(picks))
-        for index in chosen:
-            checked += 1
-            try:
-                shapes.add(tuple(source.load_clip(index, training=False).shape))
-            except VideoDecodeError as error:
-                failed.append({"id": source.ids[index], "reason": str(error)})
-    return {"checked": checked, "failed": failed, "clip_shapes": [list(shape) for shape in sorted(shapes)]}
-
-
-def _summary_table(report: dict[str, Any]) -> Table:
+def _summary_table(report: DataSummary) -> Table:
     from rich.markup import escape
     from rich.table import Table
 

@@ -1,9 +1,15 @@
-"""Commands over Hamming indexes: index build, index info, search (torch only for a video query)."""
+"""Commands over Hamming indexes: index build, index info, search (torch only for a video query).
+
+``index build`` takes its kinds, options, defaults and help from vrt.index (INDEX_KIND_SPECS):
+a new kind or parameter there needs no change here.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
 import zipfile
+from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from vrt.cli.common import app, console, err_console
+from vrt.index.kinds import DEFAULT_KIND, INDEX_KIND_SPECS, INDEX_KINDS, IndexParameter
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,51 +28,57 @@ if TYPE_CHECKING:
 index_app = typer.Typer(help="Build and inspect Hamming indexes over codes files.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 
+# typer offers the members of an Enum as choices.
+KindChoice = Enum("KindChoice", [(kind, kind) for kind in INDEX_KINDS], type=str)
+_KIND_HELP = ", ".join(f"{kind} ({spec.summary})" for kind, spec in INDEX_KIND_SPECS.items()) + "."
 
-class Kind(str, Enum):
-    flat = "flat"
-    multihash = "multihash"
-    hnsw = "hnsw"
+
+def _argument_name(parameter: IndexParameter) -> str:
+    """The Python name typer passes an option under: ``--hnsw-m`` -> ``hnsw_m``."""
+    return parameter.option.removeprefix("--").replace("-", "_")
+
+
+def _with_kind_parameters(command: Callable[..., None]) -> Callable[..., None]:
+    """Declare an option per parameter of every index kind, passed to ``command``'s ``**given``.
+
+    typer reads a command's options from its signature, so the signature gets one keyword
+    parameter per :class:`IndexParameter`, None when the option is not given.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    options = [
+        inspect.Parameter(
+            _argument_name(parameter),
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[
+                int | None,
+                typer.Option(
+                    parameter.option,
+                    help=f"{kind}: {parameter.meaning} (default {parameter.default_text}).",
+                ),
+            ],
+        )
+        for kind, spec in INDEX_KIND_SPECS.items()
+        for parameter in spec.parameters
+    ]
+    command.__signature__ = signature.replace(parameters=[*fixed, *options])
+    return command
 
 
 @index_app.command("build")
+@_with_kind_parameters
 def index_build(
     codes: Annotated[Path, typer.Option(help="Codes file (.npz) of the items to index.")],
     out: Annotated[Path, typer.Option(help="Index file to write (one .npz, e.g. db.index.npz).")],
-    kind: Annotated[Kind, typer.Option(help="flat (exact), multihash or hnsw (approximate).")] = Kind.flat,
-    nhash: Annotated[int | None, typer.Option(help="multihash: number of hash tables.")] = None,
-    hash_bits: Annotated[int | None, typer.Option(help="multihash: bits per hash key (default 16).")] = None,
-    nflip: Annotated[
-        int | None, typer.Option(help="multihash: bits flipped when probing (default 1).")
-    ] = None,
-    hnsw_m: Annotated[int | None, typer.Option(help="hnsw: neighbours per node (default 32).")] = None,
-    ef_construction: Annotated[int | None, typer.Option(help="hnsw: build beam width (default 64).")] = None,
-    ef_search: Annotated[int | None, typer.Option(help="hnsw: search beam width (default 128).")] = None,
+    kind: Annotated[KindChoice, typer.Option(help=_KIND_HELP)] = KindChoice[DEFAULT_KIND],
+    **given: int | None,
 ) -> None:
     """Index a codes file for `vrt search`; the index keeps ids, labels and class names."""
     from vrt.codes import load_codes
     from vrt.index import HammingIndex
 
-    # (index parameter, command-line option, value) per kind; options of another kind are an error.
-    given = {
-        "multihash": [
-            ("nhash", "--nhash", nhash),
-            ("hash_bits", "--hash-bits", hash_bits),
-            ("nflip", "--nflip", nflip),
-        ],
-        "hnsw": [
-            ("m", "--hnsw-m", hnsw_m),
-            ("ef_construction", "--ef-construction", ef_construction),
-            ("ef_search", "--ef-search", ef_search),
-        ],
-    }
-    for other, options in given.items():
-        misplaced = [option for _, option, value in options if value is not None]
-        if other != kind.value and misplaced:
-            raise typer.BadParameter(
-                f"{', '.join(misplaced)} apply to --kind {other}, not --kind {kind.value}"
-            )
-    params = {name: value for name, _, value in given.get(kind.value, [])}
+    params = _kind_params(kind.value, given)
     codeset = load_codes(codes)
     index = HammingIndex.build(codeset, kind=kind.value, params=params)
     index.save(out)
@@ -74,6 +87,15 @@ def index_build(
         f"Wrote a {index.kind} index of {len(index)} codes of {index.bits} bits to {out}{detail}",
         highlight=False,
     )
+
+
+def _kind_params(kind: str, given: Mapping[str, int | None]) -> dict[str, int | None]:
+    """The index parameters of ``kind`` from the options given; an option of another kind is an error."""
+    for other, spec in INDEX_KIND_SPECS.items():
+        misplaced = [p.option for p in spec.parameters if given[_argument_name(p)] is not None]
+        if other != kind and misplaced:
+            raise typer.BadParameter(f"{', '.join(misplaced)} apply to --kind {other}, not --kind {kind}")
+    return {p.name: given[_argument_name(p)] for p in INDEX_KIND_SPECS[kind].parameters}
 
 
 @index_app.command("info")

@@ -10,16 +10,30 @@ from __future__ import annotations
 
 from vrt.index.exact import exact_topk
 from vrt.index.hamming_index import HammingIndex, QueryMismatchError, UnknownIdError
-from vrt.index.kinds import EXACT_KINDS, INDEX_KINDS, IndexKind, IndexParameterError, resolve_params
+from vrt.index.kinds import (
+    DEFAULT_KIND,
+    EXACT_KINDS,
+    INDEX_KIND_SPECS,
+    INDEX_KINDS,
+    IndexKind,
+    IndexKindSpec,
+    IndexParameter,
+    IndexParameterError,
+    resolve_params,
+)
 from vrt.index.storage import FORMAT_VERSION, IndexFileError, load_index, read_manifest, save_index
 
 __all__ = [
+    "DEFAULT_KIND",
     "EXACT_KINDS",
     "FORMAT_VERSION",
     "INDEX_KINDS",
+    "INDEX_KIND_SPECS",
     "HammingIndex",
     "IndexFileError",
     "IndexKind",
+    "IndexKindSpec",
+    "IndexParameter",
     "IndexParameterError",
     "QueryMismatchError",
     "UnknownIdError",

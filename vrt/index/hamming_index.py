@@ -22,6 +22,7 @@ import numpy as np
 from vrt.codes import CodeSet
 from vrt.errors import VrtError
 from vrt.index.kinds import (
+    DEFAULT_KIND,
     EXACT_KINDS,
     INDEX_KINDS,
     IndexParameterError,
@@ -74,7 +75,7 @@ class HammingIndex:
 
     @classmethod
     def build(
-        cls, codeset: CodeSet, *, kind: str = "flat", params: Mapping[str, int | None] | None = None
+        cls, codeset: CodeSet, *, kind: str = DEFAULT_KIND, params: Mapping[str, int | None] | None = None
     ) -> HammingIndex:
         """Index every code of ``codeset``; ``params`` override the kind's defaults (None keeps one)."""
         resolved = resolve_params(kind, codeset.bits, params)

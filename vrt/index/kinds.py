@@ -16,6 +16,8 @@ faiss is imported by the functions that need it, not by this module.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
@@ -27,9 +29,13 @@ if TYPE_CHECKING:
     import faiss
 
 __all__ = [
+    "DEFAULT_KIND",
     "EXACT_KINDS",
     "INDEX_KINDS",
+    "INDEX_KIND_SPECS",
     "IndexKind",
+    "IndexKindSpec",
+    "IndexParameter",
     "IndexParameterError",
     "build_faiss_index",
     "configure_search",
@@ -40,6 +46,7 @@ __all__ = [
 
 IndexKind = Literal["flat", "multihash", "hnsw"]
 INDEX_KINDS: tuple[str, ...] = get_args(IndexKind)
+DEFAULT_KIND: IndexKind = "flat"
 #: Kinds whose top-K always equals the brute-force ranking.
 EXACT_KINDS: frozenset[str] = frozenset({"flat"})
 
@@ -53,18 +60,88 @@ class IndexParameterError(VrtError, ValueError):
     """An unknown index kind, or parameters that do not fit the kind or the code length."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class IndexParameter:
+    """A build parameter of an index kind: its key in ``params`` (and the manifest), the
+    ``vrt index build`` option that sets it, what it does, and its default."""
+
+    name: str
+    option: str
+    meaning: str
+    default: int | None = None
+    # For a default that depends on the code length (``default`` None): how, in words.
+    default_rule: str | None = None
+
+    @property
+    def default_text(self) -> str:
+        return str(self.default) if self.default is not None else str(self.default_rule)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexKindSpec:
+    """What the command line and the docs say about a kind: how exact it is, and its parameters."""
+
+    summary: str
+    parameters: tuple[IndexParameter, ...] = ()
+
+
+# One entry per kind of INDEX_KINDS, in that order; the command line derives its options from these.
+INDEX_KIND_SPECS: Mapping[str, IndexKindSpec] = MappingProxyType(
+    {
+        "flat": IndexKindSpec(summary="exact"),
+        "multihash": IndexKindSpec(
+            summary="exact within a radius",
+            parameters=(
+                IndexParameter(
+                    name="nhash",
+                    option="--nhash",
+                    meaning="number of hash tables",
+                    default_rule="bits // hash_bits",
+                ),
+                IndexParameter(
+                    name="hash_bits",
+                    option="--hash-bits",
+                    meaning="bits per hash key",
+                    default_rule="min(bits, 16)",
+                ),
+                IndexParameter(
+                    name="nflip", option="--nflip", meaning="bits flipped when probing", default=1
+                ),
+            ),
+        ),
+        "hnsw": IndexKindSpec(
+            summary="approximate",
+            parameters=(
+                IndexParameter(name="m", option="--hnsw-m", meaning="neighbours per node", default=32),
+                IndexParameter(
+                    name="ef_construction", option="--ef-construction", meaning="build beam width", default=64
+                ),
+                IndexParameter(
+                    name="ef_search", option="--ef-search", meaning="search beam width", default=128
+                ),
+            ),
+        ),
+    }
+)
+
+
 def _default_params(kind: str, bits: int) -> dict[str, int]:
-    if kind == "flat":
-        return {}
+    spec = INDEX_KIND_SPECS.get(kind)
+    if spec is None:
+        raise IndexParameterError(f"unknown index kind {kind!r}; expected one of {', '.join(INDEX_KINDS)}")
+    from_length = _defaults_from_code_length(kind, bits)
+    return {p.name: from_length[p.name] if p.default is None else p.default for p in spec.parameters}
+
+
+def _defaults_from_code_length(kind: str, bits: int) -> dict[str, int]:
+    """The defaults that a spec gives by a rule (``default_rule``), for ``bits``-bit codes."""
     if kind == "multihash":
         # 16-bit substrings suit databases of about 2**16 items per bucket table, from
         # thousands to millions of items; one flipped bit per substring keeps a query at
         # nhash * 17 bucket lookups while doubling the exact radius.
         hash_bits = min(bits, 16)
-        return {"nhash": bits // hash_bits, "hash_bits": hash_bits, "nflip": 1}
-    if kind == "hnsw":
-        return {"m": 32, "ef_construction": 64, "ef_search": 128}
-    raise IndexParameterError(f"unknown index kind {kind!r}; expected one of {', '.join(INDEX_KINDS)}")
+        return {"nhash": bits // hash_bits, "hash_bits": hash_bits}
+    return {}
 
 
 def resolve_params(kind: str, bits: int, params: Mapping[str, int | None] | None = None) -> dict[str, int]:
