@@ -28,10 +28,14 @@ import numpy as np
 
 from vrt.errors import VrtError
 from vrt.runtime.fileio import atomic_write
+from vrt.runtime.limits import MAX_BITS, MAX_CLASSES
+from vrt.runtime.npzfile import npz_members, read_npz
 
 __all__ = [
     "CodeSet",
     "CodesFileError",
+    "check_comparable",
+    "is_codes_file",
     "load_codes",
     "pack_bits",
     "save_codes",
@@ -47,7 +51,8 @@ class CodesFileError(VrtError, ValueError):
 
 
 def check_bits(bits: int) -> int:
-    """Codes are stored packed, 8 bits per byte, so a code length is a positive multiple of 8.
+    """Codes are stored packed, 8 bits per byte, so a code length is a positive multiple of 8,
+    at most :data:`~vrt.runtime.limits.MAX_BITS` (4096).
 
     Every head is held to this (its ``bits``), and so is every codes file.
     """
@@ -55,6 +60,8 @@ def check_bits(bits: int) -> int:
         raise ValueError(
             f"bits must be a positive multiple of 8 (an integer: 16, 32, 48, 64, ...), got {bits!r}"
         )
+    if bits > MAX_BITS:
+        raise ValueError(f"bits must be at most {MAX_BITS}, got {bits}")
     return int(bits)
 
 
@@ -126,6 +133,10 @@ class CodeSet:
             duplicates = sorted(name for name, count in Counter(id_list).items() if count > 1)
             raise ValueError(f"ids must be unique; duplicated: {duplicates[:5]}")
 
+        if n and (labels.min() < 0 or labels.max() >= MAX_CLASSES):
+            raise ValueError(
+                f"labels must be class ids in [0, {MAX_CLASSES:,}), got range [{labels.min()}, {labels.max()}]"
+            )
         class_names = self.class_names
         if class_names is not None:
             if isinstance(class_names, str) or not all(isinstance(name, str) for name in class_names):
@@ -222,6 +233,26 @@ def codeset_arrays(codeset: CodeSet) -> dict[str, np.ndarray]:
     return arrays
 
 
+def check_comparable(
+    query: CodeSet, database: CodeSet, *, query_name: str = "the queries", database_name: str = "the database"
+) -> None:
+    """Refuse to rank ``query`` against ``database`` when there is nothing to rank or the lengths differ."""
+    for name, codeset in ((query_name, query), (database_name, database)):
+        if len(codeset) == 0:
+            raise CodesFileError(f"{name} holds no codes: nothing to evaluate (was its split empty?)")
+    if query.bits != database.bits:
+        raise CodesFileError(
+            f"{query_name} hold {query.bits}-bit codes but {database_name} {database.bits}-bit codes; "
+            "compare codes of one model"
+        )
+
+
+def is_codes_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a codes file (its zip directory names the codes arrays, and it is no index)."""
+    members = npz_members(Path(path))
+    return members is not None and set(_REQUIRED_KEYS) <= members and "manifest" not in members
+
+
 def load_codes(path: str | os.PathLike[str]) -> CodeSet:
     """Read a codes file written by :func:`save_codes` (or any tool following the layout).
 
@@ -229,34 +260,21 @@ def load_codes(path: str | os.PathLike[str]) -> CodeSet:
     naming the file and what is wrong with it.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CodesFileError(f"{path} is a folder, not a codes file (.npz)")
     if not path.is_file():
         raise CodesFileError(f"codes file not found: {path}")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise CodesFileError(f"{path}: not a readable .npz codes file ({error})") from error
-    if not isinstance(archive, np.lib.npyio.NpzFile):
+    if not zipfile.is_zipfile(path):
+        with path.open("rb") as handle:
+            single = handle.read(6) == b"\x93NUMPY"
         raise CodesFileError(
-            f"{path}: expected an .npz archive with keys {list(_REQUIRED_KEYS)}, got a single array"
+            f"{path}: expected an .npz archive with keys {list(_REQUIRED_KEYS)}, got "
+            + ("a single array (.npy)" if single else "a file that is not an .npz archive")
         )
-
-    with archive:
-        missing = [key for key in _REQUIRED_KEYS if key not in archive.files]
-        if missing:
-            raise CodesFileError(f"{path}: missing keys {missing} (has {sorted(archive.files)})")
-        arrays: dict[str, np.ndarray] = {}
-        for key in (*_REQUIRED_KEYS, *_OPTIONAL_KEYS):
-            if key not in archive.files:
-                continue
-            try:
-                arrays[key] = archive[key]
-            except ValueError as error:
-                # Raised for object arrays when allow_pickle=False.
-                raise CodesFileError(
-                    f"{path}: key {key!r} cannot be read without pickle ({error}); store strings as a unicode array"
-                ) from error
-            except (OSError, EOFError, zipfile.BadZipFile) as error:
-                raise CodesFileError(f"{path}: key {key!r} is corrupt ({error})") from error
+    arrays = read_npz(path, (*_REQUIRED_KEYS, *_OPTIONAL_KEYS), error=CodesFileError)
+    missing = [key for key in _REQUIRED_KEYS if key not in arrays]
+    if missing:
+        raise CodesFileError(f"{path}: missing keys {missing} (has {sorted(npz_members(path) or ())})")
 
     codes = arrays["codes"]
     if codes.dtype != np.uint8 or codes.ndim != 2:

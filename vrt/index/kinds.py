@@ -159,7 +159,8 @@ def resolve_params(kind: str, bits: int, params: Mapping[str, int | None] | None
             raise IndexParameterError(f"index parameter {name} must be an integer, got {value!r}")
         resolved[name] = int(value)
     if kind == "multihash" and "hash_bits" in given and "nhash" not in given:
-        resolved["nhash"] = max(1, bits // resolved["hash_bits"])
+        # hash_bits <= 0 is refused below, with the range; it must not divide first.
+        resolved["nhash"] = max(1, bits // resolved["hash_bits"]) if resolved["hash_bits"] > 0 else 1
     _check_params(kind, bits, resolved)
     return resolved
 
@@ -177,9 +178,11 @@ def _check_params(kind: str, bits: int, params: dict[str, int]) -> None:
         if not 0 <= nflip <= hash_bits:
             raise IndexParameterError(f"multihash nflip must lie in [0, hash_bits={hash_bits}], got {nflip}")
     elif kind == "hnsw":
-        for name, low in (("m", 2), ("ef_construction", 1), ("ef_search", 1)):
-            if params[name] < low:
-                raise IndexParameterError(f"hnsw {name} must be at least {low}, got {params[name]}")
+        # Upper bounds too: faiss sizes its graph and search buffers by these (an index file's
+        # manifest is untrusted input).
+        for name, low, high in (("m", 2, 1024), ("ef_construction", 1, 65536), ("ef_search", 1, 65536)):
+            if not low <= params[name] <= high:
+                raise IndexParameterError(f"hnsw {name} must lie in [{low}, {high}], got {params[name]}")
 
 
 def exact_radius(kind: str, params: Mapping[str, int]) -> int | None:

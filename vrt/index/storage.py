@@ -24,11 +24,21 @@ import numpy as np
 
 from vrt.codes import CodesFileError, codeset_arrays, load_codes
 from vrt.errors import VrtError
+from vrt.index.blobcheck import FaissBlobError, check_faiss_blob
 from vrt.index.hamming_index import HammingIndex
-from vrt.index.kinds import INDEX_KINDS, IndexParameterError, resolve_params
+from vrt.index.kinds import INDEX_KINDS, IndexParameterError, build_faiss_index, resolve_params
 from vrt.runtime.fileio import atomic_write
+from vrt.runtime.npzfile import npz_members, read_npz
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "IndexFileError", "load_index", "read_manifest", "save_index"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "IndexFileError",
+    "is_index_file",
+    "load_index",
+    "read_manifest",
+    "save_index",
+]
 
 FORMAT = "vrt-hamming-index"
 FORMAT_VERSION = 1
@@ -72,20 +82,33 @@ def save_index(path: str | os.PathLike[str], index: HammingIndex) -> Path:
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The manifest of an index file, checked for format and version; cheap (no faiss, no codes)."""
     path = Path(path)
-    with _open_archive(path) as archive:
-        return _manifest(path, archive)
+    return _manifest(path, _read_arrays(path, "manifest"))
+
+
+def is_index_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a vrt index file (its manifest says so)."""
+    try:
+        read_manifest(path)
+    except VrtError:
+        return False
+    return True
 
 
 def load_index(path: str | os.PathLike[str]) -> HammingIndex:
-    """Read an index file written by :func:`save_index`; never unpickles."""
+    """Read an index file written by :func:`save_index`; never unpickles.
+
+    The faiss structure is checked against the manifest and the codes before faiss reads it
+    (:mod:`vrt.index.blobcheck`); flat and multi-hash indexes, which the codes determine, are
+    then rebuilt from the codes rather than deserialised.
+    """
     import faiss
 
     path = Path(path)
-    with _open_archive(path) as archive:
-        manifest = _manifest(path, archive)
-        if "faiss_index" not in archive.files:
-            raise IndexFileError(f"{path}: the index file has no 'faiss_index' array")
-        blob = _read(path, archive, "faiss_index")
+    arrays = _read_arrays(path, "manifest", "faiss_index")
+    manifest = _manifest(path, arrays)
+    if "faiss_index" not in arrays:
+        raise IndexFileError(f"{path}: the index file has no 'faiss_index' array")
+    blob = arrays["faiss_index"]
     if blob.dtype != np.uint8 or blob.ndim != 1:
         raise IndexFileError(f"{path}: 'faiss_index' must be uint8 bytes, got {blob.dtype} {blob.shape}")
     try:
@@ -104,9 +127,16 @@ def load_index(path: str | os.PathLike[str]) -> HammingIndex:
     except IndexParameterError as error:
         raise IndexFileError(f"{path}: {error}") from error
     try:
-        faiss_index = faiss.deserialize_index_binary(blob)
-    except RuntimeError as error:  # faiss reports corrupt data as RuntimeError
-        raise IndexFileError(f"{path}: the faiss index cannot be read ({error})") from error
+        check_faiss_blob(blob, kind=kind, bits=bits, count=count, params=params)
+    except FaissBlobError as error:
+        raise IndexFileError(f"{path}: the faiss index is damaged or crafted: {error}") from None
+    if kind != "hnsw":
+        faiss_index = build_faiss_index(kind, bits, params, codeset.codes)
+    else:
+        try:
+            faiss_index = faiss.deserialize_index_binary(blob)
+        except RuntimeError as error:  # faiss reports corrupt data as RuntimeError
+            raise IndexFileError(f"{path}: the faiss index cannot be read ({error})") from error
     if type(faiss_index).__name__ != _FAISS_CLASS[kind]:
         raise IndexFileError(
             f"{path}: kind {kind!r} should hold a faiss {_FAISS_CLASS[kind]}, found {type(faiss_index).__name__}"
@@ -119,38 +149,28 @@ def load_index(path: str | os.PathLike[str]) -> HammingIndex:
     return HammingIndex(codeset=codeset, kind=kind, params=params, faiss_index=faiss_index)
 
 
-def _open_archive(path: Path) -> np.lib.npyio.NpzFile:
+def _read_arrays(path: Path, *keys: str) -> dict[str, np.ndarray]:
+    """The arrays ``keys`` of an index file, read with the checks of :func:`read_npz`."""
     if not path.exists():
         raise IndexFileError(f"index file not found: {path}")
     if path.is_dir():
         raise IndexFileError(f"{path} is a directory, not an index file")
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise IndexFileError(f"{path}: not a readable index file ({error})") from error
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise IndexFileError(f"{path}: not an index file (a single array, not an .npz archive)")
-    return archive
-
-
-def _read(path: Path, archive: np.lib.npyio.NpzFile, key: str) -> np.ndarray:
-    try:
-        return archive[key]
-    except ValueError as error:  # an object array, which would need pickle
-        raise IndexFileError(f"{path}: {key!r} cannot be read without pickle ({error})") from error
-    except (OSError, EOFError, zipfile.BadZipFile) as error:
-        raise IndexFileError(f"{path}: {key!r} is corrupt ({error})") from error
-
-
-def _manifest(path: Path, archive: np.lib.npyio.NpzFile) -> dict[str, Any]:
-    if "manifest" not in archive.files:
+    if not zipfile.is_zipfile(path):
+        raise IndexFileError(f"{path}: not an index file (not an .npz archive)")
+    arrays = read_npz(path, keys, error=IndexFileError)
+    if "manifest" not in arrays:
+        members = npz_members(path) or set()
         hint = (
             " (it looks like a codes file: build an index with `vrt index build --codes FILE --out INDEX`)"
-            if "codes" in archive.files
+            if "codes" in members
             else ""
         )
         raise IndexFileError(f"{path}: not a vrt index file, it has no manifest{hint}")
-    raw = _read(path, archive, "manifest")
+    return arrays
+
+
+def _manifest(path: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    raw = arrays["manifest"]
     try:
         manifest = json.loads(str(raw[()]))
     except (json.JSONDecodeError, IndexError, TypeError) as error:
