@@ -17,7 +17,7 @@ from vrt.codes import CodeSet, load_codes, save_codes
 from vrt.config import ConfigError, config_from_dict, config_to_dict
 from vrt.datasets.base import ClipView
 from vrt.datasets.clips import ClipSpec
-from vrt.errors import CheckpointError
+from vrt.errors import CheckpointError, NoCheckpointError
 from vrt.rundir import RunDirectory
 from vrt.training.interrupt import REPEAT_GRACE_S, StopRequest, TrainingInterrupted
 from vrt.training.metrics_log import MetricsLog
@@ -119,7 +119,7 @@ def test_previous_wins_when_it_is_newer_than_every_readable_step_file(tmp_path):
 
 def test_resume_without_any_checkpoint_is_a_clear_error(tmp_path):
     checkpoints, _ = keeper(tmp_path)
-    with pytest.raises(FileNotFoundError, match="last.pt does not exist"):
+    with pytest.raises(NoCheckpointError, match="last.pt does not exist"):
         checkpoints.load_latest()
     (tmp_path / "last.pt").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="none of its checkpoints"):

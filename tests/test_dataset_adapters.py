@@ -360,6 +360,7 @@ def test_data_summary_reports_missing_and_undecodable_videos(tmp_path: Path) -> 
         "data:\n"
         f"  dataset: {{name: ucf101, root: '{tree.root}', annotations: '{tree.annotations}'}}\n"
         "  num_frames: 4\n  frame_size: 32\n  val_fraction: 0.0\n"
+        "  batch: {classes_per_batch: 2}\n"  # two classes: the default 8 per batch could not train
     )
     runner = CliRunner()
     result = runner.invoke(app, ["data", "summary", str(config), "--json", "--check", "20"])

@@ -9,7 +9,7 @@ import torch
 
 from vrt.checkpoints.format import load_checkpoint
 from vrt.config import config_from_dict, load_config
-from vrt.errors import CheckpointError, TrainingError
+from vrt.errors import CheckpointError, OutputError, TrainingError
 from vrt.inference import TrainedModel
 from vrt.losses.combined import WeightedLossSum
 from vrt.training.runner import Runner
@@ -115,7 +115,7 @@ def test_same_config_gives_the_same_codes_twice(tmp_path):
 
 def test_existing_run_is_never_overwritten(tmp_path):
     run(tmp_path, "run", epochs=1)
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(OutputError, match="--resume"):
         run(tmp_path, "run", epochs=1)
 
 

@@ -8,14 +8,23 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-__all__ = ["RUN_FILES", "STEP_FILE", "RunDirectory", "run_files_markdown"]
+from vrt.runtime.fileio import atomic_write_text
+
+__all__ = ["MARKER_FORMAT", "RUN_FILES", "STEP_FILE", "RunDirectory", "run_files_markdown"]
+
+#: The ``format`` of ``vrt-run.json``.
+MARKER_FORMAT = "vrt-run/1"
 
 #: Every file (or folder) a run may hold, with what it holds, in the order a run writes them.
 RUN_FILES: dict[str, str] = {
+    "vrt-run.json": "written first: marks the folder as a vrt run (`--output` writes into no other non-empty folder)",
+    "run.lock": "held while a `vrt train` writes here (its pid and host); a second one is refused",
     "config.yaml": "the fully resolved config",
     "metrics.jsonl": "one JSON object per epoch: loss, learning rate, clips/s, validation mAP, code spread",
     "train.log": "everything the run printed, with timestamps",
@@ -44,6 +53,14 @@ class RunDirectory:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def marker(self) -> Path:
+        return self.root / "vrt-run.json"
+
+    @property
+    def lock(self) -> Path:
+        return self.root / "run.lock"
 
     @property
     def config(self) -> Path:
@@ -109,8 +126,25 @@ class RunDirectory:
         return sorted(found)
 
     def holds_a_run(self) -> bool:
-        """Whether training has written here (a checkpoint or an epoch's metrics)."""
-        return self.last.exists() or self.metrics.exists()
+        """Whether training has saved a state here (a checkpoint), so only ``--resume`` may continue it."""
+        return self.last.exists() or self.previous.exists() or bool(self.step_files())
+
+    def is_marked(self) -> bool:
+        """Whether vrt made this folder a run (``vrt-run.json``); runs from before the marker have last.pt."""
+        return self.marker.is_file() or self.last.is_file()
+
+    def foreign_entries(self) -> list[str]:
+        """Names in the folder when it is not a vrt run (empty for a new, empty or vrt folder)."""
+        if not self.root.is_dir() or self.is_marked():
+            return []
+        return sorted(entry.name for entry in self.root.iterdir())
+
+    def mark(self) -> None:
+        """Write the marker (first, before any other file of the run); kept when present."""
+        if self.marker.is_file():
+            return
+        record = {"format": MARKER_FORMAT, "created": datetime.now().isoformat(timespec="seconds")}
+        atomic_write_text(self.marker, json.dumps(record) + "\n")
 
     @classmethod
     def of_checkpoint(cls, checkpoint: str | Path) -> RunDirectory:

@@ -24,7 +24,7 @@ from typing import Any
 
 from vrt.checkpoints.format import load_checkpoint, save_checkpoint
 from vrt.config import Config, ConfigError, config_from_dict, config_to_dict
-from vrt.errors import CheckpointError
+from vrt.errors import CheckpointError, NoCheckpointError
 from vrt.rundir import RunDirectory
 from vrt.runtime.fileio import atomic_write
 
@@ -97,7 +97,7 @@ class CheckpointKeeper:
             return load_checkpoint(paths.last), paths.last
         except CheckpointError as error:
             if not paths.last.exists() and not paths.step_files() and not paths.previous.exists():
-                raise FileNotFoundError(f"cannot resume: {paths.last} does not exist") from None
+                raise NoCheckpointError(f"cannot resume: {paths.last} does not exist") from None
             if paths.last.exists():
                 self._set_aside(paths.last, error)
         best: tuple[dict[str, Any], Path] | None = None

@@ -36,7 +36,15 @@ def summary(
     report = summarize_data(load_config(config, overrides or ()), check=check)
     if as_json:
         print(json.dumps(report, indent=2))
-        return
+    else:
+        _print_report(report)
+    if report["problems"]:  # after the report: the counts help to see why
+        from vrt.errors import DataError
+
+        raise DataError(f"{config}: vrt train would stop before training: {'; '.join(report['problems'])}")
+
+
+def _print_report(report: DataSummary) -> None:
     from rich.markup import escape
 
     for message in report["warnings"]:

@@ -11,6 +11,7 @@ import warnings
 from typing import TypedDict
 
 from vrt.config import Config
+from vrt.data.checks import training_problems
 from vrt.data.pipeline import DataSplits, build_data_splits
 from vrt.errors import VideoDecodeError
 
@@ -53,6 +54,7 @@ class SplitsSummary(TypedDict):
 class DataSummary(SplitsSummary):
     dataset: str
     warnings: list[str]
+    problems: list[str]  # what would stop `vrt train` before it starts (vrt.data.checks)
 
 
 def summarize_data(config: Config, *, check: int = 4) -> DataSummary:
@@ -61,16 +63,19 @@ def summarize_data(config: Config, *, check: int = 4) -> DataSummary:
     The datasets warn about missing files while they are built; those warnings are caught and
     returned under ``warnings`` (not emitted), so a caller can print the report, or dump it as
     one clean JSON object, and still see them. Errors (a missing root, ``data.strict`` with
-    missing files) raise as they would in training.
+    missing files) raise as they would in training; what would stop training before it starts
+    (:func:`vrt.data.checks.training_problems`) is listed under ``problems``.
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         splits = build_data_splits(config)
     summary = summarize_splits(splits, check=check)
+    problems = training_problems(config, splits)
     return {
         "dataset": config.data.dataset.name,
         **summary,
         "warnings": [str(warning.message) for warning in caught],
+        "problems": problems,
     }
 
 

@@ -6,6 +6,8 @@ import contextlib
 
 import torch
 
+from vrt.errors import VrtError
+
 
 def resolve_device(requested: str = "auto") -> torch.device:
     """``auto`` prefers CUDA, then Apple's MPS, then the CPU; an explicit device must exist."""
@@ -17,13 +19,9 @@ def resolve_device(requested: str = "auto") -> torch.device:
         return torch.device("cpu")
     device = torch.device(requested)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"train.device is {requested!r} but CUDA is not available here; use 'auto' or 'cpu'"
-        )
+        raise VrtError(f"train.device is {requested!r} but CUDA is not available here; use 'auto' or 'cpu'")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(
-            f"train.device is {requested!r} but MPS is not available here; use 'auto' or 'cpu'"
-        )
+        raise VrtError(f"train.device is {requested!r} but MPS is not available here; use 'auto' or 'cpu'")
     return device
 
 

@@ -17,10 +17,11 @@ from typing import Any
 from rich.console import Console
 
 from vrt.checkpoints.format import load_checkpoint
-from vrt.checkpoints.keeper import CheckpointKeeper, check_resumable
+from vrt.checkpoints.keeper import CheckpointKeeper
 from vrt.codes import CodeSet, save_codes
-from vrt.config import Config, config_to_yaml
+from vrt.config import Config
 from vrt.data.bad_videos import BadVideoLog
+from vrt.data.checks import check_trainable
 from vrt.data.pipeline import DataSplits, SplitName, build_data_splits
 from vrt.datasets.base import SkippedClip
 from vrt.errors import TrainingError, VrtError
@@ -33,10 +34,13 @@ from vrt.rundir import RunDirectory
 from vrt.runtime import distributed
 from vrt.runtime.devices import resolve_device
 from vrt.runtime.fileio import atomic_write_text
+from vrt.runtime.runlock import RunLock
+from vrt.runtime.syserrors import is_system_error, system_error
 from vrt.training.display import epoch_line
 from vrt.training.interrupt import StopRequest, TrainingInterrupted
 from vrt.training.loop import NonFiniteLoss, train_epoch
 from vrt.training.metrics_log import MetricsLog
+from vrt.training.run_folder import check_output, intact_note, open_run
 from vrt.training.run_log import RunLog
 from vrt.training.session import TrainingSession
 from vrt.training.state import EpochProgress
@@ -66,6 +70,8 @@ class Runner:
             self.paths, keep_steps=config.train.keep_checkpoints, warn=self.log_warning
         )
         self.metrics = MetricsLog(self.paths.metrics)
+        self._lock = RunLock(self.paths.lock, what=f"the run directory {self.paths.root}")
+        self._resume = False
         self._splits: DataSplits | None = None
         self._bad_videos: BadVideoLog | None = None
         self._saved_at: tuple[int, int] | None = None  # (epoch, position) of the last step checkpoint
@@ -74,13 +80,22 @@ class Runner:
 
     def fit(self, *, resume: bool = False) -> RetrievalReport:
         """Train for ``train.epochs`` epochs (continuing the run's newest checkpoint if ``resume``),
-        then test. On SIGINT/SIGTERM, saves and raises :class:`TrainingInterrupted`."""
+        then test. On SIGINT/SIGTERM, saves and raises :class:`TrainingInterrupted`.
+
+        Everything that can fail before training (the output folder, the data, the batches, the
+        device, the model) is checked before a new run directory is created.
+        """
+        self._resume = resume
         try:
             with self.log.capturing_warnings():
-                state = distributed.on_main_then_broadcast(lambda: self._prepare_run_directory(resume))
+                distributed.on_main_then_broadcast(lambda: check_output(self.paths, resume=resume))
+                distributed.on_main_then_broadcast(lambda: check_trainable(self.config, self.splits))
+                state = distributed.on_main_then_broadcast(self._open_run) if resume else None
                 session = TrainingSession.start(
                     self.config, self.splits, device=self.device, state=state, warn=self.log_warning
                 )
+                if not resume:
+                    distributed.on_main_then_broadcast(self._open_run)
                 self._open_run_log(session, resumed=state is not None)
                 self._announce(session)
                 self._train_epochs(session)
@@ -89,8 +104,17 @@ class Runner:
         except VrtError as error:  # a stop on a signal (TrainingInterrupted) too
             self.log.record(f"{'stopped' if isinstance(error, TrainingInterrupted) else 'error'}: {error}")
             raise  # the caller shows it
+        except OSError as error:
+            if not is_system_error(error):
+                raise
+            failure = system_error(
+                error, path=error.filename or self.paths.root, intact=intact_note(self.paths)
+            )
+            self.log.record(f"error: {failure}")
+            raise failure from error
         finally:
             self.log.close()
+            self._lock.release()
 
     def evaluate_model(
         self, model: HashingModel, *, query: SplitName, database: SplitName
@@ -134,20 +158,16 @@ class Runner:
 
     # -- the steps of fit() ---------------------------------------------------------------
 
-    def _prepare_run_directory(self, resume: bool) -> dict[str, Any] | None:
-        """Create the run directory, or load the state to resume from; never overwrite a run."""
-        if resume:
-            state, _ = self.checkpoints.load_latest()
-            check_resumable(self.config, state["config"], paths=self.paths)
-            atomic_write_text(self.paths.config, config_to_yaml(self.config))
-            return state
-        if self.paths.holds_a_run():
-            raise FileExistsError(
-                f"{self.paths.root} already holds a run; pass --resume to continue it, or choose another --output"
-            )
-        self.paths.root.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.paths.config, config_to_yaml(self.config))
-        return None
+    def _open_run(self) -> dict[str, Any] | None:
+        """Create or lock the run directory (rank 0); the state to resume from, if any."""
+        return open_run(
+            self.paths,
+            config=self.config,
+            resume=self._resume,
+            lock=self._lock,
+            checkpoints=self.checkpoints,
+            warn=self.log_warning,
+        )
 
     def _open_run_log(self, session: TrainingSession, *, resumed: bool) -> None:
         """From here on, what the run prints also goes to train.log and TensorBoard (rank 0)."""
@@ -158,7 +178,8 @@ class Runner:
             self.console,
             log_file=self.paths.train_log,
             events=self.paths.tensorboard,
-            purge_step=session.run.epoch + 1 if resumed else None,
+            # A run restarted from the beginning drops its earlier events too.
+            purge_step=session.run.epoch + 1 if resumed or self.paths.tensorboard.exists() else None,
         )
 
     def _announce(self, session: TrainingSession) -> None:
@@ -190,6 +211,12 @@ class Runner:
                 session.begin_epoch(epoch)
                 if not self._train_one_epoch(session, epoch, stop):
                     self._save_and_stop(session, stop, epoch)
+                if session.run.within.steps == 0:  # every batch unusable: nothing was learned
+                    raise TrainingError(
+                        f"epoch {epoch + 1} made no training step: no batch held two readable clips "
+                        f"({len(self.bad_videos)} unreadable videos, listed in {self.paths.bad_videos}); "
+                        "fix or remove them"
+                    )
                 record = session.epoch_record(epoch)
                 record |= self._validate(session.model, epoch)
                 run = session.run
