@@ -28,6 +28,7 @@ from vrt.index import kinds as index_kinds
 from vrt.index import storage as index_storage
 
 from .conftest import REPO_ROOT
+from .datasets_fixtures import write_source_video
 
 cli = CliRunner()
 CLASS_NAMES = ["Apply & Eye", "Body(Weight)!", "Jump @ Rope #2"]
@@ -334,9 +335,15 @@ def test_search_errors_are_one_line_and_helpful(built):
     mismatch = run_vrt("search", "--index", index_path, "--query", str(tmp_path / "wide.npz"))
     assert mismatch.returncode == 2 and "32 bits but the index has 16-bit" in mismatch.stderr
 
-    (tmp_path / "clip.avi").write_bytes(b"not decoded: no checkpoint given")
+    write_source_video(tmp_path, "clip.avi", num_frames=2)
     video = run_vrt("search", "--index", index_path, "--query", str(tmp_path / "clip.avi"))
     assert video.returncode == 2 and "--checkpoint" in video.stderr
+
+    # A file that is no video: saying so at once, not advising a --checkpoint that would fail to decode it.
+    (tmp_path / "notes.avi").write_bytes(b"not a video at all")
+    text = run_vrt("search", "--index", index_path, "--query", str(tmp_path / "notes.avi"))
+    assert text.returncode == 2 and "not a readable video" in text.stderr
+    assert "--checkpoint" not in text.stderr
 
     not_index = run_vrt("search", "--index", str(tmp_path / "db.npz"), "--query", "v1")
     assert not_index.returncode == 2 and "vrt index build" in not_index.stderr

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import vrt.io.extract as extract_module
 from vrt.cli import app
+from vrt.errors import DataError
 from vrt.io.frames import list_frame_files, read_frame_files
 from vrt.io.prepare import FAILURES_FILE, find_videos, prepare_frames
 from vrt.io.synthetic_video import frame_number, write_test_video
@@ -173,7 +174,7 @@ def test_progress_is_reported_for_every_video(tmp_path):
 
 
 def test_no_videos_is_an_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no videos"):
+    with pytest.raises(DataError, match="no videos"):
         prepare_frames(tmp_path, tmp_path / "dst")
 
 

@@ -34,13 +34,17 @@ def evaluate(
     topk: Annotated[Optional[int], typer.Option(help="K of mAP@K, precision@K and recall@K.", min=1)] = None,  # noqa: UP045
     radius: Annotated[int, typer.Option(help="r of the precision within Hamming radius r.", min=0)] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    output: Annotated[
-        Optional[Path],  # noqa: UP045
+    output_option: Annotated[
+        Optional[str],  # noqa: UP045
         typer.Option(
+            "--output",
             help="Write metrics.json, the plots, retrieval.html (and bad_videos.txt) here; nothing is "
-            "written unless given (e.g. --output RUN_DIR/eval, which vrt report reads)."
+            "written unless given (e.g. --output RUN_DIR/eval, which vrt report reads).",
         ),
     ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Write into --output even if it holds files vrt did not write.")
+    ] = False,
     plots: Annotated[
         bool, typer.Option("--plots/--no-plots", help="Write pr_curve.png and map_at_k.png.")
     ] = True,
@@ -51,8 +55,10 @@ def evaluate(
 
     Warnings (collapsed codes, K beyond the database) go to stderr, one line each.
     """
+    from vrt.codes import check_comparable
     from vrt.metrics import score_queries
 
+    output = None if output_option is None else _output_folder(output_option, force=force)
     if checkpoint is not None and (query is not None or database is not None):
         raise typer.BadParameter("give either --checkpoint or --query with --database, not both")
     if checkpoint is not None:
@@ -75,6 +81,8 @@ def evaluate(
         )
     else:
         raise typer.BadParameter("give --checkpoint, or both --query and --database")
+    names = (str(query), str(database)) if checkpoint is None else ("the test split", "the train split")
+    check_comparable(query_codes, database_codes, query_name=names[0], database_name=names[1])
     if radius > query_codes.bits:
         raise typer.BadParameter(f"--radius must be at most the code length ({query_codes.bits} bits)")
 
@@ -97,6 +105,22 @@ def evaluate(
         from vrt.reporting.tables import retrieval_table
 
         console.print(retrieval_table(report))
+
+
+def _output_folder(text: str, *, force: bool) -> Path:
+    """--output as a folder vrt may write: new, empty, or holding vrt's own results."""
+    from vrt.reporting.metrics_file import holds_eval_outputs
+    from vrt.rundir import RunDirectory
+    from vrt.runtime.writeguard import check_output_folder, output_path
+
+    folder = output_path(text, option="--output")
+    check_output_folder(
+        folder,
+        what="evaluation results",
+        is_own=lambda path: holds_eval_outputs(path) or RunDirectory(path).is_marked(),
+        force=force,
+    )
+    return folder
 
 
 def _encode_checkpoint(

@@ -70,21 +70,26 @@ def _with_kind_parameters(command: Callable[..., None]) -> Callable[..., None]:
 @_with_kind_parameters
 def index_build(
     codes: Annotated[Path, typer.Option(help="Codes file (.npz) of the items to index.")],
-    out: Annotated[Path, typer.Option(help="Index file to write (one .npz, e.g. db.index.npz).")],
+    out: Annotated[str, typer.Option(help="Index file to write (one .npz, e.g. db.index.npz).")],
     kind: Annotated[KindChoice, typer.Option(help=_KIND_HELP)] = KindChoice[DEFAULT_KIND],
+    force: Annotated[bool, typer.Option(help="Replace --out even if it is not an index file.")] = False,
     **given: int | None,
 ) -> None:
     """Index a codes file for `vrt search`; the index keeps ids, labels and class names."""
     from vrt.codes import load_codes
     from vrt.index import HammingIndex
+    from vrt.index.storage import is_index_file
+    from vrt.runtime.writeguard import check_replaceable, output_path
 
     params = _kind_params(kind.value, given)
+    out_file = output_path(out, option="--out")
+    check_replaceable(out_file, kind="index file", is_own=is_index_file, force=force)
     codeset = load_codes(codes)
     index = HammingIndex.build(codeset, kind=kind.value, params=params)
-    index.save(out)
+    index.save(out_file)
     detail = f", exact within Hamming radius {index.exact_radius}" if index.exact_radius is not None else ""
     err_console.print(
-        f"Wrote a {index.kind} index of {len(index)} codes of {index.bits} bits to {out}{detail}",
+        f"Wrote a {index.kind} index of {len(index)} codes of {index.bits} bits to {out_file}{detail}",
         highlight=False,
     )
 
@@ -143,6 +148,7 @@ def _run_query(
     index: HammingIndex, query: str, topk: int, checkpoint: Path | None, *, exclude_self: bool
 ) -> tuple[list[str], tuple[np.ndarray, np.ndarray]]:
     """Resolve ``query`` (codes file, then id, then video) and search; returns table titles too."""
+    from vrt.errors import VideoDecodeError
     from vrt.index import UnknownIdError
 
     path = Path(query)
@@ -160,6 +166,12 @@ def _run_query(
         raise UnknownIdError(
             f"{index.unknown_id_message(query)}, and there is no file or folder of that name"
         )
+    problem = _not_a_video(path)
+    if problem is not None:  # say so now: --checkpoint would only fail to decode it
+        raise VideoDecodeError(
+            f"--query {query} is not an id in the index, not a codes file (.npz) and not a readable "
+            f"video ({problem}); give an id, a codes file, or a video file or frame folder"
+        )
     if exclude_self:
         raise typer.BadParameter("--exclude-self applies to an id query, not a video")
     if checkpoint is None:
@@ -167,6 +179,23 @@ def _run_query(
             f"{query} is a video, not an id in the index: pass --checkpoint to encode it"
         )
     return [f"query: {query}"], index.search(_encode_video(checkpoint, path, bits=index.bits), topk)
+
+
+def _not_a_video(path: Path) -> str | None:
+    """Why ``path`` cannot be encoded as a query video (a file PyAV cannot open, a folder without
+    frames), or None."""
+    from vrt.errors import VideoDecodeError
+    from vrt.io.frames import list_frame_files
+    from vrt.io.video import probe_video
+
+    try:
+        if path.is_dir():
+            list_frame_files(path)
+        else:
+            probe_video(path)
+    except VideoDecodeError as error:
+        return str(error).removeprefix(f"{path}: ")
+    return None
 
 
 def _encode_video(checkpoint: Path, path: Path, *, bits: int) -> np.ndarray:

@@ -28,9 +28,7 @@ class FrameFormat(str, Enum):
 @prepare_app.command("frames")
 def frames(
     src: Annotated[Path, typer.Option(help="Folder of videos (searched recursively).")],
-    dst: Annotated[
-        Path, typer.Option(help="Output folder: DST/<video path without extension>/00001.jpg ...")
-    ],
+    dst: Annotated[str, typer.Option(help="Output folder: DST/<video path without extension>/00001.jpg ...")],
     short_side: Annotated[
         int, typer.Option(min=0, help="Scale frames so the shorter side has this many pixels (0: keep).")
     ] = 128,
@@ -43,11 +41,17 @@ def frames(
         typer.Option(min=1, help="Videos converted in parallel (default: min(4, CPUs))."),
     ] = None,
     ext: Annotated[FrameFormat, typer.Option(help="Image format of the frames.")] = FrameFormat.jpg,
+    force: Annotated[
+        bool, typer.Option(help="Replace folders in DST that vrt did not write (no .done marker).")
+    ] = False,
 ) -> None:
     """Extract the frames of every video under --src; resumable: finished videos are skipped."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from vrt.io.prepare import prepare_frames
+    from vrt.runtime.writeguard import output_path
+
+    destination = output_path(dst, option="--dst")
 
     # Only a terminal gets the live bar; logs and CI output get the summary alone.
     with Progress(
@@ -61,12 +65,13 @@ def frames(
         task = bar.add_task("frames", total=None)
         summary = prepare_frames(
             src,
-            dst,
+            destination,
             short_side=short_side,
             fps=fps,
             workers=workers,
             ext=ext.value,
             progress=lambda _outcome, done, total: bar.update(task, completed=done, total=total),
+            force=force,
         )
 
     console.print(

@@ -59,15 +59,20 @@ def is_main_process() -> bool:
 @app.command()
 def train(
     config: Annotated[Path | None, typer.Argument(help="YAML config (optional with --resume).")] = None,
-    output: Annotated[Path | None, typer.Option(help="Run directory (default runs/NAME-TIME).")] = None,
+    output_option: Annotated[
+        str | None,
+        typer.Option("--output", help="Run directory: new, empty or a vrt run (default runs/NAME-TIME)."),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --output from its last.pt.")] = False,
     overrides: OverridesOption = None,
 ) -> None:
     """Train a hashing model; writes config.yaml, metrics.jsonl, last.pt, best.pt, results.json."""
     from vrt.config import load_config
     from vrt.reporting.tables import retrieval_table
+    from vrt.runtime.writeguard import output_path
     from vrt.training.runner import Runner
 
+    output = None if output_option is None else output_path(output_option, option="--output")
     if resume and output is None:
         raise typer.BadParameter("--resume needs --output, the run directory to continue")
     if config is None:
@@ -91,24 +96,30 @@ def train(
 def export(
     checkpoint: Annotated[Path, typer.Option(help="A checkpoint written by `vrt train`.")],
     split: Annotated[Split, typer.Option(help="train (the database), val, or test (the queries).")],
-    out: Annotated[Path, typer.Option(help="Output .npz codes file.")],
+    out: Annotated[str, typer.Option(help="Output .npz codes file.")],
     overrides: DataOverridesOption = None,
+    force: Annotated[bool, typer.Option(help="Replace --out even if it is not a codes file.")] = False,
 ) -> None:
     """Encode one split into a binary codes file (format: docs/metrics.md)."""
     from vrt.cli.encoding import bad_video_log, encode_with_progress, load_trained
-    from vrt.codes import save_codes
+    from vrt.codes import is_codes_file, save_codes
+    from vrt.runtime.writeguard import check_replaceable, output_path
 
+    out_file = output_path(out, option="--out")
+    check_replaceable(out_file, kind="codes file", is_own=is_codes_file, force=force)  # before encoding
     with run_session():
         trained = load_trained(checkpoint, overrides or ())
         codes = encode_with_progress(trained, split.value, bad_videos=bad_video_log(None))
     if is_main_process():
-        save_codes(out, codes)
-        err_console.print(f"Wrote {len(codes.labels)} codes of {codes.bits} bits to {out}")
+        save_codes(out_file, codes)
+        err_console.print(f"Wrote {len(codes.labels)} codes of {codes.bits} bits to {out_file}")
 
 
 @app.command()
 def demo(
-    output: Annotated[Path | None, typer.Option(help="Run directory (default runs/demo-TIME).")] = None,
+    output_option: Annotated[
+        str | None, typer.Option("--output", help="Run directory (default runs/demo-TIME).")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="Config (default: the bundled demo config).")] = None,
     overrides: OverridesOption = None,
 ) -> None:
@@ -117,8 +128,10 @@ def demo(
     from vrt.config import load_config
     from vrt.metrics import evaluate_retrieval
     from vrt.reporting.tables import retrieval_table
+    from vrt.runtime.writeguard import output_path
     from vrt.training.runner import Runner
 
+    output = None if output_option is None else output_path(output_option, option="--output")
     config_path = config or bundled_config("demo_synthetic.yaml")
     resolved = load_config(config_path, overrides or ())
     run_dir = output or default_run_dir("demo")

@@ -10,12 +10,14 @@ reason, instead of stopping the others.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from vrt.errors import DataError
 from vrt.io.extract import ExtractResult, is_extracted, remove_partial_folders, try_extract_frames
 from vrt.runtime.fileio import atomic_write_text
 
@@ -76,7 +78,7 @@ def find_videos(src: str | Path) -> list[Path]:
     """
     src = Path(src)
     if not src.is_dir():
-        raise FileNotFoundError(f"no such folder of videos: {src}")
+        raise DataError(f"--src {src}: no such folder of videos")
     videos = []
     for folder, subfolders, files in os.walk(src, followlinks=True):
         subfolders[:] = [name for name in subfolders if not name.startswith(".")]
@@ -84,6 +86,20 @@ def find_videos(src: str | Path) -> list[Path]:
             if not name.startswith(".") and Path(name).suffix.lower() in VIDEO_EXTENSIONS:
                 videos.append(Path(folder, name).relative_to(src))
     return sorted(videos)
+
+
+FOREIGN_HINT = "prepare (no .done marker); move it away, or pass --force to replace it"
+
+
+_FRAME_NAME = re.compile(r"^\d+\.(jpg|png)$")
+
+
+def _foreign(folder: Path) -> bool:
+    """Whether a frame folder's place holds what vrt did not write: a file, or a folder with more
+    than numbered frames (an unfinished extraction of frames only is redone)."""
+    if folder.is_dir():
+        return any(not _FRAME_NAME.match(entry.name) for entry in folder.iterdir())
+    return folder.exists() or folder.is_symlink()
 
 
 def frame_folder(dst: str | Path, video: Path) -> Path:
@@ -100,6 +116,7 @@ def prepare_frames(
     workers: int | None = None,
     ext: Literal["jpg", "png"] = "jpg",
     progress: ProgressCallback | None = None,
+    force: bool = False,
 ) -> PrepareSummary:
     """Extract the frames of every video under ``src`` into ``dst``, skipping finished ones.
 
@@ -109,18 +126,20 @@ def prepare_frames(
         workers: videos converted in parallel, one process each (default ``min(4, CPUs)``).
         ext: ``jpg`` or ``png``.
         progress: called after each video, skipped ones included.
+        force: replace a non-empty folder (or a file) where a frame folder goes even though vrt
+            did not write it (it has no ``.done`` marker); without it that video fails.
 
     Failures are listed in ``dst/failed_videos.txt`` (``<video>\\t<reason>`` lines); a run
     without failures removes that file, so it never describes an older run.
 
     Raises:
-        FileNotFoundError: ``src`` is not a folder or holds no videos.
+        DataError: ``src`` is not a folder or holds no videos.
     """
     src, dst = Path(src), Path(dst)
     videos = find_videos(src)
     if not videos:
         extensions = ", ".join(sorted(VIDEO_EXTENSIONS))
-        raise FileNotFoundError(f"no videos ({extensions}) found under {src}")
+        raise DataError(f"--src {src}: no videos ({extensions}) found under it")
     workers = workers or min(4, os.cpu_count() or 1)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -144,6 +163,13 @@ def prepare_frames(
         elif is_extracted(folder):
             owners[folder] = video
             record(VideoOutcome(video, "skipped"))
+        elif not force and _foreign(folder):
+            owners[folder] = video
+            record(
+                VideoOutcome(
+                    video, "failed", reason=f"{folder} exists and was not written by vrt {FOREIGN_HINT}"
+                )
+            )
         else:
             owners[folder] = video
             todo.append(video)

@@ -28,6 +28,7 @@ __all__ = [
     "codes_record",
     "content_sha256",
     "file_sha256",
+    "holds_eval_outputs",
     "metrics_record",
     "protocol_record",
     "write_eval_outputs",
@@ -170,6 +171,15 @@ def metrics_record(scores: QueryScores, *, protocol: dict[str, Any]) -> dict[str
         # Ties in database order: a tie-aware value for every K would cost a sum per query and K.
         record["map_at_k"] = {"k": ks, "map": scores.map_at_k_curve[ks - 1], "ties": "database order"}
     return _clean(record)
+
+
+def holds_eval_outputs(folder: str | Path) -> bool:
+    """Whether ``folder`` holds what ``vrt eval --output`` writes (a metrics.json of this schema family)."""
+    try:
+        record = json.loads((Path(folder) / METRICS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and str(record.get("schema", "")).startswith("vrt.eval.metrics/")
 
 
 def write_eval_outputs(
