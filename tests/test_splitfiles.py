@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.datasets_fixtures import HMDB51_SPLITS, JHMDB_SPLITS, UCF101_LISTS, require_split_files
+from vrt.datasets.listing import scan_class_folders
 from vrt.datasets.splitfiles import (
     ListLine,
     SplitEntry,
@@ -16,7 +17,6 @@ from vrt.datasets.splitfiles import (
     parse_ucf101_classes,
     parse_ucf101_list,
     read_video_list,
-    scan_class_folders,
     stratified_split,
 )
 from vrt.errors import SplitFileError, VrtError

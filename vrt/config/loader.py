@@ -75,7 +75,11 @@ def _read_yaml_mapping(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as error:
         raise ConfigError(f"invalid YAML{describe_yaml_error(error)}", source=str(path)) from None
     if data is None:
-        return {}
+        # An empty file (or only comments) would silently train the default model on the default data.
+        raise ConfigError(
+            "the config file is empty; write at least the keys of a run (see configs/ for examples)",
+            source=str(path),
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping at the top level, got {type(data).__name__}", source=str(path))
     return data

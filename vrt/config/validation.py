@@ -25,6 +25,7 @@ from vrt.registry import (
     Registry,
     RegistryError,
 )
+from vrt.runtime.limits import MAX_BITS
 
 # Where each single-component section lives and which registry resolves it (loss terms apart).
 COMPONENT_SECTIONS: dict[str, Registry] = {
@@ -169,8 +170,11 @@ def _validate_contracts(config: Config, *, source: str) -> None:
         try:
             check_bits(bits)
         except ValueError:
+            limit = isinstance(bits, int) and bits > MAX_BITS and bits % 8 == 0
             raise ConfigError(
-                f"must be a positive multiple of 8 (codes are stored 8 bits per byte), got {bits!r}; "
+                f"must be at most {MAX_BITS}, vrt's longest code, got {bits}; e.g. 16, 32, 48 or 64"
+                if limit
+                else f"must be a positive multiple of 8 (codes are stored 8 bits per byte), got {bits!r}; "
                 "e.g. 16, 32, 48 or 64",
                 source=source,
                 key_path="model.head.bits",

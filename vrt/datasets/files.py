@@ -9,7 +9,6 @@ read only those frames, transform the whole clip at once.
 
 from __future__ import annotations
 
-import os
 import unicodedata
 import warnings
 from collections.abc import Sequence
@@ -20,6 +19,7 @@ import torch
 
 from vrt.datasets.base import VideoDataset
 from vrt.datasets.clips import ClipSpec
+from vrt.datasets.listing import list_folder, skipped_message
 from vrt.datasets.splitfiles import SplitEntry
 from vrt.errors import VideoDecodeError, VrtError
 
@@ -42,22 +42,25 @@ class _FolderIndex:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._listings: dict[Path, dict[str, bool] | None] = {}
+        self.problems: list[str] = []  # entries or folders that could not be read, one line each
 
     def _listing(self, folder: Path) -> dict[str, bool] | None:
-        """``{name: is_dir}`` of the regular files and folders in ``folder``; None if unreadable."""
+        """``{name: is_dir}`` of the regular files and folders in ``folder``; None if unreadable.
+
+        Links are followed; an entry that cannot be read (a looping or dangling link) is left out
+        and reported, the rest of the folder is listed.
+        """
         if folder not in self._listings:
             try:
-                with os.scandir(folder) as scan:
-                    listing = {}
-                    for item in scan:
-                        # is_dir/is_file follow symlinks; a broken link is neither and stays out.
-                        if item.is_dir():
-                            listing[item.name] = True
-                        elif item.is_file():
-                            listing[item.name] = False
-            except OSError:
-                listing = None
-            self._listings[folder] = listing
+                listed = list_folder(folder)
+            except OSError as error:
+                if not isinstance(error, FileNotFoundError | NotADirectoryError):
+                    self.problems.append(f"cannot list {folder} ({error.strerror or error})")
+                self._listings[folder] = None
+            else:
+                if listed.skipped:
+                    self.problems.append(skipped_message(folder, listed.skipped))
+                self._listings[folder] = listed.entries
         return self._listings[folder]
 
     def find(self, relative: str, *, directory: bool) -> Path | None:
@@ -136,6 +139,8 @@ class VideoFileDataset(VideoDataset):
                 self.missing.append(entry.path)
             else:
                 found.append((entry, *location))
+        for problem in index.problems:
+            warnings.warn(f"{name}: {problem}", stacklevel=2)
         self._report_missing(total=len(entries), found=len(found), strict=clips.strict)
 
         self.paths: list[Path] = [path for _, path, _ in found]

@@ -22,6 +22,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from vrt.errors import SplitFileError, VrtError
+from vrt.runtime.limits import MAX_CLASSES
 
 # Extensions `video_folder` recognises as video files (frame folders are directories).
 VIDEO_EXTENSIONS: frozenset[str] = frozenset(
@@ -294,6 +295,12 @@ def label_video_lists(
             f"{named.source}:{named.line}: label {named.label!r} is a class name but "
             f"{numeric[0].source}:{numeric[0].line} uses a class index; use one kind throughout"
         )
+    huge = next((line for line in numeric if int(line.label) >= MAX_CLASSES), None)
+    if huge is not None:  # "0" .. label would be built: 10**9 names from one line
+        raise SplitFileError(
+            f"{huge.source}:{huge.line}: label {huge.label} is beyond vrt's limit of {MAX_CLASSES:,} "
+            "classes (labels are 0-based class indices); renumber the labels, or use class names"
+        )
     if class_names is None:
         if numeric:
             class_names = [str(i) for i in range(max(int(line.label) for line in every) + 1)]
@@ -321,25 +328,7 @@ def label_video_lists(
     return class_names, resolved
 
 
-# -- class folders -----------------------------------------------------------------------------
-
-
-def scan_class_folders(root: Path) -> tuple[list[str], list[SplitEntry]]:
-    """``<root>/<class>/<video>`` -> sorted class names and entries sorted by path.
-
-    A video is a file with a video extension or a folder (of extracted frames); hidden names
-    are ignored. A class folder without videos still gets a label, so labels do not shift when
-    a class is emptied.
-    """
-    class_names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    entries = []
-    for label, name in enumerate(class_names):
-        for item in sorted((root / name).iterdir()):
-            if item.name.startswith("."):
-                continue
-            if item.is_dir() or item.suffix.lower() in VIDEO_EXTENSIONS:
-                entries.append(SplitEntry(f"{name}/{item.name}", label))
-    return class_names, entries
+# -- a seeded split of class folders -----------------------------------------------------------------------------
 
 
 def stratified_split(

@@ -8,7 +8,8 @@ from typing import Literal
 
 from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import StorageMode, VideoFileDataset, check_subset, existing_folder
-from vrt.datasets.splitfiles import SplitEntry, scan_class_folders, stratified_split
+from vrt.datasets.listing import scan_class_folders
+from vrt.datasets.splitfiles import SplitEntry, stratified_split
 from vrt.errors import VrtError
 from vrt.registry import DATASETS
 
@@ -45,7 +46,7 @@ def video_folder(
     if seed < 0:
         raise VrtError(f"data.dataset.seed: must be non-negative, got {seed}")
     folder = existing_folder(root, key="data.dataset.root", expected="a folder with one folder per class")
-    class_names, entries = scan_class_folders(folder)
+    class_names, entries = scan_class_folders(folder, warn=subset == "train")  # both subsets scan: warn once
     entries = _skip_undecodable_names(entries, class_names, folder=folder, subset=subset, strict=clips.strict)
     if not entries:
         raise VrtError(
