@@ -67,22 +67,28 @@ def train(
     overrides: OverridesOption = None,
 ) -> None:
     """Train a hashing model; writes config.yaml, metrics.jsonl, last.pt, best.pt, results.json."""
-    from vrt.config import load_config
-    from vrt.reporting.tables import retrieval_table
     from vrt.runtime.writeguard import output_path
-    from vrt.training.runner import Runner
 
+    # The arguments first: a mistake there costs no import of the training stack.
     output = None if output_option is None else output_path(output_option, option="--output")
     if resume and output is None:
         raise typer.BadParameter("--resume needs --output, the run directory to continue")
-    if config is None:
-        if not resume:
-            raise typer.BadParameter("give a CONFIG file (or --resume --output DIR)")
-        config = output / "config.yaml"
-    resolved = load_config(config, overrides or ())
+    if config is None and not resume:
+        raise typer.BadParameter("give a CONFIG file (or --resume --output DIR)")
     if output is None and os.environ.get("WORLD_SIZE", "1") != "1":
         # Each process would name its own directory from its own clock.
         raise typer.BadParameter("under torchrun give --output DIR, the run directory all processes share")
+
+    from vrt.config import load_config
+    from vrt.reporting.tables import retrieval_table
+    from vrt.rundir import RunDirectory
+    from vrt.training.run_folder import check_output
+    from vrt.training.runner import Runner
+
+    if config is None:
+        check_output(RunDirectory(output), resume=True)  # a run, before its config.yaml is trusted
+        config = output / "config.yaml"
+    resolved = load_config(config, overrides or ())
     run_dir = output or default_run_dir(resolved.name)
     with run_session():
         report = Runner(resolved, run_dir, console=err_console).fit(resume=resume)

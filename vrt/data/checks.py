@@ -61,7 +61,7 @@ def training_problems(config: Config, splits: DataSplits) -> list[str]:
         problems.append(
             f"data.batch.classes_per_batch: {batch.classes_per_batch} classes per batch, but the "
             f"training videos cover only {classes} classes; set it to at most {classes}, or use "
-            "data.batch.sampler: shuffled"
+            "data.batch.sampler: shuffle"
         )
     return problems
 

@@ -42,7 +42,8 @@ class _FolderIndex:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._listings: dict[Path, dict[str, bool] | None] = {}
-        self.problems: list[str] = []  # entries or folders that could not be read, one line each
+        # Folders that could not be listed, entries that could not be read: why videos may be missing.
+        self.problems: list[str] = []
 
     def _listing(self, folder: Path) -> dict[str, bool] | None:
         """``{name: is_dir}`` of the regular files and folders in ``folder``; None if unreadable.
@@ -139,9 +140,7 @@ class VideoFileDataset(VideoDataset):
                 self.missing.append(entry.path)
             else:
                 found.append((entry, *location))
-        for problem in index.problems:
-            warnings.warn(f"{name}: {problem}", stacklevel=2)
-        self._report_missing(total=len(entries), found=len(found), strict=clips.strict)
+        self._report_missing(total=len(entries), found=len(found), strict=clips.strict, why=index.problems)
 
         self.paths: list[Path] = [path for _, path, _ in found]
         self.kinds: list[str] = [kind for _, _, kind in found]
@@ -168,7 +167,7 @@ class VideoFileDataset(VideoDataset):
                     return path, "frames"
         return None
 
-    def _report_missing(self, *, total: int, found: int, strict: bool) -> None:
+    def _report_missing(self, *, total: int, found: int, strict: bool, why: list[str]) -> None:
         if not self.missing:
             return
         count = len(self.missing)
@@ -177,6 +176,8 @@ class VideoFileDataset(VideoDataset):
             self.storage
         ]
         summary = f"{self.name}: {count} of {total} listed videos have no {what} under {self.root} ({shown})"
+        if why:  # folders that could not be listed, entries that could not be read
+            summary += f" [{'; '.join(why[:3])}{'; ...' if len(why) > 3 else ''}]"
         if found == 0:
             # Every video missing is a wrong root, not bad data: a warning would hide it.
             raise VrtError(

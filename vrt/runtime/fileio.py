@@ -2,13 +2,14 @@
 
 A write goes to a temporary file beside its destination, named ``.NAME.<pid>.<host>-<random>.tmp``
 (``host`` is a short hash of this machine's name), then is renamed into place. A process killed
-mid-write (SIGKILL, a power cut) cannot remove its temporary file, so the first write of a later
-process into the same folder removes those of dead processes on this host; a write still in
-progress in another process keeps its own.
+mid-write (SIGKILL, a power cut) cannot remove its temporary file, so the next write into the
+same folder removes those of dead processes on this host; a write still in progress in another
+process keeps its own.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import socket
@@ -26,7 +27,6 @@ HOST_TAG = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 # Names as atomic_write makes them: the destination, the writer's pid and host tag, mkstemp's random.
 TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)\.(?P<host>[0-9a-f]{8})-[^.]+\.tmp$")
 _NAME_KEPT = 160  # bytes of the destination's name kept in the temporary's (a name has at most 255)
-_CLEANED: set[Path] = set()  # folders already rid of stale temporaries by this process
 
 
 def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
@@ -46,10 +46,13 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     )
     try:
         check_name_length(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError as error:  # a file stands where a folder of the path goes
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory", error.filename) from None
         remove_stale_temporaries(path.parent)
         if path.is_dir():
-            raise IsADirectoryError(21, "Is a directory", str(path))
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
         stem = os.fsencode(path.name)[:_NAME_KEPT].decode(errors="ignore")
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{stem}.{os.getpid()}.{HOST_TAG}-", suffix=".tmp", dir=path.parent
@@ -83,20 +86,17 @@ def check_name_length(path: Path) -> None:
     except (OSError, ValueError):
         limit = 255
     if len(os.fsencode(path.name)) > limit:
-        raise OSError(36, "File name too long", str(path))  # errno.ENAMETOOLONG
+        raise OSError(errno.ENAMETOOLONG, "File name too long", str(path))
 
 
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Remove the temporary files that writers killed mid-write left in ``folder``; returns them.
 
     Only files named by :func:`atomic_write` whose writer ran on this host and is no longer
-    running are removed; the folder is looked at once per process.
+    running are removed. A listing of names (no stat) per write: writes are few (checkpoints,
+    codes, records), and a crash may happen between any two of them.
     """
     folder = Path(folder)
-    key = folder.absolute()
-    if key in _CLEANED:
-        return []
-    _CLEANED.add(key)
     removed = []
     try:
         with os.scandir(folder) as entries:

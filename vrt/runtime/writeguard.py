@@ -33,11 +33,12 @@ def check_replaceable(
         is_own: whether an existing file is one of the writer's own kind (it may be replaced).
         force: replace a file of another kind all the same.
     """
+    one = f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
     if path.is_dir():
-        raise OutputError(f"{option} {path} is a folder; a {kind} is written to a file: give its name")
+        raise OutputError(f"{option} {path} is a folder; {one} is written to a file: give its name")
     if path.exists() and not force and not is_own(path):
         raise OutputError(
-            f"{option} {path} exists and is not a {kind}; vrt replaces only a {kind} there: "
+            f"{option} {path} exists and is not {one}; vrt replaces only {one} there: "
             "choose another name, or pass --force to replace it"
         )
 
