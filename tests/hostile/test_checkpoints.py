@@ -1,0 +1,180 @@
+"""Hostile checkpoints and training that goes wrong: pickles, damaged files, a loss that explodes.
+
+A checkpoint is only ever read with ``torch.load(weights_only=True)``; test_checkpointing.py
+tests the format and the resume policy behind these cases.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import REPO_ROOT
+from tests.hostile.helpers import RUNTIME, assert_one_line_error, digest, snapshot, vrt
+from vrt.checkpoints.format import load_checkpoint
+
+pytestmark = pytest.mark.slow
+
+
+class _Payload:
+    """Pickles to a call of ``open(path, "w")``: loading it with full unpickling creates the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (builtins.open, (str(self.path), "w"))
+
+
+def crafted_checkpoint(trained_run: Path, folder: Path) -> tuple[Path, Path]:
+    marker = folder / "code-ran"
+    state = torch.load(trained_run / "best.pt", weights_only=True)
+    state["class_names"] = _Payload(marker)
+    torch.save(state, folder / "crafted.pt")
+    return folder / "crafted.pt", marker
+
+
+def test_checkpoint_with_a_pickled_object_is_refused_not_executed(trained_run, tmp_path):
+    crafted, marker = crafted_checkpoint(trained_run, tmp_path)
+    torch.load(crafted, weights_only=False)  # the file is a real threat: full unpickling runs it
+    assert marker.exists()
+    marker.unlink()
+    for command in (
+        ["eval", "--checkpoint", crafted],
+        ["export", "--checkpoint", crafted, "--split", "test", "--out", tmp_path / "codes.npz"],
+    ):
+        assert_one_line_error(vrt(*command), f"error: checkpoint {crafted} ")
+        assert not marker.exists() and not (tmp_path / "codes.npz").exists()
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "text", "folder"])
+def test_a_checkpoint_that_is_missing_or_damaged_is_one_line(trained_run, tmp_path, damage):
+    checkpoint = tmp_path / "model.pt"
+    if damage == "truncated":
+        checkpoint.write_bytes((trained_run / "best.pt").read_bytes()[:4096])
+    elif damage == "text":
+        checkpoint.write_text("weights: none\n")
+    elif damage == "folder":
+        checkpoint.mkdir()
+    before = snapshot(tmp_path)
+    out = tmp_path / "codes.npz"
+    assert_one_line_error(
+        vrt("export", "--checkpoint", checkpoint, "--split", "test", "--out", out), str(checkpoint)
+    )
+    assert snapshot(tmp_path) == before
+
+
+def test_resume_from_a_damaged_last_checkpoint_names_it_and_keeps_its_bytes(run_copy):
+    damaged = (run_copy / "last.pt").read_bytes()[:-100]
+    (run_copy / "last.pt").write_bytes(damaged)
+    kept = {name: digest(run_copy / name) for name in ("best.pt", "metrics.jsonl", "results.json")}
+    result = vrt("train", "--output", run_copy, "--resume", "--set", "train.epochs=2")
+    assert_one_line_error(result, f"cannot resume {run_copy}: none of its checkpoints can be read")
+    assert (run_copy / "last.pt.corrupt").read_bytes() == damaged  # moved aside, not deleted
+    assert {name: digest(run_copy / name) for name in kept} == kept
+
+
+def test_the_code_only_deserialises_data_never_objects():
+    """Every torch.load uses weights_only=True, YAML is read with safe_load, numpy never unpickles."""
+    problems, torch_loads = [], 0
+    for path in sorted((REPO_ROOT / "vrt").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        where = path.relative_to(REPO_ROOT)
+        for call in _calls(tree, "torch", "load") + _calls(tree, "hub", "load_state_dict_from_url"):
+            torch_loads += 1
+            if _keyword(call, "weights_only") is not True:
+                problems.append(f"{where}:{call.lineno}: {ast.unparse(call.func)} without weights_only=True")
+        for name in ("load", "load_all", "unsafe_load", "full_load", "unsafe_load_all", "full_load_all"):
+            problems += [f"{where}:{c.lineno}: yaml.{name}" for c in _calls(tree, "yaml", name)]
+        for call in (
+            _calls(tree, "np", "load") + _calls(tree, "numpy", "load") + _calls(tree, "format", "read_array")
+        ):
+            if _keyword(call, "allow_pickle") not in (False, "<absent>"):
+                problems.append(f"{where}:{call.lineno}: np.load with allow_pickle")
+        for node in ast.walk(tree):
+            modules = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            problems += [
+                f"{where}:{node.lineno}: imports {m}"
+                for m in modules
+                if m in ("pickle", "dill", "marshal", "shelve")
+            ]
+    assert torch_loads >= 2  # the checkpoint reader and the pretrained-weights reader
+    assert problems == []
+
+
+def _calls(tree: ast.AST, owner: str, name: str) -> list[ast.Call]:
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == name
+        and isinstance(node.func.value, ast.Name | ast.Attribute)
+        and ast.unparse(node.func.value).split(".")[-1] == owner
+    ]
+
+
+def _keyword(call: ast.Call, name: str) -> object:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return keyword.value.value if isinstance(keyword.value, ast.Constant) else "<expression>"
+    return "<absent>"
+
+
+# -- a loss that stops being finite: exit code 1, the last good checkpoint kept ------------------
+
+
+def test_exploding_learning_rate_stops_with_a_message_and_keeps_the_last_checkpoint(tree, tmp_path):
+    # No plugin, no patch: an absurd learning rate makes the weights overflow after epoch 1.
+    run = tmp_path / "run"
+    overrides = ["--set", "train.optimizer.lr=1e30", "--set", "train.epochs=3"]
+    line = assert_one_line_error(
+        vrt("train", tree.clean, "--output", run, *overrides), "the loss became nan", code=RUNTIME
+    )
+    assert re.search(r"at epoch 2, step 1; .*last\.pt still holds the last good state", line), line
+    state = load_checkpoint(run / "last.pt")
+    assert state["epoch"] == 1
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+    assert [json.loads(x)["epoch"] for x in (run / "metrics.jsonl").read_text().splitlines()] == [1]
+    assert not (run / "results.json").exists()
+
+    # Resuming from that state fails the same way and overwrites nothing.
+    before = {name: digest(run / name) for name in ("last.pt", "best.pt", "metrics.jsonl", "config.yaml")}
+    assert_one_line_error(
+        vrt("train", "--output", run, "--resume"), "the loss became nan at epoch 2", code=RUNTIME
+    )
+    assert {name: digest(run / name) for name in before} == before
+
+
+def test_infinite_loss_on_resume_keeps_every_file_of_the_run(run_copy, monkeypatch):
+    from vrt.losses.triplet_ranking import TripletRankingLoss
+
+    monkeypatch.setattr(
+        TripletRankingLoss, "forward", lambda self, codes, labels: (codes * 0).sum() + math.inf
+    )
+    # config.yaml is left out: resuming for more epochs records the new train.epochs in it; and
+    # train.log, which records every attempt (the resume, its failure).
+    changing = {"config.yaml", "train.log"}
+    kept = [path for path in run_copy.iterdir() if path.is_file() and path.name not in changing]
+    before = {path.name: digest(path) for path in kept}
+    result = vrt("train", "--output", run_copy, "--resume", "--set", "train.epochs=2")
+    assert_one_line_error(
+        result, "the loss became inf at epoch 2, step 1", str(run_copy / "last.pt"), code=RUNTIME
+    )
+    assert {path.name: digest(path) for path in kept} == before
+    assert sorted(p.name for p in run_copy.iterdir()) == sorted([*before, *changing, "tensorboard"])
+    assert "the loss became inf" in (run_copy / "train.log").read_text()
+    assert load_checkpoint(run_copy / "last.pt")["epoch"] == 1
