@@ -39,8 +39,8 @@ def read_npz(path: Path, keys: Iterable[str], *, error: ErrorFactory) -> dict[st
     inflate beyond ``max(VRT_MAX_EXPANSION x file size, 16 MiB)``, a header whose shape does not
     match the member's size, or an object array (which only pickle could read).
     """
-    size = path.stat().st_size
-    budget = max(size * max_expansion(), MIN_INFLATE_BUDGET)
+    size, expansion = path.stat().st_size, max_expansion()
+    budget = max(size * expansion, MIN_INFLATE_BUDGET)
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile, ValueError) as problem:
@@ -51,9 +51,10 @@ def read_npz(path: Path, keys: Iterable[str], *, error: ErrorFactory) -> dict[st
         declared = sum(infos[key].file_size for key in wanted)
         if declared > budget:
             raise error(
-                f"{path}: its arrays would inflate to {declared:,} bytes, more than "
-                f"{budget / size if size else math.inf:.0f} times the file's {size:,} bytes; refused as a "
-                f"likely zip bomb (set {EXPANSION_VARIABLE} to a larger factor if the file is genuine)"
+                f"{path}: its arrays would inflate to {declared:,} bytes from a file of {size:,}, beyond "
+                f"vrt's limit of {budget:,.0f} ({expansion:g} times the file's size, at least "
+                f"{MIN_INFLATE_BUDGET >> 20} MiB); refused as a likely zip bomb (set {EXPANSION_VARIABLE} "
+                "to a larger factor if the file is genuine)"
             )
         arrays = {}
         for key in wanted:
