@@ -179,33 +179,27 @@ def test_a_bad_entry_in_a_class_folder_is_skipped_alone_with_a_warning(
     assert report["warnings"] == [f"{root / 'a'}: skipped 1 unreadable entry: x.avi ({reason})"]
 
 
-def test_a_looping_link_beside_listed_videos_does_not_hide_its_folder(tree, tmp_path):
+def summary_with_a_looping_link(tree, tmp_path: Path, name: str) -> dict:  # noqa: ANN001
+    """``vrt data summary --json`` of the clean lists over a copy of the clips where a/NAME links to itself."""
     root = Path(shutil.copytree(tree.root, tmp_path / "clips", symlinks=True))
-    (root / "a" / "loop.avi").symlink_to("loop.avi")
-    config = list_config(
-        tmp_path / "c.yaml",
-        root=root,
-        train_list=tree.base / "clean_train.txt",
-        test_list=tree.base / "clean_test.txt",
+    (root / "a" / name).unlink(missing_ok=True)
+    (root / "a" / name).symlink_to(name)
+    lists = {"train_list": tree.base / "clean_train.txt", "test_list": tree.base / "clean_test.txt"}
+    result = vrt(
+        "data", "summary", list_config(tmp_path / "c.yaml", root=root, **lists), "--json", "--check", 0
     )
-    result = vrt("data", "summary", config, "--json", "--check", 0)
     assert result.code == 0, result.stderr
-    report = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_a_looping_link_beside_listed_videos_does_not_hide_its_folder(tree, tmp_path):
+    report = summary_with_a_looping_link(tree, tmp_path, "loop.avi")
     assert (report["train"], report["test"], report["missing"]) == (4, 2, 0)  # a/*.avi are all found
     assert report["warnings"] == []  # loop.avi is not listed: not part of the dataset
 
 
 def test_a_listed_video_that_is_a_looping_link_is_reported_missing_with_the_reason(tree, tmp_path):
-    root = Path(shutil.copytree(tree.root, tmp_path / "clips", symlinks=True))
-    (root / "a" / "a1.avi").unlink()
-    (root / "a" / "a1.avi").symlink_to("a1.avi")
-    config = list_config(
-        tmp_path / "c.yaml",
-        root=root,
-        train_list=tree.base / "clean_train.txt",
-        test_list=tree.base / "clean_test.txt",
-    )
-    report = json.loads(vrt("data", "summary", config, "--json", "--check", 0).stdout)
+    report = summary_with_a_looping_link(tree, tmp_path, "a1.avi")
     assert (report["train"], report["missing"], report["missing_files"]) == (3, 1, ["a/a1.avi"])
     assert "a1.avi (Too many levels of symbolic links)" in report["warnings"][0]
 
