@@ -176,7 +176,8 @@ def test_torchrun_trains_and_exports_the_codes_one_process_exports(tmp_path):
         "results.json",
         "tensorboard",
         "train.log",
-    ]  # one set, written by rank 0 alone
+        "vrt-run.json",
+    ]  # one set, written by rank 0 alone (run.lock went when the run ended)
     assert [
         r["epoch"] for r in map(yaml.safe_load, (run_dir / "metrics.jsonl").read_text().splitlines())
     ] == [1, 2]
