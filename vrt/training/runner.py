@@ -71,7 +71,6 @@ class Runner:
         )
         self.metrics = MetricsLog(self.paths.metrics)
         self._lock = RunLock(self.paths.lock, what=f"the run directory {self.paths.root}")
-        self._resume = False
         self._splits: DataSplits | None = None
         self._bad_videos: BadVideoLog | None = None
         self._saved_at: tuple[int, int] | None = None  # (epoch, position) of the last step checkpoint
@@ -85,17 +84,16 @@ class Runner:
         Everything that can fail before training (the output folder, the data, the batches, the
         device, the model) is checked before a new run directory is created.
         """
-        self._resume = resume
         try:
             with self.log.capturing_warnings():
                 distributed.on_main_then_broadcast(lambda: check_output(self.paths, resume=resume))
                 distributed.on_main_then_broadcast(lambda: check_trainable(self.config, self.splits))
-                state = distributed.on_main_then_broadcast(self._open_run) if resume else None
+                state = distributed.on_main_then_broadcast(lambda: self._open_run(resume)) if resume else None
                 session = TrainingSession.start(
                     self.config, self.splits, device=self.device, state=state, warn=self.log_warning
                 )
-                if not resume:
-                    distributed.on_main_then_broadcast(self._open_run)
+                if not resume:  # created once the model and data are known to build
+                    distributed.on_main_then_broadcast(lambda: self._open_run(resume))
                 self._open_run_log(session, resumed=state is not None)
                 self._announce(session)
                 self._train_epochs(session)
@@ -158,12 +156,12 @@ class Runner:
 
     # -- the steps of fit() ---------------------------------------------------------------
 
-    def _open_run(self) -> dict[str, Any] | None:
+    def _open_run(self, resume: bool) -> dict[str, Any] | None:
         """Create or lock the run directory (rank 0); the state to resume from, if any."""
         return open_run(
             self.paths,
             config=self.config,
-            resume=self._resume,
+            resume=resume,
             lock=self._lock,
             checkpoints=self.checkpoints,
             warn=self.log_warning,
