@@ -85,6 +85,14 @@ def snapshot(folder: Path) -> dict[str, str]:
     }
 
 
+@contextlib.contextmanager
+def unchanged(*folders: Path) -> Iterator[None]:
+    """Assert that no file under ``folders`` was added, removed or changed inside the block."""
+    before = [snapshot(folder) for folder in folders]
+    yield
+    assert [snapshot(folder) for folder in folders] == before
+
+
 def write_yaml(path: Path, data: dict) -> Path:
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.hostile.helpers import assert_one_line_error, snapshot, vrt
+from tests.hostile.helpers import assert_one_line_error, snapshot, unchanged, vrt
 from vrt.config import ConfigError
 
 pytestmark = pytest.mark.slow
@@ -69,19 +69,22 @@ def test_a_usage_mistake_is_one_line_pointing_at_the_help(tmp_path, monkeypatch,
 
 
 def test_radius_beyond_the_code_length(codes_pair):
-    result = vrt("eval", "--query", codes_pair[0], "--database", codes_pair[1], "--radius", "99")
-    assert_one_line_error(result, "--radius must be at most the code length (16 bits)")
+    with unchanged(codes_pair[0].parent):
+        result = vrt("eval", "--query", codes_pair[0], "--database", codes_pair[1], "--radius", "99")
+        assert_one_line_error(result, "--radius must be at most the code length (16 bits)")
 
 
 @pytest.mark.parametrize("command", [["config", "show"], ["data", "summary"], ["train"]])
 def test_a_config_that_does_not_exist(tmp_path, command):
-    assert_one_line_error(
-        vrt(*command, tmp_path / "nope.yaml"), f"config file {tmp_path / 'nope.yaml'} does not exist"
-    )
+    with unchanged(tmp_path):
+        assert_one_line_error(
+            vrt(*command, tmp_path / "nope.yaml"), f"config file {tmp_path / 'nope.yaml'} does not exist"
+        )
 
 
 def test_report_of_a_folder_that_is_not_a_run(tmp_path):
-    assert_one_line_error(vrt("report", tmp_path), str(tmp_path))
+    with unchanged(tmp_path):
+        assert_one_line_error(vrt("report", tmp_path), str(tmp_path))
 
 
 def test_vrt_debug_shows_the_traceback(tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.hostile.conftest import random_codes
-from tests.hostile.helpers import assert_one_line_error, snapshot, vrt
+from tests.hostile.helpers import assert_one_line_error, snapshot, unchanged, vrt
 from vrt.codes import CodesFileError, codeset_arrays, save_codes
 from vrt.runtime.npzfile import read_npz
 
@@ -143,13 +143,15 @@ def test_a_larger_expansion_is_allowed_on_request(tmp_path, monkeypatch):
 def test_an_empty_codes_file_is_one_line(tmp_path, codes_pair, which):
     empty = save_codes(tmp_path / "empty.npz", random_codes(0))
     files = {"query": codes_pair[0], "database": codes_pair[1]} | {which: empty}
-    result = vrt("eval", "--query", files["query"], "--database", files["database"])
-    assert_one_line_error(result, f"{empty} holds no codes: nothing to evaluate")
+    with unchanged(tmp_path):
+        result = vrt("eval", "--query", files["query"], "--database", files["database"])
+        assert_one_line_error(result, f"{empty} holds no codes: nothing to evaluate")
 
 
 def test_codes_of_different_lengths_are_one_line(tmp_path, codes_pair):
     wide = save_codes(tmp_path / "wide.npz", random_codes(5, 32))
-    result = vrt("eval", "--query", wide, "--database", codes_pair[1])
-    assert_one_line_error(
-        result, f"{wide} hold 32-bit codes but {codes_pair[1]} 16-bit codes; compare codes of one model"
-    )
+    with unchanged(tmp_path):
+        result = vrt("eval", "--query", wide, "--database", codes_pair[1])
+        assert_one_line_error(
+            result, f"{wide} hold 32-bit codes but {codes_pair[1]} 16-bit codes; compare codes of one model"
+        )

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from tests.hostile.helpers import assert_one_line_error, snapshot, tiny_config, vrt, write_yaml
+from tests.hostile.helpers import assert_one_line_error, snapshot, tiny_config, unchanged, vrt, write_yaml
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +41,10 @@ def test_margin_of_a_weighted_loss_term_is_located(tree, tmp_path):
         "terms": [{"name": "quantization", "weight": 0.1}, {"name": "contrastive", "margin": -1}]
     }
     path = write_yaml(tmp_path / "terms.yaml", config)
-    assert_one_line_error(
-        vrt("config", "show", path), f"{path}: loss.terms[1].margin: must be a finite number > 0"
-    )
+    with unchanged(tmp_path):
+        assert_one_line_error(
+            vrt("config", "show", path), f"{path}: loss.terms[1].margin: must be a finite number > 0"
+        )
 
 
 def test_exponent_without_a_dot_is_a_float_where_a_float_is_expected(tree, tmp_path):
@@ -84,22 +85,27 @@ def test_an_empty_base_file_is_named(tmp_path):
     (tmp_path / "base.yaml").write_text("")
     child = tmp_path / "child.yaml"
     child.write_text("_base_: base.yaml\ntrain: {epochs: 1}\n")
-    assert_one_line_error(vrt("config", "show", child), f"{tmp_path / 'base.yaml'}: the config file is empty")
+    with unchanged(tmp_path):
+        assert_one_line_error(
+            vrt("config", "show", child), f"{tmp_path / 'base.yaml'}: the config file is empty"
+        )
 
 
 def test_config_that_is_not_utf8(tmp_path):
     path = tmp_path / "latin1.yaml"
     path.write_bytes("name: café\n".encode("latin-1"))
-    assert_one_line_error(vrt("config", "show", path), f"{path}: not UTF-8 text")
+    with unchanged(tmp_path):
+        assert_one_line_error(vrt("config", "show", path), f"{path}: not UTF-8 text")
 
 
 def test_yaml_tags_that_would_run_code_are_refused(tmp_path):
     marker = tmp_path / "code-ran"
     path = tmp_path / "evil.yaml"
     path.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
-    line = assert_one_line_error(vrt("config", "show", path), f"{path}: invalid YAML at line 1")
-    assert "could not determine a constructor for the tag" in line
-    assert not marker.exists()
+    with unchanged(tmp_path):
+        line = assert_one_line_error(vrt("config", "show", path), f"{path}: invalid YAML at line 1")
+        assert "could not determine a constructor for the tag" in line
+        assert not marker.exists()
 
 
 @pytest.mark.parametrize("key", ["root", "train_list"])

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import tiny_config_dict
 from tests.datasets_fixtures import write_source_video
 from tests.hostile.conftest import BAD, NFD_NAME, TRAIN_LINES, list_config
-from tests.hostile.helpers import assert_one_line_error, snapshot, vrt, write_yaml
+from tests.hostile.helpers import assert_one_line_error, snapshot, unchanged, vrt, write_yaml
 from vrt.codes import load_codes
 
 pytestmark = pytest.mark.slow
@@ -260,13 +260,15 @@ def test_split_file_that_is_not_utf8_names_the_line(tree, tmp_path):
     config = list_config(
         tmp_path / "c.yaml", root=tree.root, train_list=tree.base / "clean_train.txt", test_list=listing
     )
-    assert_one_line_error(vrt("data", "summary", config), f"{listing}:1: not valid UTF-8 text")
+    with unchanged(tmp_path, tree.base):
+        assert_one_line_error(vrt("data", "summary", config), f"{listing}:1: not valid UTF-8 text")
 
 
 def test_a_root_without_any_listed_video_is_an_error_not_a_warning_per_file(tree, tmp_path):
     (tmp_path / "empty").mkdir()
-    result = vrt("data", "summary", tree.clean, "--set", f"data.dataset.root={tmp_path / 'empty'}")
-    assert_one_line_error(result, "4 of 4 listed videos", "is data.dataset.root the folder")
+    with unchanged(tmp_path, tree.base):
+        result = vrt("data", "summary", tree.clean, "--set", f"data.dataset.root={tmp_path / 'empty'}")
+        assert_one_line_error(result, "4 of 4 listed videos", "is data.dataset.root the folder")
 
 
 def test_a_label_id_of_a_billion_is_refused_without_building_a_billion_class_names(tree, tmp_path):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.hostile.helpers import assert_one_line_error, digest, snapshot, vrt
+from tests.hostile.helpers import assert_one_line_error, digest, snapshot, unchanged, vrt
 
 pytestmark = pytest.mark.slow
 
@@ -142,22 +142,23 @@ def test_an_index_whose_manifest_inflates_beyond_the_limit_is_refused(index_file
     arrays["manifest"] = np.asarray(" " * (8 << 20))  # 32 MiB of UTF-32 spaces, deflated to kilobytes
     with path.open("wb") as handle:
         np.savez_compressed(handle, **arrays)
-    assert_one_line_error(vrt("index", "info", path), str(path), "refused as a likely zip bomb")
+    with unchanged(tmp_path):
+        assert_one_line_error(vrt("index", "info", path), str(path), "refused as a likely zip bomb")
 
 
 def test_a_codes_file_given_as_an_index_says_how_to_build_one(codes_pair):
-    assert_one_line_error(vrt("index", "info", codes_pair[1]), "not a vrt index file", "vrt index build")
+    with unchanged(codes_pair[1].parent):
+        assert_one_line_error(vrt("index", "info", codes_pair[1]), "not a vrt index file", "vrt index build")
 
 
 def test_a_query_that_is_no_video_says_so_instead_of_asking_for_a_checkpoint(index_file, tmp_path):
-    notes = tmp_path / "notes.txt"
-    notes.write_text("not a video\n")
-    line = assert_one_line_error(
-        vrt("search", "--index", index_file("flat"), "--query", notes), "not a readable video"
-    )
-    assert "--checkpoint" not in line
+    index = index_file("flat")
+    (tmp_path / "notes.txt").write_text("not a video\n")
     (tmp_path / "frames").mkdir()
-    line = assert_one_line_error(
-        vrt("search", "--index", index_file("flat"), "--query", tmp_path / "frames"), "holds no"
-    )
-    assert "--checkpoint" not in line
+    for query, expected in (
+        (tmp_path / "notes.txt", "not a readable video"),
+        (tmp_path / "frames", "holds no"),
+    ):
+        with unchanged(tmp_path):
+            line = assert_one_line_error(vrt("search", "--index", index, "--query", query), expected)
+        assert "--checkpoint" not in line
