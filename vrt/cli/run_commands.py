@@ -21,6 +21,7 @@ from vrt.cli.common import (
     default_run_dir,
     err_console,
 )
+from vrt.rundir import RunDirectory
 from vrt.training.interrupt import TrainingInterrupted
 
 
@@ -73,7 +74,7 @@ def train(
     if config is None:
         if not resume:
             raise typer.BadParameter("give a CONFIG file (or --resume --output DIR)")
-        config = output / "config.yaml"
+        config = RunDirectory(output).config
     resolved = load_config(config, overrides or ())
     if output is None and os.environ.get("WORLD_SIZE", "1") != "1":
         # Each process would name its own directory from its own clock.
