@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vrt.cli.common import err_console
+from vrt.rundir import RunDirectory
 
 if TYPE_CHECKING:
     from vrt.codes import CodeSet
@@ -54,7 +55,7 @@ def bad_video_log(folder: Path | None) -> BadVideoLog:
     from vrt.runtime import distributed
 
     quiet = not distributed.is_main()
-    path = folder / "bad_videos.txt" if folder is not None and not quiet else None
+    path = RunDirectory(folder).bad_videos if folder is not None and not quiet else None
     return BadVideoLog(path, warn=None if quiet else _warn)
 
 

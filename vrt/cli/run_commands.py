@@ -21,6 +21,7 @@ from vrt.cli.common import (
     default_run_dir,
     err_console,
 )
+from vrt.rundir import RunDirectory
 from vrt.training.interrupt import TrainingInterrupted
 
 
@@ -81,13 +82,12 @@ def train(
 
     from vrt.config import load_config
     from vrt.reporting.tables import retrieval_table
-    from vrt.rundir import RunDirectory
     from vrt.training.run_folder import check_output
     from vrt.training.runner import Runner
 
     if config is None:
         check_output(RunDirectory(output), resume=True)  # a run, before its config.yaml is trusted
-        config = output / "config.yaml"
+        config = RunDirectory(output).config
     resolved = load_config(config, overrides or ())
     run_dir = output or default_run_dir(resolved.name)
     with run_session():

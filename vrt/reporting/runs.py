@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from vrt.errors import VrtError
+from vrt.rundir import RunDirectory
 
 __all__ = [
     "CSV_METRICS",
@@ -116,10 +117,11 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _metrics(run_dir: Path) -> dict[str, Any]:
     """The run's test metrics: eval/metrics.json's when ``vrt eval`` wrote one, else results.json's."""
-    evaluated = run_dir / "eval" / "metrics.json"
+    paths = RunDirectory(run_dir)
+    evaluated = paths.eval_metrics
     if evaluated.is_file():
         return dict(_read_json(evaluated).get("metrics", {}))
-    results = run_dir / "results.json"
+    results = paths.results
     if not results.is_file():
         raise RunDirectoryError(
             f"{run_dir} has no results.json: the run has not finished (or run `vrt eval --checkpoint "
@@ -158,7 +160,7 @@ def _metric_values(metrics: dict[str, Any], k: int | None) -> dict[str, Any]:
 def read_run(run_dir: str | Path) -> RunRow:
     """The row of one run directory; :class:`RunDirectoryError` if it is not one."""
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.yaml"
+    config_path = RunDirectory(run_dir).config
     if not run_dir.is_dir():
         raise RunDirectoryError(f"{run_dir} is not a directory")
     if not config_path.is_file():

@@ -19,8 +19,8 @@ from vrt.model import HashingModel, build_model
 from vrt.runtime import distributed
 from vrt.runtime.reproducibility import capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from vrt.training.loop import TrainingStep
-from vrt.training.optim import Schedule, build_optimizer, build_scheduler
-from vrt.training.state import RunState, restore_modules
+from vrt.training.optim import Schedule, build_optimizer, build_scheduler, stretch_schedule
+from vrt.training.state import RunState
 
 
 @dataclass
@@ -64,15 +64,14 @@ class TrainingSession:
         )
         run = RunState()
         if state is not None:
-            restore_modules(
-                state,
-                model=model,
-                loss_fn=loss_fn,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                epochs=train.epochs,
-                warmup_epochs=train.warmup_epochs,
-            )
+            # The inverse of snapshot(): every state the checkpoint saved, into the new objects.
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            if state.get("loss") is not None:  # loss terms may hold state (hash centres, a classifier)
+                loss_fn.load_state_dict(state["loss"])
+            if scheduler is not None and state.get("scheduler") is not None:
+                scheduler.load_state_dict(state["scheduler"])
+                stretch_schedule(scheduler, epochs=train.epochs, warmup_epochs=train.warmup_epochs)
             run = RunState.from_checkpoint(state)
         fit_view = splits.view("fit", training=True, augment_seed=derive_seed(train.seed, "augment"))
         ranks = distributed.world_size()

@@ -6,11 +6,6 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import torch
-from torch import nn
-
-from vrt.training.optim import stretch_schedule
-
 
 @dataclass
 class EpochProgress:
@@ -71,23 +66,3 @@ class RunState:
         consumed = self.within.position * saved_ranks  # batches of the epoch order already used
         self.within.position = min(consumed // ranks, batches_per_epoch)
         return True
-
-
-def restore_modules(
-    state: dict[str, Any],
-    *,
-    model: nn.Module,
-    loss_fn: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    epochs: int,
-    warmup_epochs: int = 0,
-) -> None:
-    """Load a checkpoint's module states into freshly built training objects."""
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if state.get("loss") is not None:  # loss terms may hold state (hash centres)
-        loss_fn.load_state_dict(state["loss"])
-    if scheduler is not None and state.get("scheduler") is not None:
-        scheduler.load_state_dict(state["scheduler"])
-        stretch_schedule(scheduler, epochs=epochs, warmup_epochs=warmup_epochs)
