@@ -148,6 +148,11 @@ VARIANTS: list[Variant] = [
                       loss=with_classification(triplet(14.0)), train__warmup_epochs=2),
     reference_variant("reference_hard_cls", "reference recipe, `batch_hard` miner + `classification` term",
                       loss=with_classification(triplet(14.0, "batch_hard"))),
+    demo_variant("demo_cls2", "demo recipe + `classification` term of weight 2",
+                 loss={"terms": [triplet(8.0), {**CLASSIFICATION, "weight": 2.0}]}),
+    reference_variant("reference_cls_adam", "reference loss + `classification` term, Adam 0.002, no clipping",
+                      loss=with_classification(triplet(14.0)), train__grad_clip=None,
+                      **{k.replace(".", "__"): v for k, v in ADAM.items()}),
 ]
 # fmt: on
 
