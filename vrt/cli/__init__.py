@@ -11,6 +11,7 @@ from vrt.cli.common import app, err_console
 COMMAND_MODULES = (
     "run_commands",
     "eval_commands",
+    "collection_commands",
     "index_commands",
     "data_commands",
     "prepare_commands",
