@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "eval_commands",
     "collection_commands",
     "index_commands",
+    "serve_commands",
     "data_commands",
     "prepare_commands",
     "inspect_commands",

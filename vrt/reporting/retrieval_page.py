@@ -30,6 +30,7 @@ from vrt.runtime.fileio import atomic_write_text
 
 __all__ = [
     "PAGE_NAME",
+    "PAGE_STYLE",
     "QueryResult",
     "RankedItem",
     "jpeg_bytes",
@@ -40,7 +41,7 @@ __all__ = [
 PAGE_NAME = "retrieval.html"
 _STRIP_FRAMES = 8  # frames shown per query strip at most
 
-_STYLE = """
+PAGE_STYLE = """
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #1d1d1f;
        background: #fafafa; }
 h1 { font-size: 22px; margin: 0 0 4px; }
@@ -203,7 +204,7 @@ def _page(
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_escape(title)}</title>",
-            f"<style>\n{_STYLE}\n</style>",
+            f"<style>\n{PAGE_STYLE}\n</style>",
             "</head>",
             f"<body {attributes}>",
             f"<h1>{_escape(title)}</h1>",
@@ -235,7 +236,7 @@ def _query_section(
         correct, wrong = correct + (status == "correct"), wrong + (status == "wrong")
         image = results.middle(item.id)
         picture = (
-            f'<img src="{_data_uri(image)}" alt="{_escape(item.id)}">'
+            f'<img src="{jpeg_data_uri(image)}" alt="{_escape(item.id)}">'
             if image is not None
             else '<div class="placeholder">no frame</div>'
         )
@@ -253,7 +254,7 @@ def _query_section(
     strip_frames = strips.strip(query.id)
     if strip_frames:
         strip = "".join(
-            f'<img src="{_data_uri(frame)}" alt="frame {i + 1} of {_escape(query.id)}">'
+            f'<img src="{jpeg_data_uri(frame)}" alt="frame {i + 1} of {_escape(query.id)}">'
             for i, frame in enumerate(strip_frames)
         )
     else:
@@ -339,7 +340,8 @@ def jpeg_bytes(image: np.ndarray, *, quality: int = 85) -> bytes:
     return buffer.getvalue()
 
 
-def _data_uri(image: np.ndarray) -> str:
+def jpeg_data_uri(image: np.ndarray) -> str:
+    """``data:image/jpeg;base64,...`` of an RGB uint8 image, for an ``<img src>``."""
     return "data:image/jpeg;base64," + base64.b64encode(jpeg_bytes(image)).decode("ascii")
 
 
