@@ -82,13 +82,16 @@ def footage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     more/bunny.mp4 (from bigbuckbunny.mp4). Read-only by convention: shared by the session."""
     import shutil
 
-    from tests.video_collection import cut_clips, sample_video
+    from tests.video_collection import sample_video
+    from vrt.io.sample_clips import cut_clips
 
     root = tmp_path_factory.mktemp("footage")
     starts = {"street/clip0.mp4": 0, "street/clip1.mp4": 60, "park/clip2.mp4": 120, "park/clip3.mp4": 180}
     starts["more/clip4.mp4"] = 215
-    cut_clips(sample_video("bikes.mp4"), {root / name: (first, 30) for name, first in starts.items()})
-    cut_clips(sample_video("bigbuckbunny.mp4"), {root / "more" / "bunny.mp4": (40, 30)})
+    cut_clips(
+        sample_video("bikes.mp4"), {root / name: (first, 30) for name, first in starts.items()}, width=128
+    )
+    cut_clips(sample_video("bigbuckbunny.mp4"), {root / "more" / "bunny.mp4": (40, 30)}, width=128)
     shutil.copyfile(root / "street" / "clip0.mp4", root / "street" / "clip0 copy.mp4")
     return root
 

@@ -142,8 +142,16 @@ def test_resolving_a_collection(footage, tmp_path):
     ]  # fmt: skip
     assert [item.span for item in segments.items[:3]] == [(0, 12), (10, 22), (20, 30)]
 
+    rooted = list_collection([footage / "more", listing], root=footage)
+    assert [item.id for item in rooted.items] == [
+        "more/bunny.mp4", "more/clip4.mp4", "park/clip2.mp4", "street/clip0 copy.mp4", "street/clip0.mp4",
+    ]  # fmt: skip
+    assert rooted.settings["root"] == str(footage)
+
     from vrt.errors import VrtError
 
+    with pytest.raises(VrtError, match="is not inside --root"):
+        list_collection([footage / "more"], root=footage / "park")
     with pytest.raises(VrtError, match="listed by both"):
         list_collection([footage / "street", footage / "street" / "clip0.mp4"])
     with pytest.raises(VrtError, match="--stride needs --segment"):

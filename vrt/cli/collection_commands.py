@@ -62,6 +62,10 @@ def encode(
     stride: Annotated[
         float | None, typer.Option(help="Seconds from one window's start to the next (default: --segment).")
     ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Make ids paths relative to this folder (default: to each --videos folder)."),
+    ] = None,
     resume: Annotated[
         bool, typer.Option(help="Continue --out: the items already in it are kept and skipped.")
     ] = False,
@@ -87,7 +91,7 @@ def encode(
     from vrt.reporting.progress import progress_bar
     from vrt.training.interrupt import StopRequest
 
-    collection = list_collection(videos, labels=labels.value, segment=segment, stride=stride)
+    collection = list_collection(videos, labels=labels.value, segment=segment, stride=stride, root=root)
     trained = load_trained(checkpoint, overrides or ())
     bad_videos = bad_video_log(None)
     announce_unlisted(collection, bad_videos)

@@ -149,8 +149,9 @@ def index_remove(
     before = load_index(index)
     after = remove_ids(before, read_id_list(ids))
     after.save(index)
+    removed = len(before) - len(after)
     err_console.print(
-        f"Removed {len(before) - len(after)} items: {index} now holds {len(after)} codes "
+        f"Removed {removed} item{'s' * (removed != 1)}: {index} now holds {len(after)} codes "
         f"of {after.bits} bits ({after.kind} index)",
         highlight=False,
     )

@@ -30,7 +30,7 @@ import os
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
@@ -95,8 +95,13 @@ def list_collection(
     labels: LabelSource = "auto",
     segment: float | None = None,
     stride: float | None = None,
+    root: str | os.PathLike[str] | None = None,
 ) -> Collection:
     """The items of ``sources`` (folders, list files, single videos); see the module docstring.
+
+    ``root`` makes every id the path relative to it instead of to its source, so that videos
+    added later from a subfolder get ids of the same kind as those already indexed
+    (``new/clip.mp4`` rather than ``clip.mp4``), and thumbnails find them under one folder.
 
     Raises:
         VrtError: a source that does not exist, ids that two sources share, mixed kinds of
@@ -114,7 +119,12 @@ def list_collection(
     origin: dict[str, Path] = {}
     unreadable: dict[str, str] = {}
     for source in map(Path, sources):
-        for entry in _list_source(source, unreadable):
+        for listed_entry in _list_source(source, unreadable):
+            entry = (
+                listed_entry
+                if root is None
+                else replace(listed_entry, id=_relative_id(listed_entry.path, root))
+            )
             if entry.id in listed:
                 raise VrtError(
                     f"the id {entry.id!r} is listed by both {origin[entry.id]} and {source}: ids must be "
@@ -131,7 +141,12 @@ def list_collection(
             items.append(item)
         else:
             items.extend(_segments(item, segment=segment, stride=stride or segment, unreadable=unreadable))
-    settings = {"labels": labels, "segment": segment, "stride": (stride or segment) if segment else None}
+    settings = {
+        "labels": labels,
+        "segment": segment,
+        "stride": (stride or segment) if segment else None,
+        "root": None if root is None else str(root),
+    }
     return Collection(items=items, class_names=class_names, unreadable=unreadable, settings=settings)
 
 
@@ -150,6 +165,15 @@ def time_windows(duration: float, *, segment: float, stride: float) -> list[Time
         if end >= duration:
             return windows
         step += 1
+
+
+def _relative_id(path: Path, root: str | os.PathLike[str]) -> str:
+    """``path`` relative to ``root``, both made absolute without following links."""
+    absolute, base = Path(os.path.normpath(path.absolute())), Path(os.path.normpath(Path(root).absolute()))
+    try:
+        return absolute.relative_to(base).as_posix()
+    except ValueError:
+        raise VrtError(f"{path} is not inside --root {root}: ids are paths relative to it") from None
 
 
 def _list_source(source: Path, unreadable: dict[str, str]) -> list[_Listed]:

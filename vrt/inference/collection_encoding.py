@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -271,9 +272,19 @@ def _loader(
         shuffle=False,
         num_workers=data.num_workers if workers is None else workers,
         collate_fn=collate_clips,
-        worker_init_fn=seed_worker,
+        worker_init_fn=_init_worker,
         pin_memory=trained.device.type == "cuda",
     )
+
+
+def _init_worker(worker_id: int) -> None:
+    """Workers leave Ctrl-C to the main process, which stops after the batch and saves.
+
+    Ctrl-C reaches the whole process group; a worker that died of it would end the loader
+    with an error instead of the orderly stop.
+    """
+    seed_worker(worker_id)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _assemble(
