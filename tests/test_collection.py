@@ -21,6 +21,7 @@ from vrt.inference.collection import list_collection, time_windows
 from vrt.inference.collection_encoding import read_encoder_record
 
 from .conftest import REPO_ROOT
+from .video_collection import encode_args
 
 cli = CliRunner()
 CLIPS = ["park/clip2.mp4", "park/clip3.mp4", "street/clip0 copy.mp4", "street/clip0.mp4", "street/clip1.mp4"]
@@ -181,12 +182,12 @@ def test_encode_refuses_to_overwrite_and_to_mix_settings(footage, encoder_checkp
     assert "(segment, stride differ)" in refused("encode", *options, "--resume", "--segment", "1")
 
 
-def run_encode(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+def run_encode(checkpoint: Path, videos: Path, out: Path, *options: str) -> subprocess.Popen:
+    """`vrt encode` in a process of its own (one that can be killed)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "vrt", "encode", *map(str, args)],
+        [sys.executable, "-m", "vrt", *encode_args(checkpoint, videos, out, *options)],
         cwd=REPO_ROOT,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -216,22 +217,13 @@ def assert_same_codes(left: Path, right: Path) -> None:
 def test_resume_after_an_interruption_ends_with_the_uninterrupted_codes(
     footage, encoder_checkpoint, tmp_path, sig
 ):
-    options = [
-        "--checkpoint",
-        encoder_checkpoint,
-        "--videos",
-        footage,
-        "--labels",
-        "folders",
-        "--segment",
-        "0.2",
-    ]
-    vrt("encode", *options, "--out", tmp_path / "whole.npz", "--workers", "2")
-    out = tmp_path / "resumed.npz"
-    process = run_encode(*options, "--out", out, "--save-every", "0", "--batch-size", "1", "--workers", "0")
+    whole, out = tmp_path / "whole.npz", tmp_path / "resumed.npz"
+    vrt(*encode_args(encoder_checkpoint, footage, whole, "--segment", "0.2", "--workers", "2"))
+    options = ("--segment", "0.2", "--save-every", "0", "--batch-size", "1", "--workers", "0")
+    process = run_encode(encoder_checkpoint, footage, out, *options)
     interrupt_when_written(process, out, sig)
     _, stderr = process.communicate(timeout=120)
-    total = len(load_codes(tmp_path / "whole.npz"))
+    total = len(load_codes(whole))
     partial = load_codes(out)
     assert 0 < len(partial) < total, "interrupted too late to test a resume"
     assert read_encoder_record(out)["complete"] is False
@@ -240,10 +232,12 @@ def test_resume_after_an_interruption_ends_with_the_uninterrupted_codes(
     else:
         assert process.returncode == -signal.SIGKILL
 
-    resumed = cli.invoke(app, ["encode", *map(str, options), "--out", str(out), "--resume", "--workers", "0"])
+    resumed = cli.invoke(
+        app, encode_args(encoder_checkpoint, footage, out, "--segment", "0.2", "--resume", "--workers", "0")
+    )
     assert resumed.exit_code == 0, resumed.output
     assert f"{len(partial)} kept from the earlier run" in resumed.stderr
-    assert_same_codes(out, tmp_path / "whole.npz")
+    assert_same_codes(out, whole)
 
 
 @pytest.mark.slow
@@ -253,18 +247,7 @@ def test_unreadable_videos_are_skipped_and_listed(footage, encoder_checkpoint, t
     folder = tmp_path / "videos"
     shutil.copytree(footage / "more", folder)
     (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
-    done = cli.invoke(
-        app,
-        [
-            "encode",
-            "--checkpoint",
-            str(encoder_checkpoint),
-            "--videos",
-            str(folder),
-            "--out",
-            str(tmp_path / "c.npz"),
-        ],
-    )
+    done = cli.invoke(app, encode_args(encoder_checkpoint, folder, tmp_path / "c.npz"))
     assert done.exit_code == 0, done.output
     assert "skipping unreadable video broken.mp4" in done.stderr and "1 unreadable skipped" in done.stderr
     assert load_codes(tmp_path / "c.npz").ids.tolist() == ["bunny.mp4", "clip4.mp4"]
@@ -273,17 +256,7 @@ def test_unreadable_videos_are_skipped_and_listed(footage, encoder_checkpoint, t
 @pytest.mark.slow
 def test_eval_of_code_files_shows_the_source_videos(footage, encoder_checkpoint, tmp_path):
     codes_path = tmp_path / "all.npz"
-    vrt(
-        "encode",
-        "--checkpoint",
-        encoder_checkpoint,
-        "--videos",
-        footage,
-        "--labels",
-        "folders",
-        "--out",
-        codes_path,
-    )
+    vrt(*encode_args(encoder_checkpoint, footage, codes_path))
     vrt("eval", "--query", codes_path, "--database", codes_path, "--videos", footage, "--output", tmp_path / "eval",
         "--no-plots")  # fmt: skip
     html = (tmp_path / "eval" / "retrieval.html").read_text(encoding="utf-8")

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from vrt.cli import app
 
 from .conftest import REPO_ROOT
+from .video_collection import encode_args
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
@@ -49,17 +50,7 @@ def server(footage, encoder_checkpoint, tmp_path_factory) -> Server:
     work = tmp_path_factory.mktemp("serve")
     cli = CliRunner()
     for args in (
-        [
-            "encode",
-            "--checkpoint",
-            encoder_checkpoint,
-            "--videos",
-            footage,
-            "--labels",
-            "folders",
-            "--out",
-            work / "c.npz",
-        ],
+        encode_args(encoder_checkpoint, footage, work / "c.npz"),
         ["index", "build", "--codes", work / "c.npz", "--out", work / "db.index.npz"],
     ):
         result = cli.invoke(app, [str(arg) for arg in args])

@@ -44,3 +44,9 @@ def save_untrained_checkpoint(
     model = build_model(config.model, load_pretrained=False)
     save_checkpoint(path, {"model": model.state_dict(), "config": config_to_dict(config), "epoch": 0})
     return path
+
+
+def encode_args(checkpoint: Path, videos: Path, out: Path, *options: str) -> list[str]:
+    """``vrt encode`` arguments with the folders as classes (``options`` are appended)."""
+    return ["encode", "--checkpoint", str(checkpoint), "--videos", str(videos), "--labels", "folders",
+            "--out", str(out), *options]  # fmt: skip

@@ -29,10 +29,12 @@ from vrt.reporting.thumbnails import THUMBNAIL_SIDE, Thumbnails
 from vrt.runtime.fileio import atomic_write_text
 
 __all__ = [
+    "LEGEND",
     "PAGE_NAME",
     "PAGE_STYLE",
     "QueryResult",
     "RankedItem",
+    "html_document",
     "jpeg_bytes",
     "write_retrieval_page",
     "write_search_page",
@@ -72,6 +74,14 @@ ol.results { list-style: none; padding: 0; margin: 0; display: grid; gap: 8px;
 .tile .class { display: block; font-weight: 600; overflow-wrap: anywhere; }
 .tile .id { display: block; overflow-wrap: anywhere; }
 """.strip()
+
+
+#: What the tile frames mean (shared with the page of ``vrt serve``).
+LEGEND = (
+    '<p class="legend">Frame:<span class="swatch correct"></span>same class as the query'
+    '<span class="swatch wrong"></span>another class'
+    '<span class="swatch unjudged"></span>a class is not known</p>'
+)
 
 
 @dataclass(frozen=True)
@@ -196,6 +206,21 @@ def _page(
         _query_section(number, query, class_names=class_names, results=results, strips=strips)
         for number, query in enumerate(queries, 1)
     ]
+    return html_document(
+        title=title,
+        style=PAGE_STYLE,
+        body_attributes=attributes,
+        body=[
+            f"<h1>{_escape(title)}</h1>",
+            f'<p class="summary">{_escape(summary)}</p>',
+            LEGEND,
+            *sections,
+        ],
+    )
+
+
+def html_document(*, title: str, style: str, body_attributes: str, body: Sequence[str]) -> str:
+    """A whole HTML page: UTF-8, a viewport for phones, inline styles, ``body`` as given."""
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -204,15 +229,10 @@ def _page(
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_escape(title)}</title>",
-            f"<style>\n{PAGE_STYLE}\n</style>",
+            f"<style>\n{style}\n</style>",
             "</head>",
-            f"<body {attributes}>",
-            f"<h1>{_escape(title)}</h1>",
-            f'<p class="summary">{_escape(summary)}</p>',
-            '<p class="legend">Frame:<span class="swatch correct"></span>same class as the query'
-            '<span class="swatch wrong"></span>another class'
-            '<span class="swatch unjudged"></span>a class is not known</p>',
-            *sections,
+            f"<body {body_attributes}>",
+            *body,
             "</body>",
             "</html>",
             "",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from vrt.reporting.retrieval_page import PAGE_STYLE
+from vrt.reporting.retrieval_page import LEGEND, PAGE_STYLE, html_document
 
 __all__ = ["search_page"]
 
@@ -147,8 +147,7 @@ _BODY = """
 </form>
 <form><label>Results <input type="number" id="k" value="10" min="1" max="1000"></label></form>
 <p class="stats"><span id="status" aria-live="polite"></span><span id="error" role="alert"></span></p>
-<p class="legend">Frame:<span class="swatch correct"></span>same class as the query
-<span class="swatch wrong"></span>another class<span class="swatch unjudged"></span>a class is not known</p>
+LEGEND
 <section class="query" id="query"><p class="stats">Upload a clip or pick an indexed item.</p></section>
 <ol class="results" id="results"></ol>
 """
@@ -157,21 +156,9 @@ _BODY = """
 @cache
 def search_page() -> str:
     """The page's HTML."""
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            "<title>vrt search</title>",
-            f"<style>\n{PAGE_STYLE}\n{_STYLE}</style>",
-            "</head>",
-            '<body data-state="loading">',
-            _BODY,
-            f"<script>{_SCRIPT}</script>",
-            "</body>",
-            "</html>",
-            "",
-        ]
+    return html_document(
+        title="vrt search",
+        style=PAGE_STYLE + _STYLE,
+        body_attributes='data-state="loading"',
+        body=[_BODY.replace("LEGEND", LEGEND), f"<script>{_SCRIPT}</script>"],
     )
