@@ -159,6 +159,9 @@ def test_resolving_a_collection(footage, tmp_path):
         list_collection([footage], stride=1.0)
     with pytest.raises(VrtError, match="no such file or folder"):
         list_collection([tmp_path / "nowhere"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VrtError, match="no video files or frame folders in"):
+        list_collection([tmp_path / "empty"])
 
 
 def test_time_windows_cover_the_video_once():
@@ -288,3 +291,26 @@ def test_export_and_eval_read_the_data_where_it_is_now(tmp_path):
     assert "model cannot be changed" in refused(*export, "--set", "model.head.bits=64")
     printed = vrt("eval", "--checkpoint", checkpoint, "--set", f"data.dataset.root={moved}", "--json")
     assert json.loads(printed.strip().splitlines()[-1])["num_queries"] == 2
+
+
+def test_frame_folders_are_items_and_the_library_needs_no_command_line(footage, encoder_checkpoint, tmp_path):
+    """Frame folders (found inside folders, and never cut into segments) encode from Python."""
+    import shutil
+
+    from vrt.inference import TrainedModel
+    from vrt.inference.collection_encoding import encode_collection
+    from vrt.io.synthetic_video import write_frame_folder
+
+    shutil.copy(footage / "more" / "clip4.mp4", tmp_path / "clip4.mp4")
+    write_frame_folder(tmp_path / "shots" / "take1", num_frames=12, size=(48, 32))
+    (tmp_path / "shots" / "notes.txt").write_text("not a video")
+    collection = list_collection([tmp_path], segment=0.6)
+    assert [(item.id, item.kind) for item in collection.items] == [
+        ("clip4.mp4#t=0,0.6", "video"), ("clip4.mp4#t=0.6,1.2", "video"), ("shots/take1", "frames"),
+    ]  # fmt: skip
+    trained = TrainedModel.load(encoder_checkpoint)
+    result = encode_collection(trained, collection, workers=0)
+    assert result.complete and result.encoded == 3 and not result.skipped
+    assert result.codes.ids.tolist() == [item.id for item in collection.items]
+    whole = encode_collection(trained, list_collection([tmp_path / "shots" / "take1"]), workers=0).codes
+    np.testing.assert_array_equal(whole.codes[0], result.codes.codes[2])  # the same folder, the same code

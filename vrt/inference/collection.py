@@ -131,6 +131,11 @@ def list_collection(
                     "unique; give the folder that holds both, so that their ids keep their folders"
                 )
             listed[entry.id], origin[entry.id] = entry, source
+    if not listed and not unreadable:
+        shown = ", ".join(map(str, sources))
+        raise VrtError(
+            f"no video files or frame folders in {shown} (video files: {', '.join(sorted(VIDEO_EXTENSIONS))})"
+        )
     ordered = [listed[item_id] for item_id in sorted(listed)]
     label_of, class_names = _resolve_labels(ordered, labels)
     items: list[CollectionItem] = []
