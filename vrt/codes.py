@@ -9,7 +9,8 @@ Layout (see ``docs/metrics.md``):
 * ``codes``  uint8 ``[N, bits // 8]``, rows packed with ``np.packbits(..., axis=1)`` in
   big-endian bit order (bit 0 of a code is the most significant bit of byte 0);
 * ``bits``   integer scalar, the code length (a multiple of 8);
-* ``labels`` int64 ``[N]``, 0-based class indices;
+* ``labels`` int64 ``[N]``, 0-based class indices, or ``UNLABELLED`` (-1) for an item of no
+  known class (``vrt encode`` of a folder without labels);
 * ``ids``    unicode strings ``[N]``, unique, identifying each video;
 * ``class_names`` unicode strings ``[C]``, optional.
 """
@@ -32,6 +33,7 @@ from vrt.runtime.limits import MAX_BITS, MAX_CLASSES
 from vrt.runtime.npzfile import npz_members, read_npz
 
 __all__ = [
+    "UNLABELLED",
     "CodeSet",
     "CodesFileError",
     "check_comparable",
@@ -41,6 +43,10 @@ __all__ = [
     "save_codes",
     "unpack_bits",
 ]
+
+#: The label of an item whose class is not known. Metrics refuse such queries and count such
+#: database items as relevant to no query; indexes, search and pages show them as unlabelled.
+UNLABELLED = -1
 
 _REQUIRED_KEYS = ("codes", "bits", "labels", "ids")
 _OPTIONAL_KEYS = ("class_names",)
@@ -133,19 +139,20 @@ class CodeSet:
             duplicates = sorted(name for name, count in Counter(id_list).items() if count > 1)
             raise ValueError(f"ids must be unique; duplicated: {duplicates[:5]}")
 
-        if n and (labels.min() < 0 or labels.max() >= MAX_CLASSES):
+        if n and (labels.min() < UNLABELLED or labels.max() >= MAX_CLASSES):
             raise ValueError(
-                f"labels must be class ids in [0, {MAX_CLASSES:,}), got range [{labels.min()}, {labels.max()}]"
+                f"labels must be class ids in [0, {MAX_CLASSES:,}) or {UNLABELLED} (unlabelled), "
+                f"got range [{labels.min()}, {labels.max()}]"
             )
         class_names = self.class_names
         if class_names is not None:
             if isinstance(class_names, str) or not all(isinstance(name, str) for name in class_names):
                 raise ValueError("class_names must be a list of strings or None")
             class_names = list(class_names)
-            if n and (labels.min() < 0 or labels.max() >= len(class_names)):
+            if n and labels.max() >= len(class_names):
                 raise ValueError(
-                    f"labels must lie in [0, {len(class_names)}) to index class_names, "
-                    f"got range [{labels.min()}, {labels.max()}]"
+                    f"labels must lie in [0, {len(class_names)}) to index class_names "
+                    f"(or be {UNLABELLED}, unlabelled), got range [{labels.min()}, {labels.max()}]"
                 )
 
         # Frozen dataclass: store the normalised values through object.__setattr__.
@@ -156,6 +163,11 @@ class CodeSet:
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
+
+    @property
+    def labelled(self) -> np.ndarray:
+        """Bool ``[N]``: which items have a class (label other than :data:`UNLABELLED`)."""
+        return self.labels != UNLABELLED
 
     @classmethod
     def from_bits(

@@ -80,7 +80,7 @@ def hostile_file(tmp_path: Path, kind: str) -> Path:
         del members["ids"]
         return archive(path, members)
     if kind == "negative-label":
-        return archive(path, codes_members(labels=npy(np.array([0, -1, 0, 1]))))
+        return archive(path, codes_members(labels=npy(np.array([0, -2, 0, 1]))))  # -1 means unlabelled
     if kind == "huge-label":
         return archive(path, codes_members(labels=npy(np.array([0, 10**12, 0, 1]))))
     if kind == "bits-12":
@@ -105,8 +105,8 @@ CASES = {
     "text": "a file that is not an .npz archive",
     "truncated": "a file that is not an .npz archive",
     "missing-ids": "missing keys ['ids']",
-    "negative-label": "labels must be class ids in [0, 1,000,000), got range [-1, 1]",
-    "huge-label": "labels must be class ids in [0, 1,000,000), got range [0, 1000000000000]",
+    "negative-label": "labels must be class ids in [0, 1,000,000) or -1 (unlabelled), got range [-2, 1]",
+    "huge-label": "labels must be class ids in [0, 1,000,000) or -1 (unlabelled), got range [0, 1000000000000]",
     "bits-12": "bits must be a positive multiple of 8",
     "bits-8192": "bits must be at most 4096, got 8192",
     "folder": "is a folder, not a codes file",

@@ -155,10 +155,10 @@ def test_a_query_that_is_no_video_says_so_instead_of_asking_for_a_checkpoint(ind
     index = index_file("flat")
     (tmp_path / "notes.txt").write_text("not a video\n")
     (tmp_path / "frames").mkdir()
-    for query, expected in (
-        (tmp_path / "notes.txt", "not a readable video"),
-        (tmp_path / "frames", "holds no"),
+    for query, *expected in (
+        (tmp_path / "notes.txt", "not a readable video", "no such video file"),
+        (tmp_path / "frames", "not a readable video", "no video files or frame folders"),
     ):
         with unchanged(tmp_path):
-            line = assert_one_line_error(vrt("search", "--index", index, "--query", query), expected)
+            line = assert_one_line_error(vrt("search", "--index", index, "--query", query), *expected)
         assert "--checkpoint" not in line

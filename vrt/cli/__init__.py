@@ -12,7 +12,9 @@ from vrt.cli.common import app, err_console
 COMMAND_MODULES = (
     "run_commands",
     "eval_commands",
+    "collection_commands",
     "index_commands",
+    "serve_commands",
     "data_commands",
     "prepare_commands",
     "inspect_commands",

@@ -49,6 +49,10 @@ def evaluate(
         bool, typer.Option("--plots/--no-plots", help="Write pr_curve.png and map_at_k.png.")
     ] = True,
     workers: Annotated[Optional[int], typer.Option(help="Threads (default: one per core).", min=1)] = None,  # noqa: UP045
+    videos: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="With code files: the folder the ids are paths in, for retrieval.html thumbnails."),
+    ] = None,
     overrides: DataOverridesOption = None,
 ) -> None:
     """Report mAP, mAP@K, precision@K, recall@K (tie-aware and in database order), P@H<=r and code diagnostics.
@@ -61,6 +65,10 @@ def evaluate(
     output = None if output_option is None else _output_folder(output_option, force=force)
     if checkpoint is not None and (query is not None or database is not None):
         raise typer.BadParameter("give either --checkpoint or --query with --database, not both")
+    if checkpoint is not None and videos is not None:
+        raise typer.BadParameter(
+            "--videos applies to code files; with --checkpoint the videos are the config's"
+        )
     if checkpoint is not None:
         query_codes, database_codes, k, protocol, out_dir, thumbnails = _encode_checkpoint(
             checkpoint, topk=topk, radius=radius, output=output, overrides=overrides or []
@@ -70,8 +78,10 @@ def evaluate(
     elif query is not None and database is not None:
         from vrt.codes import load_codes
         from vrt.reporting.metrics_file import codes_record, protocol_record
+        from vrt.reporting.thumbnails import video_thumbnails
 
-        k, out_dir, thumbnails = topk or 100, output, None
+        k, out_dir = topk or 100, output
+        thumbnails = video_thumbnails([videos]) if videos is not None else None
         query_codes, database_codes = load_codes(query), load_codes(database)
         protocol = protocol_record(
             query=codes_record(query_codes, source="codes file", path=query),
@@ -134,7 +144,7 @@ def _encode_checkpoint(
     from vrt.cli.encoding import bad_video_log, encode_with_progress, load_trained
     from vrt.cli.run_commands import is_main_process, run_session
     from vrt.reporting.metrics_file import checkpoint_protocol
-    from vrt.reporting.thumbnails import clip_frames
+    from vrt.reporting.thumbnails import dataset_thumbnails
 
     with run_session():
         trained = load_trained(checkpoint, overrides)
@@ -145,12 +155,13 @@ def _encode_checkpoint(
     if not is_main_process():
         return None, None, k, {}, output, None
     protocol = checkpoint_protocol(trained, query_codes, database_codes, topk=k, radius=radius)
-    thumbnails = clip_frames([trained.splits.test_source, trained.splits.train_source]) if output else None
+    sources = [trained.splits.test_source, trained.splits.train_source]
+    thumbnails = dataset_thumbnails(sources) if output else None
     return query_codes, database_codes, k, protocol, output, thumbnails
 
 
 def _write_retrieval_page(out_dir: Path, query: CodeSet, database: CodeSet, thumbnails: Any) -> Path:
-    """retrieval.html: sampled queries with their top results (thumbnails with a checkpoint)."""
+    """retrieval.html: sampled queries with their top results (thumbnails with a checkpoint or --videos)."""
     from vrt.reporting.retrieval_page import write_retrieval_page
 
     return write_retrieval_page(out_dir, query=query, database=database, thumbnails=thumbnails)

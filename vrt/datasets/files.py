@@ -189,32 +189,16 @@ class VideoFileDataset(VideoDataset):
         warnings.warn(f"{summary}; they are skipped (set data.strict: true to fail instead)", stacklevel=3)
 
     def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
-        from vrt.io.frames import list_frame_files, read_frame_files
-        from vrt.io.video import probe_video, read_video_frames
-
-        path, kind = self.paths[index], self.kinds[index]
-        try:
-            if kind == "video":
-                if index not in self._video_lengths:
-                    self._video_lengths[index] = probe_video(path).num_frames
-                length = self._video_lengths[index]
-            else:
-                files = list_frame_files(path)
-                length = len(files)
-        except VideoDecodeError:
-            raise
-        except Exception as error:  # noqa: BLE001 - PyAV/PIL/OS raise many types; all mean "unreadable"
-            raise VideoDecodeError(f"cannot read {path}: {type(error).__name__}: {error}") from error
-        if length < 1:
-            raise VideoDecodeError(f"{path} has no frames")
-        indices = self.clips.sampler(length, training=training, clip=clip, num_clips=num_clips)
-        try:
-            frames = read_video_frames(path, indices) if kind == "video" else read_frame_files(files, indices)
-        except VideoDecodeError:
-            raise
-        except Exception as error:  # noqa: BLE001 - see above
-            raise VideoDecodeError(f"cannot decode {path}: {type(error).__name__}: {error}") from error
-        return self.clips.transform(training=training)(frames)
+        frames, self._video_lengths[index] = read_clip(
+            self.paths[index],
+            self.kinds[index],
+            self.clips,
+            training=training,
+            clip=clip,
+            num_clips=num_clips,
+            length=self._video_lengths.get(index),
+        )
+        return frames
 
     def describe_clips(self) -> dict[str, str]:
         return self.clips.describe()
@@ -224,6 +208,53 @@ class VideoFileDataset(VideoDataset):
             f"{type(self).__name__}({self.name!r}, videos={len(self)}, classes={self.num_classes}, "
             f"missing={len(self.missing)}, root={str(self.root)!r}, storage={self.storage!r})"
         )
+
+
+def read_clip(
+    path: Path,
+    kind: str,
+    clips: ClipSpec,
+    *,
+    training: bool,
+    clip: int = 0,
+    num_clips: int = 1,
+    length: int | None = None,
+    span: tuple[int, int] | None = None,
+) -> tuple[torch.Tensor, int]:
+    """A clip of one video file (``kind`` ``"video"``) or frame folder (``"frames"``), and its length.
+
+    Probes the length of a video file unless ``length`` (from an earlier call, which the caller
+    caches) is given; a frame folder is listed each time. ``span`` ``(first, stop)`` samples the
+    clip from those frames only (a segment of a long video), clamped to the video.
+
+    Raises:
+        VideoDecodeError: the video cannot be read.
+    """
+    from vrt.io.frames import list_frame_files, read_frame_files
+    from vrt.io.video import probe_video, read_video_frames
+
+    try:
+        if kind == "video":
+            length = length if length is not None else probe_video(path).num_frames
+        else:
+            files = list_frame_files(path)
+            length = len(files)
+    except VideoDecodeError:
+        raise
+    except Exception as error:  # noqa: BLE001 - PyAV/PIL/OS raise many types; all mean "unreadable"
+        raise VideoDecodeError(f"cannot read {path}: {type(error).__name__}: {error}") from error
+    if length < 1:
+        raise VideoDecodeError(f"{path} has no frames")
+    first, stop = (0, length) if span is None else (min(span[0], length - 1), min(span[1], length))
+    picked = clips.sampler(max(stop - first, 1), training=training, clip=clip, num_clips=num_clips)
+    indices = [first + i for i in picked]
+    try:
+        frames = read_video_frames(path, indices) if kind == "video" else read_frame_files(files, indices)
+    except VideoDecodeError:
+        raise
+    except Exception as error:  # noqa: BLE001 - see above
+        raise VideoDecodeError(f"cannot decode {path}: {type(error).__name__}: {error}") from error
+    return clips.transform(training=training)(frames), length
 
 
 def existing_folder(value: str, *, key: str, expected: str) -> Path:

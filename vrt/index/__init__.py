@@ -8,6 +8,7 @@ faiss is imported when an index is built, searched or loaded, not by importing t
 
 from __future__ import annotations
 
+from vrt.index.editing import IndexEditError, add_codes, describe_items, read_id_list, remove_ids
 from vrt.index.exact import exact_topk
 from vrt.index.hamming_index import HammingIndex, QueryMismatchError, UnknownIdError
 from vrt.index.kinds import (
@@ -30,6 +31,7 @@ __all__ = [
     "INDEX_KINDS",
     "INDEX_KIND_SPECS",
     "HammingIndex",
+    "IndexEditError",
     "IndexFileError",
     "IndexKind",
     "IndexKindSpec",
@@ -37,9 +39,13 @@ __all__ = [
     "IndexParameterError",
     "QueryMismatchError",
     "UnknownIdError",
+    "add_codes",
+    "describe_items",
     "exact_topk",
     "load_index",
+    "read_id_list",
     "read_manifest",
+    "remove_ids",
     "resolve_params",
     "save_index",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -28,7 +28,37 @@ def real_valued_codes(model: HashingModel, clips: torch.Tensor) -> torch.Tensor:
     return model(clips).float()
 
 
-@torch.no_grad()
+def encoded_batches(
+    model: HashingModel,
+    loader: DataLoader,
+    *,
+    device: torch.device,
+    amp: bool = False,
+    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+    """Per batch of ``loader``: bits ``(n, bits)`` bool, dataset indices ``(n,)`` and the batch's size.
+
+    The size counts the videos that could not be decoded too (they are left out of the bits
+    and handed to ``on_skipped``), so a progress bar can advance by it. The model is in eval
+    mode while the generator runs.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        batch: ClipBatch
+        for batch in loader:
+            if batch.skipped and on_skipped is not None:
+                on_skipped(batch.skipped)
+            bits = np.zeros((0, model.bits), dtype=bool)
+            if len(batch):
+                with torch.no_grad(), autocast(device, amp):
+                    u = real_valued_codes(model, batch.clips.to(device, non_blocking=True))
+                bits = binarize(u).cpu().numpy()
+            yield bits, batch.indices.numpy(), len(batch) + len(batch.skipped)
+    finally:
+        model.train(was_training)
+
+
 def encode_batches(
     model: HashingModel,
     loader: DataLoader,
@@ -42,27 +72,16 @@ def encode_batches(
 
     Videos that cannot be decoded are left out and handed to ``on_skipped``.
     """
-    was_training = model.training
-    model.eval()
-    bits: list[np.ndarray] = []
-    indices: list[np.ndarray] = []
-    try:
-        batch: ClipBatch
-        for batch in loader:
-            if batch.skipped and on_skipped is not None:
-                on_skipped(batch.skipped)
-            if len(batch):
-                with autocast(device, amp):
-                    u = real_valued_codes(model, batch.clips.to(device, non_blocking=True))
-                bits.append(binarize(u).cpu().numpy())
-                indices.append(batch.indices.numpy())
-            if on_batch is not None:
-                on_batch(len(batch) + len(batch.skipped))
-    finally:
-        model.train(was_training)
-    all_bits = np.concatenate(bits) if bits else np.zeros((0, model.bits), dtype=bool)
-    all_indices = np.concatenate(indices) if indices else np.zeros(0, dtype=np.int64)
-    return all_bits, all_indices
+    bits: list[np.ndarray] = [np.zeros((0, model.bits), dtype=bool)]
+    indices: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    for batch_bits, batch_indices, size in encoded_batches(
+        model, loader, device=device, amp=amp, on_skipped=on_skipped
+    ):
+        bits.append(batch_bits)
+        indices.append(batch_indices.astype(np.int64, copy=False))
+        if on_batch is not None:
+            on_batch(size)
+    return np.concatenate(bits), np.concatenate(indices)
 
 
 def _codeset(

@@ -20,7 +20,7 @@ from vrt.metrics.code_diagnostics import CodeStats, code_stats, code_warnings, d
 from vrt.metrics.definitions import METRIC_DEFINITIONS, METRIC_DEFINITIONS_VERSION
 from vrt.metrics.hamming import POPCOUNT_TABLE, HammingScanner, distance_dtype, hamming_distances
 from vrt.metrics.ranking import BlockRanker, BlockRanking
-from vrt.metrics.retrieval import evaluate_retrieval, score_queries
+from vrt.metrics.retrieval import UnlabelledQueryError, evaluate_retrieval, score_queries
 from vrt.metrics.scores import ClassScore, PRCurve, QueryScores, RetrievalReport
 from vrt.metrics.tie_aware import harmonic_numbers, tie_aware_average_precision
 
@@ -38,6 +38,7 @@ __all__ = [
     "PRCurve",
     "QueryScores",
     "RetrievalReport",
+    "UnlabelledQueryError",
     "available_memory",
     "code_stats",
     "code_warnings",

@@ -16,6 +16,11 @@ in database order) come alongside, suffixed ``database_order``. Per query:
   relevant items. Averaged over all queries (precision) or queries with a relevant item (recall).
   These do not depend on any order.
 
+Unlabelled items (label -1, :data:`vrt.codes.UNLABELLED`): a query must have a class, so
+unlabelled queries are refused (:class:`UnlabelledQueryError`) rather than scored against a
+guess; unlabelled database items stay in every ranking as items relevant to no query, which can
+only lower the figures, and the report warns how many there are.
+
 Queries are ranked in blocks (see :mod:`vrt.metrics.blocks`), so memory stays bounded whatever
 the sizes, and the values do not depend on the block size, the engine or the number of threads.
 Every evaluation also describes the codes (:mod:`vrt.metrics.code_diagnostics`).
@@ -26,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from vrt.codes import CodeSet
+from vrt.errors import VrtError
 from vrt.metrics.blocks import Block, Engine, default_workers, plan_blocks, run_in_order
 from vrt.metrics.code_diagnostics import code_stats
 from vrt.metrics.measures import BlockScores, score_block
@@ -38,9 +44,14 @@ __all__ = [
     "PRCurve",
     "QueryScores",
     "RetrievalReport",
+    "UnlabelledQueryError",
     "evaluate_retrieval",
     "score_queries",
 ]
+
+
+class UnlabelledQueryError(VrtError, ValueError):
+    """Queries without a class (label -1): relevance, and so every metric, needs one."""
 
 
 def _dense_labels(query: CodeSet, database: CodeSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -69,6 +80,12 @@ def _check_sets(query: CodeSet, database: CodeSet) -> None:
         raise ValueError(f"query codes have {query.bits} bits but database codes have {database.bits}")
     if len(query) == 0 or len(database) == 0:
         raise ValueError(f"nothing to evaluate: {len(query)} queries, {len(database)} database items")
+    unlabelled = len(query) - int(np.count_nonzero(query.labelled))
+    if unlabelled:
+        raise UnlabelledQueryError(
+            f"{unlabelled} of {len(query)} queries are unlabelled (label -1): retrieval metrics need "
+            "the class of every query; evaluate labelled queries, or look at the neighbours with `vrt search`"
+        )
     if (
         query.class_names is not None
         and database.class_names is not None
@@ -182,6 +199,7 @@ def score_queries(
         num_database=num_database,
         query_codes=database_stats if query is database else code_stats(query),
         database_codes=database_stats,
+        unlabelled_database=num_database - int(np.count_nonzero(database.labelled)),
     )
 
 

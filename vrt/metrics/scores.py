@@ -109,6 +109,16 @@ def topk_warnings(topk: int, num_database: int) -> list[str]:
     ]
 
 
+def unlabelled_warnings(unlabelled: int, num_database: int) -> list[str]:
+    """The warning for unlabelled database items, which count as relevant to no query."""
+    if not unlabelled:
+        return []
+    return [
+        f"{unlabelled} of the {num_database} database items are unlabelled (label -1): they are ranked "
+        "but relevant to no query, which can only lower the figures"
+    ]
+
+
 @dataclass(frozen=True, eq=False)
 class QueryScores:
     """Per-query values behind a :class:`RetrievalReport`, for per-class or per-query analysis.
@@ -141,6 +151,7 @@ class QueryScores:
     num_database: int
     query_codes: CodeStats
     database_codes: CodeStats
+    unlabelled_database: int = 0  # database items with label -1, relevant to no query
 
     @property
     def has_relevant(self) -> np.ndarray:
@@ -160,11 +171,12 @@ class QueryScores:
         return result
 
     def warnings(self) -> list[str]:
-        """Degenerate query or database codes, and K beyond the database size."""
+        """Degenerate query or database codes, K beyond the database size, unlabelled database items."""
         return [
             *degenerate_code_warnings(self.query_codes, name="query codes"),
             *degenerate_code_warnings(self.database_codes, name="database codes"),
             *topk_warnings(self.topk, self.num_database),
+            *unlabelled_warnings(self.unlabelled_database, self.num_database),
         ]
 
     def report(self) -> RetrievalReport:

@@ -1,37 +1,49 @@
-"""``retrieval.html``: a static page of sampled queries and what the codes retrieve for them.
+"""Static pages of queries and what the codes retrieve for them: ``retrieval.html`` and search results.
 
-For each sampled query the page shows a strip of its frames and its top-K database items by
-Hamming distance (ties in database order, as in the metrics), each tile framed green when its
-class is the query's and red when not. The page is one self-contained file: styles inline,
-frames embedded as base64 PNG data URIs, no script and no external resource, so it opens
-offline and can be mailed or archived as it is. numpy only (no torch, no faiss, no Pillow):
-the PNG encoder below is a few lines of zlib.
+For each query the page shows a strip of its frames and its nearest items by Hamming distance,
+each tile with a frame of the item, its rank, distance, class and full id, framed green when
+its class is the query's, red when not, and grey when either has no label (nothing to judge).
+The page is one self-contained file: styles inline, frames embedded as base64 JPEG data URIs
+(Pillow, which matplotlib already needs), no script and no external resource, so it opens
+offline and can be mailed or archived as it is. No torch, no faiss.
+
+:func:`write_retrieval_page` samples queries of an evaluation and ranks them itself (ties in
+database order, as the metrics); :func:`write_search_page` shows results found elsewhere (an
+index search), in the order given.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import struct
-import zlib
-from collections.abc import Callable, Sequence
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vrt.codes import CodeSet
+from vrt.codes import UNLABELLED, CodeSet
 from vrt.index.exact import exact_topk
+from vrt.reporting.thumbnails import THUMBNAIL_SIDE, Thumbnails
 from vrt.runtime.fileio import atomic_write_text
 
-__all__ = ["PAGE_NAME", "png_bytes", "write_retrieval_page"]
+__all__ = [
+    "LEGEND",
+    "PAGE_NAME",
+    "PAGE_STYLE",
+    "QueryResult",
+    "RankedItem",
+    "html_document",
+    "jpeg_bytes",
+    "write_retrieval_page",
+    "write_search_page",
+]
 
 PAGE_NAME = "retrieval.html"
-Thumbnails = Callable[[str], Sequence[np.ndarray]]
-
 _STRIP_FRAMES = 8  # frames shown per query strip at most
-_MAX_SIDE = 128  # pixels; larger frames are subsampled before embedding
 
-_STYLE = """
+PAGE_STYLE = """
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #1d1d1f;
        background: #fafafa; }
 h1 { font-size: 22px; margin: 0 0 4px; }
@@ -41,24 +53,53 @@ h1 { font-size: 22px; margin: 0 0 4px; }
           border: 3px solid; border-radius: 3px; }
 .swatch.correct, .tile.correct { border-color: #1e8e3e; }
 .swatch.wrong, .tile.wrong { border-color: #d93025; }
+.swatch.unjudged, .tile.unjudged { border-color: #b0b0b0; }
 section.query { background: #fff; border: 1px solid #ddd; border-radius: 8px; padding: 12px 16px;
                 margin: 0 0 20px; }
-section.query h2 { font-size: 16px; margin: 0 0 8px; }
+section.query h2 { font-size: 16px; margin: 0 0 8px; overflow-wrap: anywhere; }
 .query-id, .tile .id { color: #666; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 .strip { display: flex; gap: 4px; margin: 0 0 8px; flex-wrap: wrap; }
-.strip img { height: 72px; border-radius: 3px; image-rendering: auto; }
+.strip img { max-height: 96px; width: auto; border-radius: 3px; }
 .placeholder { display: flex; align-items: center; justify-content: center; background: #eee; color: #888;
                font-size: 12px; border-radius: 3px; }
-.strip .placeholder { height: 72px; width: 240px; }
+.strip .placeholder { height: 96px; width: 240px; }
 .stats { color: #555; margin: 0 0 8px; }
 ol.results { list-style: none; padding: 0; margin: 0; display: grid; gap: 8px;
-             grid-template-columns: repeat(auto-fill, minmax(128px, 1fr)); }
+             grid-template-columns: repeat(auto-fill, minmax(176px, 1fr)); }
 .tile { border: 4px solid; border-radius: 6px; padding: 4px; background: #fff; min-width: 0; }
-.tile img, .tile .placeholder { width: 100%; height: 72px; object-fit: cover; border-radius: 3px; }
+.tile img { display: block; width: 100%; height: auto; max-height: 160px; object-fit: contain;
+            background: #111; border-radius: 3px; }
+.tile .placeholder { height: 96px; }
 .tile .meta { display: flex; justify-content: space-between; font-size: 12px; margin-top: 4px; }
-.tile .class { display: block; font-weight: 600; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.tile .id { display: block; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.tile .class { display: block; font-weight: 600; overflow-wrap: anywhere; }
+.tile .id { display: block; overflow-wrap: anywhere; }
 """.strip()
+
+
+#: What the tile frames mean (shared with the page of ``vrt serve``).
+LEGEND = (
+    '<p class="legend">Frame:<span class="swatch correct"></span>same class as the query'
+    '<span class="swatch wrong"></span>another class'
+    '<span class="swatch unjudged"></span>a class is not known</p>'
+)
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    """One result: the item's id, label (-1 when unknown) and Hamming distance to the query."""
+
+    id: str
+    label: int
+    distance: int
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A query (id and label, -1 when unknown) and its results, nearest first."""
+
+    id: str
+    label: int
+    results: Sequence[RankedItem]
 
 
 def write_retrieval_page(
@@ -92,19 +133,14 @@ def write_retrieval_page(
         distances, positions = exact_topk(query.codes[chosen], database.codes, topk)
     else:
         distances = positions = np.zeros((len(chosen), 0), dtype=np.int64)
-    class_names = query.class_names or database.class_names
-    frames = _FrameCache(thumbnails)
-
-    sections = [
-        _query_section(
-            rank_of_query=i + 1,
-            query_id=str(query.ids[q]),
-            query_label=int(query.labels[q]),
-            distances=distances[i].tolist(),
-            positions=positions[i].tolist(),
-            database=database,
-            class_names=class_names,
-            frames=frames,
+    queries = [
+        QueryResult(
+            id=str(query.ids[q]),
+            label=int(query.labels[q]),
+            results=[
+                RankedItem(str(database.ids[p]), int(database.labels[p]), int(d))
+                for d, p in zip(distances[i].tolist(), positions[i].tolist(), strict=True)
+            ],
         )
         for i, q in enumerate(chosen.tolist())
     ]
@@ -113,7 +149,79 @@ def write_retrieval_page(
         f"{len(database)} items, {query.bits}-bit codes. Top {min(topk, len(database))} by Hamming "
         "distance, ties in database order."
     )
-    page = "\n".join(
+    page = _page(
+        queries,
+        class_names=query.class_names or database.class_names,
+        thumbnails=thumbnails,
+        query_thumbnails=thumbnails,
+        title=title,
+        summary=summary,
+        attributes=f'data-num-queries="{len(chosen)}" data-topk="{topk}" data-seed="{seed}"',
+    )
+    path = Path(out_dir) / PAGE_NAME
+    atomic_write_text(path, page)
+    return path
+
+
+def write_search_page(
+    path: Path,
+    queries: Sequence[QueryResult],
+    *,
+    class_names: list[str] | None,
+    thumbnails: Thumbnails | None = None,
+    query_thumbnails: Thumbnails | None = None,
+    title: str = "Search results",
+    summary: str = "",
+) -> Path:
+    """Write a page of ``queries`` with their results as given (``vrt search --html``); returns ``path``.
+
+    ``thumbnails`` gives the frames of result items, ``query_thumbnails`` those of the queries
+    (their ids may name other files than the index's); either may be None (placeholders).
+    """
+    page = _page(
+        queries,
+        class_names=class_names,
+        thumbnails=thumbnails,
+        query_thumbnails=query_thumbnails,
+        title=title,
+        summary=summary,
+        attributes=f'data-num-queries="{len(queries)}"',
+    )
+    atomic_write_text(path, page)
+    return Path(path)
+
+
+def _page(
+    queries: Sequence[QueryResult],
+    *,
+    class_names: list[str] | None,
+    thumbnails: Thumbnails | None,
+    query_thumbnails: Thumbnails | None,
+    title: str,
+    summary: str,
+    attributes: str,
+) -> str:
+    results, strips = _FrameCache(thumbnails), _FrameCache(query_thumbnails)
+    sections = [
+        _query_section(number, query, class_names=class_names, results=results, strips=strips)
+        for number, query in enumerate(queries, 1)
+    ]
+    return html_document(
+        title=title,
+        style=PAGE_STYLE,
+        body_attributes=attributes,
+        body=[
+            f"<h1>{_escape(title)}</h1>",
+            f'<p class="summary">{_escape(summary)}</p>',
+            LEGEND,
+            *sections,
+        ],
+    )
+
+
+def html_document(*, title: str, style: str, body_attributes: str, body: Sequence[str]) -> str:
+    """A whole HTML page: UTF-8, a viewport for phones, inline styles, ``body`` as given."""
+    return "\n".join(
         [
             "<!DOCTYPE html>",
             '<html lang="en">',
@@ -121,76 +229,77 @@ def write_retrieval_page(
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{_escape(title)}</title>",
-            f"<style>\n{_STYLE}\n</style>",
+            f"<style>\n{style}\n</style>",
             "</head>",
-            f'<body data-num-queries="{len(chosen)}" data-topk="{topk}" data-seed="{seed}">',
-            f"<h1>{_escape(title)}</h1>",
-            f'<p class="summary">{_escape(summary)}</p>',
-            '<p class="legend">Frame:<span class="swatch correct"></span>same class as the query'
-            '<span class="swatch wrong"></span>another class</p>',
-            *sections,
+            f"<body {body_attributes}>",
+            *body,
             "</body>",
             "</html>",
             "",
         ]
     )
-    path = Path(out_dir) / PAGE_NAME
-    atomic_write_text(path, page)
-    return path
 
 
 def _query_section(
+    number: int,
+    query: QueryResult,
     *,
-    rank_of_query: int,
-    query_id: str,
-    query_label: int,
-    distances: list[int],
-    positions: list[int],
-    database: CodeSet,
     class_names: list[str] | None,
-    frames: _FrameCache,
+    results: _FrameCache,
+    strips: _FrameCache,
 ) -> str:
     tiles = []
-    correct = 0
-    for rank, (distance, position) in enumerate(zip(distances, positions, strict=True), 1):
-        item_id, label = str(database.ids[position]), int(database.labels[position])
-        is_correct = label == query_label
-        correct += is_correct
-        status = "correct" if is_correct else "wrong"
-        image = frames.middle(item_id)
+    correct = wrong = 0
+    for rank, item in enumerate(query.results, 1):
+        judged = query.label != UNLABELLED and item.label != UNLABELLED
+        status = "unjudged" if not judged else "correct" if item.label == query.label else "wrong"
+        correct, wrong = correct + (status == "correct"), wrong + (status == "wrong")
+        image = results.middle(item.id)
         picture = (
-            f'<img src="{_data_uri(image)}" alt="{_escape(item_id)}">'
+            f'<img src="{jpeg_data_uri(image)}" alt="{_escape(item.id)}">'
             if image is not None
             else '<div class="placeholder">no frame</div>'
         )
+        name = _class_name(item.label, class_names)
         tiles.append(
-            f'<li class="tile {status}" data-rank="{rank}" data-id="{_escape(item_id)}" '
-            f'data-label="{label}" data-distance="{distance}" data-correct="{str(is_correct).lower()}">'
+            f'<li class="tile {status}" data-rank="{rank}" data-id="{_escape(item.id)}" '
+            f'data-label="{item.label}" data-distance="{item.distance}" '
+            f'data-correct="{str(status == "correct").lower()}">'
             f"{picture}"
-            f'<div class="meta"><span class="rank">#{rank}</span><span class="distance">d = {distance}</span></div>'
-            f'<span class="class" title="{_escape(_class_name(label, class_names))}">'
-            f"{_escape(_class_name(label, class_names))}</span>"
-            f'<span class="id" title="{_escape(item_id)}">{_escape(item_id)}</span>'
+            f'<div class="meta"><span class="rank">#{rank}</span><span class="distance">d = {item.distance}</span></div>'
+            f'<span class="class">{_escape(name)}</span>'
+            f'<span class="id" title="{_escape(item.id)}">{_escape(item.id)}</span>'
             "</li>"
         )
-    strip_frames = frames.strip(query_id)
+    strip_frames = strips.strip(query.id)
     if strip_frames:
         strip = "".join(
-            f'<img src="{_data_uri(frame)}" alt="frame {i + 1} of {_escape(query_id)}">'
+            f'<img src="{jpeg_data_uri(frame)}" alt="frame {i + 1} of {_escape(query.id)}">'
             for i, frame in enumerate(strip_frames)
         )
     else:
         strip = '<div class="placeholder">no thumbnails</div>'
-    shown = len(tiles)
-    precision = f"{correct / shown:.2f}" if shown else "n/a"
-    name = _class_name(query_label, class_names)
     return (
-        f'<section class="query" data-query-id="{_escape(query_id)}" data-label="{query_label}" '
-        f'data-correct="{correct}" data-wrong="{shown - correct}">\n'
-        f'<h2>Query {rank_of_query}: {_escape(name)} <span class="query-id">{_escape(query_id)}</span></h2>\n'
+        f'<section class="query" data-query-id="{_escape(query.id)}" data-label="{query.label}" '
+        f'data-correct="{correct}" data-wrong="{wrong}">\n'
+        f"<h2>Query {number}: {_escape(_class_name(query.label, class_names))} "
+        f'<span class="query-id">{_escape(query.id)}</span></h2>\n'
         f'<div class="strip">{strip}</div>\n'
-        f'<p class="stats">{correct} of {shown} results share the query\'s class (precision@{shown}: {precision})</p>\n'
+        f'<p class="stats">{_escape(_judgement(correct, wrong, len(tiles), query.label))}</p>\n'
         f'<ol class="results">\n' + "\n".join(tiles) + "\n</ol>\n</section>"
+    )
+
+
+def _judgement(correct: int, wrong: int, shown: int, query_label: int) -> str:
+    if query_label == UNLABELLED:
+        return f"{shown} results; the query has no label, so none is judged"
+    judged = correct + wrong
+    precision = f"{correct / judged:.2f}" if judged else "n/a"
+    if judged == shown:
+        return f"{correct} of {shown} results share the query's class (precision@{shown}: {precision})"
+    return (
+        f"{correct} of the {judged} labelled results share the query's class (precision: {precision}); "
+        f"{shown - judged} results have no label"
     )
 
 
@@ -225,6 +334,8 @@ class _FrameCache:
 
 
 def _as_rgb(frame: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
     frame = np.asarray(frame)
     if frame.dtype != np.uint8:
         raise ValueError(f"thumbnail frames must be uint8, got {frame.dtype}")
@@ -232,32 +343,31 @@ def _as_rgb(frame: np.ndarray) -> np.ndarray:
         frame = np.repeat(frame[:, :, None], 3, axis=2)
     if frame.ndim != 3 or frame.shape[2] not in (3, 4) or 0 in frame.shape:
         raise ValueError(f"thumbnail frames must be H x W x 3, got shape {frame.shape}")
-    step = -(-max(frame.shape[:2]) // _MAX_SIDE)  # subsample so the long side is at most _MAX_SIDE
-    return np.ascontiguousarray(frame[::step, ::step, :3])
+    frame = np.ascontiguousarray(frame[:, :, :3])
+    if max(frame.shape[:2]) <= THUMBNAIL_SIDE:
+        return frame
+    image = Image.fromarray(frame)
+    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)  # keeps the aspect ratio
+    return np.asarray(image)
 
 
-def png_bytes(image: np.ndarray) -> bytes:
-    """An RGB uint8 ``H x W x 3`` image as PNG file bytes (8-bit truecolour, no filtering)."""
-    height, width, _ = image.shape
-    rows = np.concatenate([np.zeros((height, 1), dtype=np.uint8), image.reshape(height, width * 3)], axis=1)
+def jpeg_bytes(image: np.ndarray, *, quality: int = 85) -> bytes:
+    """An RGB uint8 ``H x W x 3`` image as JPEG file bytes (a tenth of a PNG's size for video frames)."""
+    from PIL import Image
 
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8 bits per channel, RGB
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
-        + chunk(b"IEND", b"")
-    )
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
 
 
-def _data_uri(image: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+def jpeg_data_uri(image: np.ndarray) -> str:
+    """``data:image/jpeg;base64,...`` of an RGB uint8 image, for an ``<img src>``."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg_bytes(image)).decode("ascii")
 
 
 def _class_name(label: int, class_names: list[str] | None) -> str:
+    if label == UNLABELLED:
+        return "unlabelled"
     if class_names is not None and 0 <= label < len(class_names):
         return class_names[label]
     return f"class {label}"

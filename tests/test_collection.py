@@ -1,0 +1,316 @@
+"""From a trained model to a searchable collection of one's own videos: vrt encode, vrt index
+add/remove, vrt search over folders of real H.264 clips, and --resume after a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vrt.cli import app
+from vrt.codes import load_codes
+from vrt.inference.collection import list_collection, time_windows
+from vrt.inference.collection_encoding import read_encoder_record
+
+from .conftest import REPO_ROOT
+from .video_collection import encode_args
+
+cli = CliRunner()
+CLIPS = ["park/clip2.mp4", "park/clip3.mp4", "street/clip0 copy.mp4", "street/clip0.mp4", "street/clip1.mp4"]
+
+
+def vrt(*args: str) -> str:
+    """Run a vrt command in-process; its stdout."""
+    result = cli.invoke(app, [str(arg) for arg in args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def refused(*args: str) -> str:
+    """Run a vrt command in-process that must fail with a user error (one line in `vrt`); its message."""
+    from vrt.errors import VrtError
+
+    result = cli.invoke(app, [str(arg) for arg in args])
+    assert isinstance(result.exception, VrtError), result.output
+    return str(result.exception)
+
+
+def search(index: Path, *queries: str, checkpoint: Path | None = None, topk: int = 10) -> list[list[dict]]:
+    extra = ["--checkpoint", str(checkpoint)] if checkpoint else []
+    options = [item for query in queries for item in ("--query", query)]
+    out = vrt("search", "--index", index, *options, "--topk", str(topk), "--json", *extra)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def distances(rows: list[dict]) -> dict[str, int]:
+    return {row["id"]: row["distance"] for row in rows}
+
+
+@pytest.mark.slow
+def test_a_folder_of_unlabelled_videos_becomes_a_searchable_growing_index(
+    footage, encoder_checkpoint, tmp_path
+):
+    codes_path, index = tmp_path / "codes.npz", tmp_path / "db.index.npz"
+    vrt("encode", "--checkpoint", encoder_checkpoint, "--videos", footage / "street", "--videos", footage / "park",
+        "--out", codes_path, "--workers", "2")  # fmt: skip
+    codes = load_codes(codes_path)
+    # Ids are the paths relative to each --videos folder, in sorted order; nothing is labelled.
+    assert codes.ids.tolist() == ["clip0 copy.mp4", "clip0.mp4", "clip1.mp4", "clip2.mp4", "clip3.mp4"]
+    assert codes.labels.tolist() == [-1] * 5 and codes.class_names is None and codes.bits == 32
+    np.testing.assert_array_equal(codes.codes[0], codes.codes[1])  # byte-identical files, one code
+    assert len({row.tobytes() for row in codes.codes[1:]}) == 4  # four different clips, four codes
+    assert read_encoder_record(codes_path)["complete"] is True
+
+    vrt("index", "build", "--codes", codes_path, "--out", index)
+    (found,) = search(index, str(footage / "street" / "clip0 copy.mp4"), checkpoint=encoder_checkpoint)
+    assert distances(found)["clip0.mp4"] == 0 and found[0]["distance"] == 0
+
+    more = tmp_path / "more.npz"
+    vrt("encode", "--checkpoint", encoder_checkpoint, "--videos", footage / "more", "--out", more)
+    vrt("index", "add", "--index", index, "--codes", more)
+    assert json.loads(vrt("index", "info", index))["items"]["count"] == 7
+    bunny, clip4 = search(
+        index, "bunny.mp4", str(footage / "more" / "clip4.mp4"), checkpoint=encoder_checkpoint
+    )
+    assert {"id": "bunny.mp4", "label": -1, "class_name": None, "distance": 0}.items() <= next(
+        row for row in bunny if row["id"] == "bunny.mp4"
+    ).items()
+    assert distances(clip4)["clip4.mp4"] == 0
+
+    assert "2 of the 2 ids are already in the index" in refused(
+        "index", "add", "--index", index, "--codes", more
+    )
+    vrt("index", "add", "--index", index, "--codes", more, "--replace")
+    (tmp_path / "gone.txt").write_text("bunny.mp4\nclip1.mp4\n")
+    vrt("index", "remove", "--index", index, "--ids", tmp_path / "gone.txt")
+    (rows,) = search(index, "clip0.mp4", topk=100)
+    assert sorted(distances(rows)) == ["clip0 copy.mp4", "clip0.mp4", "clip2.mp4", "clip3.mp4", "clip4.mp4"]
+
+
+@pytest.mark.slow
+def test_search_html_shows_the_segments_own_frames_and_full_ids(footage, encoder_checkpoint, tmp_path):
+    codes_path, index, page = tmp_path / "segments.npz", tmp_path / "segments.index.npz", tmp_path / "r.html"
+    vrt("encode", "--checkpoint", encoder_checkpoint, "--videos", footage, "--out", codes_path,
+        "--labels", "folders", "--segment", "0.6", "--workers", "0")  # fmt: skip
+    codes = load_codes(codes_path)
+    assert codes.class_names == ["more", "park", "street"]
+    assert codes.ids.tolist()[:2] == ["more/bunny.mp4#t=0,0.6", "more/bunny.mp4#t=0.6,1.2"]
+    assert len(codes) == 2 * 7  # 1.2 s clips, two windows each
+    vrt("index", "build", "--codes", codes_path, "--out", index)
+    out = vrt("search", "--index", index, "--query", "park/clip2.mp4#t=0.6,1.2", "--query", str(footage / "more"),
+              "--checkpoint", encoder_checkpoint, "--html", page, "--videos", footage, "--json")  # fmt: skip
+    results = json.loads(out.strip().splitlines()[-1])
+    assert [len(rows) for rows in results] == [10, 10, 10]  # the id, then the two videos of more/
+    itself = next(row for row in results[0] if row["id"] == "park/clip2.mp4#t=0.6,1.2")
+    assert itself["distance"] == 0 and itself["class_name"] == "park"
+    html = page.read_text(encoding="utf-8")
+    assert "no frame" not in html and "no thumbnails" not in html
+    assert ">park/clip2.mp4#t=0.6,1.2</span>" in html  # the whole id, not an ellipsis
+    assert html.count("data:image/jpeg;base64,") >= 3 * 10 + 3
+
+
+def test_resolving_a_collection(footage, tmp_path):
+    """Lists with and without labels, folders as classes, segments, and what cannot be read."""
+    listing = tmp_path / "list.txt"
+    listing.write_text(
+        f"# my clips\n{footage}/street/clip0.mp4, walk\n{footage}/park/clip2.mp4 run\n"
+        f"{footage}/street/clip0 copy.mp4\n{footage}/gone.mp4 walk\n"
+    )
+    collection = list_collection([listing])
+    assert [(item.id.removeprefix(f"{footage}/"), item.label) for item in collection.items] == [
+        ("park/clip2.mp4", 0), ("street/clip0 copy.mp4", -1), ("street/clip0.mp4", 1),
+    ]  # fmt: skip
+    assert collection.class_names == ["run", "walk"]
+    assert list(collection.unreadable) == [f"{footage}/gone.mp4 walk"]
+    assert "list.txt:5: no such video file or frame folder" in next(iter(collection.unreadable.values()))
+
+    by_folder = list_collection([footage], labels="folders")
+    assert [item.id for item in by_folder.items][:3] == ["more/bunny.mp4", "more/clip4.mp4", "park/clip2.mp4"]
+    assert by_folder.class_names == ["more", "park", "street"] and by_folder.items[-1].label == 2
+    assert {item.label for item in list_collection([footage], labels="none").items} == {-1}
+
+    segments = list_collection([footage / "park"], segment=0.5, stride=0.4)
+    assert [item.id for item in segments.items if item.id.startswith("clip2")] == [
+        "clip2.mp4#t=0,0.5", "clip2.mp4#t=0.4,0.9", "clip2.mp4#t=0.8,1.2",
+    ]  # fmt: skip
+    assert [item.span for item in segments.items[:3]] == [(0, 12), (10, 22), (20, 30)]
+
+    rooted = list_collection([footage / "more", listing], root=footage)
+    assert [item.id for item in rooted.items] == [
+        "more/bunny.mp4", "more/clip4.mp4", "park/clip2.mp4", "street/clip0 copy.mp4", "street/clip0.mp4",
+    ]  # fmt: skip
+    assert rooted.settings["root"] == str(footage)
+
+    from vrt.errors import VrtError
+
+    with pytest.raises(VrtError, match="is not inside --root"):
+        list_collection([footage / "more"], root=footage / "park")
+    with pytest.raises(VrtError, match="listed by both"):
+        list_collection([footage / "street", footage / "street" / "clip0.mp4"])
+    with pytest.raises(VrtError, match="--stride needs --segment"):
+        list_collection([footage], stride=1.0)
+    with pytest.raises(VrtError, match="no such file or folder"):
+        list_collection([tmp_path / "nowhere"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VrtError, match="no video files or frame folders in"):
+        list_collection([tmp_path / "empty"])
+
+
+def test_time_windows_cover_the_video_once():
+    assert time_windows(10.0, segment=4, stride=4) == [(0, 4), (4, 8), (8, 10)]
+    assert time_windows(3.0, segment=4, stride=2) == [(0, 3)]
+    assert time_windows(6.0, segment=4, stride=2) == [(0, 4), (2, 6)]  # no window inside the last
+    assert time_windows(0.3, segment=0.1, stride=0.1)[-1] == (0.2, 0.3)  # no float drift
+
+
+def test_encode_refuses_to_overwrite_and_to_mix_settings(footage, encoder_checkpoint, tmp_path):
+    options = [
+        "--checkpoint",
+        encoder_checkpoint,
+        "--videos",
+        footage / "more",
+        "--out",
+        tmp_path / "codes.npz",
+    ]
+    vrt("encode", *options, "--workers", "0")
+    assert "already exists: pass --resume" in refused("encode", *options)
+    assert "(segment, stride differ)" in refused("encode", *options, "--resume", "--segment", "1")
+
+
+def run_encode(checkpoint: Path, videos: Path, out: Path, *options: str) -> subprocess.Popen:
+    """`vrt encode` in a process of its own (one that can be killed)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vrt", *encode_args(checkpoint, videos, out, *options)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def interrupt_when_written(process: subprocess.Popen, out: Path, sig: signal.Signals) -> None:
+    """Send ``sig`` as soon as the first partial codes file appears."""
+    deadline = time.monotonic() + 120
+    while not out.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no partial codes file appeared"
+        time.sleep(0.005)
+    process.send_signal(sig)
+
+
+def assert_same_codes(left: Path, right: Path) -> None:
+    a, b = load_codes(left), load_codes(right)
+    assert a.ids.tolist() == b.ids.tolist() and a.class_names == b.class_names
+    np.testing.assert_array_equal(a.codes, b.codes)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert read_encoder_record(left) == read_encoder_record(right)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_resume_after_an_interruption_ends_with_the_uninterrupted_codes(
+    footage, encoder_checkpoint, tmp_path, sig
+):
+    whole, out = tmp_path / "whole.npz", tmp_path / "resumed.npz"
+    vrt(*encode_args(encoder_checkpoint, footage, whole, "--segment", "0.2", "--workers", "2"))
+    options = ("--segment", "0.2", "--save-every", "0", "--batch-size", "1", "--workers", "0")
+    process = run_encode(encoder_checkpoint, footage, out, *options)
+    interrupt_when_written(process, out, sig)
+    _, stderr = process.communicate(timeout=120)
+    total = len(load_codes(whole))
+    partial = load_codes(out)
+    assert 0 < len(partial) < total, "interrupted too late to test a resume"
+    assert read_encoder_record(out)["complete"] is False
+    if sig == signal.SIGTERM:  # a stop request: the codes so far are saved, and the way on is named
+        assert process.returncode == 128 + signal.SIGTERM and "--resume" in stderr
+    else:
+        assert process.returncode == -signal.SIGKILL
+
+    resumed = cli.invoke(
+        app, encode_args(encoder_checkpoint, footage, out, "--segment", "0.2", "--resume", "--workers", "0")
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert f"{len(partial)} kept from the earlier run" in resumed.stderr
+    assert_same_codes(out, whole)
+
+
+@pytest.mark.slow
+def test_unreadable_videos_are_skipped_and_listed(footage, encoder_checkpoint, tmp_path):
+    import shutil
+
+    folder = tmp_path / "videos"
+    shutil.copytree(footage / "more", folder)
+    (folder / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42 not really a video")
+    done = cli.invoke(app, encode_args(encoder_checkpoint, folder, tmp_path / "c.npz"))
+    assert done.exit_code == 0, done.output
+    assert "skipping unreadable video broken.mp4" in done.stderr and "1 unreadable skipped" in done.stderr
+    assert load_codes(tmp_path / "c.npz").ids.tolist() == ["bunny.mp4", "clip4.mp4"]
+
+
+@pytest.mark.slow
+def test_eval_of_code_files_shows_the_source_videos(footage, encoder_checkpoint, tmp_path):
+    codes_path = tmp_path / "all.npz"
+    vrt(*encode_args(encoder_checkpoint, footage, codes_path))
+    vrt("eval", "--query", codes_path, "--database", codes_path, "--videos", footage, "--output", tmp_path / "eval",
+        "--no-plots")  # fmt: skip
+    html = (tmp_path / "eval" / "retrieval.html").read_text(encoding="utf-8")
+    assert "no frame" not in html and "no thumbnails" not in html
+    assert html.count("data:image/jpeg;base64,") >= 7 * 7  # strips and a frame per tile
+
+
+def test_export_and_eval_read_the_data_where_it_is_now(tmp_path):
+    """The run's data moved after training: --set data.dataset.root points the stored config at it."""
+    from vrt.io.synthetic_video import write_test_video
+
+    from .video_collection import save_untrained_checkpoint
+
+    root = tmp_path / "videos"
+    for c, name in enumerate(["walk", "run"]):
+        for v in range(3):
+            write_test_video(root / name / f"v{v}.avi", num_frames=8, seed=10 * c + v)
+    dataset = {"name": "video_folder", "root": str(root), "test_fraction": 0.34}
+    checkpoint = save_untrained_checkpoint(tmp_path / "run" / "best.pt", dataset=dataset)
+    moved = tmp_path / "moved"
+    root.rename(moved)
+    export = ["export", "--checkpoint", checkpoint, "--split", "test", "--out", tmp_path / "test.npz"]
+
+    assert "data.dataset.root" in refused(*export) and "does not exist" in refused(*export)
+    vrt(*export, "--set", f"data.dataset.root={moved}")
+    codes = load_codes(tmp_path / "test.npz")
+    assert codes.class_names == ["run", "walk"] and sorted(codes.labels.tolist()) == [0, 1]  # one per class
+    assert all((moved / item_id).is_file() for item_id in codes.ids.tolist())
+    assert "model cannot be changed" in refused(*export, "--set", "model.head.bits=64")
+    printed = vrt("eval", "--checkpoint", checkpoint, "--set", f"data.dataset.root={moved}", "--json")
+    assert json.loads(printed.strip().splitlines()[-1])["num_queries"] == 2
+
+
+def test_frame_folders_are_items_and_the_library_needs_no_command_line(footage, encoder_checkpoint, tmp_path):
+    """Frame folders (found inside folders, and never cut into segments) encode from Python."""
+    import shutil
+
+    from vrt.inference import TrainedModel
+    from vrt.inference.collection_encoding import encode_collection
+    from vrt.io.synthetic_video import write_frame_folder
+
+    shutil.copy(footage / "more" / "clip4.mp4", tmp_path / "clip4.mp4")
+    write_frame_folder(tmp_path / "shots" / "take1", num_frames=12, size=(48, 32))
+    (tmp_path / "shots" / "notes.txt").write_text("not a video")
+    collection = list_collection([tmp_path], segment=0.6)
+    assert [(item.id, item.kind) for item in collection.items] == [
+        ("clip4.mp4#t=0,0.6", "video"), ("clip4.mp4#t=0.6,1.2", "video"), ("shots/take1", "frames"),
+    ]  # fmt: skip
+    trained = TrainedModel.load(encoder_checkpoint)
+    result = encode_collection(trained, collection, workers=0)
+    assert result.complete and result.encoded == 3 and not result.skipped
+    assert result.codes.ids.tolist() == [item.id for item in collection.items]
+    whole = encode_collection(trained, list_collection([tmp_path / "shots" / "take1"]), workers=0).codes
+    np.testing.assert_array_equal(whole.codes[0], result.codes.codes[2])  # the same folder, the same code

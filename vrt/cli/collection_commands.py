@@ -1,0 +1,183 @@
+"""``vrt encode``: a folder or list of one's own videos into a codes file (vrt.inference.collection)."""
+
+from __future__ import annotations
+
+import os
+import time
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from vrt.cli.common import DataOverridesOption, app, err_console
+
+if TYPE_CHECKING:
+    from vrt.codes import CodeSet
+    from vrt.data.bad_videos import BadVideoLog
+    from vrt.inference import TrainedModel
+    from vrt.inference.collection import Collection
+    from vrt.inference.collection_encoding import EncodedCollection
+
+
+class LabelsChoice(str, Enum):
+    auto = "auto"
+    folders = "folders"
+    none = "none"
+
+
+VideosOption = Annotated[
+    list[Path],
+    typer.Option(
+        "--videos",
+        help="A folder (searched recursively for video files and frame folders), a list file (one "
+        "path per line, optionally followed by a label) or a video (repeatable).",
+    ),
+]
+
+
+def default_workers() -> int:
+    """Decoding processes beside the one that encodes: two, or one per core on a smaller machine."""
+    return min(2, os.cpu_count() or 1)
+
+
+@app.command()
+def encode(
+    checkpoint: Annotated[Path, typer.Option(help="A checkpoint written by `vrt train`.")],
+    videos: VideosOption,
+    out: Annotated[str, typer.Option(help="Codes file to write (.npz); with --resume, to continue.")],
+    labels: Annotated[
+        LabelsChoice,
+        typer.Option(
+            help="auto: the labels a list file gives, else unlabelled (-1); folders: the class is the "
+            "parent folder; none: every item unlabelled."
+        ),
+    ] = LabelsChoice.auto,
+    segment: Annotated[
+        float | None,
+        typer.Option(
+            help="Cut video files into windows of this many seconds, one code each (id path#t=START,END)."
+        ),
+    ] = None,
+    stride: Annotated[
+        float | None, typer.Option(help="Seconds from one window's start to the next (default: --segment).")
+    ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(help="Make ids paths relative to this folder (default: to each --videos folder)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue --out: the items already in it are kept and skipped.")
+    ] = False,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Videos per batch (default: data.eval_batch_size).", min=1)
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Decoding worker processes (default: 2, or 1 on one core).", min=0)
+    ] = None,
+    save_every: Annotated[
+        float, typer.Option(help="Seconds between partial writes of --out (0: after every batch).", min=0)
+    ] = 30.0,
+    overrides: DataOverridesOption = None,
+    force: Annotated[bool, typer.Option(help="Replace --out even if it is not a codes file.")] = False,
+) -> None:
+    """Encode your own videos into a codes file: one code per video (or per --segment window).
+
+    Unreadable videos are skipped and listed; an interrupted run keeps what it encoded
+    (written every --save-every seconds and when stopped) and --resume finishes it.
+    """
+    from vrt.cli.encoding import bad_video_log, load_trained
+    from vrt.codes import is_codes_file
+    from vrt.inference.collection import list_collection
+    from vrt.inference.collection_encoding import encode_collection
+    from vrt.reporting.progress import progress_bar
+    from vrt.runtime.writeguard import check_replaceable, output_path
+    from vrt.training.interrupt import StopRequest
+
+    out_file = output_path(out, option="--out")
+    check_replaceable(out_file, kind="codes file", is_own=is_codes_file, force=force)  # before any decoding
+    collection = list_collection(videos, labels=labels.value, segment=segment, stride=stride, root=root)
+    trained = load_trained(checkpoint, overrides or ())
+    bad_videos = bad_video_log(None)
+    announce_unlisted(collection, bad_videos)
+    started = time.monotonic()
+    request = StopRequest()
+    with (
+        request.installed(lambda name: err_console.print(f"{name}: saving the codes so far ...")),
+        progress_bar(err_console, "encoding", total=len(collection)) as update,
+    ):
+        result = encode_collection(
+            trained,
+            collection,
+            out=out_file,
+            resume=resume,
+            save_every=save_every,
+            batch_size=batch_size,
+            workers=default_workers() if workers is None else workers,
+            on_start=lambda left: update(total=left),
+            on_batch=lambda size: update(advance=size),
+            on_skipped=bad_videos.record,
+            stop=lambda: request.requested,
+        )
+    report_encoding(
+        result, out=out_file, seconds=time.monotonic() - started, unlisted=len(collection.unreadable)
+    )
+    if not result.complete:
+        err_console.print(
+            f"[bold yellow]stopped:[/] resume with the same command and --resume (out: {out_file})",
+            highlight=False,
+        )
+        raise typer.Exit(128 + (request.signal_number or 2))
+
+
+def announce_unlisted(collection: Collection, bad_videos: BadVideoLog) -> None:
+    """Listed videos that are missing or cannot be probed, warned like the ones that fail to decode."""
+    from vrt.datasets.base import SkippedClip
+
+    bad_videos.record([SkippedClip(-1, item_id, reason) for item_id, reason in collection.unreadable.items()])
+
+
+def report_encoding(result: EncodedCollection, *, out: Path, seconds: float, unlisted: int) -> None:
+    """One line: what was written, what was reused and skipped, and the rate."""
+    codes = result.codes
+    rate = f"{result.encoded / seconds:.2f} items/s" if seconds > 0 else "n/a"
+    skipped = len(result.skipped) + unlisted
+    err_console.print(
+        f"Wrote {len(codes)} codes of {codes.bits} bits to {out}: {result.encoded} encoded in {seconds:.1f} s "
+        f"({rate}), {result.reused} kept from the earlier run, {skipped} unreadable skipped; "
+        f"{int(codes.labelled.sum())} labelled, {len(codes) - int(codes.labelled.sum())} unlabelled",
+        highlight=False,
+    )
+
+
+def load_encoder(checkpoint: Path, *, bits: int) -> TrainedModel:
+    """The checkpoint's model for encoding queries of an index of ``bits``-bit codes."""
+    from vrt.cli.encoding import load_trained
+    from vrt.index import QueryMismatchError
+
+    trained = load_trained(checkpoint)
+    if trained.bits != bits:
+        raise QueryMismatchError(
+            f"the checkpoint {checkpoint} makes {trained.bits}-bit codes but the index has {bits}-bit codes"
+        )
+    return trained
+
+
+def encode_videos(trained: TrainedModel, collection: Collection) -> CodeSet:
+    """Codes of query videos (`vrt search`), in memory, with a progress bar and warnings."""
+    from vrt.cli.encoding import bad_video_log
+    from vrt.inference.collection_encoding import encode_collection
+    from vrt.reporting.progress import progress_bar
+
+    bad_videos = bad_video_log(None)
+    announce_unlisted(collection, bad_videos)
+    # Worker processes pay off over many videos, not for a query or two.
+    workers = default_workers() if len(collection) > 8 else 0
+    with progress_bar(err_console, "encoding queries", total=len(collection)) as update:
+        return encode_collection(
+            trained,
+            collection,
+            workers=workers,
+            on_batch=lambda size: update(advance=size),
+            on_skipped=bad_videos.record,
+        ).codes

@@ -1,0 +1,65 @@
+"""``vrt serve``: the local search web app (vrt.serve) on uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vrt.cli.common import DataOverridesOption, app, err_console
+from vrt.errors import VrtError
+
+
+@app.command()
+def serve(
+    index: Annotated[Path, typer.Option(help="Index file written by `vrt index build`.")],
+    checkpoint: Annotated[Path, typer.Option(help="Checkpoint that encodes uploaded videos.")],
+    videos: Annotated[
+        Path | None, typer.Option(help="Folder of the indexed videos (ids are paths in it), for thumbnails.")
+    ] = None,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; the default, 127.0.0.1, is this machine only.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8765,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest video upload accepted, in MiB.", min=1)] = 200,
+    overrides: DataOverridesOption = None,
+) -> None:
+    """Serve a search page and a JSON API for one index and one checkpoint (Ctrl-C stops it).
+
+    Upload a clip or pick an indexed item and see its nearest items with thumbnails and
+    Hamming distances. Needs the serve extra: pip install 'vrt[serve]'.
+    """
+    try:
+        import uvicorn
+
+        from vrt.serve.app import create_app
+    except ImportError as error:
+        raise VrtError(
+            f"vrt serve needs the serve extra ({error.name} is not installed): pip install 'vrt[serve]'"
+        ) from None
+    from vrt.serve.service import SearchService
+
+    service = SearchService.open(index, checkpoint, videos=videos, overrides=overrides or ())
+    application = create_app(service, max_upload_bytes=max_upload_mb << 20)
+    if not _is_loopback(host):
+        err_console.print(
+            f"[yellow]warning:[/] listening on {host}: other machines can search the index and upload videos",
+            highlight=False,
+        )
+    shown = f"[{host}]" if ":" in host else host
+    err_console.print(
+        f"Serving {len(service.index)} items of {index} at http://{shown}:{port}/ (Ctrl-C stops)",
+        highlight=False,
+    )
+    uvicorn.run(application, host=host, port=port, log_level="warning")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,137 @@
+"""Indexes that grow and shrink: add the items of a codes file, remove items by id, describe items.
+
+An edit returns a new :class:`HammingIndex` of the same kind and parameters over the edited
+items; the caller saves it (atomically, :func:`vrt.index.storage.save_index`), so a reader sees
+the old index or the new one. Rebuilding the faiss structure from the codes keeps every kind
+exact about what it holds (HNSW graphs and multi-hash tables cannot drop an item in place) and
+costs little next to encoding the videos. numpy and faiss only, never torch.
+
+Database order after an edit: the kept items in their old order, then the added ones in the
+order of their codes file; an item replaced with ``replace=True`` keeps its place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vrt.codes import UNLABELLED, CodeSet, load_codes
+from vrt.errors import VrtError
+from vrt.index.hamming_index import HammingIndex
+
+__all__ = ["IndexEditError", "add_codes", "describe_items", "merge_class_names", "read_id_list", "remove_ids"]
+
+_SHOWN = 5  # ids quoted in a message; the rest are counted
+
+
+class IndexEditError(VrtError, ValueError):
+    """An edit that would lose or mix up information: duplicate ids, unknown ids, clashing labels."""
+
+
+def add_codes(index: HammingIndex, codes: CodeSet, *, replace: bool = False) -> HammingIndex:
+    """The index with the items of ``codes`` added (same kind and parameters).
+
+    Ids already in the index are refused unless ``replace``, which gives those items their new
+    code and label in place. Class names are merged by name: the index's classes keep their
+    labels and new names are appended, so codes labelled under another class list land in the
+    right classes; labels without class names cannot be merged with named ones.
+    """
+    if codes.bits != index.bits:
+        raise IndexEditError(f"the codes have {codes.bits} bits but the index has {index.bits}-bit codes")
+    current = index.codeset
+    class_names, labels = merge_class_names(current, codes)
+    position = {item_id: p for p, item_id in enumerate(current.ids.tolist())}
+    new_ids = codes.ids.tolist()
+    present = [p for p, item_id in enumerate(new_ids) if item_id in position]
+    if present and not replace:
+        shown = ", ".join(new_ids[p] for p in present[:_SHOWN]) + (", ..." if len(present) > _SHOWN else "")
+        raise IndexEditError(
+            f"{len(present)} of the {len(codes)} ids are already in the index ({shown}); "
+            "pass --replace to give them the new codes"
+        )
+    all_codes, all_labels = current.codes.copy(), current.labels.copy()
+    targets = np.asarray([position[new_ids[p]] for p in present], dtype=np.int64)
+    all_codes[targets], all_labels[targets] = codes.codes[present], labels[present]
+    added = np.setdiff1d(np.arange(len(codes)), present)  # sorted: codes-file order
+    merged = CodeSet(
+        codes=np.concatenate([all_codes, codes.codes[added]]),
+        bits=index.bits,
+        labels=np.concatenate([all_labels, labels[added]]),
+        ids=np.concatenate([current.ids, codes.ids[added]]),
+        class_names=class_names,
+    )
+    return HammingIndex.build(merged, kind=index.kind, params=index.params)
+
+
+def remove_ids(index: HammingIndex, item_ids: Sequence[str]) -> HammingIndex:
+    """The index without the items ``item_ids`` (all must be indexed; repeats are harmless)."""
+    missing = [item_id for item_id in dict.fromkeys(item_ids) if item_id not in index]
+    if missing:
+        first = index.unknown_id_message(missing[0])
+        more = f" and {len(missing) - 1} more ids" if len(missing) > 1 else ""
+        raise IndexEditError(f"{first}{more}; nothing was removed")
+    drop = np.zeros(len(index), dtype=bool)
+    drop[[index.position_of(item_id) for item_id in item_ids]] = True
+    current = index.codeset
+    kept = CodeSet(
+        codes=current.codes[~drop],
+        bits=current.bits,
+        labels=current.labels[~drop],
+        ids=current.ids[~drop],
+        class_names=current.class_names,
+    )
+    return HammingIndex.build(kept, kind=index.kind, params=index.params)
+
+
+def read_id_list(path: str | os.PathLike[str]) -> list[str]:
+    """The ids of a text file, one per line, as written (blank lines skipped; no comment syntax,
+    since an id, a path, may start with ``#``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise IndexEditError(f"id list not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise IndexEditError(f"cannot read the id list {path}: {error}") from None
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+def describe_items(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Counts of an index's (or codes file's) items: total, labelled, unlabelled, classes."""
+    codes = load_codes(path)
+    labelled = int(np.count_nonzero(codes.labelled))
+    present = np.unique(codes.labels[codes.labelled])
+    return {
+        "count": len(codes),
+        "labelled": labelled,
+        "unlabelled": len(codes) - labelled,
+        "classes": len(codes.class_names) if codes.class_names is not None else int(present.size),
+        "classes_present": int(present.size),
+    }
+
+
+def merge_class_names(first: CodeSet, second: CodeSet) -> tuple[list[str] | None, np.ndarray]:
+    """The class names of ``first`` and ``second`` together, and ``second``'s labels in that list.
+
+    ``first``'s classes keep their labels; names only ``second`` has are appended. A side
+    without class names is fine while none of its items is labelled; bare class numbers cannot
+    be matched with names (:class:`IndexEditError`).
+    """
+    if first.class_names is None or second.class_names is None:
+        named, unnamed = (first, second) if second.class_names is None else (second, first)
+        if named.class_names is not None and unnamed.labelled.any():
+            raise IndexEditError(
+                "the two code sets label their items differently: one names its classes, the other has "
+                "bare class numbers; encode both with named classes (or without labels)"
+            )
+        return named.class_names, second.labels
+    names = list(first.class_names)
+    names += [name for name in second.class_names if name not in names]
+    if not second.labelled.any():
+        return names, second.labels
+    lookup = np.asarray([names.index(name) for name in second.class_names], dtype=np.int64)
+    return names, np.where(second.labelled, lookup[np.maximum(second.labels, 0)], UNLABELLED)

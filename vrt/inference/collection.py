@@ -1,0 +1,319 @@
+"""A collection of one's own videos: folders and list files become items to encode.
+
+    from vrt.inference.collection import list_collection
+
+    collection = list_collection(["footage/"], labels="folders", segment=4.0)
+
+* A **folder** is searched recursively for video files (by extension, as ``video_folder``) and
+  frame folders (a folder that directly holds ``.jpg``/``.png`` frames); hidden names are
+  skipped. An item's id is its path relative to the folder, with ``/`` separators.
+* A **list file** names one video file or frame folder per line, relative to the list's folder
+  (or absolute), optionally followed by a label after whitespace or a comma, as in
+  ``video_list``: a line that names an existing video as a whole has no label. Blank lines and
+  lines starting with ``#`` are skipped. The id is the path as listed.
+* A single **video file** or frame folder is an item whose id is its name.
+
+Labels (``labels=``): ``"auto"`` uses the labels a list file gives and leaves the rest
+unlabelled (-1); ``"folders"`` takes the class from each item's parent folder; ``"none"``
+leaves every item unlabelled. Labels are class names (sorted, as ``class_names``) or, when
+every label of a list is a number, bare class indices (no class names).
+
+``segment`` seconds (with ``stride``, by default the segment) cut every video file into
+windows ``[0, s), [stride, stride + s), ...``, the last one ending with the video; each window
+is an item with the media-fragment id ``path#t=START,END``. Frame folders, which have no frame
+rate, stay whole.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal, get_args
+
+from vrt.codes import UNLABELLED
+from vrt.datasets.splitfiles import VIDEO_EXTENSIONS, read_lines
+from vrt.errors import VideoDecodeError, VrtError
+from vrt.io.fragments import TimeWindow, with_time_fragment
+from vrt.io.frames import FRAME_EXTENSIONS
+
+__all__ = ["LABEL_SOURCES", "Collection", "CollectionItem", "LabelSource", "list_collection", "time_windows"]
+
+LabelSource = Literal["auto", "folders", "none"]
+LABEL_SOURCES: tuple[str, ...] = get_args(LabelSource)
+# The label is the last field: after the last comma, or else after the last run of spaces.
+_LABELLED_LINE = re.compile(r"^(?P<path>.*?)\s*(?:,|\s)\s*(?P<label>[^\s,]+)$")
+
+
+@dataclass(frozen=True)
+class CollectionItem:
+    """One thing to encode: a video file or frame folder, or a window of a video file.
+
+    ``span`` is the window in frames ``(first, stop)``; ``window`` the same in seconds, as the
+    id's ``#t=`` fragment says.
+    """
+
+    id: str
+    path: Path
+    kind: Literal["video", "frames"]
+    label: int = UNLABELLED
+    window: TimeWindow | None = None
+    span: tuple[int, int] | None = None
+
+
+@dataclass
+class Collection:
+    """The items in listing order, their class names, and what could not be listed.
+
+    ``unreadable`` maps the id of each listed video that is missing or (with segments) cannot
+    be probed to the reason; such videos have no item. ``settings`` are the listing options
+    that shape the items (labels, segment, stride), recorded with their codes.
+    """
+
+    items: list[CollectionItem]
+    class_names: list[str] | None = None
+    unreadable: dict[str, str] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+@dataclass(frozen=True)
+class _Listed:
+    id: str
+    path: Path
+    label_text: str | None = None
+
+
+def list_collection(
+    sources: Sequence[str | os.PathLike[str]],
+    *,
+    labels: LabelSource = "auto",
+    segment: float | None = None,
+    stride: float | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> Collection:
+    """The items of ``sources`` (folders, list files, single videos); see the module docstring.
+
+    ``root`` makes every id the path relative to it instead of to its source, so that videos
+    added later from a subfolder get ids of the same kind as those already indexed
+    (``new/clip.mp4`` rather than ``clip.mp4``), and thumbnails find them under one folder.
+
+    Raises:
+        VrtError: a source that does not exist, ids that two sources share, mixed kinds of
+            labels, or a bad ``segment``/``stride``.
+    """
+    if labels not in LABEL_SOURCES:
+        raise VrtError(f"labels must be one of {', '.join(LABEL_SOURCES)}, got {labels!r}")
+    if stride is not None and segment is None:
+        raise VrtError("--stride needs --segment (the window length in seconds)")
+    if segment is not None and (segment <= 0 or (stride is not None and stride <= 0)):
+        raise VrtError(f"--segment and --stride must be positive seconds, got {segment} and {stride}")
+    if not sources:
+        raise VrtError("no videos given: name a folder, a list file or a video (--videos PATH)")
+    listed: dict[str, _Listed] = {}
+    origin: dict[str, Path] = {}
+    unreadable: dict[str, str] = {}
+    for source in map(Path, sources):
+        for listed_entry in _list_source(source, unreadable):
+            entry = (
+                listed_entry
+                if root is None
+                else replace(listed_entry, id=_relative_id(listed_entry.path, root))
+            )
+            if entry.id in listed:
+                raise VrtError(
+                    f"the id {entry.id!r} is listed by both {origin[entry.id]} and {source}: ids must be "
+                    "unique; give the folder that holds both, so that their ids keep their folders"
+                )
+            listed[entry.id], origin[entry.id] = entry, source
+    if not listed and not unreadable:
+        shown = ", ".join(map(str, sources))
+        raise VrtError(
+            f"no video files or frame folders in {shown} (video files: {', '.join(sorted(VIDEO_EXTENSIONS))})"
+        )
+    ordered = [listed[item_id] for item_id in sorted(listed)]
+    label_of, class_names = _resolve_labels(ordered, labels)
+    items: list[CollectionItem] = []
+    for entry in ordered:
+        kind: Literal["video", "frames"] = "frames" if entry.path.is_dir() else "video"
+        item = CollectionItem(entry.id, entry.path, kind, label_of[entry.id])
+        if segment is None or kind == "frames":
+            items.append(item)
+        else:
+            items.extend(_segments(item, segment=segment, stride=stride or segment, unreadable=unreadable))
+    settings = {
+        "labels": labels,
+        "segment": segment,
+        "stride": (stride or segment) if segment else None,
+        "root": None if root is None else str(root),
+    }
+    return Collection(items=items, class_names=class_names, unreadable=unreadable, settings=settings)
+
+
+def time_windows(duration: float, *, segment: float, stride: float) -> list[TimeWindow]:
+    """Windows of ``segment`` seconds every ``stride`` seconds; the last one ends with the video.
+
+    A video shorter than a segment is one window; no window only repeats the end of the one
+    before it (a tail already covered when ``stride < segment``).
+    """
+    windows: list[TimeWindow] = []
+    step = 0
+    while True:
+        start = round(step * stride, 6)  # multiples, not sums, so the times do not drift
+        end = round(min(start + segment, duration), 6)
+        windows.append((start, end))
+        if end >= duration:
+            return windows
+        step += 1
+
+
+def _relative_id(path: Path, root: str | os.PathLike[str]) -> str:
+    """``path`` relative to ``root``, both made absolute without following links."""
+    absolute, base = Path(os.path.normpath(path.absolute())), Path(os.path.normpath(Path(root).absolute()))
+    try:
+        return absolute.relative_to(base).as_posix()
+    except ValueError:
+        raise VrtError(f"{path} is not inside --root {root}: ids are paths relative to it") from None
+
+
+def _list_source(source: Path, unreadable: dict[str, str]) -> list[_Listed]:
+    if not source.exists():
+        raise VrtError(f"--videos {source}: no such file or folder")
+    if source.is_dir() and not _is_frame_folder(source):
+        return _scan_folder(source)
+    if source.is_dir() or source.suffix.lower() in VIDEO_EXTENSIONS:
+        return [_Listed(source.name, source)]
+    return _read_list_file(source, unreadable)
+
+
+def _is_frame_folder(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as scan:
+            return any(
+                entry.name[:1] != "."
+                and Path(entry.name).suffix.lower() in FRAME_EXTENSIONS
+                and entry.is_file()
+                for entry in scan
+            )
+    except OSError:
+        return False
+
+
+def _scan_folder(root: Path) -> list[_Listed]:
+    """Video files and frame folders under ``root`` (symbolic links followed, each folder once)."""
+    found: list[_Listed] = []
+    visited: set[tuple[int, int]] = set()
+    pending = [root]
+    while pending:
+        folder = pending.pop()
+        try:
+            status = folder.stat()
+            if (status.st_dev, status.st_ino) in visited:
+                continue  # a link back to a folder already listed: a loop, or the same videos twice
+            visited.add((status.st_dev, status.st_ino))
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as error:
+            warnings.warn(f"cannot list {folder} ({error.strerror or error}); it is skipped", stacklevel=4)
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            item_id = path.relative_to(root).as_posix()
+            if entry.is_dir():
+                if _is_frame_folder(path):
+                    found.append(_Listed(item_id, path))
+                else:
+                    pending.append(path)
+            elif entry.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
+                found.append(_Listed(item_id, path))
+    return found
+
+
+def _read_list_file(path: Path, unreadable: dict[str, str]) -> list[_Listed]:
+    """The lines of a list of videos, each ``path`` or ``path label`` (see the module docstring)."""
+    found = []
+    for number, text in read_lines(path, comments=True):
+        label = None
+        listed = _listed_path(path.parent, text)
+        if not listed.exists():
+            match = _LABELLED_LINE.match(text)
+            if match is not None and _listed_path(path.parent, match["path"]).exists():
+                text, label = match["path"], match["label"]
+                listed = _listed_path(path.parent, text)
+        item_id = PurePosixPath(text.replace("\\", "/")).as_posix()
+        if not listed.exists():
+            unreadable[item_id] = f"{path}:{number}: no such video file or frame folder: {listed}"
+            continue
+        found.append(_Listed(item_id, listed, label))
+    return found
+
+
+def _listed_path(folder: Path, text: str) -> Path:
+    path = Path(text.replace("\\", "/")).expanduser()
+    return path if path.is_absolute() else folder / path
+
+
+def _resolve_labels(entries: list[_Listed], source: LabelSource) -> tuple[dict[str, int], list[str] | None]:
+    """Each id's label and the class names, from list labels or parent folders (see the module docstring)."""
+    texts: dict[str, str] = {}
+    for entry in entries:
+        if source == "folders":
+            parent = PurePosixPath(entry.id).parent.name
+            if parent:  # an item at the top of its folder has no class folder: unlabelled
+                texts[entry.id] = parent
+        elif source == "auto" and entry.label_text is not None:
+            texts[entry.id] = entry.label_text
+    labels = dict.fromkeys((entry.id for entry in entries), UNLABELLED)
+    if not texts:
+        return labels, None
+    numeric = [item_id for item_id, text in texts.items() if text.isdigit()]
+    if source == "auto" and numeric and len(numeric) != len(texts):
+        named = next(item_id for item_id, text in texts.items() if not text.isdigit())
+        raise VrtError(
+            f"the list labels {numeric[0]!r} with a class number ({texts[numeric[0]]}) but {named!r} with "
+            f"a class name ({texts[named]!r}); use one kind throughout"
+        )
+    if source == "auto" and numeric:
+        labels.update({item_id: int(text) for item_id, text in texts.items()})
+        return labels, None
+    class_names = sorted(set(texts.values()))
+    index = {name: label for label, name in enumerate(class_names)}
+    labels.update({item_id: index[text] for item_id, text in texts.items()})
+    return labels, class_names
+
+
+def _segments(
+    item: CollectionItem, *, segment: float, stride: float, unreadable: dict[str, str]
+) -> list[CollectionItem]:
+    from vrt.io.video import probe_video
+
+    try:
+        info = probe_video(item.path)
+    except VideoDecodeError as error:
+        unreadable[item.id] = str(error)
+        return []
+    if info.fps <= 0:
+        warnings.warn(f"{item.path} states no frame rate: it is encoded whole, not in segments", stacklevel=4)
+        return [item]
+    windows = time_windows(info.num_frames / info.fps, segment=segment, stride=stride)
+    return [
+        CollectionItem(
+            with_time_fragment(item.id, window),
+            item.path,
+            item.kind,
+            item.label,
+            window=window,
+            span=(
+                round(window[0] * info.fps),
+                max(round(window[1] * info.fps), round(window[0] * info.fps) + 1),
+            ),
+        )
+        for window in windows
+    ]

@@ -1,0 +1,114 @@
+"""The web app of ``vrt serve``: a search page and a JSON API over a :class:`SearchService` (FastAPI).
+
+Routes (documented in ``docs/retrieval.md``):
+
+* ``GET /`` the search page;
+* ``POST /api/search?k=K`` with a video file in the multipart field ``file``: its nearest items;
+* ``GET /api/search?id=ID&k=K``: the nearest items of an indexed item;
+* ``GET /api/items?contains=TEXT&limit=N``: indexed ids, for the page's picker;
+* ``GET /api/thumbnail?id=ID``: a JPEG frame of an indexed item (404 without ``--videos``);
+* ``GET /api/info``: what is being served.
+
+Errors are JSON ``{"detail": "..."}``: 404 for an id not in the index, 413 for an upload over
+the cap (refused while it arrives: nothing larger is stored), 415 for a file that is not a
+readable video, 422 for bad parameters. An upload is written to a private temporary folder,
+encoded and deleted; the folder is removed when the app stops, and nothing else is written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from vrt.index import UnknownIdError
+from vrt.serve.page import search_page
+from vrt.serve.service import MAX_TOPK, NotAVideoError, SearchService
+
+__all__ = ["DEFAULT_MAX_UPLOAD_MB", "create_app"]
+
+DEFAULT_MAX_UPLOAD_MB = 200
+_COPY_CHUNK = 1 << 20
+
+TopK = Annotated[int, Query(ge=1, le=MAX_TOPK, description="Results to return.")]
+
+
+def create_app(service: SearchService, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB << 20) -> FastAPI:
+    """The app serving ``service``; uploads larger than ``max_upload_bytes`` are refused (413)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.workdir = Path(tempfile.mkdtemp(prefix="vrt-serve-"))
+        try:
+            yield
+        finally:
+            shutil.rmtree(app.state.workdir, ignore_errors=True)
+
+    app = FastAPI(title="vrt search", lifespan=lifespan, docs_url=None, redoc_url=None)
+    too_large = (
+        f"the upload is larger than this server accepts ({max_upload_bytes / 2**20:g} MiB; "
+        "vrt serve --max-upload-mb sets it)"
+    )
+
+    @app.middleware("http")
+    async def refuse_large_uploads(request: Request, call_next: Any) -> Response:
+        """A declared size over the cap gets a JSON 413 before any byte is read; a body without
+        one is cut off by the route's own limit (``max_body_size``) while it arrives."""
+        declared = request.headers.get("content-length", "")
+        if request.method == "POST" and declared.isdigit() and int(declared) > max_upload_bytes:
+            return JSONResponse({"detail": too_large}, status_code=413)
+        return await call_next(request)
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return search_page()
+
+    @app.get("/api/info")
+    def info() -> dict[str, Any]:
+        return {**service.info(), "max_upload_bytes": max_upload_bytes}
+
+    @app.get("/api/items")
+    def items(
+        contains: Annotated[str, Query(max_length=1000)] = "",
+        limit: Annotated[int, Query(ge=1, le=MAX_TOPK)] = 50,
+    ) -> dict[str, Any]:
+        return service.items(contains, limit=limit)
+
+    @app.get("/api/search")
+    def search_by_id(id: Annotated[str, Query(description="An indexed id.")], k: TopK = 10) -> dict[str, Any]:  # noqa: A002
+        try:
+            return service.search_id(id, k)
+        except UnknownIdError as error:
+            raise HTTPException(status_code=404, detail=str(error)) from None
+
+    @app.post("/api/search", max_body_size=max_upload_bytes)
+    def search_by_video(
+        file: Annotated[UploadFile, File(description="A video file (.mp4, .avi, .mkv, ...).")], k: TopK = 10
+    ) -> dict[str, Any]:
+        name = Path(file.filename or "upload").name
+        # The upload's own name never touches the disk: a random name keeps its extension only.
+        stored = app.state.workdir / f"{uuid.uuid4().hex}{Path(name).suffix.lower()[:16]}"
+        try:
+            with stored.open("wb") as handle:
+                shutil.copyfileobj(file.file, handle, _COPY_CHUNK)
+            return service.search_video(stored, k, name=name)
+        except NotAVideoError as error:
+            raise HTTPException(status_code=415, detail=str(error)) from None
+        finally:
+            stored.unlink(missing_ok=True)
+
+    @app.get("/api/thumbnail")
+    def thumbnail(id: Annotated[str, Query(description="An indexed id.")]) -> Response:  # noqa: A002
+        image = service.thumbnail(id)
+        if image is None:
+            raise HTTPException(status_code=404, detail=f"no thumbnail for {id!r}")
+        return Response(image, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    return app

@@ -1,0 +1,138 @@
+"""What the search app does, without the web: one index, one model, searches by id or by video.
+
+:class:`SearchService` answers in plain data (what the JSON API returns), so it can be used and
+tested without a server. It is safe to call from several threads: encoding takes a lock (one
+model, one video at a time), searching and thumbnails do not need one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from vrt.datasets.splitfiles import VIDEO_EXTENSIONS
+from vrt.errors import VideoDecodeError, VrtError
+from vrt.index import HammingIndex, QueryMismatchError, load_index
+from vrt.reporting.retrieval_page import jpeg_bytes, jpeg_data_uri
+from vrt.reporting.thumbnails import video_thumbnails
+
+if TYPE_CHECKING:
+    from vrt.inference import TrainedModel
+
+__all__ = ["MAX_TOPK", "NotAVideoError", "SearchService"]
+
+MAX_TOPK = 1000  # results per query at most: a page of more is not read by anyone
+
+
+class NotAVideoError(VrtError, ValueError):
+    """An upload that is not a video file vrt can decode."""
+
+
+class SearchService:
+    """Searches one index, encoding uploaded videos with one trained model.
+
+    Args:
+        index: the items searched.
+        trained: encodes uploaded videos; its code length must be the index's.
+        videos: the folder the index's ids are paths in (for thumbnails); None: no thumbnails.
+    """
+
+    def __init__(self, *, index: HammingIndex, trained: TrainedModel, videos: Path | None = None) -> None:
+        if trained.bits != index.bits:
+            raise QueryMismatchError(
+                f"the checkpoint {trained.checkpoint} makes {trained.bits}-bit codes but the index has "
+                f"{index.bits}-bit codes"
+            )
+        self.index = index
+        self.trained = trained
+        self.videos = videos
+        self._frames = video_thumbnails([videos] if videos is not None else [], num_frames=1)
+        self._encoding = threading.Lock()
+        self.thumbnail = lru_cache(maxsize=2048)(self._thumbnail)  # per service, not per class
+
+    @classmethod
+    def open(
+        cls,
+        index: str | Path,
+        checkpoint: str | Path,
+        *,
+        videos: str | Path | None = None,
+        overrides: Sequence[str] = (),
+    ) -> SearchService:
+        """Load the index and the checkpoint (``overrides``: ``--set`` changes of its stored config)."""
+        from vrt.inference import TrainedModel
+
+        if videos is not None and not Path(videos).is_dir():
+            raise VrtError(f"--videos {videos}: no such folder")
+        return cls(
+            index=load_index(index),
+            trained=TrainedModel.load(checkpoint, overrides=overrides),
+            videos=Path(videos) if videos is not None else None,
+        )
+
+    def info(self) -> dict[str, Any]:
+        labelled = int(self.index.codeset.labelled.sum())
+        return {
+            "items": len(self.index),
+            "labelled": labelled,
+            "unlabelled": len(self.index) - labelled,
+            "bits": self.index.bits,
+            "kind": self.index.kind,
+            "checkpoint": self.trained.checkpoint.name,
+            "thumbnails": self.videos is not None,
+            "max_topk": MAX_TOPK,
+        }
+
+    def items(self, contains: str = "", *, limit: int = 50) -> dict[str, Any]:
+        """Up to ``limit`` indexed ids containing ``contains`` (case-insensitive), in index order."""
+        needle = contains.casefold()
+        matches = [item_id for item_id in self.index.ids.tolist() if needle in item_id.casefold()]
+        return {"total": len(matches), "ids": matches[:limit]}
+
+    def search_id(self, item_id: str, k: int) -> dict[str, Any]:
+        """The ``k`` nearest items of an indexed item (the item itself included, at distance 0)."""
+        distances, positions = self.index.search_ids([item_id], k)
+        position = self.index.position_of(item_id)
+        label = int(self.index.labels[position])
+        query = {**self._described(item_id, label), "thumbnail": self._thumbnail_url(item_id)}
+        return {"query": query, "results": self._results(distances, positions)}
+
+    def search_video(self, path: Path, k: int, *, name: str) -> dict[str, Any]:
+        """The ``k`` nearest items of the video file at ``path`` (shown as ``name``)."""
+        if Path(name).suffix.lower() not in VIDEO_EXTENSIONS:
+            accepted = ", ".join(sorted(VIDEO_EXTENSIONS))
+            raise NotAVideoError(f"{name!r} is not a video file: upload one of {accepted}")
+        try:
+            with self._encoding:
+                code = self.trained.encode_video(path)
+            frames = video_thumbnails(paths={name: path}, num_frames=1)(name)
+        except VideoDecodeError as error:
+            reason = str(error).replace(str(path), name)
+            raise NotAVideoError(f"{name!r} is not a readable video ({reason})") from None
+        distances, positions = self.index.search(code, k)
+        query = {"id": name, "label": -1, "class_name": None, "thumbnail": jpeg_data_uri(frames[0])}
+        return {"query": query, "results": self._results(distances, positions)}
+
+    def _results(self, distances: Any, positions: Any) -> list[dict[str, Any]]:
+        (rows,) = self.index.results(distances, positions)
+        return [{**row, "thumbnail": self._thumbnail_url(row["id"])} for row in rows]
+
+    def _described(self, item_id: str, label: int) -> dict[str, Any]:
+        return {"id": item_id, "label": label, "class_name": self.index.class_name(label)}
+
+    def _thumbnail_url(self, item_id: str) -> str | None:
+        return f"/api/thumbnail?id={quote(item_id, safe='')}" if self.videos is not None else None
+
+    def _thumbnail(self, item_id: str) -> bytes | None:
+        """JPEG of the middle frame of an indexed item's video (or segment); None if there is none."""
+        if self.videos is None or item_id not in self.index:
+            return None
+        try:
+            frames = self._frames(item_id)
+        except (KeyError, VideoDecodeError):
+            return None
+        return jpeg_bytes(frames[0])
