@@ -61,9 +61,10 @@ def test_converts_every_video_into_a_numbered_frame_folder(tmp_path):
         assert min(frames.shape[1:3]) == 32  # the short side
         marker = json.loads((folder / ".done").read_text())
         assert marker["frames"] == num_frames
-    # The aspect ratio is kept: 64x48 -> 43x32 (W x H), 48x64 -> 32x43.
-    assert Image.open(dst / "Jump/v_Jump_g01_c01/00001.png").size == (43, 32)
-    assert Image.open(dst / "Jump/v_Jump_g02_c01/00001.png").size == (32, 43)
+    # The aspect ratio is kept, the long side rounded down as the clip transform's resize does:
+    # 64x48 -> 42x32 (W x H), 48x64 -> 32x42, so the transform has nothing left to resize.
+    assert Image.open(dst / "Jump/v_Jump_g01_c01/00001.png").size == (42, 32)
+    assert Image.open(dst / "Jump/v_Jump_g02_c01/00001.png").size == (32, 42)
     assert not leftovers(dst)
     # Frame folders get the permissions of any new folder (not a private 0700 temporary one).
     (tmp_path / "fresh").mkdir()

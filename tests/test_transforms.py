@@ -13,8 +13,9 @@ from torchvision.transforms import v2
 from vrt.config import apply_override, config_from_dict
 from vrt.config.schema import AugmentConfig, ColorJitterConfig
 from vrt.data.pipeline import clip_spec
-from vrt.datasets.transforms import RandomScaleCrop, apply_recipe, build_clip_transform, resized_size
+from vrt.datasets.transforms import RandomScaleCrop, apply_recipe, build_clip_transform
 from vrt.io.synthetic_video import pattern_frame
+from vrt.io.video import scaled_size
 
 
 def clip(num_frames: int = 4, size: tuple[int, int] = (40, 30)) -> np.ndarray:
@@ -198,9 +199,10 @@ def test_recipes_give_the_clips_and_draws_of_torchvisions_composed_transforms(tr
 
 
 @pytest.mark.parametrize("size", [(240, 320), (320, 240), (27, 33), (128, 171), (100, 100), (31, 500)])
-def test_resized_size_is_what_torchvision_resizes_to(size):
+def test_scaled_size_is_what_torchvision_resizes_to(size):
     image = torch.zeros(3, *size, dtype=torch.uint8)
-    assert resized_size(*size, 24) == tuple(v2.functional.resize(image, [24], antialias=True).shape[-2:])
+    height, width = v2.functional.resize(image, [24], antialias=True).shape[-2:]
+    assert scaled_size(size[1], size[0], 24) == (width, height)
 
 
 def test_a_drawn_recipe_travels_and_applies_to_the_same_clip():

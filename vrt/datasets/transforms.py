@@ -32,17 +32,10 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from vrt.config.schema import AugmentConfig, ColorJitterConfig, default_resize_short
+from vrt.io.video import scaled_size
 
 # torchvision's ColorJitter applies its four adjustments in a random order, numbered like this.
 _ADJUSTMENTS = ("brightness", "contrast", "saturation", "hue")
-
-
-def resized_size(height: int, width: int, short_side: int) -> tuple[int, int]:
-    """(height, width) after scaling the shorter side to ``short_side``, as ``v2.Resize(short_side)``
-    computes it (the longer side rounded down), so a decoder that scales can match it exactly."""
-    if height <= width:
-        return short_side, int(short_side * width / height)
-    return int(short_side * height / width), short_side
 
 
 class RandomScaleCrop(v2.Transform):
@@ -162,7 +155,8 @@ class ClipTransform:
         if not self.training:
             return recipe
         assert self.crop is not None
-        crop = self.crop.draw(*resized_size(height, width, self.resize_short))
+        width, height = scaled_size(width, height, self.resize_short)
+        crop = self.crop.draw(height, width)
         flip = self.flip and bool(torch.rand(1) < 0.5)
         color: tuple[tuple[str, float], ...] = ()
         if self.jitter is not None:

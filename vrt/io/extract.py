@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from vrt.errors import VideoDecodeError
-from vrt.io.video import iter_video_frames, probe_video
+from vrt.io.video import SCALE_INTERPOLATION, iter_video_frames, probe_video, scaled_size
 
 DONE_MARKER = ".done"
 PARTIAL_TAG = ".partial-"  # temporary folders are named ".<destination name>.partial-<random>"
@@ -30,16 +30,6 @@ PARTIAL_TAG = ".partial-"  # temporary folders are named ".<destination name>.pa
 def is_extracted(folder: str | Path) -> bool:
     """Whether ``folder`` is a finished frame folder (it has the ``.done`` marker)."""
     return (Path(folder) / DONE_MARKER).is_file()
-
-
-def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
-    """(width, height) with the shorter side at ``short_side`` and the aspect ratio kept."""
-    if not short_side:
-        return width, height
-    scale = short_side / min(width, height)
-    if width <= height:
-        return short_side, max(round(height * scale), 1)
-    return max(round(width * scale), 1), short_side
 
 
 def extract_frames(
@@ -73,9 +63,9 @@ def extract_frames(
     info = probe_video(video)
     if fps is not None and info.fps <= 0:
         raise ValueError(f"{video}: the video states no frame rate, so it cannot be resampled to {fps} fps")
+    # The size and filter of read_video_frames(short_side=...): frames stored at the clip
+    # transform's short side are the frames a scaling decoder would give it.
     width, height = scaled_size(info.width, info.height, short_side)
-    # AREA averages the source pixels a target pixel covers: no aliasing when shrinking.
-    interpolation = "AREA" if width * height < info.width * info.height else "BICUBIC"
     save_options = {"quality": quality} if ext == "jpg" else {}
 
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +73,10 @@ def extract_frames(
     partial = folder.parent / f".{folder.name}{PARTIAL_TAG}{os.getpid()}-{secrets.token_hex(4)}"
     partial.mkdir()
     try:
+        from av.video.reformatter import VideoReformatter
+
         written = 0
+        reformatter = VideoReformatter()  # one swscale context for the video, not one per frame
         for index, frame in iter_video_frames(video):
             if index < 0:
                 continue  # decoder pre-roll, timed before the stream starts: players never show it
@@ -92,7 +85,9 @@ def extract_frames(
             copies = 1 if fps is None else _copies(index, written, info.fps, fps)
             if copies == 0:
                 continue
-            image = frame.reformat(width=width, height=height, format="rgb24", interpolation=interpolation)
+            image = reformatter.reformat(
+                frame, width=width, height=height, format="rgb24", interpolation=SCALE_INTERPOLATION
+            )
             picture = image.to_image()
             for _ in range(copies):
                 written += 1

@@ -78,12 +78,20 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(num_frames=num_frames, fps=fps, width=width, height=height)
 
 
-def read_video_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:
+def read_video_frames(
+    path: str | Path, indices: Sequence[int], *, short_side: int | None = None, threads: int = 1
+) -> np.ndarray:
     """The frames at ``indices`` of ``path`` as uint8 RGB ``(len(indices), H, W, 3)``, in that order.
 
     ``indices`` must be non-decreasing (repeats allowed), which is what every clip sampler
     returns. Any pixel format (grey, 10-bit, odd sizes) comes out as 8-bit RGB. An index past
     the last decodable frame gets that last frame.
+
+    ``short_side`` scales the frames (shorter side to that many pixels, the size
+    :func:`scaled_size` gives) in the same swscale pass that converts them to RGB, which costs
+    less than converting at full size and resizing afterwards; ``None`` keeps the stored size.
+    ``threads`` is FFmpeg's decoding threads (1: none, 0: FFmpeg's choice); worth more than one
+    only when fewer decoders run than there are cores (DataLoader workers decode in parallel).
 
     Raises:
         ValueError: ``indices`` is empty, negative or not sorted.
@@ -96,11 +104,12 @@ def read_video_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:
     if wanted[0] < 0 or any(b < a for a, b in itertools.pairwise(wanted)):
         raise ValueError(f"frame indices must be non-negative and non-decreasing, got {wanted}")
     targets = sorted(set(wanted))
+    converter = _RgbConverter(short_side)
 
-    with _open_video(path) as (container, stream):
+    with _open_video(path, threads=threads) as (container, stream):
         frames: dict[int, np.ndarray] | None = {}
         for run in _seek_runs(targets, seekable=_is_seekable(stream)):
-            decoded = _decode_targets(container, stream, run, path, seek=True)
+            decoded = _decode_targets(container, stream, run, path, seek=True, converter=converter)
             if decoded is None:
                 frames = None
                 break
@@ -108,8 +117,8 @@ def read_video_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:
     if frames is None:
         # The seek overshot (imprecise index), landed past the end of a truncated file, or the
         # stream has no timestamps: decode from the start instead, counting frames if needed.
-        with _open_video(path) as (container, stream):
-            frames = _decode_targets(container, stream, targets, path, seek=False)
+        with _open_video(path, threads=threads) as (container, stream):
+            frames = _decode_targets(container, stream, targets, path, seek=False, converter=converter)
     assert frames is not None  # without seeking, every outcome is frames or an exception
     return np.stack([frames[i] for i in wanted])
 
@@ -141,8 +150,30 @@ def iter_video_frames(path: str | Path) -> Iterator[tuple[int, av.VideoFrame]]:
             raise VideoDecodeError(f"{path}: no frame could be decoded{reason}")
 
 
+# swscale's bilinear filter widens with the shrink factor (it averages what a target pixel
+# covers), which keeps it closest to torchvision's antialiased resize: within a grey level or two.
+SCALE_INTERPOLATION = "BILINEAR"
+
+
+def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
+    """(width, height) with the shorter side at ``short_side`` and the aspect ratio kept.
+
+    The longer side is rounded down, as torchvision's ``Resize(short_side)`` does, so frames
+    scaled by the decoder or stored at that size are the size the clip transform would make
+    them (its resize is then a no-op and its crops fall on the same pixels). ``None`` or 0
+    keeps the size.
+    """
+    if not short_side:
+        return width, height
+    if width <= height:
+        return short_side, int(short_side * height / width)
+    return int(short_side * width / height), short_side
+
+
 @contextmanager
-def _open_video(path: Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+def _open_video(
+    path: Path, *, threads: int = 1
+) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
     """Open ``path`` for reading its first video stream; every failure becomes VideoDecodeError."""
     import av
 
@@ -160,7 +191,11 @@ def _open_video(path: Path) -> Iterator[tuple[av.container.InputContainer, av.vi
         stream = container.streams.video[0]
         # DataLoader workers already decode one video each in parallel; a thread pool per
         # decoder would oversubscribe the cores and, with frame threading, delay each frame.
-        stream.thread_type = "NONE"
+        if threads == 1:
+            stream.thread_type = "NONE"
+        else:
+            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = threads
         yield container, stream
 
 
@@ -263,6 +298,7 @@ def _decode_targets(
     path: Path,
     *,
     seek: bool,
+    converter: _RgbConverter,
 ) -> dict[int, np.ndarray] | None:
     """RGB arrays of the sorted, unique frame ``targets``; ``None`` asks for a retry without seeking."""
     fps = _frame_rate(stream)
@@ -284,7 +320,6 @@ def _decode_targets(
     pending = 0  # position in targets of the next frame to fill
     last: _Frame | None = None
     errors: list[str] = []
-    size: list[int] = []  # (width, height) of the first frame converted: a clip keeps one size
     for count, frame in enumerate(_decoded_frames(container, stream, errors)):
         if frame.pts is None or not seekable:
             if seeked:
@@ -292,7 +327,7 @@ def _decode_targets(
             index = count
         else:
             index = round((frame.pts - start_pts) * time_base * fps)
-        current = _Frame(frame, size)
+        current = _Frame(frame, converter)
         if seeked and last is None and index > targets[0]:
             return None  # landed after the first frame we need
         while pending < len(targets) and targets[pending] < index:
@@ -316,25 +351,45 @@ def _decode_targets(
     return out
 
 
-class _Frame:
-    """A decoded frame converted to RGB at most once, and only if some target uses it.
+class _RgbConverter:
+    """Converts the frames of one clip to RGB arrays of one size, reusing one swscale context.
 
-    ``size`` is shared by the frames of one clip: the first conversion records its (width,
-    height) and later ones are scaled to it, so a stream that changes resolution midway still
-    gives a clip that stacks.
+    PyAV's ``frame.to_ndarray(width=..., height=...)`` builds a new swscale context for every
+    frame, which costs more than decoding an MPEG-4 frame; one reformatter per clip keeps its
+    context. The first frame converted fixes the size (scaled to ``short_side`` if given), so
+    a stream that changes resolution midway still gives a clip that stacks.
     """
 
-    __slots__ = ("_frame", "_rgb", "_size")
+    __slots__ = ("_reformatter", "_short_side", "_size")
 
-    def __init__(self, frame: av.VideoFrame, size: list[int]) -> None:
+    def __init__(self, short_side: int | None) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        self._reformatter = VideoReformatter()
+        self._short_side = short_side
+        self._size: tuple[int, int] | None = None
+
+    def rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        if self._size is None:
+            self._size = scaled_size(frame.width, frame.height, self._short_side)
+        width, height = self._size
+        converted = self._reformatter.reformat(
+            frame, width=width, height=height, format="rgb24", interpolation=SCALE_INTERPOLATION
+        )
+        return converted.to_ndarray()
+
+
+class _Frame:
+    """A decoded frame converted to RGB at most once, and only if some target uses it."""
+
+    __slots__ = ("_converter", "_frame", "_rgb")
+
+    def __init__(self, frame: av.VideoFrame, converter: _RgbConverter) -> None:
         self._frame = frame
         self._rgb: np.ndarray | None = None
-        self._size = size
+        self._converter = converter
 
     def rgb(self) -> np.ndarray:
         if self._rgb is None:
-            if not self._size:
-                self._size.extend((self._frame.width, self._frame.height))
-            width, height = self._size
-            self._rgb = self._frame.to_ndarray(width=width, height=height, format="rgb24")
+            self._rgb = self._converter.rgb(self._frame)
         return self._rgb
