@@ -16,12 +16,16 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Literal, get_args
 
+import numpy as np
 import torch
 
 from vrt.datasets.base import VideoDataset
 from vrt.datasets.clips import ClipSpec
+from vrt.datasets.decoders import read_frame_images
+from vrt.datasets.pending import PendingClip
 from vrt.datasets.splitfiles import SplitEntry
 from vrt.errors import VideoDecodeError, VrtError
+from vrt.io.frames import image_size, list_frame_files, read_frame_bytes
 
 StorageMode = Literal["auto", "video", "frames"]
 Subset = Literal["train", "test"]
@@ -147,9 +151,9 @@ class VideoFileDataset(VideoDataset):
             ids=[entry.path for entry, _, _ in found],
             groups=None if any(group is None for group in groups) else groups,
         )
-        # Frame counts probed so far (per process: each DataLoader worker fills its own), so
-        # that epochs and test-time clips after the first open each video once, not twice.
+        # Frame counts and frame listings read so far (see _read).
         self._video_lengths: dict[int, int] = {}
+        self._frame_files: dict[int, list[Path]] = {}
 
     def _locate(self, index: _FolderIndex, relative: str) -> tuple[Path, str] | None:
         if self.storage in ("auto", "video"):
@@ -183,17 +187,44 @@ class VideoFileDataset(VideoDataset):
         warnings.warn(f"{summary}; they are skipped (set data.strict: true to fail instead)", stacklevel=3)
 
     def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
-        from vrt.io.frames import list_frame_files, read_frame_files
-        from vrt.io.video import probe_video, read_video_frames
+        frames = self._read(index, training=training, clip=clip, num_clips=num_clips, encoded=False)
+        return self.clips.transform(training=training)(frames)
 
+    def prepare_clip(
+        self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
+    ) -> torch.Tensor | PendingClip:
+        if self.clips.pipeline == "cpu":
+            return self.load_clip(index, training=training, clip=clip, num_clips=num_clips)
+        read = self._read(index, training=training, clip=clip, num_clips=num_clips, encoded=True)
+        path = str(self.paths[index])
+        if isinstance(read, list):  # a frame folder's files, decoded on the device
+            width, height = image_size(read[0], source=path)
+            pending = {"encoded": tuple(read)}
+        else:  # a video, decoded here: FFmpeg decodes on the CPU
+            height, width = read.shape[1:3]
+            pending = {"frames": read}
+        # Drawn after the sampler, from the same RNG, as load_clip draws: the same clip either way.
+        recipe = self.clips.transform(training=training).draw(height, width)
+        return PendingClip(recipe, video_id=self.ids[index], source=path, **pending)
+
+    def _read(
+        self, index: int, *, training: bool, clip: int, num_clips: int, encoded: bool
+    ) -> np.ndarray | torch.Tensor | list[np.ndarray]:
+        """The frames of one clip: decoded ``(T, H, W, 3)``, or a frame folder's encoded files
+        (one array per frame, in clip order) when ``encoded``."""
         path, kind = self.paths[index], self.kinds[index]
+        decoder = self.clips.decoder
         try:
+            # Lengths and listings are kept (per process: each DataLoader worker fills its own), so
+            # that epochs and test-time clips after the first open or list each video once.
             if kind == "video":
                 if index not in self._video_lengths:
-                    self._video_lengths[index] = probe_video(path).num_frames
+                    self._video_lengths[index] = decoder.num_frames(path)
                 length = self._video_lengths[index]
             else:
-                files = list_frame_files(path)
+                if index not in self._frame_files:
+                    self._frame_files[index] = list_frame_files(path)
+                files = self._frame_files[index]
                 length = len(files)
         except VideoDecodeError:
             raise
@@ -203,12 +234,16 @@ class VideoFileDataset(VideoDataset):
             raise VideoDecodeError(f"{path} has no frames")
         indices = self.clips.sampler(length, training=training, clip=clip, num_clips=num_clips)
         try:
-            frames = read_video_frames(path, indices) if kind == "video" else read_frame_files(files, indices)
+            if kind == "video":
+                return decoder.read(path, indices, short_side=self.clips.resize_short)
+            if encoded:
+                data = read_frame_bytes(files, indices)
+                return [data[i] for i in indices]
+            return read_frame_images(files, indices)
         except VideoDecodeError:
             raise
         except Exception as error:  # noqa: BLE001 - see above
             raise VideoDecodeError(f"cannot decode {path}: {type(error).__name__}: {error}") from error
-        return self.clips.transform(training=training)(frames)
 
     def describe_clips(self) -> dict[str, str]:
         return self.clips.describe()

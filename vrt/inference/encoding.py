@@ -49,11 +49,12 @@ def encode_batches(
     try:
         batch: ClipBatch
         for batch in loader:
+            batch = batch.on_device(device)  # finishes pending clips (data.pipeline: device) there
             if batch.skipped and on_skipped is not None:
                 on_skipped(batch.skipped)
             if len(batch):
                 with autocast(device, amp):
-                    u = real_valued_codes(model, batch.clips.to(device, non_blocking=True))
+                    u = real_valued_codes(model, batch.clips)
                 bits.append(binarize(u).cpu().numpy())
                 indices.append(batch.indices.numpy())
             if on_batch is not None:

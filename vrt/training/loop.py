@@ -115,6 +115,9 @@ def train_epoch(
         batch: ClipBatch | None = next(iterator, None)
         if batch is None:
             break
+        # Pending clips (data.pipeline: device) are decoded and augmented here, on the device;
+        # those that fail to decode join the skipped ones before the ranks agree on the step.
+        batch = batch.on_device(step.device)
         # Fewer than two clips (a batch of one, or of unreadable videos) has nothing to rank.
         stopping, unusable, skipped = _agree(stop.requested, len(batch) < 2, len(batch.skipped))
         if stopping:
