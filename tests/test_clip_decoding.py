@@ -15,8 +15,9 @@ from vrt.data.pipeline import clip_spec
 from vrt.datasets.decoders import PyAVDecoder, TorchCodecDecoder, decode_images, read_frame_images
 from vrt.errors import VideoDecodeError
 from vrt.io.frames import list_frame_files, read_frame_files
+from vrt.io.rgb import scaled_size
 from vrt.io.synthetic_video import frame_number, write_frame_folder, write_test_video
-from vrt.io.video import iter_video_frames, read_video_frames, scaled_size
+from vrt.io.video import iter_video_frames, read_video_frames
 
 from .conftest import tiny_config_dict
 

@@ -14,8 +14,8 @@ from vrt.config import apply_override, config_from_dict
 from vrt.config.schema import AugmentConfig, ColorJitterConfig
 from vrt.data.pipeline import clip_spec
 from vrt.datasets.transforms import RandomScaleCrop, apply_recipe, build_clip_transform
+from vrt.io.rgb import scaled_size
 from vrt.io.synthetic_video import pattern_frame
-from vrt.io.video import scaled_size
 
 
 def clip(num_frames: int = 4, size: tuple[int, int] = (40, 30)) -> np.ndarray:

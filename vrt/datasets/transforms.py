@@ -32,7 +32,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from vrt.config.schema import AugmentConfig, ColorJitterConfig, default_resize_short
-from vrt.io.video import scaled_size
+from vrt.io.rgb import scaled_size
 
 # torchvision's ColorJitter applies its four adjustments in a random order, numbered like this.
 _ADJUSTMENTS = ("brightness", "contrast", "saturation", "hue")

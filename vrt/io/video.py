@@ -18,7 +18,7 @@ into a skipped, reported video instead of a crashed run.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vrt.errors import VideoDecodeError
+from vrt.io.rgb import PendingRgb, RgbConverter
 
 if TYPE_CHECKING:
     import av
@@ -88,7 +89,7 @@ def read_video_frames(
     the last decodable frame gets that last frame.
 
     ``short_side`` scales the frames (shorter side to that many pixels, the size
-    :func:`scaled_size` gives) in the same swscale pass that converts them to RGB, which costs
+    :func:`~vrt.io.rgb.scaled_size` gives) in the same swscale pass that converts them to RGB, which costs
     less than converting at full size and resizing afterwards; ``None`` keeps the stored size.
     ``threads`` is FFmpeg's decoding threads (1: none, 0: FFmpeg's choice); worth more than one
     only when fewer decoders run than there are cores (DataLoader workers decode in parallel).
@@ -104,7 +105,7 @@ def read_video_frames(
     if wanted[0] < 0 or any(b < a for a, b in itertools.pairwise(wanted)):
         raise ValueError(f"frame indices must be non-negative and non-decreasing, got {wanted}")
     targets = sorted(set(wanted))
-    converter = _RgbConverter(short_side)
+    converter = RgbConverter(short_side)
 
     with _open_video(path, threads=threads) as (container, stream):
         frames: dict[int, np.ndarray] | None = {}
@@ -148,26 +149,6 @@ def iter_video_frames(path: str | Path) -> Iterator[tuple[int, av.VideoFrame]]:
         if count < 0:
             reason = f" ({errors[-1]})" if errors else ""
             raise VideoDecodeError(f"{path}: no frame could be decoded{reason}")
-
-
-# swscale's bilinear filter widens with the shrink factor (it averages what a target pixel
-# covers), which keeps it closest to torchvision's antialiased resize: within a grey level or two.
-SCALE_INTERPOLATION = "BILINEAR"
-
-
-def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
-    """(width, height) with the shorter side at ``short_side`` and the aspect ratio kept.
-
-    The longer side is rounded down, as torchvision's ``Resize(short_side)`` does, so frames
-    scaled by the decoder or stored at that size are the size the clip transform would make
-    them (its resize is then a no-op and its crops fall on the same pixels). ``None`` or 0
-    keeps the size.
-    """
-    if not short_side:
-        return width, height
-    if width <= height:
-        return short_side, int(short_side * height / width)
-    return int(short_side * width / height), short_side
 
 
 @contextmanager
@@ -242,7 +223,12 @@ def _count_packets(
 
 
 def _decoded_frames(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, errors: list[str]
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    errors: list[str],
+    *,
+    needed: Callable[[], int] | None = None,
+    index_of: Callable[[int], int] | None = None,
 ) -> Iterator[av.VideoFrame]:
     """Decode forward from the current position, getting past what damage can be got past.
 
@@ -250,19 +236,45 @@ def _decoded_frames(
     are still good, and whether the losses matter is the caller's decision. A packet that fails
     to decode is dropped (the decoder picks up again, at the latest at the next keyframe); a
     read error of the demuxer ends the stream, as nothing after it can be located.
+
+    With ``needed`` (the index of the next frame the caller wants) and ``index_of`` (a
+    timestamp's frame index), only the frames a clip needs are decoded: packets of frames
+    before the needed one are held back undecoded. If a keyframe not after the needed frame
+    turns up, the packets before it were only leading up to it (a keyframe decodes on its own):
+    they are dropped and the decoder flushed, as a seek would. The packets held are decoded
+    when a packet at or after the needed frame arrives, or at the end. Everything before a
+    keyframe in decoding order is shown before it, so nothing dropped is needed, B-frames or not.
     """
     import av
 
-    try:
-        for packet in container.demux(stream):
+    held: list[av.Packet] = []
+
+    def decode(packets: list[av.Packet]) -> Iterator[av.VideoFrame]:
+        for packet in packets:
             try:
-                frames = packet.decode()
+                yield from packet.decode()
             except (av.FFmpegError, *_READ_ERRORS) as error:
                 errors.append(_reason(error))
-                continue
-            yield from frames
+
+    try:
+        for packet in container.demux(stream):
+            if needed is not None and index_of is not None and packet.pts is not None and packet.size > 0:
+                index, wanted = index_of(packet.pts), needed()
+                if packet.is_keyframe and index <= wanted:
+                    if held:
+                        held.clear()
+                        stream.codec_context.flush_buffers()
+                    if index < wanted:
+                        held.append(packet)  # another keyframe may yet come before the needed frame
+                        continue
+                elif index < wanted:
+                    held.append(packet)
+                    continue
+            yield from decode([*held, packet])
+            held.clear()
     except (av.FFmpegError, *_READ_ERRORS) as error:
         errors.append(_reason(error))
+    yield from decode(held)  # the video ended before the needed frame: its last frames stand in
 
 
 # Frames farther apart than this are reached by a new seek rather than by decoding the gap:
@@ -298,13 +310,17 @@ def _decode_targets(
     path: Path,
     *,
     seek: bool,
-    converter: _RgbConverter,
+    converter: RgbConverter,
 ) -> dict[int, np.ndarray] | None:
     """RGB arrays of the sorted, unique frame ``targets``; ``None`` asks for a retry without seeking."""
     fps = _frame_rate(stream)
     time_base = float(stream.time_base) if stream.time_base else 0.0
     start_pts = stream.start_time or 0
     seekable = _is_seekable(stream)
+
+    def _index_of(pts: int) -> int:
+        return round((pts - start_pts) * time_base * fps)
+
     # Seeking costs an index lookup and a decoder flush; at the start it gains nothing.
     seeked = seek and seekable and targets[0] > 0
     if seeked:
@@ -318,16 +334,18 @@ def _decode_targets(
 
     out: dict[int, np.ndarray] = {}
     pending = 0  # position in targets of the next frame to fill
-    last: _Frame | None = None
+    last: PendingRgb | None = None
     errors: list[str] = []
-    for count, frame in enumerate(_decoded_frames(container, stream, errors)):
+    # Frames are skipped by their timestamps; the retry without seeking decodes every frame.
+    skipping = {"needed": lambda: targets[pending], "index_of": _index_of} if seek and seekable else {}
+    for count, frame in enumerate(_decoded_frames(container, stream, errors, **skipping)):
         if frame.pts is None or not seekable:
-            if seeked:
+            if seeked or skipping:
                 return None  # without timestamps only counting from frame 0 tells which frame this is
             index = count
         else:
-            index = round((frame.pts - start_pts) * time_base * fps)
-        current = _Frame(frame, converter)
+            index = _index_of(frame.pts)
+        current = PendingRgb(frame, converter)
         if seeked and last is None and index > targets[0]:
             return None  # landed after the first frame we need
         while pending < len(targets) and targets[pending] < index:
@@ -349,47 +367,3 @@ def _decode_targets(
     for target in targets[pending:]:
         out[target] = last.rgb()
     return out
-
-
-class _RgbConverter:
-    """Converts the frames of one clip to RGB arrays of one size, reusing one swscale context.
-
-    PyAV's ``frame.to_ndarray(width=..., height=...)`` builds a new swscale context for every
-    frame, which costs more than decoding an MPEG-4 frame; one reformatter per clip keeps its
-    context. The first frame converted fixes the size (scaled to ``short_side`` if given), so
-    a stream that changes resolution midway still gives a clip that stacks.
-    """
-
-    __slots__ = ("_reformatter", "_short_side", "_size")
-
-    def __init__(self, short_side: int | None) -> None:
-        from av.video.reformatter import VideoReformatter
-
-        self._reformatter = VideoReformatter()
-        self._short_side = short_side
-        self._size: tuple[int, int] | None = None
-
-    def rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        if self._size is None:
-            self._size = scaled_size(frame.width, frame.height, self._short_side)
-        width, height = self._size
-        converted = self._reformatter.reformat(
-            frame, width=width, height=height, format="rgb24", interpolation=SCALE_INTERPOLATION
-        )
-        return converted.to_ndarray()
-
-
-class _Frame:
-    """A decoded frame converted to RGB at most once, and only if some target uses it."""
-
-    __slots__ = ("_converter", "_frame", "_rgb")
-
-    def __init__(self, frame: av.VideoFrame, converter: _RgbConverter) -> None:
-        self._frame = frame
-        self._rgb: np.ndarray | None = None
-        self._converter = converter
-
-    def rgb(self) -> np.ndarray:
-        if self._rgb is None:
-            self._rgb = self._converter.rgb(self._frame)
-        return self._rgb
