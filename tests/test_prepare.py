@@ -92,6 +92,33 @@ def test_a_second_run_skips_finished_videos_and_redoes_unfinished_ones(tmp_path)
     assert not leftovers(dst)
 
 
+def test_finished_folders_extracted_with_other_options_are_kept_and_reported(tmp_path):
+    make_tree(tmp_path / "src")
+    dst = tmp_path / "dst"
+    prepare_frames(tmp_path / "src", dst, short_side=32, workers=1, quality=80)
+    marker = json.loads((dst / "Jump/v_Jump_g01_c01/.done").read_text())
+    assert marker["options"] == {"short_side": 32, "fps": None, "ext": "jpg", "quality": 80}
+    assert not prepare_frames(
+        tmp_path / "src", dst, short_side=32, workers=1, quality=80
+    ).kept_with_other_options
+
+    again = prepare_frames(tmp_path / "src", dst, short_side=24, workers=1, quality=80)
+    assert len(again.skipped) == 3 and not again.converted
+    assert [o.reason for o in again.kept_with_other_options] == [
+        "extracted with other options: short_side 32 (asked 24)"
+    ] * 3
+    result = cli.invoke(
+        app, ["prepare", "frames", "--src", str(tmp_path / "src"), "--dst", str(dst), "--quality", "95"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 finished folders were extracted with other options" in " ".join(result.output.split())
+    assert "quality 80 (asked 95)" in " ".join(result.output.split())
+    with pytest.raises(ValueError, match="quality"):
+        extract_module.extract_frames(
+            tmp_path / "src" / "Jump" / "v_Jump_g01_c01.avi", tmp_path / "q", quality=0
+        )
+
+
 def test_bad_videos_are_listed_and_do_not_stop_the_others(tmp_path):
     make_tree(tmp_path / "src")
     (tmp_path / "src" / "Jump" / "broken.avi").write_bytes(b"\x00garbage" * 300)

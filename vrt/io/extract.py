@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Literal
 
 from vrt.errors import VideoDecodeError
-from vrt.io.video import SCALE_INTERPOLATION, iter_video_frames, probe_video, scaled_size
+from vrt.io.rgb import SCALE_INTERPOLATION, scaled_size
+from vrt.io.video import iter_video_frames, probe_video
 
 DONE_MARKER = ".done"
 PARTIAL_TAG = ".partial-"  # temporary folders are named ".<destination name>.partial-<random>"
@@ -30,6 +31,21 @@ PARTIAL_TAG = ".partial-"  # temporary folders are named ".<destination name>.pa
 def is_extracted(folder: str | Path) -> bool:
     """Whether ``folder`` is a finished frame folder (it has the ``.done`` marker)."""
     return (Path(folder) / DONE_MARKER).is_file()
+
+
+def extraction_options(*, short_side: int | None, fps: float | None, ext: str, quality: int) -> dict:
+    """The options a finished folder's marker records (quality only for JPEGs, where it applies)."""
+    options = {"short_side": short_side or None, "fps": fps, "ext": ext}
+    return options | {"quality": quality} if ext == "jpg" else options
+
+
+def recorded_options(folder: str | Path) -> dict | None:
+    """The options a finished frame folder was extracted with; None if its marker does not say."""
+    try:
+        options = json.loads((Path(folder) / DONE_MARKER).read_text(encoding="utf-8")).get("options")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return options if isinstance(options, dict) else None
 
 
 def extract_frames(
@@ -49,6 +65,8 @@ def extract_frames(
         fps: resample to this frame rate (nearest source frame for each output time); ``None``
             keeps every decoded frame.
         ext: ``jpg`` (small, lossy; ``quality`` applies) or ``png`` (lossless, larger).
+        quality: JPEG quality, 1-100 (Pillow's scale; 90 keeps compression artefacts below
+            what the clip transform's resize blurs).
 
     An existing ``folder`` is replaced only once the new frames are complete.
 
@@ -58,6 +76,8 @@ def extract_frames(
     video, folder = Path(video), Path(folder)
     if ext not in ("jpg", "png"):
         raise ValueError(f"ext must be 'jpg' or 'png', got {ext!r}")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must lie in [1, 100], got {quality}")
     if fps is not None and fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     info = probe_video(video)
@@ -100,7 +120,7 @@ def extract_frames(
             "width": width,
             "height": height,
             "source": video.name,
-            "options": {"short_side": short_side or None, "fps": fps, "ext": ext},
+            "options": extraction_options(short_side=short_side, fps=fps, ext=ext, quality=quality),
         }
         (partial / DONE_MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
         if folder.exists():
@@ -151,6 +171,7 @@ def try_extract_frames(
     short_side: int | None,
     fps: float | None,
     ext: Literal["jpg", "png"],
+    quality: int = 90,
 ) -> ExtractResult:
     """``extract_frames`` that reports any failure instead of raising, for a pool of workers.
 
@@ -158,7 +179,7 @@ def try_extract_frames(
     result's ``error`` (an interrupt still propagates).
     """
     try:
-        frames = extract_frames(video, folder, short_side=short_side, fps=fps, ext=ext)
+        frames = extract_frames(video, folder, short_side=short_side, fps=fps, ext=ext, quality=quality)
     except Exception as error:
         reason = str(error) if isinstance(error, VideoDecodeError) else f"{type(error).__name__}: {error}"
         # The summary names the video already; the message's own copy of the path is noise there.
