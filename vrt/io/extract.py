@@ -96,7 +96,9 @@ def extract_frames(
         from av.video.reformatter import VideoReformatter
 
         written = 0
-        reformatter = VideoReformatter()  # one swscale context for the video, not one per frame
+        # One swscale context for the video, not one per frame; one thread, as the workers of
+        # vrt prepare frames already convert a video each.
+        reformatter = VideoReformatter()
         for index, frame in iter_video_frames(video):
             if index < 0:
                 continue  # decoder pre-roll, timed before the stream starts: players never show it
@@ -106,7 +108,12 @@ def extract_frames(
             if copies == 0:
                 continue
             image = reformatter.reformat(
-                frame, width=width, height=height, format="rgb24", interpolation=SCALE_INTERPOLATION
+                frame,
+                width=width,
+                height=height,
+                format="rgb24",
+                interpolation=SCALE_INTERPOLATION,
+                threads=1,
             )
             picture = image.to_image()
             for _ in range(copies):

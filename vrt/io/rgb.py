@@ -37,9 +37,11 @@ class RgbConverter:
     """Converts the frames of one clip to RGB arrays of one size, reusing one swscale context.
 
     PyAV's ``frame.to_ndarray(width=..., height=...)`` builds a new swscale context for every
-    frame, which costs more than decoding an MPEG-4 frame; one reformatter per clip keeps its
-    context. The first frame converted fixes the size (scaled to ``short_side`` if given), so
-    a stream that changes resolution midway still gives a clip that stacks.
+    frame, with a pool of threads (PyAV's default), which costs more than decoding an MPEG-4
+    frame; one reformatter per clip keeps its context, and one thread, since a frame is too
+    small to share out (and DataLoader workers already use every core). The first frame
+    converted fixes the size (scaled to ``short_side`` if given), so a stream that changes
+    resolution midway still gives a clip that stacks.
     """
 
     __slots__ = ("_reformatter", "_short_side", "_size")
@@ -56,7 +58,7 @@ class RgbConverter:
             self._size = scaled_size(frame.width, frame.height, self._short_side)
         width, height = self._size
         converted = self._reformatter.reformat(
-            frame, width=width, height=height, format="rgb24", interpolation=SCALE_INTERPOLATION
+            frame, width=width, height=height, format="rgb24", interpolation=SCALE_INTERPOLATION, threads=1
         )
         return converted.to_ndarray()
 
