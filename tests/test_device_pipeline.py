@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
 from vrt.config import config_from_dict
 from vrt.config.schema import AugmentConfig, ColorJitterConfig
@@ -81,6 +82,15 @@ def test_the_device_path_gives_the_cpu_paths_clips_for_the_same_draws(tree, trai
         assert torch.equal(finished.labels, expected.labels) and torch.equal(
             finished.indices, expected.indices
         )
+
+
+def test_pending_clips_cross_from_dataloader_workers(tree):
+    cpu, device = dataset(tree, "cpu"), dataset(tree, "device")
+    views = [ClipView(source, range(len(source)), training=True, augment_seed=1) for source in (cpu, device)]
+    options = {"batch_size": 4, "collate_fn": collate_clips, "num_workers": 1}
+    expected = torch.cat([batch.clips for batch in DataLoader(views[0], **options)])
+    finished = [batch.on_device(torch.device("cpu")) for batch in DataLoader(views[1], **options)]
+    assert torch.equal(torch.cat([batch.clips for batch in finished]), expected)
 
 
 def test_a_frame_that_does_not_decode_on_the_device_skips_its_video_not_the_batch(tmp_path):
