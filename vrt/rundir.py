@@ -17,7 +17,8 @@ __all__ = ["RUN_FILES", "STEP_FILE", "RunDirectory", "run_files_markdown"]
 #: Every file (or folder) a run may hold, with what it holds, in the order a run writes them.
 RUN_FILES: dict[str, str] = {
     "config.yaml": "the fully resolved config",
-    "metrics.jsonl": "one JSON object per epoch: loss, learning rate, clips/s, validation mAP, code spread",
+    "metrics.jsonl": "one JSON object per epoch: loss, learning rate, clips/s, data-wait time and share, "
+    "validation mAP, code spread",
     "train.log": "everything the run printed, with timestamps",
     "tensorboard/": "TensorBoard event files (with the tensorboard package installed)",
     "last.pt": "the newest state: model, optimiser, schedule, loss, position, RNG states, config",
