@@ -1,48 +1,81 @@
-"""DataLoader throughput: clips per second from video files (decoded on the fly) vs frame folders.
+"""DataLoader throughput: clips per second from video files and frame folders, old path against new.
 
-Builds its own corpus in a temporary folder (synthetic videos written with PyAV, and their
-frames extracted with ``vrt.io.prepare``), then times a full DataLoader pass over it for
-each storage mode and worker count, with the uniform clip sampler and the test transform (the
-same work as encoding a database). Prints a markdown table.
+Builds its own corpus in a temporary folder (synthetic videos written with PyAV, their frames
+extracted at full size and at the short side the clip transform scales to, as ``vrt prepare
+frames`` writes them), then times DataLoader passes over it with the uniform clip sampler and
+the test transform (the work of encoding a database), for every path below. The old path is
+the readers and transform of commit ``--baseline`` (default a8f075b, before this benchmark's
+changes), loaded from git into this process, so old and new run in one process and take turns,
+batch by batch (``--workers 0``) or pass by pass: a busy machine slows them alike, and the
+ratios hold. Each round measures every path once; the table gives medians over the rounds.
+Prints markdown.
 
-    python benchmarks/loader_throughput.py                      # 64 videos of 64 frames, 160x120
-    python benchmarks/loader_throughput.py --videos 128 --workers 0 1 2 4
+    python benchmarks/loader_throughput.py --preset ucf101 --rounds 7 --stages
+    python benchmarks/loader_throughput.py --videos 64 --video-frames 64 --size 160x120 --workers 0 2
 
-Run it on an otherwise idle machine: the numbers measure the CPU, and anything else running
-takes its share. The dataset class below is deliberately minimal (no adapter, no split files),
-so the figures are those of the I/O layer, not of a particular collection's bookkeeping.
+``--preset ucf101`` is UCF101-like: 24 videos of 320x240 MPEG-4, 175 frames (7 s at 25 fps),
+16x112x112 clips, one process (``--workers 0``), two passes per measurement. ``--stages`` adds
+the time per clip of each stage (``loader_stages.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import types
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from vrt.datasets.transforms import ClipTransform, build_clip_transform
-from vrt.io.frames import list_frame_files, read_frame_files
+from vrt.data.collate import collate_clips
+from vrt.datasets.base import ClipView
+from vrt.datasets.clips import ClipSpec
+from vrt.datasets.decoders import PyAVDecoder, TorchCodecDecoder, torchcodec_decoder_class
+from vrt.datasets.files import VideoFileDataset
+from vrt.datasets.splitfiles import SplitEntry
 from vrt.io.prepare import frame_folder, prepare_frames
 from vrt.io.synthetic_video import write_test_video
-from vrt.io.video import probe_video, read_video_frames
+from vrt.io.video import read_video_frames
 from vrt.registry import SAMPLERS
 
+REPO = Path(__file__).resolve().parent.parent
+PRESETS = {"ucf101": {"videos": 24, "video_frames": 175, "size": "320x240", "workers": [0], "passes": 2}}
 
-class ClipDataset(Dataset):
-    """One clip per video, from a video file or from its frame folder."""
 
-    def __init__(
-        self, sources: list[Path], *, storage: str, num_frames: int, transform: ClipTransform
-    ) -> None:
-        self.sources = sources
-        self.storage = storage
+def load_baseline(commit: str) -> dict[str, types.ModuleType]:
+    """The readers and transform of ``commit``, as modules of their own (their vrt imports resolve
+    to this checkout: errors and config, which those modules use, are unchanged)."""
+    modules = {}
+    for relative in ("vrt/io/video.py", "vrt/io/frames.py", "vrt/datasets/transforms.py"):
+        shown = subprocess.run(
+            ["git", "show", f"{commit}:{relative}"], cwd=REPO, capture_output=True, text=True, check=False
+        )
+        if shown.returncode != 0:
+            sys.exit(f"cannot read {relative} at {commit} from git ({shown.stderr.strip()}); pass --baseline")
+        name = f"baseline_{Path(relative).stem}"
+        module = types.ModuleType(name)
+        sys.modules[name] = module  # dataclasses look their module up
+        exec(compile(shown.stdout, f"{commit}:{relative}", "exec"), module.__dict__)  # noqa: S102
+        modules[Path(relative).stem] = module
+    return modules
+
+
+class BaselineClips(Dataset):
+    """One clip per video the way the old benchmark read them: probe or list, read, transform."""
+
+    def __init__(self, sources: list[Path], *, storage: str, num_frames: int, frame_size: int, old) -> None:
+        self.sources, self.storage, self.old = sources, storage, old
         self.sampler = SAMPLERS.get("uniform")(num_frames=num_frames)
-        self.transform = transform
+        self.transform = old["transforms"].build_clip_transform(frame_size=frame_size, training=False)
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -50,48 +83,176 @@ class ClipDataset(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         source = self.sources[index]
         if self.storage == "video":
-            length = probe_video(source).num_frames
-            frames = read_video_frames(source, self.sampler(length, training=False))
+            length = self.old["video"].probe_video(source).num_frames
+            frames = self.old["video"].read_video_frames(source, self.sampler(length, training=False))
         else:
-            files = list_frame_files(source)
-            frames = read_frame_files(files, self.sampler(len(files), training=False))
+            files = self.old["frames"].list_frame_files(source)
+            frames = self.old["frames"].read_frame_files(files, self.sampler(len(files), training=False))
         return self.transform(frames)
 
 
-def build_corpus(
-    root: Path, *, videos: int, frames: int, size: tuple[int, int], codec: str
-) -> tuple[list[Path], list[Path]]:
-    """Write ``videos`` videos under root/videos and their frames under root/frames."""
-    paths = [
+def build_corpus(root: Path, *, videos: int, frames: int, size: tuple[int, int], codec: str, short_side: int):
+    """``videos`` videos under root/videos, their frames at full size under root/frames and at
+    ``short_side`` under root/frames_<short_side>."""
+    for i in range(videos):
         write_test_video(
             root / "videos" / f"video_{i:04d}.avi", num_frames=frames, size=size, codec=codec, seed=i
         )
-        for i in range(videos)
-    ]
-    summary = prepare_frames(root / "videos", root / "frames", short_side=None, ext="jpg")
-    if summary.failed:
-        raise RuntimeError(f"frame extraction failed: {summary.failed[:3]}")
-    folders = [frame_folder(root / "frames", path.relative_to(root / "videos")) for path in paths]
-    return paths, folders
+    for folder, short in (("frames", None), (f"frames_{short_side}", short_side)):
+        summary = prepare_frames(root / "videos", root / folder, short_side=short, ext="jpg")
+        if summary.failed:
+            raise RuntimeError(f"frame extraction failed: {summary.failed[:3]}")
 
 
-def clips_per_second(dataset: ClipDataset, *, workers: int, batch_size: int, passes: int) -> float:
-    """Clips per second over ``passes`` full passes, the first batch (worker start-up) excluded."""
-    loader = DataLoader(
-        dataset, batch_size=batch_size, num_workers=workers, persistent_workers=workers > 0, shuffle=False
+def new_view(root: Path, storage: str, names: list[str], clips: ClipSpec) -> ClipView:
+    entries = [SplitEntry(name, 0) for name in names]
+    source = VideoFileDataset(entries=entries, root=root, class_names=["all"], clips=clips, storage=storage)
+    return ClipView(source, range(len(source)), training=False)
+
+
+def loader(dataset: Dataset, *, workers: int, batch_size: int) -> DataLoader:
+    collate = collate_clips if isinstance(dataset, ClipView) else None
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        collate_fn=collate,
     )
-    clips, start = 0, None
-    for _ in range(passes):
-        for batch in loader:
-            if start is None:
-                start = time.perf_counter()
-                continue
-            clips += batch.shape[0]
-    return clips / (time.perf_counter() - start)
+
+
+def count_clips(batch, *, finish: bool) -> int:
+    """The clips of a batch; ``finish`` transforms pending clips on the CPU, as the device pipeline
+    does on its device."""
+    if isinstance(batch, torch.Tensor):
+        return batch.shape[0]
+    return len(batch.on_device(torch.device("cpu")) if finish else batch)
+
+
+def interleaved_rates(
+    paths: list[tuple[Dataset, bool]], *, workers: int, batch_size: int, passes: int
+) -> list[tuple[float, float | None]]:
+    """(clips per second, clips per CPU-second of this process) of every path over ``passes``
+    passes, measured so that the paths share the machine's ups and downs: in one process
+    (``workers`` 0) the paths take turns batch by batch (the order rotating); with workers, pass
+    by pass, each loader's workers started untimed (their CPU time is not this process's: None).
+
+    CPU time counts only the work done, not the time other processes hold the cores, so on a
+    busy machine it says what an idle core would do."""
+    loaders = [loader(dataset, workers=workers, batch_size=batch_size) for dataset, _ in paths]
+    seconds, cpu_seconds, clips = [0.0] * len(paths), [0.0] * len(paths), [0] * len(paths)
+    if workers:
+        for number, ((_, finish), batches) in enumerate(zip(paths, loaders, strict=True)):
+            next(iter(batches))  # start the workers
+            start = time.perf_counter()
+            for _ in range(passes):
+                clips[number] += sum(count_clips(batch, finish=finish) for batch in batches)
+            seconds[number] = time.perf_counter() - start
+        return [(n / s, None) for n, s in zip(clips, seconds, strict=True)]
+    for turn in range(passes):
+        iterators = [iter(batches) for batches in loaders]
+        for step in itertools.count():
+            order = [(step + turn + k) % len(paths) for k in range(len(paths))]
+            batches = []
+            for number in order:
+                start, cpu_start = time.perf_counter(), time.process_time()
+                batch = next(iterators[number], None)
+                if batch is not None:
+                    clips[number] += count_clips(batch, finish=paths[number][1])
+                seconds[number] += time.perf_counter() - start
+                cpu_seconds[number] += time.process_time() - cpu_start
+                batches.append(batch)
+            if any(batch is None for batch in batches):
+                break
+    return [(n / s, n / c) for n, s, c in zip(clips, seconds, cpu_seconds, strict=True)]
+
+
+def benchmark_paths(
+    root: Path, names: list[str], folders: dict[str, Path], args, old
+) -> list[tuple[str, str, Dataset, bool]]:
+    """(storage, path, dataset, finish on the CPU) for every reading path measured."""
+
+    def spec(**options) -> ClipSpec:
+        return ClipSpec(num_frames=args.clip_frames, frame_size=args.frame_size, **options)
+
+    def baseline(sources: list[Path], storage: str) -> BaselineClips:
+        return BaselineClips(
+            sources, storage=storage, num_frames=args.clip_frames, frame_size=args.frame_size, old=old
+        )
+
+    video, previous = "video (MPEG-4)", f"old ({args.baseline})"
+    paths = [
+        (video, previous, baseline([root / "videos" / name for name in names], "video"), False),
+        (video, "new: pyav (scale: true)", new_view(root / "videos", "video", names, spec()), False),
+        (
+            video,
+            "new: pyav, scale: false",
+            new_view(root / "videos", "video", names, spec(decoder=PyAVDecoder(scale=False))),
+            False,
+        ),
+        (
+            video,
+            "new: pyav, threads: 2",
+            new_view(root / "videos", "video", names, spec(decoder=PyAVDecoder(threads=2))),
+            False,
+        ),
+    ]
+    try:
+        torchcodec_decoder_class()
+        paths.append(
+            (
+                video,
+                "new: torchcodec",
+                new_view(root / "videos", "video", names, spec(decoder=TorchCodecDecoder())),
+                False,
+            )
+        )
+    except ValueError as error:
+        print(f"(no torchcodec row: {error})\n")
+    for storage, folder in folders.items():
+        paths += [
+            (
+                storage,
+                previous,
+                baseline([frame_folder(folder, Path(name)) for name in names], "frames"),
+                False,
+            ),
+            (storage, "new", new_view(folder, "frames", names, spec()), False),
+            (
+                storage,
+                "new: pipeline device, on the CPU",
+                new_view(folder, "frames", names, spec(pipeline="device")),
+                True,
+            ),
+        ]
+    return paths
+
+
+def report(rates: dict[tuple[str, str, int], list[tuple[float, float | None]]], *, previous: str) -> None:
+    print(
+        "| storage | path | workers | clips/s (median) | min–max | × old | × old (per round) | clips per CPU-s | × old (CPU) |"
+    )
+    print("|---|---|---:|---:|---|---:|---:|---:|---:|")
+    for (storage, path, workers), measured in rates.items():
+        wall = [rate for rate, _ in measured]
+        old_wall = [rate for rate, _ in rates[(storage, previous, workers)]]
+        cpu = [rate for _, rate in measured if rate is not None]
+        old_cpu = [rate for _, rate in rates[(storage, previous, workers)] if rate is not None]
+        cpu_cells = (
+            f"{statistics.median(cpu):.1f} | {statistics.median(cpu) / statistics.median(old_cpu):.2f}"
+            if cpu and old_cpu
+            else "— | —"
+        )
+        print(
+            f"| {storage} | {path} | {workers} | {statistics.median(wall):.1f} | {min(wall):.1f}–{max(wall):.1f} | "
+            f"{statistics.median(wall) / statistics.median(old_wall):.2f} | "
+            f"{statistics.median(n / o for n, o in zip(wall, old_wall, strict=True)):.2f} | {cpu_cells} |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), help="set the corpus and loader options below")
     parser.add_argument("--videos", type=int, default=64)
     parser.add_argument("--video-frames", type=int, default=64, help="frames per video")
     parser.add_argument("--size", default="160x120", help="video size WxH")
@@ -101,43 +262,93 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--passes", type=int, default=3, help="passes over the corpus per measurement")
+    parser.add_argument("--rounds", type=int, default=5, help="measurements of every path, taken in turn")
+    parser.add_argument("--baseline", default="a8f075b", help="git commit whose readers are the old path")
+    parser.add_argument("--stages", action="store_true", help="also time every stage of a clip")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads in this process (DataLoader workers use 1)"
+    )
     args = parser.parse_args()
+    for key, value in PRESETS.get(args.preset, {}).items():
+        setattr(args, key, value)
+    # One thread by default: on a busy machine a parallel region waits for its slowest thread,
+    # which the scheduler may have parked for milliseconds, so two threads measure the neighbours.
+    torch.set_num_threads(args.threads)
     width, height = (int(n) for n in args.size.lower().split("x"))
+    old = load_baseline(args.baseline)
+    short = ClipSpec(num_frames=args.clip_frames, frame_size=args.frame_size).resize_short
+    previous = f"old ({args.baseline})"
+    load_before = os.getloadavg()
 
-    transform = build_clip_transform(frame_size=args.frame_size, training=False)
     with tempfile.TemporaryDirectory(prefix="vrt-loader-bench-") as tmp:
-        videos, folders = build_corpus(
-            Path(tmp), videos=args.videos, frames=args.video_frames, size=(width, height), codec=args.codec
+        root = Path(tmp)
+        build_corpus(
+            root,
+            videos=args.videos,
+            frames=args.video_frames,
+            size=(width, height),
+            codec=args.codec,
+            short_side=short,
         )
-        rows = []
-        for storage, sources in (("video (PyAV)", videos), ("frame folders (JPEG)", folders)):
-            dataset = ClipDataset(
-                sources,
-                storage="video" if storage.startswith("video") else "frames",
-                num_frames=args.clip_frames,
-                transform=transform,
+        names = sorted(video.name for video in (root / "videos").iterdir())
+        full, prepared = f"frames (JPEG, {width}x{height})", f"frames (JPEG, short side {short})"
+        folders = {full: root / "frames", prepared: root / f"frames_{short}"}
+        indices = SAMPLERS.get("uniform")(num_frames=args.clip_frames)(args.video_frames, training=False)
+        for name in names[:3]:  # the new reader at the stored size decodes the old one's pixels
+            video = root / "videos" / name
+            assert np.array_equal(
+                old["video"].read_video_frames(video, indices), read_video_frames(video, indices)
             )
-            # One untimed pass: files into the page cache, lazy initialisation (FFmpeg codecs,
-            # torch kernels) out of the way; otherwise the first row measures start-up.
-            for index in range(len(dataset)):
-                dataset[index]
+        paths = benchmark_paths(root, names, folders, args, old)
+        measured = [(dataset, finish) for _, _, dataset, finish in paths]
+        interleaved_rates(measured, workers=0, batch_size=args.batch_size, passes=1)  # warm-up, untimed
+        rates: dict[tuple[str, str, int], list[tuple[float, float | None]]] = {}
+        for _ in range(args.rounds):
             for workers in args.workers:
-                rate = clips_per_second(
-                    dataset, workers=workers, batch_size=args.batch_size, passes=args.passes
+                rounds = interleaved_rates(
+                    measured, workers=workers, batch_size=args.batch_size, passes=args.passes
                 )
-                rows.append((storage, workers, rate))
+                for (storage, path, _, _), rate in zip(paths, rounds, strict=True):
+                    rates.setdefault((storage, path, workers), []).append(rate)
+        stages = None
+        if args.stages:
+            from loader_stages import breakdown_markdown, stage_breakdown
+
+            stages = stage_breakdown(
+                videos=[root / "videos" / name for name in names],
+                folders={
+                    label: [frame_folder(folder, Path(n)) for n in names] for label, folder in folders.items()
+                },
+                indices=indices,
+                resize_short=short,
+                frame_size=args.frame_size,
+                batch_size=args.batch_size,
+            )
+    load_after = os.getloadavg()
 
     print(
-        f"{args.videos} videos of {args.video_frames} frames at {width}x{height} ({args.codec}); "
-        f"clips of {args.clip_frames}x{args.frame_size}x{args.frame_size}, uniform sampler, test transform, "
-        f"batch {args.batch_size}; {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
-        f"torch {torch.__version__}, {torch.get_num_threads()} torch threads in the main process"
+        f"{args.videos} videos of {args.video_frames} frames at {width}x{height} ({args.codec}); clips of "
+        f"{args.clip_frames}x{args.frame_size}x{args.frame_size}, uniform sampler, test transform, batch "
+        f"{args.batch_size}; {args.passes} passes per measurement, {args.rounds} rounds; {os.cpu_count()} CPUs "
+        f"({platform.processor() or platform.machine()}), torch {torch.__version__}, {torch.get_num_threads()} torch "
+        f"threads; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after ({load_after[2]:.2f} over 15 min)"
     )
     print()
-    print("| storage | workers | clips/s |")
-    print("|---|---:|---:|")
-    for storage, workers, rate in rows:
-        print(f"| {storage} | {workers} | {rate:.1f} |")
+    report(rates, previous=previous)
+    full_old, best_new = (
+        rates.get((full, previous, args.workers[0])),
+        rates.get((prepared, "new", args.workers[0])),
+    )
+    if full_old and best_new:
+        ratios = [new[0] / before[0] for new, before in zip(best_new, full_old, strict=True)]
+        print(
+            f"\nframe folders, old reader on {width}x{height} frames -> new reader on frames at short side {short}: "
+            f"{statistics.median(r for r, _ in best_new) / statistics.median(r for r, _ in full_old):.2f}x "
+            f"(medians), {statistics.median(ratios):.2f}x (per round)"
+        )
+    if stages is not None:
+        print()
+        print(breakdown_markdown(stages))
 
 
 if __name__ == "__main__":

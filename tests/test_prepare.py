@@ -62,9 +62,10 @@ def test_converts_every_video_into_a_numbered_frame_folder(tmp_path):
         assert min(frames.shape[1:3]) == 32  # the short side
         marker = json.loads((folder / ".done").read_text())
         assert marker["frames"] == num_frames
-    # The aspect ratio is kept: 64x48 -> 43x32 (W x H), 48x64 -> 32x43.
-    assert Image.open(dst / "Jump/v_Jump_g01_c01/00001.png").size == (43, 32)
-    assert Image.open(dst / "Jump/v_Jump_g02_c01/00001.png").size == (32, 43)
+    # The aspect ratio is kept, the long side rounded down as the clip transform's resize does:
+    # 64x48 -> 42x32 (W x H), 48x64 -> 32x42, so the transform has nothing left to resize.
+    assert Image.open(dst / "Jump/v_Jump_g01_c01/00001.png").size == (42, 32)
+    assert Image.open(dst / "Jump/v_Jump_g02_c01/00001.png").size == (32, 42)
     assert not leftovers(dst)
     # Frame folders get the permissions of any new folder (not a private 0700 temporary one).
     (tmp_path / "fresh").mkdir()
@@ -90,6 +91,33 @@ def test_a_second_run_skips_finished_videos_and_redoes_unfinished_ones(tmp_path)
     assert [o.video.as_posix() for o in third.converted] == ["Jump/v_Jump_g02_c01.avi"]
     assert len(list_frame_files(dst / "Jump/v_Jump_g02_c01")) == 5
     assert not leftovers(dst)
+
+
+def test_finished_folders_extracted_with_other_options_are_kept_and_reported(tmp_path):
+    make_tree(tmp_path / "src")
+    dst = tmp_path / "dst"
+    prepare_frames(tmp_path / "src", dst, short_side=32, workers=1, quality=80)
+    marker = json.loads((dst / "Jump/v_Jump_g01_c01/.done").read_text())
+    assert marker["options"] == {"short_side": 32, "fps": None, "ext": "jpg", "quality": 80}
+    assert not prepare_frames(
+        tmp_path / "src", dst, short_side=32, workers=1, quality=80
+    ).kept_with_other_options
+
+    again = prepare_frames(tmp_path / "src", dst, short_side=24, workers=1, quality=80)
+    assert len(again.skipped) == 3 and not again.converted
+    assert [o.reason for o in again.kept_with_other_options] == [
+        "extracted with other options: short_side 32 (asked 24)"
+    ] * 3
+    result = cli.invoke(
+        app, ["prepare", "frames", "--src", str(tmp_path / "src"), "--dst", str(dst), "--quality", "95"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "3 finished folders were extracted with other options" in " ".join(result.output.split())
+    assert "quality 80 (asked 95)" in " ".join(result.output.split())
+    with pytest.raises(ValueError, match="quality"):
+        extract_module.extract_frames(
+            tmp_path / "src" / "Jump" / "v_Jump_g01_c01.avi", tmp_path / "q", quality=0
+        )
 
 
 def test_bad_videos_are_listed_and_do_not_stop_the_others(tmp_path):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
+from torchvision import tv_tensors
+from torchvision.transforms import v2
 
 from vrt.config import apply_override, config_from_dict
 from vrt.config.schema import AugmentConfig, ColorJitterConfig
 from vrt.data.pipeline import clip_spec
-from vrt.datasets.transforms import RandomScaleCrop, build_clip_transform
+from vrt.datasets.transforms import RandomScaleCrop, apply_recipe, build_clip_transform
+from vrt.io.rgb import scaled_size
 from vrt.io.synthetic_video import pattern_frame
 
 
@@ -145,3 +150,68 @@ def test_invalid_inputs_and_settings():
         build_clip_transform(frame_size=32, training=True, augment=AugmentConfig(resize_short=16))
     with pytest.raises(ValueError, match="scales"):
         build_clip_transform(frame_size=32, training=True, augment=AugmentConfig(scales=[1.5]))
+
+
+def composed_v2_reference(frame_size: int, training: bool, augment: AugmentConfig) -> v2.Compose:
+    """The transform as torchvision's ``v2`` composes it: what vrt's recipes must reproduce."""
+    steps = [v2.Resize(augment.resize_short, antialias=True)]
+    if training:
+        steps += [RandomScaleCrop(augment.scales), v2.Resize((frame_size, frame_size), antialias=True)]
+        steps += [v2.RandomHorizontalFlip(p=0.5)] if augment.flip else []
+        color = augment.color
+        if color.enabled:
+            steps.append(
+                v2.ColorJitter(
+                    color.brightness or None,
+                    color.contrast or None,
+                    color.saturation or None,
+                    color.hue or None,
+                )
+            )
+    else:
+        steps.append(v2.CenterCrop(frame_size))
+    return v2.Compose([*steps, v2.ToDtype(torch.float32, scale=True)])
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize(
+    "augment",
+    [
+        AugmentConfig(resize_short=48),
+        AugmentConfig(resize_short=40, flip=False, scales=[0.5, 1.0]),
+        AugmentConfig(
+            resize_short=44, color=ColorJitterConfig(brightness=0.4, contrast=0.3, saturation=0.3, hue=0.1)
+        ),
+    ],
+)
+def test_recipes_give_the_clips_and_draws_of_torchvisions_composed_transforms(training, augment):
+    frames = clip(5, (64, 48))
+    ours = build_clip_transform(frame_size=32, training=training, augment=augment)
+    reference = composed_v2_reference(32, training, augment)
+    for seed in range(8):
+        torch.manual_seed(seed)
+        expected = reference(tv_tensors.Video(torch.from_numpy(frames).permute(0, 3, 1, 2)))
+        expected = expected.as_subclass(torch.Tensor).permute(1, 0, 2, 3)
+        after_reference = torch.rand(1)
+        torch.manual_seed(seed)
+        assert torch.equal(ours(frames), expected)
+        assert torch.equal(torch.rand(1), after_reference)  # the same number of draws, too
+
+
+@pytest.mark.parametrize("size", [(240, 320), (320, 240), (27, 33), (128, 171), (100, 100), (31, 500)])
+def test_scaled_size_is_what_torchvision_resizes_to(size):
+    image = torch.zeros(3, *size, dtype=torch.uint8)
+    height, width = v2.functional.resize(image, [24], antialias=True).shape[-2:]
+    assert scaled_size(size[1], size[0], 24) == (width, height)
+
+
+def test_a_drawn_recipe_travels_and_applies_to_the_same_clip():
+    frames = clip(4, (64, 48))
+    augment = AugmentConfig(color=ColorJitterConfig(brightness=0.5, hue=0.2))
+    transform = build_clip_transform(frame_size=24, training=True, augment=augment)
+    torch.manual_seed(3)
+    direct = transform(frames)
+    torch.manual_seed(3)
+    recipe = pickle.loads(pickle.dumps(transform.draw(48, 64)))  # as a DataLoader worker sends it
+    assert torch.equal(apply_recipe(torch.from_numpy(frames).permute(0, 3, 1, 2), recipe), direct)
+    assert {name for name, _ in recipe.color} == {"brightness", "hue"}

@@ -85,10 +85,34 @@ def test_late_frames_are_reached_by_seeking_not_by_decoding_from_the_start(long_
     # From the keyframe at or before 290 (one every 12 frames) to 297: at most 12 + 8 frames.
     assert decode_counter[0] <= 20
 
-    # The counter does see every decoded frame: frames within a short span are decoded in one go.
+    # Within a run too, only what the frames need is decoded: frame 0, then from the keyframe
+    # at or before 40 (the encoder put keyframes at 0, 9, 21, 24, 36 ...): 1 + 5 frames, not 41.
     decode_counter[0] = 0
     assert numbers(read_video_frames(long_video, [0, 40])) == [0, 40]
-    assert decode_counter[0] == 41
+    assert decode_counter[0] == 1 + 5
+
+
+@pytest.mark.parametrize("codec", ["mpeg4", "libx264"])
+def test_only_the_frames_from_each_targets_keyframe_are_decoded(tmp_path, decode_counter, codec):
+    """The uniform sampler's frames: each is decoded from the last keyframe before it (or from the
+    previous target, when that is nearer), and B-frames (libx264) change nothing in what comes out."""
+    path = write_test_video(
+        tmp_path / f"clip.{'avi' if codec == 'mpeg4' else 'mp4'}", num_frames=175, size=(64, 48), codec=codec
+    )
+    keyframes = []
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        keyframes = [round(p.pts * stream.time_base * 25) for p in container.demux(stream) if p.is_keyframe]
+    targets = [round(i * 174 / 15) for i in range(16)]
+    assert numbers(read_video_frames(path, targets)) == targets
+    expected, position = 0, -1
+    for target in targets:
+        start = max(max(k for k in keyframes if k <= target), position + 1)
+        expected, position = expected + target - start + 1, target
+    assert decode_counter[0] <= expected + (4 if codec == "libx264" else 0)  # plus the reorder delay
+    assert decode_counter[0] < 175 * 0.9
 
 
 def test_a_clip_spread_over_a_long_video_seeks_instead_of_decoding_the_gaps(long_video, decode_counter):

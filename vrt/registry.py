@@ -294,6 +294,7 @@ DATASETS: Registry = Registry(
 SAMPLERS: Registry = Registry(
     "samplers", entry_point_group="vrt.samplers", builtin="vrt.datasets.samplers", injects=("num_frames",)
 )
+DECODERS: Registry = Registry("decoders", entry_point_group="vrt.decoders", builtin="vrt.datasets.decoders")
 
 OPTIMIZERS: Registry = Registry(
     "optimizers", entry_point_group="vrt.optimizers", builtin="vrt.training.optim", injects=("params",)
@@ -306,5 +307,6 @@ SCHEDULERS: Registry = Registry(
 )
 
 REGISTRIES: dict[str, Registry] = {
-    r.kind: r for r in (BACKBONES, HEADS, LOSSES, MINERS, DATASETS, SAMPLERS, OPTIMIZERS, SCHEDULERS)
+    r.kind: r
+    for r in (BACKBONES, HEADS, LOSSES, MINERS, DATASETS, SAMPLERS, DECODERS, OPTIMIZERS, SCHEDULERS)
 }

@@ -26,7 +26,8 @@ RUN_FILES: dict[str, str] = {
     "vrt-run.json": "written first: marks the folder as a vrt run (`--output` writes into no other non-empty folder)",
     "run.lock": "held while a `vrt train` writes here (its pid and host); a second one is refused",
     "config.yaml": "the fully resolved config",
-    "metrics.jsonl": "one JSON object per epoch: loss, learning rate, clips/s, validation mAP, code spread",
+    "metrics.jsonl": "one JSON object per epoch: loss, learning rate, clips/s, data-wait time and share, "
+    "validation mAP, code spread",
     "train.log": "everything the run printed, with timestamps",
     "tensorboard/": "TensorBoard event files (with the tensorboard package installed)",
     "last.pt": "the newest state: model, optimiser, schedule, loss, position, RNG states, config",

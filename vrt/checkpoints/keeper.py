@@ -42,6 +42,8 @@ RESUMABLE_CHANGES: frozenset[str] = frozenset(
         "data.pin_memory",
         "data.persistent_workers",
         "data.prefetch_factor",
+        "data.decoder.threads",  # how fast, not what, FFmpeg decodes
+        "data.pipeline",  # the same recipes, applied on the device: equal on the CPU, within rounding on a GPU
     }
 )
 

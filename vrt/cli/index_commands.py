@@ -271,7 +271,9 @@ def _resolve_queries(index: HammingIndex, values: list[str], checkpoint: Path | 
             )
     # List the videos first: a source that holds none is said so, not met with a call for --checkpoint.
     collections = {
-        value: _list_query_videos(value) for value, kind in zip(values, kinds, strict=True) if kind == "videos"
+        value: _list_query_videos(value)
+        for value, kind in zip(values, kinds, strict=True)
+        if kind == "videos"
     }
     if collections and checkpoint is None:
         shown = ", ".join(list(collections)[:3])

@@ -44,8 +44,14 @@ def frames(
     force: Annotated[
         bool, typer.Option(help="Replace folders in DST that vrt did not write (no .done marker).")
     ] = False,
+    quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality (1-100).")] = 90,
 ) -> None:
-    """Extract the frames of every video under --src; resumable: finished videos are skipped."""
+    """Extract the frames of every video under --src; resumable: finished videos are skipped.
+
+    The default short side, 128, is what clips of data.frame_size 112 are scaled to
+    (data.augment.resize_short): the frames are then read at the size training uses them.
+    """
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from vrt.io.prepare import prepare_frames
@@ -70,6 +76,7 @@ def frames(
             fps=fps,
             workers=workers,
             ext=ext.value,
+            quality=quality,
             progress=lambda _outcome, done, total: bar.update(task, completed=done, total=total),
             force=force,
         )
@@ -84,6 +91,14 @@ def frames(
         console.print(f"  [red]failed[/] {outcome.video}: {outcome.reason}", highlight=False, soft_wrap=True)
     if len(failed) > _SHOWN_FAILURES:
         console.print(f"  ... and {len(failed) - _SHOWN_FAILURES} more", highlight=False)
+    kept = summary.kept_with_other_options
+    if kept:
+        console.print(
+            f"[yellow]{len(kept)} finished folders were extracted with other options[/] and kept as they are "
+            f"(e.g. {escape(f'{kept[0].video}: {kept[0].reason}')}); delete them to extract them again",
+            highlight=False,
+            soft_wrap=True,
+        )
     if summary.failures_file is not None:
         console.print(f"failures listed in {summary.failures_file}", highlight=False, soft_wrap=True)
     if summary.all_failed:

@@ -2,7 +2,7 @@
 
 Every YAML key maps onto a field here; anything else is an error. Component sections
 (``model.backbone``, ``model.head``, ``loss``, ``data.dataset``, ``data.clip_sampler``,
-``train.optimizer``, ``train.scheduler``) are a
+``data.decoder``, ``train.optimizer``, ``train.scheduler``) are a
 registry ``name`` plus that builder's keyword arguments, checked against its signature.
 """
 
@@ -113,11 +113,16 @@ class DataConfig:
     error instead of a warning. ``max_videos_per_class`` caps every split, for quick experiments
     and smoke tests. ``pin_memory`` (default: on for CUDA), ``persistent_workers`` and
     ``prefetch_factor`` tune the DataLoader; they never change the results. ``augment`` is how
-    clips are prepared (see :class:`AugmentConfig`).
+    clips are prepared (see :class:`AugmentConfig`). ``decoder`` is what decodes video files
+    (``pyav`` or ``torchcodec``, a registered component). ``pipeline: device`` has the
+    DataLoader workers only read frame files and draw each clip's augmentation, and decodes and
+    transforms the batch on the training device (``cpu``: all of it in the workers).
     """
 
     dataset: ComponentSpec = field(default_factory=lambda: ComponentSpec("synthetic"))
     clip_sampler: ComponentSpec = field(default_factory=lambda: ComponentSpec("uniform"))
+    decoder: ComponentSpec = field(default_factory=lambda: ComponentSpec("pyav"))
+    pipeline: Literal["cpu", "device"] = "cpu"
     num_frames: int = 16
     frame_size: int = 112
     augment: AugmentConfig = field(default_factory=AugmentConfig)

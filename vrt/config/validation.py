@@ -17,6 +17,7 @@ from vrt.config.typecheck import ConfigError
 from vrt.registry import (
     BACKBONES,
     DATASETS,
+    DECODERS,
     HEADS,
     LOSSES,
     OPTIMIZERS,
@@ -33,6 +34,7 @@ COMPONENT_SECTIONS: dict[str, Registry] = {
     "model.head": HEADS,
     "data.dataset": DATASETS,
     "data.clip_sampler": SAMPLERS,
+    "data.decoder": DECODERS,
     "train.optimizer": OPTIMIZERS,
     "train.scheduler": SCHEDULERS,
 }

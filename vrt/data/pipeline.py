@@ -23,7 +23,7 @@ from vrt.data.collate import collate_clips
 from vrt.data.splits import carve_validation
 from vrt.datasets.base import ClipView, VideoDataset
 from vrt.datasets.clips import ClipSpec
-from vrt.registry import DATASETS, SAMPLERS
+from vrt.registry import DATASETS, DECODERS, SAMPLERS
 from vrt.runtime.reproducibility import derive_seed, seed_worker
 
 SplitName = Literal["train", "fit", "val", "test"]
@@ -32,7 +32,7 @@ CPU = torch.device("cpu")
 
 
 def clip_spec(config: Config) -> ClipSpec:
-    """How the config's datasets cut clips: sampler, size and augmentation from ``data.*``."""
+    """How the config's datasets cut clips: sampler, size, augmentation and decoding from ``data.*``."""
     data = config.data
     sampler = build(SAMPLERS, data.clip_sampler, section="data.clip_sampler", num_frames=data.num_frames)
     return ClipSpec(
@@ -41,6 +41,8 @@ def clip_spec(config: Config) -> ClipSpec:
         sampler=sampler,
         augment=data.augment,
         strict=data.strict,
+        decoder=build(DECODERS, data.decoder, section="data.decoder"),
+        pipeline=data.pipeline,
     )
 
 

@@ -12,12 +12,16 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch.utils.data import Dataset
 
 from vrt.errors import VideoDecodeError
 from vrt.runtime.reproducibility import derive_seed, isolated_seed
+
+if TYPE_CHECKING:
+    from vrt.datasets.pending import PendingClip
 
 
 class VideoDataset(Dataset, ABC):
@@ -85,6 +89,14 @@ class VideoDataset(Dataset, ABC):
         ``clip`` of ``num_clips`` selects one of several test-time clips spread over the video.
         Raises :class:`~vrt.errors.VideoDecodeError` for a video that cannot be read.
         """
+
+    def prepare_clip(
+        self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
+    ) -> torch.Tensor | PendingClip:
+        """What a ``ClipView`` hands the DataLoader: the clip (``load_clip``), or, for a dataset
+        that leaves decoding and augmentation to the device (``data.pipeline: device``), the
+        :class:`~vrt.datasets.pending.PendingClip` with its frames read and its recipe drawn."""
+        return self.load_clip(index, training=training, clip=clip, num_clips=num_clips)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         """The un-augmented clip, label and index (use a ``ClipView`` to choose videos or augment)."""
@@ -184,22 +196,23 @@ class ClipView(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int] | SkippedClip:
+    def __getitem__(
+        self, key: int | tuple[int, int]
+    ) -> tuple[torch.Tensor | PendingClip | tuple[PendingClip, ...], int, int] | SkippedClip:
         position, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         index = self.indices[position]
         try:
             if self.num_clips == 1 and self.training and self.augment_seed is not None:
                 with isolated_seed(derive_seed(self.augment_seed, "augment", epoch, index)):
-                    clip = self.dataset.load_clip(index, training=True)
+                    clip = self.dataset.prepare_clip(index, training=True)
             elif self.num_clips == 1:
-                clip = self.dataset.load_clip(index, training=self.training)
+                clip = self.dataset.prepare_clip(index, training=self.training)
             else:
-                clip = torch.stack(
-                    [
-                        self.dataset.load_clip(index, training=False, clip=c, num_clips=self.num_clips)
-                        for c in range(self.num_clips)
-                    ]
-                )
+                clips = [
+                    self.dataset.prepare_clip(index, training=False, clip=c, num_clips=self.num_clips)
+                    for c in range(self.num_clips)
+                ]
+                clip = torch.stack(clips) if isinstance(clips[0], torch.Tensor) else tuple(clips)
         except VideoDecodeError as error:
             return SkippedClip(index, self.dataset.ids[index], str(error))
         return clip, self.dataset.labels[index], index

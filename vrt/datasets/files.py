@@ -15,13 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Literal, get_args
 
+import numpy as np
 import torch
 
 from vrt.datasets.base import VideoDataset
 from vrt.datasets.clips import ClipSpec
+from vrt.datasets.decoders import read_frame_images
 from vrt.datasets.listing import list_folder, skipped_message
+from vrt.datasets.pending import PendingClip
 from vrt.datasets.splitfiles import SplitEntry
 from vrt.errors import VideoDecodeError, VrtError
+from vrt.io.frames import image_size, list_frame_files, read_frame_bytes
 
 StorageMode = Literal["auto", "video", "frames"]
 Subset = Literal["train", "test"]
@@ -151,9 +155,7 @@ class VideoFileDataset(VideoDataset):
             ids=[entry.path for entry, _, _ in found],
             groups=None if any(group is None for group in groups) else groups,
         )
-        # Frame counts probed so far (per process: each DataLoader worker fills its own), so
-        # that epochs and test-time clips after the first open each video once, not twice.
-        self._video_lengths: dict[int, int] = {}
+        self._reader = ClipReader(clips)
 
     def _locate(self, index: _FolderIndex, relative: str) -> tuple[Path, str] | None:
         if self.storage in ("auto", "video"):
@@ -189,16 +191,21 @@ class VideoFileDataset(VideoDataset):
         warnings.warn(f"{summary}; they are skipped (set data.strict: true to fail instead)", stacklevel=3)
 
     def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
-        frames, self._video_lengths[index] = read_clip(
+        return self._reader.load(
+            self.paths[index], self.kinds[index], training=training, clip=clip, num_clips=num_clips
+        )
+
+    def prepare_clip(
+        self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
+    ) -> torch.Tensor | PendingClip:
+        return self._reader.prepare(
             self.paths[index],
             self.kinds[index],
-            self.clips,
+            video_id=self.ids[index],
             training=training,
             clip=clip,
             num_clips=num_clips,
-            length=self._video_lengths.get(index),
         )
-        return frames
 
     def describe_clips(self) -> dict[str, str]:
         return self.clips.describe()
@@ -210,51 +217,108 @@ class VideoFileDataset(VideoDataset):
         )
 
 
-def read_clip(
-    path: Path,
-    kind: str,
-    clips: ClipSpec,
-    *,
-    training: bool,
-    clip: int = 0,
-    num_clips: int = 1,
-    length: int | None = None,
-    span: tuple[int, int] | None = None,
-) -> tuple[torch.Tensor, int]:
-    """A clip of one video file (``kind`` ``"video"``) or frame folder (``"frames"``), and its length.
+class ClipReader:
+    """Reads clips of video files (``kind`` ``"video"``) and frame folders (``"frames"``) as one
+    :class:`ClipSpec` says: its sampler, decoder, transform and pipeline.
 
-    Probes the length of a video file unless ``length`` (from an earlier call, which the caller
-    caches) is given; a frame folder is listed each time. ``span`` ``(first, stop)`` samples the
-    clip from those frames only (a segment of a long video), clamped to the video.
-
-    Raises:
-        VideoDecodeError: the video cannot be read.
+    Video lengths and frame listings are kept (per process: each DataLoader worker fills its
+    own), so that epochs and test-time clips after the first open or list each video once.
     """
-    from vrt.io.frames import list_frame_files, read_frame_files
-    from vrt.io.video import probe_video, read_video_frames
 
-    try:
-        if kind == "video":
-            length = length if length is not None else probe_video(path).num_frames
-        else:
-            files = list_frame_files(path)
-            length = len(files)
-    except VideoDecodeError:
-        raise
-    except Exception as error:  # noqa: BLE001 - PyAV/PIL/OS raise many types; all mean "unreadable"
-        raise VideoDecodeError(f"cannot read {path}: {type(error).__name__}: {error}") from error
-    if length < 1:
-        raise VideoDecodeError(f"{path} has no frames")
-    first, stop = (0, length) if span is None else (min(span[0], length - 1), min(span[1], length))
-    picked = clips.sampler(max(stop - first, 1), training=training, clip=clip, num_clips=num_clips)
-    indices = [first + i for i in picked]
-    try:
-        frames = read_video_frames(path, indices) if kind == "video" else read_frame_files(files, indices)
-    except VideoDecodeError:
-        raise
-    except Exception as error:  # noqa: BLE001 - see above
-        raise VideoDecodeError(f"cannot decode {path}: {type(error).__name__}: {error}") from error
-    return clips.transform(training=training)(frames), length
+    def __init__(self, clips: ClipSpec) -> None:
+        self.clips = clips
+        self._lengths: dict[Path, int] = {}
+        self._frame_files: dict[Path, list[Path]] = {}
+
+    def load(
+        self,
+        path: Path,
+        kind: str,
+        *,
+        training: bool,
+        clip: int = 0,
+        num_clips: int = 1,
+        span: tuple[int, int] | None = None,
+    ) -> torch.Tensor:
+        """One transformed clip ``(C, T, H, W)``; ``span`` ``(first, stop)`` samples it from those
+        frames only (a segment of a long video), clamped to the video."""
+        frames = self._read(
+            path, kind, training=training, clip=clip, num_clips=num_clips, span=span, encoded=False
+        )
+        return self.clips.transform(training=training)(frames)
+
+    def prepare(
+        self,
+        path: Path,
+        kind: str,
+        *,
+        video_id: str,
+        training: bool,
+        clip: int = 0,
+        num_clips: int = 1,
+        span: tuple[int, int] | None = None,
+    ) -> torch.Tensor | PendingClip:
+        """:meth:`load`'s clip, or with ``data.pipeline: device`` what the device finishes: the
+        encoded frames of a folder (or a video's decoded frames) and the transform's draws."""
+        if self.clips.pipeline == "cpu":
+            return self.load(path, kind, training=training, clip=clip, num_clips=num_clips, span=span)
+        read = self._read(
+            path, kind, training=training, clip=clip, num_clips=num_clips, span=span, encoded=True
+        )
+        if isinstance(read, list):  # a frame folder's files, decoded on the device
+            width, height = image_size(read[0], source=str(path))
+            pending = {"encoded": tuple(read)}
+        else:  # a video, decoded here: FFmpeg decodes on the CPU
+            height, width = read.shape[1:3]
+            pending = {"frames": read}
+        # Drawn after the sampler, from the same RNG, as load draws: the same clip either way.
+        recipe = self.clips.transform(training=training).draw(height, width)
+        return PendingClip(recipe, video_id=video_id, source=str(path), **pending)
+
+    def _read(
+        self,
+        path: Path,
+        kind: str,
+        *,
+        training: bool,
+        clip: int,
+        num_clips: int,
+        span: tuple[int, int] | None,
+        encoded: bool,
+    ) -> np.ndarray | torch.Tensor | list[np.ndarray]:
+        """The frames of one clip: decoded ``(T, H, W, 3)``, or a frame folder's encoded files
+        (one array per frame, in clip order) when ``encoded``."""
+        decoder = self.clips.decoder
+        try:
+            if kind == "video":
+                if path not in self._lengths:
+                    self._lengths[path] = decoder.num_frames(path)
+                length = self._lengths[path]
+            else:
+                if path not in self._frame_files:
+                    self._frame_files[path] = list_frame_files(path)
+                files = self._frame_files[path]
+                length = len(files)
+        except VideoDecodeError:
+            raise
+        except Exception as error:  # noqa: BLE001 - PyAV/PIL/OS raise many types; all mean "unreadable"
+            raise VideoDecodeError(f"cannot read {path}: {type(error).__name__}: {error}") from error
+        if length < 1:
+            raise VideoDecodeError(f"{path} has no frames")
+        first, stop = (0, length) if span is None else (min(span[0], length - 1), min(span[1], length))
+        picked = self.clips.sampler(max(stop - first, 1), training=training, clip=clip, num_clips=num_clips)
+        indices = [first + i for i in picked]
+        try:
+            if kind == "video":
+                return decoder.read(path, indices, short_side=self.clips.resize_short)
+            if encoded:
+                data = read_frame_bytes(files, indices)
+                return [data[i] for i in indices]
+            return read_frame_images(files, indices)
+        except VideoDecodeError:
+            raise
+        except Exception as error:  # noqa: BLE001 - see above
+            raise VideoDecodeError(f"cannot decode {path}: {type(error).__name__}: {error}") from error
 
 
 def existing_folder(value: str, *, key: str, expected: str) -> Path:

@@ -46,7 +46,8 @@ from vrt.data.collate import collate_clips
 from vrt.data.pipeline import clip_spec
 from vrt.datasets.base import ClipView, SkippedClip, VideoDataset
 from vrt.datasets.clips import ClipSpec
-from vrt.datasets.files import read_clip
+from vrt.datasets.files import ClipReader
+from vrt.datasets.pending import PendingClip
 from vrt.errors import VrtError
 from vrt.index.editing import merge_class_names
 from vrt.inference.collection import Collection, CollectionItem
@@ -82,23 +83,27 @@ class CollectionDataset(VideoDataset):
         super().__init__(class_names=["item"], labels=[0] * len(items), ids=[item.id for item in items])
         self.items = list(items)
         self.clips = clips
-        self._lengths: dict[Path, int] = {}  # frames per video file, probed once per process
+        self._reader = ClipReader(clips)
 
     def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
         item = self.items[index]
-        frames, length = read_clip(
+        return self._reader.load(
+            item.path, item.kind, training=training, clip=clip, num_clips=num_clips, span=item.span
+        )
+
+    def prepare_clip(
+        self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
+    ) -> torch.Tensor | PendingClip:
+        item = self.items[index]
+        return self._reader.prepare(
             item.path,
             item.kind,
-            self.clips,
+            video_id=item.id,
             training=training,
             clip=clip,
             num_clips=num_clips,
-            length=self._lengths.get(item.path),
             span=item.span,
         )
-        if item.kind == "video":
-            self._lengths[item.path] = length
-        return frames
 
 
 @dataclass

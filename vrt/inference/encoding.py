@@ -47,12 +47,13 @@ def encoded_batches(
     try:
         batch: ClipBatch
         for batch in loader:
+            batch = batch.on_device(device)  # finishes pending clips (data.pipeline: device) there
             if batch.skipped and on_skipped is not None:
                 on_skipped(batch.skipped)
             bits = np.zeros((0, model.bits), dtype=bool)
             if len(batch):
                 with torch.no_grad(), autocast(device, amp):
-                    u = real_valued_codes(model, batch.clips.to(device, non_blocking=True))
+                    u = real_valued_codes(model, batch.clips)
                 bits = binarize(u).cpu().numpy()
             yield bits, batch.indices.numpy(), len(batch) + len(batch.skipped)
     finally:

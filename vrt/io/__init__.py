@@ -1,7 +1,8 @@
 """Reading video files and frame folders into uint8 RGB arrays (PyAV, Pillow; no torch).
 
-``video`` decodes clips from video files, seeking to the frames a clip needs; ``frames`` reads
-folders of extracted frames; ``extract`` writes such folders (``vrt prepare frames``);
+``video`` decodes clips from video files, decoding only what the frames a clip needs depend
+on; ``rgb`` converts (and scales) decoded frames; ``frames`` reads folders of extracted frames;
+``extract`` writes such folders (``vrt prepare frames``);
 ``synthetic_video`` writes small real videos whose frames carry their own index, for tests.
 """
 

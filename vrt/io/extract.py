@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from vrt.errors import VideoDecodeError
+from vrt.io.rgb import SCALE_INTERPOLATION, scaled_size
 from vrt.io.video import iter_video_frames, probe_video
 
 DONE_MARKER = ".done"
@@ -32,14 +33,19 @@ def is_extracted(folder: str | Path) -> bool:
     return (Path(folder) / DONE_MARKER).is_file()
 
 
-def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
-    """(width, height) with the shorter side at ``short_side`` and the aspect ratio kept."""
-    if not short_side:
-        return width, height
-    scale = short_side / min(width, height)
-    if width <= height:
-        return short_side, max(round(height * scale), 1)
-    return max(round(width * scale), 1), short_side
+def extraction_options(*, short_side: int | None, fps: float | None, ext: str, quality: int) -> dict:
+    """The options a finished folder's marker records (quality only for JPEGs, where it applies)."""
+    options = {"short_side": short_side or None, "fps": fps, "ext": ext}
+    return options | {"quality": quality} if ext == "jpg" else options
+
+
+def recorded_options(folder: str | Path) -> dict | None:
+    """The options a finished frame folder was extracted with; None if its marker does not say."""
+    try:
+        options = json.loads((Path(folder) / DONE_MARKER).read_text(encoding="utf-8")).get("options")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return options if isinstance(options, dict) else None
 
 
 def extract_frames(
@@ -59,6 +65,8 @@ def extract_frames(
         fps: resample to this frame rate (nearest source frame for each output time); ``None``
             keeps every decoded frame.
         ext: ``jpg`` (small, lossy; ``quality`` applies) or ``png`` (lossless, larger).
+        quality: JPEG quality, 1-100 (Pillow's scale; 90 keeps compression artefacts below
+            what the clip transform's resize blurs).
 
     An existing ``folder`` is replaced only once the new frames are complete.
 
@@ -68,14 +76,16 @@ def extract_frames(
     video, folder = Path(video), Path(folder)
     if ext not in ("jpg", "png"):
         raise ValueError(f"ext must be 'jpg' or 'png', got {ext!r}")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"JPEG quality must lie in [1, 100], got {quality}")
     if fps is not None and fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
     info = probe_video(video)
     if fps is not None and info.fps <= 0:
         raise ValueError(f"{video}: the video states no frame rate, so it cannot be resampled to {fps} fps")
+    # The size and filter of read_video_frames(short_side=...): frames stored at the clip
+    # transform's short side are the frames a scaling decoder would give it.
     width, height = scaled_size(info.width, info.height, short_side)
-    # AREA averages the source pixels a target pixel covers: no aliasing when shrinking.
-    interpolation = "AREA" if width * height < info.width * info.height else "BICUBIC"
     save_options = {"quality": quality} if ext == "jpg" else {}
 
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +93,12 @@ def extract_frames(
     partial = folder.parent / f".{folder.name}{PARTIAL_TAG}{os.getpid()}-{secrets.token_hex(4)}"
     partial.mkdir()
     try:
+        from av.video.reformatter import VideoReformatter
+
         written = 0
+        # One swscale context for the video, not one per frame; one thread, as the workers of
+        # vrt prepare frames already convert a video each.
+        reformatter = VideoReformatter()
         for index, frame in iter_video_frames(video):
             if index < 0:
                 continue  # decoder pre-roll, timed before the stream starts: players never show it
@@ -92,7 +107,14 @@ def extract_frames(
             copies = 1 if fps is None else _copies(index, written, info.fps, fps)
             if copies == 0:
                 continue
-            image = frame.reformat(width=width, height=height, format="rgb24", interpolation=interpolation)
+            image = reformatter.reformat(
+                frame,
+                width=width,
+                height=height,
+                format="rgb24",
+                interpolation=SCALE_INTERPOLATION,
+                threads=1,
+            )
             picture = image.to_image()
             for _ in range(copies):
                 written += 1
@@ -105,7 +127,7 @@ def extract_frames(
             "width": width,
             "height": height,
             "source": video.name,
-            "options": {"short_side": short_side or None, "fps": fps, "ext": ext},
+            "options": extraction_options(short_side=short_side, fps=fps, ext=ext, quality=quality),
         }
         (partial / DONE_MARKER).write_text(json.dumps(marker) + "\n", encoding="utf-8")
         if folder.exists():
@@ -156,6 +178,7 @@ def try_extract_frames(
     short_side: int | None,
     fps: float | None,
     ext: Literal["jpg", "png"],
+    quality: int = 90,
 ) -> ExtractResult:
     """``extract_frames`` that reports any failure instead of raising, for a pool of workers.
 
@@ -163,7 +186,7 @@ def try_extract_frames(
     result's ``error`` (an interrupt still propagates).
     """
     try:
-        frames = extract_frames(video, folder, short_side=short_side, fps=fps, ext=ext)
+        frames = extract_frames(video, folder, short_side=short_side, fps=fps, ext=ext, quality=quality)
     except Exception as error:
         reason = str(error) if isinstance(error, VideoDecodeError) else f"{type(error).__name__}: {error}"
         # The summary names the video already; the message's own copy of the path is noise there.

@@ -60,12 +60,7 @@ def read_frame_files(files: Sequence[str | Path], indices: Sequence[int]) -> np.
     """
     from PIL import Image, UnidentifiedImageError
 
-    wanted = [int(i) for i in indices]
-    if not wanted:
-        raise ValueError("read_frame_files needs at least one frame index")
-    outside = [i for i in wanted if not 0 <= i < len(files)]
-    if outside:
-        raise IndexError(f"frame indices {outside[:5]} outside a folder of {len(files)} frames")
+    wanted = _checked_indices(files, indices)
     images: dict[int, np.ndarray] = {}
     for index in dict.fromkeys(wanted):
         file = Path(files[index])
@@ -80,3 +75,49 @@ def read_frame_files(files: Sequence[str | Path], indices: Sequence[int]) -> np.
             f"{Path(files[wanted[0]]).parent}: the frames of one clip differ in size {sorted(shapes)}"
         )
     return np.stack([images[i] for i in wanted])
+
+
+def read_frame_bytes(files: Sequence[str | Path], indices: Sequence[int]) -> dict[int, np.ndarray]:
+    """The encoded bytes of ``files[i]`` for each distinct ``i`` of ``indices``, as uint8 arrays.
+
+    What a decoder elsewhere (torchvision, possibly on a GPU) needs, read without decoding.
+
+    Raises:
+        IndexError: an index outside ``files``.
+        VideoDecodeError: a file is missing or cannot be read.
+    """
+    encoded: dict[int, np.ndarray] = {}
+    for index in dict.fromkeys(_checked_indices(files, indices)):
+        file = Path(files[index])
+        try:
+            encoded[index] = np.fromfile(file, dtype=np.uint8)
+        except OSError as error:
+            raise VideoDecodeError(f"{file}: cannot read the frame ({error.strerror or error})") from error
+    return encoded
+
+
+def _checked_indices(files: Sequence[str | Path], indices: Sequence[int]) -> list[int]:
+    wanted = [int(i) for i in indices]
+    if not wanted:
+        raise ValueError("reading frames needs at least one frame index")
+    outside = [i for i in wanted if not 0 <= i < len(files)]
+    if outside:
+        raise IndexError(f"frame indices {outside[:5]} outside a folder of {len(files)} frames")
+    return wanted
+
+
+def image_size(encoded: np.ndarray, *, source: str | Path) -> tuple[int, int]:
+    """(width, height) of an encoded image, from its header (nothing is decoded).
+
+    Raises:
+        VideoDecodeError: the bytes are not an image Pillow knows.
+    """
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(encoded.tobytes())) as image:
+            return image.size
+    except (OSError, UnidentifiedImageError, ValueError) as error:
+        raise VideoDecodeError(f"{source}: cannot read the frame ({error})") from error

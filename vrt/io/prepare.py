@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Literal
 
 from vrt.errors import DataError
-from vrt.io.extract import ExtractResult, is_extracted, remove_partial_folders, try_extract_frames
+from vrt.io.extract import (
+    ExtractResult,
+    extraction_options,
+    is_extracted,
+    recorded_options,
+    remove_partial_folders,
+    try_extract_frames,
+)
 from vrt.runtime.fileio import atomic_write_text
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".avi", ".mp4", ".mkv", ".webm", ".mov"})
@@ -58,6 +65,11 @@ class PrepareSummary:
     @property
     def failed(self) -> list[VideoOutcome]:
         return self._with("failed")
+
+    @property
+    def kept_with_other_options(self) -> list[VideoOutcome]:
+        """Finished folders that were left as they are although extracted with other options."""
+        return [outcome for outcome in self.skipped if outcome.reason]
 
     @property
     def all_failed(self) -> bool:
@@ -115,6 +127,7 @@ def prepare_frames(
     fps: float | None = None,
     workers: int | None = None,
     ext: Literal["jpg", "png"] = "jpg",
+    quality: int = 90,
     progress: ProgressCallback | None = None,
     force: bool = False,
 ) -> PrepareSummary:
@@ -125,9 +138,14 @@ def prepare_frames(
         fps: resample every video to this frame rate (``None``: keep every frame).
         workers: videos converted in parallel, one process each (default ``min(4, CPUs)``).
         ext: ``jpg`` or ``png``.
+        quality: JPEG quality (1-100).
         progress: called after each video, skipped ones included.
         force: replace a non-empty folder (or a file) where a frame folder goes even though vrt
             did not write it (it has no ``.done`` marker); without it that video fails.
+
+    A finished folder is kept even when it was extracted with other options; its outcome
+    (``skipped``) then says which, so that a changed ``short_side`` does not go unnoticed
+    (delete such folders to extract them again).
 
     Failures are listed in ``dst/failed_videos.txt`` (``<video>\\t<reason>`` lines); a run
     without failures removes that file, so it never describes an older run.
@@ -154,6 +172,7 @@ def prepare_frames(
         if progress is not None:
             progress(outcome, done, len(videos))
 
+    options = extraction_options(short_side=short_side, fps=fps, ext=ext, quality=quality)
     todo: list[Path] = []
     owners: dict[Path, Path] = {}  # output folder -> the video that claimed it first
     for video in videos:
@@ -162,7 +181,7 @@ def prepare_frames(
             record(VideoOutcome(video, "failed", reason=f"same output folder as {owners[folder]}"))
         elif is_extracted(folder):
             owners[folder] = video
-            record(VideoOutcome(video, "skipped"))
+            record(VideoOutcome(video, "skipped", reason=_other_options(recorded_options(folder), options)))
         elif not force and _foreign(folder):
             owners[folder] = video
             record(
@@ -178,7 +197,6 @@ def prepare_frames(
     for parent in sorted({frame_folder(dst, video).parent for video in todo}):
         remove_partial_folders(parent)
 
-    options = {"short_side": short_side or None, "fps": fps, "ext": ext}
     for result in _run(todo, src, dst, options, workers):
         video = result.video.relative_to(src)
         if result.error is None:
@@ -195,6 +213,19 @@ def prepare_frames(
     else:
         failures_file.unlink(missing_ok=True)
     return summary
+
+
+def _other_options(recorded: dict | None, wanted: dict) -> str:
+    """How a finished folder's options differ from the wanted ones (``""`` when they do not, or
+    when its marker predates the record)."""
+    if recorded is None:
+        return ""
+    differences = [
+        f"{key} {recorded.get(key)} (asked {value})"
+        for key, value in wanted.items()
+        if recorded.get(key, value) != value
+    ]
+    return f"extracted with other options: {', '.join(differences)}" if differences else ""
 
 
 def _run(videos: list[Path], src: Path, dst: Path, options: dict, workers: int) -> Iterable[ExtractResult]:

@@ -18,7 +18,7 @@ into a skipped, reported video instead of a crashed run.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vrt.errors import VideoDecodeError
+from vrt.io.rgb import PendingRgb, RgbConverter
 
 if TYPE_CHECKING:
     import av
@@ -78,12 +79,20 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(num_frames=num_frames, fps=fps, width=width, height=height)
 
 
-def read_video_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:
+def read_video_frames(
+    path: str | Path, indices: Sequence[int], *, short_side: int | None = None, threads: int = 1
+) -> np.ndarray:
     """The frames at ``indices`` of ``path`` as uint8 RGB ``(len(indices), H, W, 3)``, in that order.
 
     ``indices`` must be non-decreasing (repeats allowed), which is what every clip sampler
     returns. Any pixel format (grey, 10-bit, odd sizes) comes out as 8-bit RGB. An index past
     the last decodable frame gets that last frame.
+
+    ``short_side`` scales the frames (shorter side to that many pixels, the size
+    :func:`~vrt.io.rgb.scaled_size` gives) in the same swscale pass that converts them to RGB, which costs
+    less than converting at full size and resizing afterwards; ``None`` keeps the stored size.
+    ``threads`` is FFmpeg's decoding threads (1: none, 0: FFmpeg's choice); worth more than one
+    only when fewer decoders run than there are cores (DataLoader workers decode in parallel).
 
     Raises:
         ValueError: ``indices`` is empty, negative or not sorted.
@@ -96,11 +105,12 @@ def read_video_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:
     if wanted[0] < 0 or any(b < a for a, b in itertools.pairwise(wanted)):
         raise ValueError(f"frame indices must be non-negative and non-decreasing, got {wanted}")
     targets = sorted(set(wanted))
+    converter = RgbConverter(short_side)
 
-    with _open_video(path) as (container, stream):
+    with _open_video(path, threads=threads) as (container, stream):
         frames: dict[int, np.ndarray] | None = {}
         for run in _seek_runs(targets, seekable=_is_seekable(stream)):
-            decoded = _decode_targets(container, stream, run, path, seek=True)
+            decoded = _decode_targets(container, stream, run, path, seek=True, converter=converter)
             if decoded is None:
                 frames = None
                 break
@@ -108,8 +118,8 @@ def read_video_frames(path: str | Path, indices: Sequence[int]) -> np.ndarray:
     if frames is None:
         # The seek overshot (imprecise index), landed past the end of a truncated file, or the
         # stream has no timestamps: decode from the start instead, counting frames if needed.
-        with _open_video(path) as (container, stream):
-            frames = _decode_targets(container, stream, targets, path, seek=False)
+        with _open_video(path, threads=threads) as (container, stream):
+            frames = _decode_targets(container, stream, targets, path, seek=False, converter=converter)
     assert frames is not None  # without seeking, every outcome is frames or an exception
     return np.stack([frames[i] for i in wanted])
 
@@ -142,7 +152,9 @@ def iter_video_frames(path: str | Path) -> Iterator[tuple[int, av.VideoFrame]]:
 
 
 @contextmanager
-def _open_video(path: Path) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
+def _open_video(
+    path: Path, *, threads: int = 1
+) -> Iterator[tuple[av.container.InputContainer, av.video.stream.VideoStream]]:
     """Open ``path`` for reading its first video stream; every failure becomes VideoDecodeError."""
     import av
 
@@ -160,7 +172,11 @@ def _open_video(path: Path) -> Iterator[tuple[av.container.InputContainer, av.vi
         stream = container.streams.video[0]
         # DataLoader workers already decode one video each in parallel; a thread pool per
         # decoder would oversubscribe the cores and, with frame threading, delay each frame.
-        stream.thread_type = "NONE"
+        if threads == 1:
+            stream.thread_type = "NONE"
+        else:
+            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = threads
         yield container, stream
 
 
@@ -207,7 +223,12 @@ def _count_packets(
 
 
 def _decoded_frames(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, errors: list[str]
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    errors: list[str],
+    *,
+    needed: Callable[[], int] | None = None,
+    index_of: Callable[[int], int] | None = None,
 ) -> Iterator[av.VideoFrame]:
     """Decode forward from the current position, getting past what damage can be got past.
 
@@ -215,19 +236,45 @@ def _decoded_frames(
     are still good, and whether the losses matter is the caller's decision. A packet that fails
     to decode is dropped (the decoder picks up again, at the latest at the next keyframe); a
     read error of the demuxer ends the stream, as nothing after it can be located.
+
+    With ``needed`` (the index of the next frame the caller wants) and ``index_of`` (a
+    timestamp's frame index), only the frames a clip needs are decoded: packets of frames
+    before the needed one are held back undecoded. If a keyframe not after the needed frame
+    turns up, the packets before it were only leading up to it (a keyframe decodes on its own):
+    they are dropped and the decoder flushed, as a seek would. The packets held are decoded
+    when a packet at or after the needed frame arrives, or at the end. Everything before a
+    keyframe in decoding order is shown before it, so nothing dropped is needed, B-frames or not.
     """
     import av
 
-    try:
-        for packet in container.demux(stream):
+    held: list[av.Packet] = []
+
+    def decode(packets: list[av.Packet]) -> Iterator[av.VideoFrame]:
+        for packet in packets:
             try:
-                frames = packet.decode()
+                yield from packet.decode()
             except (av.FFmpegError, *_READ_ERRORS) as error:
                 errors.append(_reason(error))
-                continue
-            yield from frames
+
+    try:
+        for packet in container.demux(stream):
+            if needed is not None and index_of is not None and packet.pts is not None and packet.size > 0:
+                index, wanted = index_of(packet.pts), needed()
+                if packet.is_keyframe and index <= wanted:
+                    if held:
+                        held.clear()
+                        stream.codec_context.flush_buffers()
+                    if index < wanted:
+                        held.append(packet)  # another keyframe may yet come before the needed frame
+                        continue
+                elif index < wanted:
+                    held.append(packet)
+                    continue
+            yield from decode([*held, packet])
+            held.clear()
     except (av.FFmpegError, *_READ_ERRORS) as error:
         errors.append(_reason(error))
+    yield from decode(held)  # the video ended before the needed frame: its last frames stand in
 
 
 # Frames farther apart than this are reached by a new seek rather than by decoding the gap:
@@ -263,12 +310,17 @@ def _decode_targets(
     path: Path,
     *,
     seek: bool,
+    converter: RgbConverter,
 ) -> dict[int, np.ndarray] | None:
     """RGB arrays of the sorted, unique frame ``targets``; ``None`` asks for a retry without seeking."""
     fps = _frame_rate(stream)
     time_base = float(stream.time_base) if stream.time_base else 0.0
     start_pts = stream.start_time or 0
     seekable = _is_seekable(stream)
+
+    def _index_of(pts: int) -> int:
+        return round((pts - start_pts) * time_base * fps)
+
     # Seeking costs an index lookup and a decoder flush; at the start it gains nothing.
     seeked = seek and seekable and targets[0] > 0
     if seeked:
@@ -282,17 +334,18 @@ def _decode_targets(
 
     out: dict[int, np.ndarray] = {}
     pending = 0  # position in targets of the next frame to fill
-    last: _Frame | None = None
+    last: PendingRgb | None = None
     errors: list[str] = []
-    size: list[int] = []  # (width, height) of the first frame converted: a clip keeps one size
-    for count, frame in enumerate(_decoded_frames(container, stream, errors)):
+    # Frames are skipped by their timestamps; the retry without seeking decodes every frame.
+    skipping = {"needed": lambda: targets[pending], "index_of": _index_of} if seek and seekable else {}
+    for count, frame in enumerate(_decoded_frames(container, stream, errors, **skipping)):
         if frame.pts is None or not seekable:
-            if seeked:
+            if seeked or skipping:
                 return None  # without timestamps only counting from frame 0 tells which frame this is
             index = count
         else:
-            index = round((frame.pts - start_pts) * time_base * fps)
-        current = _Frame(frame, size)
+            index = _index_of(frame.pts)
+        current = PendingRgb(frame, converter)
         if seeked and last is None and index > targets[0]:
             return None  # landed after the first frame we need
         while pending < len(targets) and targets[pending] < index:
@@ -314,27 +367,3 @@ def _decode_targets(
     for target in targets[pending:]:
         out[target] = last.rgb()
     return out
-
-
-class _Frame:
-    """A decoded frame converted to RGB at most once, and only if some target uses it.
-
-    ``size`` is shared by the frames of one clip: the first conversion records its (width,
-    height) and later ones are scaled to it, so a stream that changes resolution midway still
-    gives a clip that stacks.
-    """
-
-    __slots__ = ("_frame", "_rgb", "_size")
-
-    def __init__(self, frame: av.VideoFrame, size: list[int]) -> None:
-        self._frame = frame
-        self._rgb: np.ndarray | None = None
-        self._size = size
-
-    def rgb(self) -> np.ndarray:
-        if self._rgb is None:
-            if not self._size:
-                self._size.extend((self._frame.width, self._frame.height))
-            width, height = self._size
-            self._rgb = self._frame.to_ndarray(width=width, height=height, format="rgb24")
-        return self._rgb

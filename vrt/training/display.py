@@ -12,6 +12,8 @@ def epoch_line(record: dict[str, Any], *, epochs: int, improved: bool) -> str:
         f"lr {record['lr']:.3g}",
         f"{record['clips_per_s']:.1f} clips/s",
     ]
+    if "data_wait_share" in record:
+        parts.append(f"data wait {record['data_wait_share']:.0%}")
     if "val_map" in record:
         parts.append(f"val mAP {record['val_map']:.4f}" + (" (best)" if improved else ""))
     if "val_unique_codes" in record:

@@ -105,16 +105,24 @@ def train_epoch(
     ``on_step`` follows every optimiser step (the caller's checkpoint policy), ``on_skipped``
     gets the unreadable videos of every rank, ``on_progress`` the progress and the elapsed time
     for display. Raises :class:`NonFiniteLoss` before stepping with a NaN or infinite loss.
+    The time spent waiting for the loader's next batch is added to ``progress.data_seconds``:
+    the part of the epoch the step could not run because the data was not there.
     """
     step.model.train()
     started = time.perf_counter() - progress.seconds
-    iterator = iter(loader)
+    iterator = iter(loader)  # starts the DataLoader workers: waiting for data, too
+    progress.data_seconds += time.perf_counter() - started - progress.seconds
     while max_steps is None or progress.steps < max_steps:
         if stop.requested and distributed.world_size() == 1:
             return False  # alone, no need to load another batch to learn that we stop
+        waiting = time.perf_counter()
         batch: ClipBatch | None = next(iterator, None)
+        progress.data_seconds += time.perf_counter() - waiting
         if batch is None:
             break
+        # Pending clips (data.pipeline: device) are decoded and augmented here, on the device;
+        # those that fail to decode join the skipped ones before the ranks agree on the step.
+        batch = batch.on_device(step.device)
         # Fewer than two clips (a batch of one, or of unreadable videos) has nothing to rank.
         stopping, unusable, skipped = _agree(stop.requested, len(batch) < 2, len(batch.skipped))
         if stopping:

@@ -37,6 +37,7 @@ from vrt.runtime.fileio import atomic_write_text
 from vrt.runtime.runlock import RunLock
 from vrt.runtime.syserrors import is_system_error, system_error
 from vrt.training.display import epoch_line
+from vrt.training.feeding import starved_warning
 from vrt.training.interrupt import StopRequest, TrainingInterrupted
 from vrt.training.loop import NonFiniteLoss, train_epoch
 from vrt.training.metrics_log import MetricsLog
@@ -74,6 +75,7 @@ class Runner:
         self._splits: DataSplits | None = None
         self._bad_videos: BadVideoLog | None = None
         self._saved_at: tuple[int, int] | None = None  # (epoch, position) of the last step checkpoint
+        self._warned_feeding = False
 
     # -- public entry points ------------------------------------------------------------
 
@@ -216,6 +218,7 @@ class Runner:
                         "fix or remove them"
                     )
                 record = session.epoch_record(epoch)
+                self._check_feeding(record)
                 record |= self._validate(session.model, epoch)
                 run = session.run
                 improved = (
@@ -233,6 +236,16 @@ class Runner:
                 self._print_epoch(record, improved)
                 if distributed.any_rank(stop.requested):
                     raise self._interrupted(stop, f"after epoch {epoch + 1}")
+
+    def _check_feeding(self, record: dict[str, Any]) -> None:
+        """Warn, once a run, when the step waited on the data loader too much of an epoch."""
+        if self._warned_feeding:
+            return
+        storage = set(getattr(self.splits.train_source, "kinds", ()))
+        warning = starved_warning(record, config=self.config, storage=storage, device_type=self.device.type)
+        if warning is not None:
+            self.log_warning(warning)
+            self._warned_feeding = True
 
     @property
     def _has_validation(self) -> bool:

@@ -18,6 +18,7 @@ from vrt.losses.combined import WeightedLossSum, build_loss
 from vrt.model import HashingModel, build_model
 from vrt.runtime import distributed
 from vrt.runtime.reproducibility import capture_rng_state, derive_seed, restore_rng_state, seed_everything
+from vrt.training.feeding import feeding_record
 from vrt.training.loop import TrainingStep
 from vrt.training.optim import Schedule, build_optimizer, build_scheduler, stretch_schedule
 from vrt.training.state import RunState
@@ -127,6 +128,7 @@ class TrainingSession:
             "clips": within.clips,
             "clips_per_s": within.clips / max(within.seconds, 1e-9),
             "seconds": within.seconds,
+            **feeding_record(seconds=within.seconds, data_seconds=within.data_seconds),
         }
 
     def step_schedule(self, val_map: float | None) -> None:

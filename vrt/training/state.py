@@ -16,6 +16,7 @@ class EpochProgress:
     clips: int = 0  # clips trained on, all ranks together
     loss_sum: float = 0.0  # sum of the per-clip loss over those clips
     seconds: float = 0.0  # time spent in the epoch's loop
+    data_seconds: float = 0.0  # of which waiting for the loader's next batch
 
     def to_state(self) -> dict[str, Any]:
         return asdict(self)

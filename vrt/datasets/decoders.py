@@ -1,0 +1,229 @@
+"""Turning stored frames into uint8 arrays: video decoders (``data.decoder``) and frame images.
+
+A video decoder reads the frames a clip needs from a video file: ``pyav`` (the default; seeks
+to the frames, converts and optionally scales them in one swscale pass) or ``torchcodec``
+(PyTorch's FFmpeg-based decoder, an optional extra that needs FFmpeg's shared libraries). At
+the stored size both give the same pixels (FFmpeg decodes, swscale converts; tested). Frame
+folders of JPEGs are decoded by libjpeg-turbo through ``decode_jpeg`` (torchcodec's, else
+torchvision's), many files per call and on any device, which gives Pillow's pixels in less time.
+
+Every reader returns ``(T, H, W, 3)`` uint8, what :class:`~vrt.datasets.transforms.ClipTransform` takes.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from vrt.errors import VideoDecodeError
+from vrt.io.frames import read_frame_bytes
+from vrt.io.video import probe_video, read_video_frames
+from vrt.registry import DECODERS
+
+if TYPE_CHECKING:
+    import torch
+
+TORCHCODEC_MISSING = (
+    "the torchcodec decoder needs the torchcodec package and FFmpeg's shared libraries "
+    "(4 to 8): pip install 'vrt[torchcodec]' and, e.g., apt-get install ffmpeg"
+)
+
+
+class ClipDecoder(ABC):
+    """Reads the frames of a clip from a video file.
+
+    ``short_side`` asks for frames scaled so that their shorter side has that many pixels (the
+    size :func:`~vrt.io.video.scaled_size` gives); a decoder that cannot scale for less than
+    the transform's resize costs returns the stored size, which the transform then resizes.
+    """
+
+    @abstractmethod
+    def num_frames(self, path: Path) -> int:
+        """The frames of the video, as the sampler should see them."""
+
+    @abstractmethod
+    def read(
+        self, path: Path, indices: Sequence[int], *, short_side: int | None
+    ) -> np.ndarray | torch.Tensor:
+        """The frames at ``indices`` (non-decreasing) as uint8 ``(T, H, W, 3)``."""
+
+
+class PyAVDecoder(ClipDecoder):
+    """PyAV: decodes from the keyframe before each run of frames, converts (and scales) with swscale."""
+
+    def __init__(self, *, threads: int = 1, scale: bool = True) -> None:
+        if threads < 0:
+            raise ValueError(f"threads must be >= 0 (0: FFmpeg's choice), got {threads}")
+        self.threads = threads
+        self.scale = scale
+
+    def num_frames(self, path: Path) -> int:
+        return probe_video(path).num_frames
+
+    def read(self, path: Path, indices: Sequence[int], *, short_side: int | None) -> np.ndarray:
+        return read_video_frames(
+            path, indices, short_side=short_side if self.scale else None, threads=self.threads
+        )
+
+    def __repr__(self) -> str:
+        return f"PyAVDecoder(threads={self.threads}, scale={self.scale})"
+
+
+class TorchCodecDecoder(ClipDecoder):
+    """torchcodec's ``VideoDecoder``: frame-exact seeking from an index it builds when opening a file."""
+
+    def __init__(self, *, threads: int = 1, seek_mode: Literal["exact", "approximate"] = "exact") -> None:
+        if threads < 0:
+            raise ValueError(f"threads must be >= 0 (0: FFmpeg's choice), got {threads}")
+        if seek_mode not in ("exact", "approximate"):
+            raise ValueError(f"seek_mode must be 'exact' or 'approximate', got {seek_mode!r}")
+        torchcodec_decoder_class()  # fail now, with the remedy, rather than in a DataLoader worker
+        self.threads = threads
+        self.seek_mode = seek_mode
+
+    def _open(self, path: Path):  # noqa: ANN202 - torchcodec's type, imported on use
+        if not path.is_file():
+            raise VideoDecodeError(f"{path}: no such video file")
+        try:
+            return torchcodec_decoder_class()(
+                str(path), dimension_order="NHWC", num_ffmpeg_threads=self.threads, seek_mode=self.seek_mode
+            )
+        except (RuntimeError, ValueError) as error:
+            raise VideoDecodeError(f"{path}: cannot open as a video ({decoder_message(error)})") from error
+
+    def num_frames(self, path: Path) -> int:
+        count = self._open(path).metadata.num_frames
+        if not count:
+            raise VideoDecodeError(f"{path}: the video stream has no frames")
+        return int(count)
+
+    def read(self, path: Path, indices: Sequence[int], *, short_side: int | None) -> torch.Tensor:
+        decoder = self._open(path)
+        last = len(decoder) - 1
+        try:
+            # As with PyAV, an index past the last frame gets the last frame.
+            return decoder.get_frames_at([min(int(i), last) for i in indices]).data
+        except (RuntimeError, ValueError, IndexError) as error:
+            raise VideoDecodeError(
+                f"{path}: cannot decode the clip's frames ({decoder_message(error)})"
+            ) from error
+
+    def __repr__(self) -> str:
+        return f"TorchCodecDecoder(threads={self.threads}, seek_mode={self.seek_mode!r})"
+
+
+def decoder_message(error: BaseException) -> str:
+    """A decoding library's error without the C++ source location torchcodec and torchvision prefix."""
+    return str(error).rsplit(".cpp:", 1)[-1].lstrip("0123456789, ") or type(error).__name__
+
+
+def torchcodec_decoder_class() -> type:
+    """torchcodec's ``VideoDecoder``, or a ValueError saying how to install it."""
+    try:
+        from torchcodec.decoders import VideoDecoder
+    except (ImportError, OSError, RuntimeError) as error:  # no package, or no FFmpeg libraries
+        raise ValueError(TORCHCODEC_MISSING) from error
+    return VideoDecoder
+
+
+@DECODERS.register("pyav")
+def pyav(*, threads: int = 1, scale: bool = True) -> PyAVDecoder:
+    """PyAV (FFmpeg): seeks to the clip's frames; scales them while converting them to RGB."""
+    return PyAVDecoder(threads=threads, scale=scale)
+
+
+@DECODERS.register("torchcodec")
+def torchcodec(
+    *, threads: int = 1, seek_mode: Literal["exact", "approximate"] = "exact"
+) -> TorchCodecDecoder:
+    """torchcodec (FFmpeg): frame-exact seeking from a scan of the file (optional extra)."""
+    return TorchCodecDecoder(threads=threads, seek_mode=seek_mode)
+
+
+def decode_images(
+    encoded: Sequence[torch.Tensor], *, device: torch.device | str = "cpu"
+) -> list[torch.Tensor]:
+    """JPEG or PNG files' bytes (uint8 1-D tensors) -> RGB uint8 ``(H, W, 3)`` images on ``device``.
+
+    JPEGs are decoded in one call (a batch for nvJPEG on a GPU); other formats one by one on
+    the CPU. Grey, palette and RGBA images come out as RGB, as Pillow's ``convert("RGB")``
+    makes them, with Pillow's pixels (both use libjpeg-turbo; tested).
+
+    Raises:
+        RuntimeError: a file that cannot be decoded.
+    """
+    decode_jpeg, decode_image, rgb = _image_decoders()
+    jpeg = [i for i, data in enumerate(encoded) if len(data) > 2 and data[0] == 0xFF and data[1] == 0xD8]
+    images: list[torch.Tensor | None] = [None] * len(encoded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # see _image_decoders
+        if jpeg:
+            decoded = decode_jpeg([encoded[i] for i in jpeg], mode=rgb, device=device)
+            for i, image in zip(jpeg, decoded, strict=True):
+                images[i] = image
+        for i, data in enumerate(encoded):
+            if images[i] is None:
+                images[i] = decode_image(data, mode=rgb).to(device)
+    # (3, H, W) views of (H, W, 3) memory come back as that memory: no copy.
+    return [image.permute(1, 2, 0) for image in images if image is not None]
+
+
+@functools.cache
+def _image_decoders() -> tuple[Callable, Callable, Any]:
+    """torchcodec's image decoders where torchcodec is installed, else torchvision's.
+
+    torchvision 0.29 deprecated its image decoding in favour of torchcodec's (same
+    libjpeg-turbo and nvJPEG underneath, same pixels); it still ships it, so vrt uses it, its
+    warning silenced, without the optional torchcodec.
+    """
+    try:
+        from torchcodec.decoders import decode_image, decode_jpeg
+
+        return decode_jpeg, decode_image, "RGB"
+    except (ImportError, OSError, RuntimeError):
+        from torchvision.io import ImageReadMode, decode_image, decode_jpeg
+
+        return decode_jpeg, decode_image, ImageReadMode.RGB
+
+
+def read_frame_images(files: Sequence[str | Path], indices: Sequence[int]) -> torch.Tensor:
+    """The images ``files[i]`` for ``i`` in ``indices`` as uint8 RGB ``(len(indices), H, W, 3)``.
+
+    The tensor counterpart of :func:`vrt.io.frames.read_frame_files` (same pixels, same
+    errors), decoding with libjpeg-turbo through torchvision; each file is read once however
+    often it repeats.
+
+    Raises:
+        IndexError: an index outside ``files``.
+        VideoDecodeError: an image is missing, unreadable, or of another size than the first.
+    """
+    import torch
+
+    encoded = read_frame_bytes(files, indices)
+    order = list(encoded)
+    try:
+        images = decode_images([torch.from_numpy(encoded[i]) for i in order])
+    except RuntimeError:
+        images = [_decode_one(Path(files[i]), encoded[i]) for i in order]  # find the culprit
+    by_index = dict(zip(order, images, strict=True))
+    shapes = {tuple(image.shape) for image in images}
+    if len(shapes) > 1:
+        raise VideoDecodeError(
+            f"{Path(files[order[0]]).parent}: the frames of one clip differ in size {sorted(shapes)}"
+        )
+    return torch.stack([by_index[int(i)] for i in indices])
+
+
+def _decode_one(file: Path, data: np.ndarray) -> torch.Tensor:
+    import torch
+
+    try:
+        return decode_images([torch.from_numpy(data)])[0]
+    except RuntimeError as error:
+        raise VideoDecodeError(f"{file}: cannot read the frame ({decoder_message(error)})") from error
