@@ -314,3 +314,27 @@ def test_frame_folders_are_items_and_the_library_needs_no_command_line(footage, 
     assert result.codes.ids.tolist() == [item.id for item in collection.items]
     whole = encode_collection(trained, list_collection([tmp_path / "shots" / "take1"]), workers=0).codes
     np.testing.assert_array_equal(whole.codes[0], result.codes.codes[2])  # the same folder, the same code
+
+
+def test_search_encodes_a_frame_folder_query_and_refuses_a_text_file_named_like_a_video(
+    footage, encoder_checkpoint, tmp_path
+):
+    from PIL import Image
+
+    from vrt.io.video import read_video_frames
+
+    codes_path, index = tmp_path / "codes.npz", tmp_path / "db.index.npz"
+    vrt("encode", "--checkpoint", encoder_checkpoint, "--videos", footage / "street", "--out", codes_path)
+    vrt("index", "build", "--codes", codes_path, "--out", index)
+    frames = tmp_path / "clip0_frames"
+    frames.mkdir()
+    for i, frame in enumerate(read_video_frames(footage / "street" / "clip0.mp4", list(range(30)))):
+        Image.fromarray(frame).save(frames / f"{i + 1:05d}.png")
+    (rows,) = search(index, str(frames), checkpoint=encoder_checkpoint, topk=3)
+    assert len(rows) == 3 and rows[0]["id"] in {"clip0.mp4", "clip0 copy.mp4"}
+
+    (tmp_path / "notes.mp4").write_text("not a video\n")
+    message = refused(
+        "search", "--index", index, "--query", tmp_path / "notes.mp4", "--checkpoint", encoder_checkpoint
+    )
+    assert "not a readable video" in message

@@ -303,10 +303,16 @@ def _list_query_videos(value: str) -> Collection:
     """The videos a ``--query`` names; one that names none is an error saying what it is not."""
     from vrt.errors import VideoDecodeError, VrtError
     from vrt.inference.collection import list_collection
+    from vrt.io.video import probe_video
 
     try:
         collection = list_collection([value])
         problem = None if collection.items else "; ".join(list(collection.unreadable.values())[:2])
+        first = collection.items[0] if collection.items else None
+        if first is not None and first.kind == "video" and first.path == Path(value):  # one video file
+            probe_video(first.path)  # opened now, so that a text file named .avi is not met with --checkpoint
+    except VideoDecodeError as error:
+        problem = str(error).removeprefix(f"{value}: ")
     except VrtError as error:
         problem = str(error)
     if problem is not None:

@@ -6,6 +6,21 @@ batched encoding loop that training's own evaluation shares. Collections of one'
 and encoded into codes files, resumably, by :mod:`vrt.inference.collection_encoding`.
 """
 
-from vrt.inference.trained import TrainedModel, encode_split
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vrt.inference.trained import TrainedModel, encode_split
 
 __all__ = ["TrainedModel", "encode_split"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: listing a collection (vrt.inference.collection) must not pull in torch,
+    # so that `vrt search` can say a query holds no video before anything heavy is loaded.
+    if name in __all__:
+        from vrt.inference import trained
+
+        return getattr(trained, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
