@@ -24,13 +24,12 @@ from pathlib import Path
 import av
 import numpy as np
 import torch
-from av.video.reformatter import VideoReformatter
 from PIL import Image
 from torchvision.transforms.v2 import functional as F
 
 from vrt.datasets.decoders import decode_images
 from vrt.io.frames import list_frame_files
-from vrt.io.rgb import SCALE_INTERPOLATION, scaled_size
+from vrt.io.rgb import RgbConverter
 from vrt.io.video import _decoded_frames  # the reader's packet loop, to time it apart
 
 STAGES = (
@@ -85,7 +84,7 @@ def video_frames(
         fps, time_base, start = float(stream.average_rate), float(stream.time_base), stream.start_time or 0
         if indices[0] > 0:
             container.seek(start + round(indices[0] / (fps * time_base)), stream=stream, backward=True)
-    targets, converted, reformatter = sorted(set(indices)), {}, VideoReformatter()
+    targets, converted, converter = sorted(set(indices)), {}, RgbConverter(short_side)
 
     def index_of(pts: int) -> int:
         return round((pts - start) * time_base * fps)
@@ -104,15 +103,7 @@ def video_frames(
                 if old:
                     rgb = frame.to_ndarray(width=frame.width, height=frame.height, format="rgb24")
                 else:
-                    width, height = scaled_size(frame.width, frame.height, short_side)
-                    rgb = reformatter.reformat(
-                        frame,
-                        width=width,
-                        height=height,
-                        format="rgb24",
-                        interpolation=SCALE_INTERPOLATION,
-                        threads=1,
-                    ).to_ndarray()
+                    rgb = converter.rgb(frame)
             converted[targets[len(converted)]] = rgb
     with clock("stack frames"):
         return np.stack([converted[i] for i in indices])

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from vrt.errors import VideoDecodeError
-from vrt.io.rgb import SCALE_INTERPOLATION, scaled_size
+from vrt.io.rgb import RgbConverter
 from vrt.io.video import iter_video_frames, probe_video
 
 DONE_MARKER = ".done"
@@ -83,9 +83,6 @@ def extract_frames(
     info = probe_video(video)
     if fps is not None and info.fps <= 0:
         raise ValueError(f"{video}: the video states no frame rate, so it cannot be resampled to {fps} fps")
-    # The size and filter of read_video_frames(short_side=...): frames stored at the clip
-    # transform's short side are the frames a scaling decoder would give it.
-    width, height = scaled_size(info.width, info.height, short_side)
     save_options = {"quality": quality} if ext == "jpg" else {}
 
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -93,12 +90,11 @@ def extract_frames(
     partial = folder.parent / f".{folder.name}{PARTIAL_TAG}{os.getpid()}-{secrets.token_hex(4)}"
     partial.mkdir()
     try:
-        from av.video.reformatter import VideoReformatter
-
         written = 0
-        # One swscale context for the video, not one per frame; one thread, as the workers of
-        # vrt prepare frames already convert a video each.
-        reformatter = VideoReformatter()
+        # The size and filter of read_video_frames(short_side=...), so that frames stored at the
+        # clip transform's short side are the frames a scaling decoder would give it; one swscale
+        # context for the video, in one thread, as the workers already convert a video each.
+        converter = RgbConverter(short_side)
         for index, frame in iter_video_frames(video):
             if index < 0:
                 continue  # decoder pre-roll, timed before the stream starts: players never show it
@@ -107,15 +103,7 @@ def extract_frames(
             copies = 1 if fps is None else _copies(index, written, info.fps, fps)
             if copies == 0:
                 continue
-            image = reformatter.reformat(
-                frame,
-                width=width,
-                height=height,
-                format="rgb24",
-                interpolation=SCALE_INTERPOLATION,
-                threads=1,
-            )
-            picture = image.to_image()
+            picture = converter.convert(frame).to_image()
             for _ in range(copies):
                 written += 1
                 picture.save(partial / f"{written:05d}.{ext}", **save_options)
@@ -124,8 +112,8 @@ def extract_frames(
         marker = {
             "frames": written,
             "fps": fps or info.fps,
-            "width": width,
-            "height": height,
+            "width": converter.size[0],
+            "height": converter.size[1],
             "source": video.name,
             "options": extraction_options(short_side=short_side, fps=fps, ext=ext, quality=quality),
         }

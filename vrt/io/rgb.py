@@ -53,14 +53,23 @@ class RgbConverter:
         self._short_side = short_side
         self._size: tuple[int, int] | None = None
 
-    def rgb(self, frame: av.VideoFrame) -> np.ndarray:
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """(width, height) of the converted frames, once the first one is converted."""
+        return self._size
+
+    def convert(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """``frame`` as an RGB frame of the clip's size (``to_image()`` gives a Pillow image)."""
         if self._size is None:
             self._size = scaled_size(frame.width, frame.height, self._short_side)
         width, height = self._size
-        converted = self._reformatter.reformat(
+        return self._reformatter.reformat(
             frame, width=width, height=height, format="rgb24", interpolation=SCALE_INTERPOLATION, threads=1
         )
-        return converted.to_ndarray()
+
+    def rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        """``frame`` as a ``(H, W, 3)`` uint8 array of the clip's size."""
+        return self.convert(frame).to_ndarray()
 
 
 class PendingRgb:
