@@ -183,6 +183,8 @@ def test_encode_refuses_to_overwrite_and_to_mix_settings(footage, encoder_checkp
     vrt("encode", *options, "--workers", "0")
     assert "already exists: pass --resume" in refused("encode", *options)
     assert "(segment, stride differ)" in refused("encode", *options, "--resume", "--segment", "1")
+    # Decoders give slightly different pixels: one file never holds codes of two.
+    assert "(clips differ)" in refused("encode", *options, "--resume", "--set", "data.decoder.scale=false")
 
 
 def run_encode(checkpoint: Path, videos: Path, out: Path, *options: str) -> subprocess.Popen:
@@ -338,3 +340,63 @@ def test_search_encodes_a_frame_folder_query_and_refuses_a_text_file_named_like_
         "search", "--index", index, "--query", tmp_path / "notes.mp4", "--checkpoint", encoder_checkpoint
     )
     assert "not a readable video" in message
+
+
+@pytest.mark.parametrize("pipeline", ["cpu", "device"])
+def test_encode_video_gives_the_code_that_vrt_encode_gives(footage, encoder_checkpoint, tmp_path, pipeline):
+    # vrt serve encodes uploads with encode_video; with data.pipeline device its clip is a pending
+    # one that only the batch's move to the device finishes.
+    from vrt.inference import TrainedModel
+
+    trained = TrainedModel.load(encoder_checkpoint, overrides=[f"data.pipeline={pipeline}"])
+    video = footage / "street" / "clip1.mp4"
+    vrt("encode", "--checkpoint", encoder_checkpoint, "--videos", video, "--out", tmp_path / "c.npz",
+        "--set", f"data.pipeline={pipeline}")  # fmt: skip
+    np.testing.assert_array_equal(trained.encode_video(video), load_codes(tmp_path / "c.npz").codes)
+
+
+def test_encode_never_replaces_an_existing_out_and_says_so_before_loading_the_model(footage, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me\n")
+    missing_checkpoint = tmp_path / "no-such.pt"  # never opened: --out is refused first
+    base = ["encode", "--checkpoint", missing_checkpoint, "--videos", footage / "street"]
+    assert "already exists: pass --resume" in refused(*base, "--out", notes)
+    assert "not a codes file (.npz), so there is nothing to resume" in refused(
+        *base, "--out", notes, "--resume"
+    )
+    assert "is a folder" in refused(*base, "--out", tmp_path)
+    assert notes.read_text() == "keep me\n"
+
+
+def test_listing_takes_binary_files_as_videos_and_folders_with_videos_as_folders(footage, tmp_path):
+    import shutil
+
+    from vrt.errors import VrtError
+
+    shutil.copy(footage / "street" / "clip1.mp4", tmp_path / "broadcast.ts")  # binary, no video extension
+    shutil.copy(footage / "street" / "clip0.mp4", tmp_path / "clip0.mp4")
+    (tmp_path / "poster.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # beside the clips: not a frame folder
+    (tmp_path / "list.txt").write_text("clip0.mp4 9\nbroadcast.ts 1000000\n")
+    assert [(item.id, item.kind) for item in list_collection([tmp_path / "broadcast.ts"]).items] == [
+        ("broadcast.ts", "video")
+    ]
+    assert [item.id for item in list_collection([tmp_path]).items] == ["clip0.mp4"]
+    with pytest.raises(VrtError, match=r"class number 1000000: class numbers must lie in \[0, 1,000,000\)"):
+        list_collection([tmp_path / "list.txt"])
+
+
+def test_windows_with_a_stride_longer_than_the_segment_stay_inside_the_video():
+    assert time_windows(3.0, segment=1.0, stride=5.0) == [(0, 1.0)]
+    assert time_windows(11.0, segment=1.0, stride=5.0) == [(0, 1.0), (5.0, 6.0), (10.0, 11.0)]
+
+
+def test_listing_query_videos_imports_no_torch(footage, tmp_path):
+    script = (
+        "import sys\nfrom vrt.cli.search_queries import _list_query_videos\n"
+        f"_list_query_videos({str(footage / 'street')!r}); _list_query_videos({str(footage / 'more' / 'clip4.mp4')!r})\n"
+        "assert 'torch' not in sys.modules, 'imported torch'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr

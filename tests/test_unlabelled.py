@@ -158,3 +158,15 @@ def test_an_index_of_unlabelled_items_searches_like_any_other():
     index = HammingIndex.build(database)
     (row,) = index.results(*index.search_ids(["d2"], 3))
     assert row[0]["id"] == "d2" and row[0]["label"] == -1 and row[0]["class_name"] is None
+
+
+def test_query_files_with_classes_of_their_own_keep_their_own_names(tmp_path):
+    from vrt.cli.search_queries import resolve_queries
+
+    index = HammingIndex.build(codes([0, 1], seed=1, prefix="d", class_names=["a", "b"]))
+    save_codes(tmp_path / "q1.npz", codes([0, UNLABELLED], seed=2, prefix="x", class_names=["x"]))
+    save_codes(tmp_path / "q2.npz", codes([1, 0], seed=3, prefix="y", class_names=["a", "y"]))
+    queries = resolve_queries(index, [str(tmp_path / "q1.npz"), str(tmp_path / "q2.npz"), "d1"], None)
+    names = [None if label == UNLABELLED else queries.class_names[label] for label in queries.labels]
+    assert queries.ids == ["x0", "x1", "y0", "y1", "d1"]
+    assert names == ["x", None, "y", "a", "b"] and queries.class_names == ["a", "b", "x", "y"]

@@ -79,7 +79,6 @@ def encode(
         float, typer.Option(help="Seconds between partial writes of --out (0: after every batch).", min=0)
     ] = 30.0,
     overrides: DataOverridesOption = None,
-    force: Annotated[bool, typer.Option(help="Replace --out even if it is not a codes file.")] = False,
 ) -> None:
     """Encode your own videos into a codes file: one code per video (or per --segment window).
 
@@ -87,15 +86,14 @@ def encode(
     (written every --save-every seconds and when stopped) and --resume finishes it.
     """
     from vrt.cli.encoding import bad_video_log, load_trained
-    from vrt.codes import is_codes_file
     from vrt.inference.collection import list_collection
-    from vrt.inference.collection_encoding import encode_collection
+    from vrt.inference.collection_encoding import check_output, encode_collection
     from vrt.reporting.progress import progress_bar
-    from vrt.runtime.writeguard import check_replaceable, output_path
+    from vrt.runtime.writeguard import output_path
     from vrt.training.interrupt import StopRequest
 
     out_file = output_path(out, option="--out")
-    check_replaceable(out_file, kind="codes file", is_own=is_codes_file, force=force)  # before any decoding
+    check_output(out_file, resume=resume)  # before the model loads: an existing file is never replaced
     collection = list_collection(videos, labels=labels.value, segment=segment, stride=stride, root=root)
     trained = load_trained(checkpoint, overrides or ())
     bad_videos = bad_video_log(None)

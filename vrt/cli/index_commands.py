@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
-import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -21,12 +19,8 @@ from vrt.cli.common import app, console, err_console
 from vrt.index.kinds import DEFAULT_KIND, INDEX_KIND_SPECS, INDEX_KINDS, IndexParameter
 
 if TYPE_CHECKING:
-    import numpy as np
     from rich.table import Table
 
-    from vrt.codes import CodeSet
-    from vrt.index import HammingIndex
-    from vrt.inference.collection import Collection
 
 index_app = typer.Typer(help="Build and inspect Hamming indexes over codes files.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
@@ -191,187 +185,24 @@ def search(
     ] = False,
 ) -> None:
     """Nearest items by Hamming distance: rank, id, class and distance per result."""
+    from vrt.cli.search_queries import resolve_queries, write_results_page
     from vrt.index import load_index
 
     loaded = load_index(index)
-    queries = _resolve_queries(loaded, query, checkpoint)
-    if exclude_self and queries.codes is not None:
-        raise typer.BadParameter("--exclude-self applies to id queries only")
+    queries = resolve_queries(loaded, query, checkpoint, exclude_self=exclude_self)
     if queries.codes is None:
         distances, positions = loaded.search_ids(queries.ids, topk, exclude_self=exclude_self)
     else:
         distances, positions = loaded.search(queries.codes, topk)
     results = loaded.results(distances, positions)
     if html is not None:
-        page = _write_search_page(html, loaded, queries, results, videos=videos)
+        page = write_results_page(html, loaded, queries, results, videos=videos)
         err_console.print(f"Wrote {page}", highlight=False)
     if as_json:
         print(json.dumps(results))
         return
     for item_id, rows in zip(queries.ids, results, strict=True):
         console.print(_results_table(f"query: {item_id}", rows))
-
-
-@dataclass
-class _Queries:
-    """The queries of a search: ids and labels, and their codes unless every query is an indexed id."""
-
-    ids: list[str] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
-    rows: list[np.ndarray] = field(default_factory=list)  # packed codes, one per query
-    all_indexed: bool = True
-    class_names: list[str] | None = None
-    paths: dict[str, Path] = field(default_factory=dict)  # source videos of encoded queries
-
-    @property
-    def codes(self) -> np.ndarray | None:
-        import numpy as np
-
-        return None if self.all_indexed else np.stack(self.rows)
-
-    def extend(self, index: HammingIndex, codes: CodeSet, *, indexed: bool = False) -> None:
-        """Append the queries of ``codes``, their labels put in the index's class names when possible."""
-        from vrt.codes import UNLABELLED
-        from vrt.index import IndexEditError, QueryMismatchError
-        from vrt.index.editing import merge_class_names
-
-        if codes.bits != index.bits:
-            raise QueryMismatchError(
-                f"query codes have {codes.bits} bits but the index has {index.bits}-bit codes"
-            )
-        try:
-            self.class_names, labels = merge_class_names(index.codeset, codes)
-        except IndexEditError:  # bare class numbers against names: the labels cannot be shown
-            labels = [UNLABELLED] * len(codes)
-        self.ids += codes.ids.tolist()
-        self.labels += [int(label) for label in labels]
-        self.rows += list(codes.codes)
-        self.all_indexed &= indexed
-
-
-def _resolve_queries(index: HammingIndex, values: list[str], checkpoint: Path | None) -> _Queries:
-    """Each ``--query``, in order, as a codes file, else an indexed id, else videos to encode."""
-    from vrt.codes import CodeSet, load_codes
-    from vrt.index import UnknownIdError
-
-    kinds: list[str] = []
-    for value in values:
-        path = Path(value)
-        if path.is_file() and zipfile.is_zipfile(
-            path
-        ):  # a codes archive, whatever its name: no video is a zip
-            kinds.append("codes")
-        elif value in index:
-            kinds.append("id")
-        elif path.exists():
-            kinds.append("videos")
-        else:
-            raise UnknownIdError(
-                f"{index.unknown_id_message(value)}, and there is no file or folder of that name"
-            )
-    # List the videos first: a source that holds none is said so, not met with a call for --checkpoint.
-    collections = {
-        value: _list_query_videos(value)
-        for value, kind in zip(values, kinds, strict=True)
-        if kind == "videos"
-    }
-    if collections and checkpoint is None:
-        shown = ", ".join(list(collections)[:3])
-        raise typer.BadParameter(f"{shown}: videos, not ids in the index: pass --checkpoint to encode them")
-    encoder = _VideoQueries(index, checkpoint) if collections else None
-    queries = _Queries(class_names=index.class_names)
-    for value, kind in zip(values, kinds, strict=True):
-        if kind == "codes":
-            queries.extend(index, load_codes(value))
-        elif kind == "id":
-            position = index.position_of(value)
-            item = CodeSet(
-                codes=index.codes[position : position + 1],
-                bits=index.bits,
-                labels=index.labels[position : position + 1],
-                ids=[value],
-                class_names=index.class_names,
-            )
-            queries.extend(index, item, indexed=True)
-        else:
-            assert encoder is not None
-            encoder.encode(value, collections[value], queries)
-    return queries
-
-
-def _list_query_videos(value: str) -> Collection:
-    """The videos a ``--query`` names; one that names none is an error saying what it is not."""
-    from vrt.errors import VideoDecodeError, VrtError
-    from vrt.inference.collection import list_collection
-    from vrt.io.video import probe_video
-
-    try:
-        collection = list_collection([value])
-        problem = None if collection.items else "; ".join(list(collection.unreadable.values())[:2])
-        first = collection.items[0] if collection.items else None
-        if first is not None and first.kind == "video" and first.path == Path(value):  # one video file
-            probe_video(first.path)  # opened now, so that a text file named .avi is not met with --checkpoint
-    except VideoDecodeError as error:
-        problem = str(error).removeprefix(f"{value}: ")
-    except VrtError as error:
-        problem = str(error)
-    if problem is not None:
-        raise VideoDecodeError(
-            f"--query {value} is not an id in the index, not a codes file (.npz) and not a readable "
-            f"video ({problem}); give an id, a codes file, or video files, frame folders or a list of them"
-        )
-    return collection
-
-
-class _VideoQueries:
-    """Encodes query videos with one checkpoint, loaded on first use."""
-
-    def __init__(self, index: HammingIndex, checkpoint: Path | None) -> None:
-        self.index, self.checkpoint = index, checkpoint
-        self._trained = None
-
-    def encode(self, source: str, collection: Collection, queries: _Queries) -> None:
-        from vrt.cli.collection_commands import encode_videos, load_encoder
-        from vrt.index import QueryMismatchError
-
-        if self._trained is None:
-            self._trained = load_encoder(self.checkpoint, bits=self.index.bits)
-        encoded = encode_videos(self._trained, collection)
-        if not len(encoded):
-            raise QueryMismatchError(f"{source}: no video could be read (see the warnings above)")
-        queries.extend(self.index, encoded)
-        queries.paths.update({item.id: item.path for item in collection.items})
-
-
-def _write_search_page(
-    path: Path,
-    index: HammingIndex,
-    queries: _Queries,
-    results: list[list[dict[str, Any]]],
-    *,
-    videos: Path | None,
-) -> Path:
-    from vrt.reporting.retrieval_page import QueryResult, RankedItem, write_search_page
-    from vrt.reporting.thumbnails import video_thumbnails
-
-    roots = [videos] if videos is not None else []
-    pages = [
-        QueryResult(
-            id=item_id,
-            label=label,
-            results=[RankedItem(row["id"], row["label"], row["distance"]) for row in rows],
-        )
-        for item_id, label, rows in zip(queries.ids, queries.labels, results, strict=True)
-    ]
-    return write_search_page(
-        path,
-        pages,
-        class_names=queries.class_names,
-        thumbnails=video_thumbnails(roots),
-        query_thumbnails=video_thumbnails(roots, paths=queries.paths),
-        summary=f"{len(pages)} queries against an index of {len(index)} items ({index.bits}-bit codes, "
-        f"{index.kind} index), nearest first by Hamming distance.",
-    )
 
 
 def _results_table(title: str, rows: list[dict[str, Any]]) -> Table:

@@ -39,7 +39,7 @@ class ClipDecoder(ABC):
     """Reads the frames of a clip from a video file.
 
     ``short_side`` asks for frames scaled so that their shorter side has that many pixels (the
-    size :func:`~vrt.io.video.scaled_size` gives); a decoder that cannot scale for less than
+    size :func:`~vrt.io.rgb.scaled_size` gives); a decoder that cannot scale for less than
     the transform's resize costs returns the stored size, which the transform then resizes.
     """
 

@@ -5,13 +5,14 @@
     collection = list_collection(["footage/"], labels="folders", segment=4.0)
 
 * A **folder** is searched recursively for video files (by extension, as ``video_folder``) and
-  frame folders (a folder that directly holds ``.jpg``/``.png`` frames); hidden names are
-  skipped. An item's id is its path relative to the folder, with ``/`` separators.
+  frame folders (a folder that holds ``.jpg``/``.png`` frames and no videos or subfolders);
+  hidden names are skipped. An item's id is its path relative to the folder, with ``/`` separators.
 * A **list file** names one video file or frame folder per line, relative to the list's folder
   (or absolute), optionally followed by a label after whitespace or a comma, as in
   ``video_list``: a line that names an existing video as a whole has no label. Blank lines and
   lines starting with ``#`` are skipped. The id is the path as listed.
-* A single **video file** or frame folder is an item whose id is its name.
+* A single **video file** or frame folder is an item whose id is its name; a binary file under
+  another extension (``.ts``, ``.mts``) is taken as a video, a text file as a list file.
 
 Labels (``labels=``): ``"auto"`` uses the labels a list file gives and leaves the rest
 unlabelled (-1); ``"folders"`` takes the class from each item's parent folder; ``"none"``
@@ -39,6 +40,7 @@ from vrt.datasets.splitfiles import VIDEO_EXTENSIONS, read_lines
 from vrt.errors import VideoDecodeError, VrtError
 from vrt.io.fragments import TimeWindow, with_time_fragment
 from vrt.io.frames import FRAME_EXTENSIONS
+from vrt.runtime.limits import MAX_CLASSES
 
 __all__ = ["LABEL_SOURCES", "Collection", "CollectionItem", "LabelSource", "list_collection", "time_windows"]
 
@@ -165,6 +167,8 @@ def time_windows(duration: float, *, segment: float, stride: float) -> list[Time
     step = 0
     while True:
         start = round(step * stride, 6)  # multiples, not sums, so the times do not drift
+        if windows and start >= duration:  # a stride longer than the segment steps past the end
+            return windows
         end = round(min(start + segment, duration), 6)
         windows.append((start, end))
         if end >= duration:
@@ -186,22 +190,43 @@ def _list_source(source: Path, unreadable: dict[str, str]) -> list[_Listed]:
         raise VrtError(f"--videos {source}: no such file or folder")
     if source.is_dir() and not _is_frame_folder(source):
         return _scan_folder(source)
-    if source.is_dir() or source.suffix.lower() in VIDEO_EXTENSIONS:
-        return [_Listed(source.name, source)]
+    if source.is_dir() or source.suffix.lower() in VIDEO_EXTENSIONS or not _is_text(source):
+        return [_Listed(source.name, source)]  # binary under another extension (.ts, .mts): a video
     return _read_list_file(source, unreadable)
 
 
+def _is_text(path: Path) -> bool:
+    """Whether ``path`` starts like a text file (UTF-8, no NUL byte): a list file, not a video."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return True  # the list reader says why it cannot be read
+    if b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start >= len(head) - 3  # only a character cut at the end of the sample
+    return True
+
+
 def _is_frame_folder(folder: Path) -> bool:
+    """A folder of frame images only: a folder that also holds videos or subfolders (a poster, a
+    thumbnail beside the clips) is a folder to search."""
+    images = False
     try:
         with os.scandir(folder) as scan:
-            return any(
-                entry.name[:1] != "."
-                and Path(entry.name).suffix.lower() in FRAME_EXTENSIONS
-                and entry.is_file()
-                for entry in scan
-            )
+            for entry in scan:
+                if entry.name[:1] == ".":
+                    continue
+                suffix = Path(entry.name).suffix.lower()
+                if entry.is_dir() or suffix in VIDEO_EXTENSIONS:
+                    return False
+                images |= suffix in FRAME_EXTENSIONS and entry.is_file()
     except OSError:
         return False
+    return images
 
 
 def _scan_folder(root: Path) -> list[_Listed]:
@@ -281,6 +306,12 @@ def _resolve_labels(entries: list[_Listed], source: LabelSource) -> tuple[dict[s
             f"a class name ({texts[named]!r}); use one kind throughout"
         )
     if source == "auto" and numeric:
+        huge = next((item_id for item_id in numeric if int(texts[item_id]) >= MAX_CLASSES), None)
+        if huge is not None:
+            raise VrtError(
+                f"the list labels {huge!r} with class number {texts[huge]}: class numbers must lie in "
+                f"[0, {MAX_CLASSES:,})"
+            )
         labels.update({item_id: int(text) for item_id, text in texts.items()})
         return labels, None
     class_names = sorted(set(texts.values()))

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from vrt.codes import CodeSet, CodesFileError, codeset_arrays, load_codes, pack_bits
+from vrt.codes import CodeSet, CodesFileError, codeset_arrays, is_codes_file, load_codes, pack_bits
 from vrt.config import config_to_dict
 from vrt.data.collate import collate_clips
 from vrt.data.pipeline import clip_spec
@@ -63,13 +63,15 @@ __all__ = [
     "ENCODER_KEY",
     "CollectionDataset",
     "EncodedCollection",
+    "check_output",
     "encode_collection",
     "read_encoder_record",
 ]
 
 ENCODER_KEY = "encoder"
 # The data.* keys that decide what a video's code is (not where the data is or how fast it loads).
-_ENCODING_KEYS = ("num_frames", "frame_size", "clip_sampler", "clips_per_video", "augment")
+# The decoder is one: pyav with scale: true and torchcodec give slightly different pixels.
+_ENCODING_KEYS = ("num_frames", "frame_size", "clip_sampler", "clips_per_video", "augment", "decoder")
 
 
 class CollectionDataset(VideoDataset):
@@ -240,14 +242,31 @@ def read_encoder_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     return record
 
 
-def _previous_codes(out: Path | None, *, resume: bool, record: dict[str, Any]) -> CodeSet | None:
-    if out is None or not out.exists():
-        return None
+def check_output(out: Path, *, resume: bool) -> None:
+    """Refuse an ``out`` that encoding could not write or continue, before any work is done.
+
+    An existing file is never replaced: without ``resume`` it is an error, with it the file
+    must be a codes file (:func:`encode_collection` then checks that its settings match).
+    """
+    if out.is_dir():
+        raise VrtError(f"--out {out} is a folder; the codes are written to a file: give its name")
+    if not out.exists():
+        return
     if not resume:
         raise VrtError(
             f"{out} already exists: pass --resume to continue it (its items are kept and skipped), "
             "or choose another --out"
         )
+    if not is_codes_file(out):
+        raise VrtError(f"{out} is not a codes file (.npz), so there is nothing to resume in it")
+
+
+def _previous_codes(out: Path | None, *, resume: bool, record: dict[str, Any]) -> CodeSet | None:
+    if out is None:
+        return None
+    check_output(out, resume=resume)
+    if not out.exists():
+        return None
     codes = load_codes(out)
     stored = read_encoder_record(out)
     if stored is None:

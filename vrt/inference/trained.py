@@ -26,6 +26,7 @@ from vrt.checkpoints.format import load_checkpoint
 from vrt.codes import CodeSet, pack_bits
 from vrt.config import Config, apply_override, config_from_dict, config_to_dict
 from vrt.config.typecheck import ConfigError
+from vrt.data.collate import collate_clips
 from vrt.data.pipeline import DataSplits, SplitName, build_data_splits, clip_spec, eval_loader
 from vrt.datasets.base import ClipView, SkippedClip
 from vrt.errors import CheckpointError, VideoDecodeError
@@ -149,13 +150,16 @@ class TrainedModel:
             clips=replace(clip_spec(self.config), strict=True),
             name="query video",
         )
-        views = self.config.data.clips_per_video
-        item = ClipView(single, [0], training=False, num_clips=views)[0]
-        if isinstance(item, SkippedClip):
-            raise VideoDecodeError(item.reason)
-        clips = item[0] if views > 1 else item[0][None]  # (views, C, T, H, W)
+        # Through the collate step and onto the device, as a batch of one: with data.pipeline
+        # device the item is a pending clip that only ClipBatch.on_device finishes.
+        batch = collate_clips(
+            [ClipView(single, [0], training=False, num_clips=self.config.data.clips_per_video)[0]]
+        )
+        batch = batch.on_device(self.device)
+        if batch.skipped:
+            raise VideoDecodeError(batch.skipped[0].reason)
         with autocast(self.device, self.config.train.amp):
-            u = real_valued_codes(self.model, clips[None].to(self.device))  # (1, views, C, T, H, W)
+            u = real_valued_codes(self.model, batch.clips)
         return pack_bits(binarize(u).cpu().numpy())
 
 

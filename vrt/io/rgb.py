@@ -1,4 +1,4 @@
-"""Decoded video frames to RGB arrays: one swscale context per clip, scaling on the way if asked.
+"""Decoded video frames to RGB: one swscale context per clip (or per extracted video), scaling on the way if asked.
 
 Used by the clip reader (:mod:`vrt.io.video`) and by frame extraction (:mod:`vrt.io.extract`),
 so that frames scaled while decoding and frames prepared at a short side are the same pixels.
@@ -34,11 +34,12 @@ def scaled_size(width: int, height: int, short_side: int | None) -> tuple[int, i
 
 
 class RgbConverter:
-    """Converts the frames of one clip to RGB arrays of one size, reusing one swscale context.
+    """Converts the frames of one clip (or one video being extracted) to RGB of one size, reusing
+    one swscale context.
 
     PyAV's ``frame.to_ndarray(width=..., height=...)`` builds a new swscale context for every
     frame, with a pool of threads (PyAV's default), which costs more than decoding an MPEG-4
-    frame; one reformatter per clip keeps its context, and one thread, since a frame is too
+    frame; one reformatter per clip or video keeps its context, and one thread, since a frame is too
     small to share out (and DataLoader workers already use every core). The first frame
     converted fixes the size (scaled to ``short_side`` if given), so a stream that changes
     resolution midway still gives a clip that stacks.
