@@ -190,7 +190,7 @@ def test_weighted_loss_terms_parse_validate_and_round_trip(tmp_path):
 
 
 def test_single_loss_stays_flat_in_the_resolved_config():
-    assert config_to_dict(load_config(DEMO))["loss"] == {
+    assert config_to_dict(load_config(DEMO, ["loss.name=triplet_ranking", "loss.margin=8"]))["loss"] == {
         "name": "triplet_ranking",
         "margin": 8.0,
         "reduction": "mean",  # the builder's defaults are written out
