@@ -259,7 +259,7 @@ def _cell(summary: MetricSummary | None) -> str:
 
 def table(chosen: list[Variant], *, seeds: list[int], output: Path) -> str:
     """One row per variant: mean ± std over its seeds (``vrt report``'s grouping of the kept runs)."""
-    header = ["variant", "recipe", "seeds", *(name for name, _ in COLUMNS)]
+    header = ["variant", "recipe", "seeds", *(name for name, _ in COLUMNS), "mAP per seed"]
     lines = ["| " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * (len(header) - 2)]
     for variant in chosen:
         done = [
@@ -277,6 +277,8 @@ def table(chosen: list[Variant], *, seeds: list[int], output: Path) -> str:
         group = groups[0]
         cells = [variant.label, variant.description, str(len(group.runs))]
         cells += [_cell(group.summary(field)) for _, field in COLUMNS]
+        # Each seed's own figure too: a mean above a baseline can hide a seed below it.
+        cells.append(", ".join("-" if run.map is None else f"{run.map:.3f}" for run in group.runs))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
