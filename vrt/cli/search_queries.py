@@ -8,7 +8,6 @@ is encoded, so that a mistake in the last ``--query`` costs no encoding time.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,24 +27,37 @@ class SearchQueries:
     """The queries of a search: ids and labels, and their codes unless every query is an indexed id.
 
     Labels are in ``class_names``: the index's class names, then the names that only the query
-    codes files have, in the order met.
+    codes files have, in the order met. ``index_labelled`` says whether the index labels any
+    item (with bare class numbers when it has no names, which named queries cannot match).
     """
 
+    class_names: list[str] | None = None
+    index_labelled: bool = False
     ids: list[str] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
     rows: list[np.ndarray] = field(default_factory=list)  # packed codes, one per query
     all_indexed: bool = True
-    class_names: list[str] | None = None
     paths: dict[str, Path] = field(default_factory=dict)  # source videos of encoded queries
+
+    @classmethod
+    def of(cls, index: HammingIndex) -> SearchQueries:
+        from vrt.codes import UNLABELLED
+
+        return cls(class_names=index.class_names, index_labelled=bool((index.labels != UNLABELLED).any()))
 
     @property
     def codes(self) -> np.ndarray | None:
         return None if self.all_indexed else np.stack(self.rows)
 
-    def extend(self, index: HammingIndex, codes: CodeSet, *, indexed: bool = False) -> None:
-        """Append the queries of ``codes``, their labels put in :attr:`class_names` when possible."""
-        from dataclasses import replace
+    def add_indexed(self, index: HammingIndex, item_id: str) -> None:
+        """An item of the index as a query: its code and label as they are (the index's names come first)."""
+        position = index.position_of(item_id)
+        self.ids.append(item_id)
+        self.labels.append(int(index.labels[position]))
+        self.rows.append(index.codes[position])
 
+    def extend(self, index: HammingIndex, codes: CodeSet) -> None:
+        """Append the queries of ``codes``, their labels put in :attr:`class_names` when possible."""
         from vrt.codes import UNLABELLED
         from vrt.index import IndexEditError, QueryMismatchError
         from vrt.index.editing import merge_class_names
@@ -56,31 +68,31 @@ class SearchQueries:
             )
         # Merged with the names gathered so far, not the index's alone: two query files with
         # new classes of their own must not both claim the first free label.
-        known = index.codeset
-        if self.class_names != known.class_names:
-            known = replace(known, class_names=self.class_names)
         try:
-            self.class_names, labels = merge_class_names(known, codes)
+            self.class_names, labels = merge_class_names(
+                self.class_names, codes, first_labelled=self.index_labelled
+            )
         except IndexEditError:  # bare class numbers against names: the labels cannot be shown
             labels = [UNLABELLED] * len(codes)
         self.ids += codes.ids.tolist()
         self.labels += [int(label) for label in labels]
         self.rows += list(codes.codes)
-        self.all_indexed &= indexed
+        self.all_indexed = False
 
 
 def resolve_queries(
     index: HammingIndex, values: list[str], checkpoint: Path | None, *, exclude_self: bool = False
 ) -> SearchQueries:
     """Each ``--query``, in order, as a codes file, else an indexed id, else videos to encode."""
-    from vrt.codes import CodeSet, load_codes
+    from vrt.codes import load_codes
     from vrt.index import UnknownIdError
+    from vrt.runtime.npzfile import npz_members
 
     kinds: list[str] = []
     for value in values:
         path = Path(value)
-        # A codes archive, whatever its name (no video file is a zip archive).
-        if path.is_file() and zipfile.is_zipfile(path):
+        # Any .npz archive, whatever its name (no video is one): load_codes says what a bad one lacks.
+        if path.is_file() and npz_members(path) is not None:
             kinds.append("codes")
         elif value in index:
             kinds.append("id")
@@ -102,20 +114,12 @@ def resolve_queries(
         shown = ", ".join(list(collections)[:3])
         raise typer.BadParameter(f"{shown}: videos, not ids in the index: pass --checkpoint to encode them")
     trained: TrainedModel | None = None
-    queries = SearchQueries(class_names=index.class_names)
+    queries = SearchQueries.of(index)
     for value, kind in zip(values, kinds, strict=True):
         if kind == "codes":
             queries.extend(index, load_codes(value))
         elif kind == "id":
-            position = index.position_of(value)
-            item = CodeSet(
-                codes=index.codes[position : position + 1],
-                bits=index.bits,
-                labels=index.labels[position : position + 1],
-                ids=[value],
-                class_names=index.class_names,
-            )
-            queries.extend(index, item, indexed=True)
+            queries.add_indexed(index, value)
         else:
             from vrt.cli.collection_commands import load_encoder
 

@@ -43,7 +43,9 @@ def add_codes(index: HammingIndex, codes: CodeSet, *, replace: bool = False) -> 
     if codes.bits != index.bits:
         raise IndexEditError(f"the codes have {codes.bits} bits but the index has {index.bits}-bit codes")
     current = index.codeset
-    class_names, labels = merge_class_names(current, codes)
+    class_names, labels = merge_class_names(
+        current.class_names, codes, first_labelled=bool(current.labelled.any())
+    )
     position = {item_id: p for p, item_id in enumerate(current.ids.tolist())}
     new_ids = codes.ids.tolist()
     present = [p for p, item_id in enumerate(new_ids) if item_id in position]
@@ -114,22 +116,27 @@ def describe_items(path: str | os.PathLike[str]) -> dict[str, Any]:
     }
 
 
-def merge_class_names(first: CodeSet, second: CodeSet) -> tuple[list[str] | None, np.ndarray]:
-    """The class names of ``first`` and ``second`` together, and ``second``'s labels in that list.
+def merge_class_names(
+    first_names: list[str] | None, second: CodeSet, *, first_labelled: bool
+) -> tuple[list[str] | None, np.ndarray]:
+    """The class names ``first_names`` and ``second``'s together, and ``second``'s labels in that list.
 
-    ``first``'s classes keep their labels; names only ``second`` has are appended. A side
-    without class names is fine while none of its items is labelled; bare class numbers cannot
-    be matched with names (:class:`IndexEditError`).
+    ``first_names`` keep their labels; names only ``second`` has are appended. A side without
+    class names is fine while none of its items is labelled (``first_labelled``: whether any of
+    the first side's is); bare class numbers cannot be matched with names
+    (:class:`IndexEditError`). Only names travel, so a caller merging into a large index never
+    rebuilds it.
     """
-    if first.class_names is None or second.class_names is None:
-        named, unnamed = (first, second) if second.class_names is None else (second, first)
-        if named.class_names is not None and unnamed.labelled.any():
+    if first_names is None or second.class_names is None:
+        unnamed_labelled = first_labelled if first_names is None else bool(second.labelled.any())
+        named = first_names if second.class_names is None else second.class_names
+        if named is not None and unnamed_labelled:
             raise IndexEditError(
                 "the two code sets label their items differently: one names its classes, the other has "
                 "bare class numbers; encode both with named classes (or without labels)"
             )
-        return named.class_names, second.labels
-    names = list(first.class_names)
+        return named, second.labels
+    names = list(first_names)
     names += [name for name in second.class_names if name not in names]
     if not second.labelled.any():
         return names, second.labels

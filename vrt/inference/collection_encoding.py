@@ -350,7 +350,9 @@ def _assemble(
         ids=previous.ids[orphans],
         class_names=previous.class_names,
     )
-    class_names, kept_labels = merge_class_names(listed, kept)
+    class_names, kept_labels = merge_class_names(
+        listed.class_names, kept, first_labelled=bool(listed.labelled.any())
+    )
     return CodeSet(
         codes=np.concatenate([listed.codes, kept.codes]),
         bits=bits,
