@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -19,6 +21,7 @@ from vrt.datasets.base import ClipView
 from vrt.datasets.clips import ClipSpec
 from vrt.errors import CheckpointError, NoCheckpointError
 from vrt.rundir import RunDirectory
+from vrt.runtime.fileio import HOST_TAG
 from vrt.training.interrupt import REPEAT_GRACE_S, StopRequest, TrainingInterrupted
 from vrt.training.metrics_log import MetricsLog
 
@@ -89,7 +92,10 @@ def test_resume_falls_back_to_the_newest_readable_checkpoint_and_names_the_bad_f
     checkpoints, warnings = keeper(tmp_path, keep=3)
     for step in range(1, 4):
         checkpoints.save(state(0, step, value=step), step=step)
-    (tmp_path / ".last.pt.k2j4x9.tmp").write_bytes(b"PK")  # a write killed half-way
+    writer = subprocess.Popen([sys.executable, "-c", "pass"])  # a writer no longer running
+    writer.wait()
+    # A checkpoint write killed half-way, named as atomic_write names its temporaries.
+    (tmp_path / f".last.pt.{writer.pid}.{HOST_TAG}-k2j4x9.tmp").write_bytes(b"PK")
     (tmp_path / ".codes.npz.a8f3.tmp").write_bytes(b"PK")  # someone else's write in progress
     loaded, path = checkpoints.load_latest()
     assert path.name == "last.pt" and loaded["position"] == 3 and not warnings

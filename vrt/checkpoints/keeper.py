@@ -26,10 +26,10 @@ from vrt.checkpoints.format import load_checkpoint, save_checkpoint
 from vrt.config import Config, ConfigError, config_from_dict, config_to_dict
 from vrt.errors import CheckpointError, NoCheckpointError
 from vrt.rundir import RunDirectory
-from vrt.runtime.fileio import atomic_write
+from vrt.runtime.fileio import atomic_write, remove_stale_temporaries
 
-# What a checkpoint write killed half-way leaves behind (vrt.runtime.fileio.atomic_write's temporaries).
-STALE_TEMPORARY = re.compile(r"^\.(last|previous|best|step-\d{8,})\.pt\.(.+\.tmp|link)$")
+# The hard link that _replace_with_link makes before renaming it over a checkpoint, left by a kill.
+STALE_LINK = re.compile(r"^\.(last|previous|best|step-\d{8,})\.pt\.link$")
 
 # Config keys a resumed run may change: they decide how long, how often to save and how fast
 # data is loaded, never what is computed (per-clip seeding makes the worker count irrelevant).
@@ -92,8 +92,9 @@ class CheckpointKeeper:
         """
         paths = self.paths
         if paths.root.is_dir():
+            remove_stale_temporaries(paths.root)  # atomic_write's, of writers no longer running
             for leftover in paths.root.iterdir():
-                if STALE_TEMPORARY.match(leftover.name):
+                if STALE_LINK.match(leftover.name):
                     leftover.unlink(missing_ok=True)
         try:
             return load_checkpoint(paths.last), paths.last
