@@ -229,6 +229,7 @@ class ClipReader:
         self.clips = clips
         self._lengths: dict[Path, int] = {}
         self._frame_files: dict[Path, list[Path]] = {}
+        self._frame_sizes: dict[Path, tuple[int, int]] = {}  # (width, height), read from one header
 
     def load(
         self,
@@ -266,7 +267,9 @@ class ClipReader:
             path, kind, training=training, clip=clip, num_clips=num_clips, span=span, encoded=True
         )
         if isinstance(read, list):  # a frame folder's files, decoded on the device
-            width, height = image_size(read[0], source=str(path))
+            if path not in self._frame_sizes:  # one folder, one size (the decoder checks)
+                self._frame_sizes[path] = image_size(read[0], source=str(path))
+            width, height = self._frame_sizes[path]
             pending = {"encoded": tuple(read)}
         else:  # a video, decoded here: FFmpeg decodes on the CPU
             height, width = read.shape[1:3]

@@ -48,6 +48,8 @@ class SearchService:
                 f"{index.bits}-bit codes"
             )
         self.index = index
+        # Folded once: the page asks for matches on every keystroke.
+        self._folded_ids = [(item_id.casefold(), item_id) for item_id in index.ids.tolist()]
         self.trained = trained
         self.videos = videos
         self._frames = video_thumbnails([videos] if videos is not None else [], num_frames=1)
@@ -90,7 +92,7 @@ class SearchService:
     def items(self, contains: str = "", *, limit: int = 50) -> dict[str, Any]:
         """Up to ``limit`` indexed ids containing ``contains`` (case-insensitive), in index order."""
         needle = contains.casefold()
-        matches = [item_id for item_id in self.index.ids.tolist() if needle in item_id.casefold()]
+        matches = [item_id for folded, item_id in self._folded_ids if needle in folded]
         return {"total": len(matches), "ids": matches[:limit]}
 
     def search_id(self, item_id: str, k: int) -> dict[str, Any]:
