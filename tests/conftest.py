@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +14,22 @@ import yaml
 from tests.datasets_fixtures import DatasetTree, build_hmdb51, build_jhmdb, build_ucf101, require_split_files
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_torch_free(code: str, *, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter in the repository, then fail it if torch was imported.
+
+    The check runs however ``code`` ends (a CLI's ``SystemExit`` included): a torch import turns
+    the exit status into 1 with "imported torch" on stderr.
+    """
+    script = (
+        "import sys\ntry:\n"
+        + textwrap.indent(code, "    ")
+        + "\nfinally:\n    assert 'torch' not in sys.modules, 'imported torch'\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=timeout
+    )
 
 
 def tiny_config_dict(**train_overrides) -> dict:

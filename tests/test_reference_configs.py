@@ -39,7 +39,9 @@ ONE_STEP = [
 
 def test_every_dataset_has_reference_configs():
     assert {p.name.split("_")[0] for p in REFERENCE_CONFIGS} == {"ucf101", "hmdb51", "jhmdb"}
-    assert len(REFERENCE_CONFIGS) == 11  # with ucf101_48bit_reference_recipe, the reference repository's recipe
+    assert (
+        len(REFERENCE_CONFIGS) == 11
+    )  # with ucf101_48bit_reference_recipe, the reference repository's recipe
 
 
 @pytest.mark.parametrize("config_path", REFERENCE_CONFIGS, ids=lambda p: p.stem)

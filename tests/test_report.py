@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,7 @@ from typer.testing import CliRunner
 from vrt.cli import app
 from vrt.reporting.runs import RunDirectoryError, read_run
 
-from .conftest import REPO_ROOT, tiny_config_dict
+from .conftest import run_torch_free, tiny_config_dict
 
 cli = CliRunner()
 
@@ -204,13 +202,11 @@ def test_a_directory_that_is_not_a_run_is_refused(tmp_path, two_runs):
     with pytest.raises(RunDirectoryError, match="has not finished"):
         read_run(unfinished)
     # From the shell: one line, exit status 2, no traceback, and no torch.
-    code = (
-        "import sys\nfrom vrt.cli import main\n"
+    done = run_torch_free(
+        "from vrt.cli import main\n"
         f"sys.argv = ['vrt', 'report', r'{two_runs[1]}', r'{tmp_path / 'nothing'}']\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert 'torch' not in sys.modules\n    raise\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=60
+        "main()\n",
+        timeout=60,
     )
     assert done.returncode == 2, done.stderr
     assert "is not a directory" in done.stderr and "Traceback" not in done.stderr
