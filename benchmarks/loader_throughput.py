@@ -48,6 +48,8 @@ from vrt.io.video import read_video_frames
 from vrt.registry import SAMPLERS
 
 REPO = Path(__file__).resolve().parent.parent
+# The new paths the summary compares with the old: the defaults, and the same with one thread.
+SUMMARISED = ("new: pyav, load_threads: 1", "new: pyav (default", "new, load_threads: 1", "new (default")
 PRESETS = {"ucf101": {"videos": 24, "video_frames": 175, "size": "320x240", "workers": [0], "passes": 2}}
 
 
@@ -104,10 +106,13 @@ def build_corpus(root: Path, *, videos: int, frames: int, size: tuple[int, int],
             raise RuntimeError(f"frame extraction failed: {summary.failed[:3]}")
 
 
-def new_view(root: Path, storage: str, names: list[str], clips: ClipSpec) -> ClipView:
+def new_view(
+    root: Path, storage: str, names: list[str], clips: ClipSpec, *, threads: int | None = None
+) -> ClipView:
+    """The new path; ``threads`` as ``data.load_threads`` (None: its default)."""
     entries = [SplitEntry(name, 0) for name in names]
     source = VideoFileDataset(entries=entries, root=root, class_names=["all"], clips=clips, storage=storage)
-    return ClipView(source, range(len(source)), training=False)
+    return ClipView(source, range(len(source)), training=False, threads=threads)
 
 
 def loader(dataset: Dataset, *, workers: int, batch_size: int) -> DataLoader:
@@ -181,19 +186,23 @@ def benchmark_paths(
         )
 
     video, previous = "video (MPEG-4)", f"old ({args.baseline})"
+    videos = root / "videos"
+    default = new_view(videos, "video", names, spec())
+    auto = f"load_threads: auto = {default.load_threads()} here"
     paths = [
-        (video, previous, baseline([root / "videos" / name for name in names], "video"), False),
-        (video, "new: pyav (scale: true)", new_view(root / "videos", "video", names, spec()), False),
+        (video, previous, baseline([videos / name for name in names], "video"), False),
+        (video, "new: pyav, load_threads: 1", new_view(videos, "video", names, spec(), threads=1), False),
+        (video, f"new: pyav (default: scale: true, {auto})", default, False),
         (
             video,
-            "new: pyav, scale: false",
-            new_view(root / "videos", "video", names, spec(decoder=PyAVDecoder(scale=False))),
+            "new: pyav, scale: false, load_threads: 1",
+            new_view(videos, "video", names, spec(decoder=PyAVDecoder(scale=False)), threads=1),
             False,
         ),
         (
             video,
-            "new: pyav, threads: 2",
-            new_view(root / "videos", "video", names, spec(decoder=PyAVDecoder(threads=2))),
+            "new: pyav, FFmpeg threads: 2, load_threads: 1",
+            new_view(videos, "video", names, spec(decoder=PyAVDecoder(threads=2)), threads=1),
             False,
         ),
     ]
@@ -202,8 +211,8 @@ def benchmark_paths(
         paths.append(
             (
                 video,
-                "new: torchcodec",
-                new_view(root / "videos", "video", names, spec(decoder=TorchCodecDecoder())),
+                "new: torchcodec, load_threads: 1",
+                new_view(videos, "video", names, spec(decoder=TorchCodecDecoder()), threads=1),
                 False,
             )
         )
@@ -217,11 +226,12 @@ def benchmark_paths(
                 baseline([frame_folder(folder, Path(name)) for name in names], "frames"),
                 False,
             ),
-            (storage, "new", new_view(folder, "frames", names, spec()), False),
+            (storage, "new, load_threads: 1", new_view(folder, "frames", names, spec(), threads=1), False),
+            (storage, f"new (default: {auto})", new_view(folder, "frames", names, spec()), False),
             (
                 storage,
-                "new: pipeline device, on the CPU",
-                new_view(folder, "frames", names, spec(pipeline="device")),
+                "new: pipeline device, on the CPU, load_threads: 1",
+                new_view(folder, "frames", names, spec(pipeline="device"), threads=1),
                 True,
             ),
         ]
@@ -248,6 +258,23 @@ def report(rates: dict[tuple[str, str, int], list[tuple[float, float | None]]], 
             f"{statistics.median(wall) / statistics.median(old_wall):.2f} | "
             f"{statistics.median(n / o for n, o in zip(wall, old_wall, strict=True)):.2f} | {cpu_cells} |"
         )
+
+
+def summary(rates, *, previous: str, workers: int, pairs: list[tuple[str, str, str]]) -> list[str]:
+    """One line per (label, old storage, new storage) and new path with one load thread or the
+    default: the ratio of medians and the median ratio within a round, wall clock and CPU time."""
+    lines = [""]
+    for label, before, after in pairs:
+        old = rates.get((before, previous, workers))
+        for (storage, path, count), new in rates.items():
+            if not old or storage != after or count != workers or not path.startswith(SUMMARISED):
+                continue
+            wall = statistics.median(r for r, _ in new) / statistics.median(r for r, _ in old)
+            per_round = statistics.median(n[0] / o[0] for n, o in zip(new, old, strict=True))
+            cpu = [n[1] / o[1] for n, o in zip(new, old, strict=True) if n[1] and o[1]]
+            cpu_text = f", {statistics.median(cpu):.2f}x in CPU time (per round)" if cpu else ""
+            lines.append(f"{label} ({path}): {wall:.2f}x (medians), {per_round:.2f}x (per round){cpu_text}")
+    return lines
 
 
 def main() -> None:
@@ -335,17 +362,20 @@ def main() -> None:
     )
     print()
     report(rates, previous=previous)
-    full_old, best_new = (
-        rates.get((full, previous, args.workers[0])),
-        rates.get((prepared, "new", args.workers[0])),
-    )
-    if full_old and best_new:
-        ratios = [new[0] / before[0] for new, before in zip(best_new, full_old, strict=True)]
-        print(
-            f"\nframe folders, old reader on {width}x{height} frames -> new reader on frames at short side {short}: "
-            f"{statistics.median(r for r, _ in best_new) / statistics.median(r for r, _ in full_old):.2f}x "
-            f"(medians), {statistics.median(ratios):.2f}x (per round)"
-        )
+    for line in summary(
+        rates,
+        previous=previous,
+        workers=args.workers[0],
+        pairs=[
+            ("video files, old reader -> new reader", "video (MPEG-4)", "video (MPEG-4)"),
+            (
+                f"frame folders, old reader on {width}x{height} frames -> new reader on frames at short side {short}",
+                full,
+                prepared,
+            ),
+        ],
+    ):
+        print(line)
     if stages is not None:
         print()
         print(breakdown_markdown(stages))

@@ -68,7 +68,7 @@ def test_the_pyav_decoder_scales_only_when_asked(videos):
     path = videos["clip.avi"]
     assert PyAVDecoder().read(path, [1, 2], short_side=24).shape == (2, 24, 32, 3)
     assert PyAVDecoder(scale=False).read(path, [1, 2], short_side=24).shape == (2, 48, 64, 3)
-    assert PyAVDecoder().num_frames(path) == 24
+    assert PyAVDecoder().probe(path).num_frames == 24
 
 
 def torchcodec_or_skip() -> None:
@@ -84,7 +84,7 @@ def test_torchcodec_decodes_the_pixels_pyav_decodes(videos, name, seek_mode):
     torchcodec_or_skip()
     decoder = TorchCodecDecoder(seek_mode=seek_mode)
     frames = decoder.read(videos[name], INDICES, short_side=32)  # it does not scale: full size
-    assert decoder.num_frames(videos[name]) == 24
+    assert decoder.probe(videos[name]).num_frames == 24
     assert np.array_equal(frames.numpy(), read_video_frames(videos[name], INDICES))
     # Past the end, the last frame stands in, as with PyAV.
     assert frame_number(decoder.read(videos[name], [30], short_side=None)[0].numpy()) == 23
@@ -95,9 +95,9 @@ def test_torchcodec_errors_name_the_file(tmp_path):
     garbage = tmp_path / "garbage.avi"
     garbage.write_bytes(b"not a video" * 100)
     with pytest.raises(VideoDecodeError, match="no such video file"):
-        TorchCodecDecoder().num_frames(tmp_path / "missing.avi")
+        TorchCodecDecoder().probe(tmp_path / "missing.avi")
     with pytest.raises(VideoDecodeError, match=r"garbage\.avi: cannot open as a video \(.*Invalid data"):
-        TorchCodecDecoder().num_frames(garbage)
+        TorchCodecDecoder().probe(garbage)
 
 
 def test_the_decoder_is_chosen_and_checked_in_the_config(monkeypatch):

@@ -117,6 +117,9 @@ class DataConfig:
     (``pyav`` or ``torchcodec``, a registered component). ``pipeline: device`` has the
     DataLoader workers only read frame files and draw each clip's augmentation, and decodes and
     transforms the batch on the training device (``cpu``: all of it in the workers).
+    ``load_threads`` load the clips of a batch side by side in each loading process (decoding
+    releases the GIL); by default one per core (at most 8) when the main process loads
+    (``num_workers: 0``) and one per DataLoader worker. The clips do not depend on it.
     """
 
     dataset: ComponentSpec = field(default_factory=lambda: ComponentSpec("synthetic"))
@@ -131,6 +134,7 @@ class DataConfig:
     batch: BatchConfig = field(default_factory=BatchConfig)
     eval_batch_size: int = 32
     num_workers: int = 0
+    load_threads: int | None = None
     strict: bool = False
     max_videos_per_class: int | None = None
     pin_memory: bool | None = None

@@ -89,6 +89,7 @@ def _validate_values(config: Config, *, source: str) -> None:
     optional_counts = (
         "data.max_videos_per_class",
         "data.prefetch_factor",
+        "data.load_threads",
         "train.max_steps_per_epoch",
         "train.checkpoint_every_steps",
     )

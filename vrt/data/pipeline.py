@@ -78,6 +78,7 @@ class DataSplits:
     fit_positions: list[int]
     val_positions: list[int]
     clips_per_video: int = 1
+    load_threads: int | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -100,7 +101,12 @@ class DataSplits:
         source = self.test_source if split == "test" else self.train_source
         num_clips = 1 if training else self.clips_per_video
         return ClipView(
-            source, positions[split], training=training, num_clips=num_clips, augment_seed=augment_seed
+            source,
+            positions[split],
+            training=training,
+            num_clips=num_clips,
+            augment_seed=augment_seed,
+            threads=self.load_threads,
         )
 
 
@@ -125,6 +131,7 @@ def build_data_splits(config: Config) -> DataSplits:
         fit_positions=[train_positions[i] for i in fit],
         val_positions=[train_positions[i] for i in val],
         clips_per_video=config.data.clips_per_video,
+        load_threads=config.data.load_threads,
     )
 
 

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from vrt.errors import VideoDecodeError
+from vrt.runtime.cpus import usable_cores
 from vrt.runtime.reproducibility import derive_seed, isolated_seed
 
 if TYPE_CHECKING:
@@ -90,13 +92,20 @@ class VideoDataset(Dataset, ABC):
         Raises :class:`~vrt.errors.VideoDecodeError` for a video that cannot be read.
         """
 
-    def prepare_clip(
+    def plan_clip(
         self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
-    ) -> torch.Tensor | PendingClip:
-        """What a ``ClipView`` hands the DataLoader: the clip (``load_clip``), or, for a dataset
-        that leaves decoding and augmentation to the device (``data.pipeline: device``), the
-        :class:`~vrt.datasets.pending.PendingClip` with its frames read and its recipe drawn."""
-        return self.load_clip(index, training=training, clip=clip, num_clips=num_clips)
+    ) -> Callable[[], torch.Tensor | PendingClip]:
+        """What a ``ClipView`` hands the DataLoader, in two steps: the clip's random choices are
+        made now (from the RNG ``load_clip`` draws from), and the callable returned does the
+        rest, the reading, decoding and transforming, without drawing any more; ``ClipView``
+        may call it in another thread. It returns the clip, or, for a dataset that leaves
+        decoding and augmentation to the device (``data.pipeline: device``), the
+        :class:`~vrt.datasets.pending.PendingClip` with its frames read and its recipe drawn.
+
+        The default does all of ``load_clip`` now: a dataset that draws as it decodes cannot be
+        split, and its clips load one after the other.
+        """
+        return _Loaded(self.load_clip(index, training=training, clip=clip, num_clips=num_clips))
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         """The un-augmented clip, label and index (use a ``ClipView`` to choose videos or augment)."""
@@ -130,12 +139,27 @@ class VideoDataset(Dataset, ABC):
 
 
 @dataclass(frozen=True)
+class _Loaded:
+    """The work left for a clip loaded while it was planned: none, nothing for threads to share."""
+
+    clip: torch.Tensor | PendingClip
+
+    def __call__(self) -> torch.Tensor | PendingClip:
+        return self.clip
+
+
+@dataclass(frozen=True)
 class SkippedClip:
     """Stands in for a clip whose video could not be read, so one bad file never stops a run."""
 
     index: int
     video_id: str
     reason: str
+
+
+# What a ClipView yields: (clip, label, dataset index), the clip a tensor or what the device
+# finishes (one PendingClip, or one per test-time clip), or why the video was skipped.
+ViewItem: TypeAlias = "tuple[torch.Tensor | PendingClip | tuple[PendingClip, ...], int, int] | SkippedClip"
 
 
 class ClipView(Dataset):
@@ -154,6 +178,9 @@ class ClipView(Dataset):
     ``set_epoch``, or with the key: ``view[(position, epoch)]`` (the training batch sampler
     sends such keys, so persistent workers, which keep their own copy of the view, follow the
     epoch too). Without ``augment_seed`` augmentation draws from the ambient global RNGs.
+
+    ``threads`` load the clips of a batch side by side (see :meth:`load_threads`); the
+    clips do not depend on it.
     """
 
     def __init__(
@@ -164,6 +191,7 @@ class ClipView(Dataset):
         training: bool,
         num_clips: int = 1,
         augment_seed: int | None = None,
+        threads: int | None = None,
     ) -> None:
         if num_clips < 1 or (training and num_clips != 1):
             raise ValueError(f"num_clips must be >= 1, and 1 in training; got {num_clips}")
@@ -176,6 +204,9 @@ class ClipView(Dataset):
             raise IndexError(f"ClipView: indices {outside[:5]} outside a dataset of {size} videos")
         self.training = training
         self.augment_seed = augment_seed
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1 (None: one per core), got {threads}")
+        self.threads = threads
         self.epoch = 0
         self.labels: list[int] = [dataset.labels[i] for i in self.indices]
         self.ids: list[str] = [dataset.ids[i] for i in self.indices]
@@ -196,27 +227,73 @@ class ClipView(Dataset):
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(
-        self, key: int | tuple[int, int]
-    ) -> tuple[torch.Tensor | PendingClip | tuple[PendingClip, ...], int, int] | SkippedClip:
+    def __getitem__(self, key: int | tuple[int, int]) -> ViewItem:
+        return self.__getitems__([key])[0]
+
+    def __getitems__(self, keys: Sequence[int | tuple[int, int]]) -> list[ViewItem]:
+        """The items at ``keys``, a batch (torch's DataLoader asks for a whole batch when a
+        dataset has this method).
+
+        Every clip's random choices are made here, one clip after the other, each under its own
+        seed; the reading, decoding and transforming is then spread over :meth:`load_threads`
+        threads, which FFmpeg, libjpeg-turbo and torch let run at once. The clips are those of
+        one thread, in any number of threads.
+        """
+        planned = [self._plan(key) for key in keys]
+        jobs = [job for _, plan in planned if not isinstance(plan, SkippedClip) for job in plan]
+        threads = min(self.load_threads(), sum(not isinstance(job, _Loaded) for job in jobs))
+        if threads > 1:
+            with ThreadPoolExecutor(threads, thread_name_prefix="vrt-clips") as pool:
+                done = iter(list(pool.map(_attempt, jobs)))
+        else:
+            done = iter([_attempt(job) for job in jobs])
+        items: list[ViewItem] = []
+        for index, plan in planned:
+            if isinstance(plan, SkippedClip):
+                items.append(plan)
+                continue
+            clips = [next(done) for _ in plan]
+            failure = next((clip for clip in clips if isinstance(clip, VideoDecodeError)), None)
+            if failure is not None:
+                items.append(SkippedClip(index, self.dataset.ids[index], str(failure)))
+            elif self.num_clips == 1:
+                items.append((clips[0], self.dataset.labels[index], index))
+            else:
+                stacked = torch.stack(clips) if isinstance(clips[0], torch.Tensor) else tuple(clips)
+                items.append((stacked, self.dataset.labels[index], index))
+        return items
+
+    def load_threads(self) -> int:
+        """Threads that load the clips of a batch: ``threads`` when given, else one per usable
+        core (at most 8) in the main process and one in each DataLoader worker (the workers
+        already keep the cores busy)."""
+        if self.threads is not None:
+            return self.threads
+        return 1 if get_worker_info() is not None else min(usable_cores(), 8)
+
+    def _plan(self, key: int | tuple[int, int]) -> tuple[int, list[Callable[[], Any]] | SkippedClip]:
+        """(dataset index, the work left for each of its clips), or why it cannot be read."""
         position, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         index = self.indices[position]
         try:
-            if self.num_clips == 1 and self.training and self.augment_seed is not None:
+            if self.training and self.augment_seed is not None:
                 with isolated_seed(derive_seed(self.augment_seed, "augment", epoch, index)):
-                    clip = self.dataset.prepare_clip(index, training=True)
-            elif self.num_clips == 1:
-                clip = self.dataset.prepare_clip(index, training=self.training)
-            else:
-                clips = [
-                    self.dataset.prepare_clip(index, training=False, clip=c, num_clips=self.num_clips)
-                    for c in range(self.num_clips)
-                ]
-                clip = torch.stack(clips) if isinstance(clips[0], torch.Tensor) else tuple(clips)
+                    return index, [self.dataset.plan_clip(index, training=True)]
+            return index, [
+                self.dataset.plan_clip(index, training=self.training, clip=clip, num_clips=self.num_clips)
+                for clip in range(self.num_clips)
+            ]
         except VideoDecodeError as error:
-            return SkippedClip(index, self.dataset.ids[index], str(error))
-        return clip, self.dataset.labels[index], index
+            return index, SkippedClip(index, self.dataset.ids[index], str(error))
 
     def __repr__(self) -> str:
         mode = "training" if self.training else "eval"
         return f"ClipView({self.dataset!r}, videos={len(self)}, {mode})"
+
+
+def _attempt(job: Callable[[], Any]) -> Any:
+    """The job's clip, or the VideoDecodeError that says why its video cannot be used."""
+    try:
+        return job()
+    except VideoDecodeError as error:
+        return error

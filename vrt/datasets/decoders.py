@@ -23,7 +23,7 @@ import numpy as np
 
 from vrt.errors import VideoDecodeError
 from vrt.io.frames import read_frame_bytes
-from vrt.io.video import probe_video, read_video_frames
+from vrt.io.video import VideoInfo, probe_video, read_video_frames
 from vrt.registry import DECODERS
 
 if TYPE_CHECKING:
@@ -44,8 +44,8 @@ class ClipDecoder(ABC):
     """
 
     @abstractmethod
-    def num_frames(self, path: Path) -> int:
-        """The frames of the video, as the sampler should see them."""
+    def probe(self, path: Path) -> VideoInfo:
+        """The video's frame count (as the sampler should see it) and stored frame size."""
 
     @abstractmethod
     def read(
@@ -63,8 +63,8 @@ class PyAVDecoder(ClipDecoder):
         self.threads = threads
         self.scale = scale
 
-    def num_frames(self, path: Path) -> int:
-        return probe_video(path).num_frames
+    def probe(self, path: Path) -> VideoInfo:
+        return probe_video(path)
 
     def read(self, path: Path, indices: Sequence[int], *, short_side: int | None) -> np.ndarray:
         return read_video_frames(
@@ -97,11 +97,16 @@ class TorchCodecDecoder(ClipDecoder):
         except (RuntimeError, ValueError) as error:
             raise VideoDecodeError(f"{path}: cannot open as a video ({decoder_message(error)})") from error
 
-    def num_frames(self, path: Path) -> int:
-        count = self._open(path).metadata.num_frames
-        if not count:
+    def probe(self, path: Path) -> VideoInfo:
+        metadata = self._open(path).metadata
+        if not metadata.num_frames:
             raise VideoDecodeError(f"{path}: the video stream has no frames")
-        return int(count)
+        return VideoInfo(
+            num_frames=int(metadata.num_frames),
+            fps=float(metadata.average_fps or 0.0),
+            width=int(metadata.width),
+            height=int(metadata.height),
+        )
 
     def read(self, path: Path, indices: Sequence[int], *, short_side: int | None) -> torch.Tensor:
         decoder = self._open(path)

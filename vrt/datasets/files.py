@@ -3,29 +3,27 @@
 Every file-backed adapter (UCF101, HMDB51, JHMDB, video lists, class folders) reduces its
 split files to :class:`~vrt.datasets.splitfiles.SplitEntry` items and hands them to
 :class:`VideoFileDataset`, which finds each video on disk, drops and reports the missing ones,
-and turns a video into a clip: probe its length, let the clip sampler pick T frame indices,
-read only those frames, transform the whole clip at once.
+and turns a video into a clip with a :class:`~vrt.datasets.reader.ClipReader`.
 """
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Literal, get_args
 
-import numpy as np
 import torch
 
 from vrt.datasets.base import VideoDataset
 from vrt.datasets.clips import ClipSpec
-from vrt.datasets.decoders import read_frame_images
 from vrt.datasets.listing import list_folder, skipped_message
 from vrt.datasets.pending import PendingClip
+from vrt.datasets.reader import ClipReader
 from vrt.datasets.splitfiles import SplitEntry
-from vrt.errors import VideoDecodeError, VrtError
-from vrt.io.frames import image_size, list_frame_files, read_frame_bytes
+from vrt.errors import VrtError
 
 StorageMode = Literal["auto", "video", "frames"]
 Subset = Literal["train", "test"]
@@ -195,10 +193,10 @@ class VideoFileDataset(VideoDataset):
             self.paths[index], self.kinds[index], training=training, clip=clip, num_clips=num_clips
         )
 
-    def prepare_clip(
+    def plan_clip(
         self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
-    ) -> torch.Tensor | PendingClip:
-        return self._reader.prepare(
+    ) -> Callable[[], torch.Tensor | PendingClip]:
+        plan = self._reader.plan(
             self.paths[index],
             self.kinds[index],
             video_id=self.ids[index],
@@ -206,6 +204,7 @@ class VideoFileDataset(VideoDataset):
             clip=clip,
             num_clips=num_clips,
         )
+        return functools.partial(self._reader.carry_out, plan)
 
     def describe_clips(self) -> dict[str, str]:
         return self.clips.describe()
@@ -215,113 +214,6 @@ class VideoFileDataset(VideoDataset):
             f"{type(self).__name__}({self.name!r}, videos={len(self)}, classes={self.num_classes}, "
             f"missing={len(self.missing)}, root={str(self.root)!r}, storage={self.storage!r})"
         )
-
-
-class ClipReader:
-    """Reads clips of video files (``kind`` ``"video"``) and frame folders (``"frames"``) as one
-    :class:`ClipSpec` says: its sampler, decoder, transform and pipeline.
-
-    Video lengths and frame listings are kept (per process: each DataLoader worker fills its
-    own), so that epochs and test-time clips after the first open or list each video once.
-    """
-
-    def __init__(self, clips: ClipSpec) -> None:
-        self.clips = clips
-        self._lengths: dict[Path, int] = {}
-        self._frame_files: dict[Path, list[Path]] = {}
-        self._frame_sizes: dict[Path, tuple[int, int]] = {}  # (width, height), read from one header
-
-    def load(
-        self,
-        path: Path,
-        kind: str,
-        *,
-        training: bool,
-        clip: int = 0,
-        num_clips: int = 1,
-        span: tuple[int, int] | None = None,
-    ) -> torch.Tensor:
-        """One transformed clip ``(C, T, H, W)``; ``span`` ``(first, stop)`` samples it from those
-        frames only (a segment of a long video), clamped to the video."""
-        frames = self._read(
-            path, kind, training=training, clip=clip, num_clips=num_clips, span=span, encoded=False
-        )
-        return self.clips.transform(training=training)(frames)
-
-    def prepare(
-        self,
-        path: Path,
-        kind: str,
-        *,
-        video_id: str,
-        training: bool,
-        clip: int = 0,
-        num_clips: int = 1,
-        span: tuple[int, int] | None = None,
-    ) -> torch.Tensor | PendingClip:
-        """:meth:`load`'s clip, or with ``data.pipeline: device`` what the device finishes: the
-        encoded frames of a folder (or a video's decoded frames) and the transform's draws."""
-        if self.clips.pipeline == "cpu":
-            return self.load(path, kind, training=training, clip=clip, num_clips=num_clips, span=span)
-        read = self._read(
-            path, kind, training=training, clip=clip, num_clips=num_clips, span=span, encoded=True
-        )
-        if isinstance(read, list):  # a frame folder's files, decoded on the device
-            if path not in self._frame_sizes:  # one folder, one size (the decoder checks)
-                self._frame_sizes[path] = image_size(read[0], source=str(path))
-            width, height = self._frame_sizes[path]
-            pending = {"encoded": tuple(read)}
-        else:  # a video, decoded here: FFmpeg decodes on the CPU
-            height, width = read.shape[1:3]
-            pending = {"frames": read}
-        # Drawn after the sampler, from the same RNG, as load draws: the same clip either way.
-        recipe = self.clips.transform(training=training).draw(height, width)
-        return PendingClip(recipe, video_id=video_id, source=str(path), **pending)
-
-    def _read(
-        self,
-        path: Path,
-        kind: str,
-        *,
-        training: bool,
-        clip: int,
-        num_clips: int,
-        span: tuple[int, int] | None,
-        encoded: bool,
-    ) -> np.ndarray | torch.Tensor | list[np.ndarray]:
-        """The frames of one clip: decoded ``(T, H, W, 3)``, or a frame folder's encoded files
-        (one array per frame, in clip order) when ``encoded``."""
-        decoder = self.clips.decoder
-        try:
-            if kind == "video":
-                if path not in self._lengths:
-                    self._lengths[path] = decoder.num_frames(path)
-                length = self._lengths[path]
-            else:
-                if path not in self._frame_files:
-                    self._frame_files[path] = list_frame_files(path)
-                files = self._frame_files[path]
-                length = len(files)
-        except VideoDecodeError:
-            raise
-        except Exception as error:  # noqa: BLE001 - PyAV/PIL/OS raise many types; all mean "unreadable"
-            raise VideoDecodeError(f"cannot read {path}: {type(error).__name__}: {error}") from error
-        if length < 1:
-            raise VideoDecodeError(f"{path} has no frames")
-        first, stop = (0, length) if span is None else (min(span[0], length - 1), min(span[1], length))
-        picked = self.clips.sampler(max(stop - first, 1), training=training, clip=clip, num_clips=num_clips)
-        indices = [first + i for i in picked]
-        try:
-            if kind == "video":
-                return decoder.read(path, indices, short_side=self.clips.resize_short)
-            if encoded:
-                data = read_frame_bytes(files, indices)
-                return [data[i] for i in indices]
-            return read_frame_images(files, indices)
-        except VideoDecodeError:
-            raise
-        except Exception as error:  # noqa: BLE001 - see above
-            raise VideoDecodeError(f"cannot decode {path}: {type(error).__name__}: {error}") from error
 
 
 def existing_folder(value: str, *, key: str, expected: str) -> Path:

@@ -109,6 +109,21 @@ def apply_recipe(video: torch.Tensor, recipe: ClipRecipe) -> torch.Tensor:
     return F.to_dtype(video, torch.float32, scale=True).permute(1, 0, 2, 3).contiguous()
 
 
+def transform_frames(frames: np.ndarray | torch.Tensor, recipe: ClipRecipe) -> torch.Tensor:
+    """uint8 frames ``(T, H, W, 3)`` (numpy or torch) -> the clip ``recipe`` makes of them."""
+    return apply_recipe(_channels_first(frames), recipe)
+
+
+def _channels_first(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    video = torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
+    if video.dtype != torch.uint8 or video.ndim != 4 or video.shape[-1] != 3:
+        raise ValueError(
+            f"expected uint8 frames of shape (T, H, W, 3), got {tuple(video.shape)} {video.dtype}"
+        )
+    # (T, 3, H, W) as a view of the (T, H, W, 3) memory: torch's uint8 resize is fastest on it.
+    return video.permute(0, 3, 1, 2)
+
+
 class ClipTransform:
     """Turns uint8 frames ``(T, H, W, 3)`` (numpy or torch) into a float32 ``(C, T, H, W)`` clip in [0, 1].
 
@@ -169,13 +184,7 @@ class ClipTransform:
         return ClipRecipe(self.resize_short, self.frame_size, crop=crop, flip=flip, color=color)
 
     def __call__(self, frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-        video = torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
-        if video.dtype != torch.uint8 or video.ndim != 4 or video.shape[-1] != 3:
-            raise ValueError(
-                f"expected uint8 frames of shape (T, H, W, 3), got {tuple(video.shape)} {video.dtype}"
-            )
-        # (T, 3, H, W) as a view of the (T, H, W, 3) memory: torch's uint8 resize is fastest on it.
-        video = video.permute(0, 3, 1, 2)
+        video = _channels_first(frames)
         return apply_recipe(video, self.draw(*video.shape[-2:]))
 
     def __repr__(self) -> str:

@@ -27,6 +27,7 @@ mixes codes of two models.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -46,8 +47,8 @@ from vrt.data.collate import collate_clips
 from vrt.data.pipeline import clip_spec
 from vrt.datasets.base import ClipView, SkippedClip, VideoDataset
 from vrt.datasets.clips import ClipSpec
-from vrt.datasets.files import ClipReader
 from vrt.datasets.pending import PendingClip
+from vrt.datasets.reader import ClipReader
 from vrt.errors import VrtError
 from vrt.index.editing import merge_class_names
 from vrt.inference.collection import Collection, CollectionItem
@@ -93,11 +94,11 @@ class CollectionDataset(VideoDataset):
             item.path, item.kind, training=training, clip=clip, num_clips=num_clips, span=item.span
         )
 
-    def prepare_clip(
+    def plan_clip(
         self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
-    ) -> torch.Tensor | PendingClip:
+    ) -> Callable[[], torch.Tensor | PendingClip]:
         item = self.items[index]
-        return self._reader.prepare(
+        plan = self._reader.plan(
             item.path,
             item.kind,
             video_id=item.id,
@@ -106,6 +107,7 @@ class CollectionDataset(VideoDataset):
             num_clips=num_clips,
             span=item.span,
         )
+        return functools.partial(self._reader.carry_out, plan)
 
 
 @dataclass
@@ -289,6 +291,7 @@ def _loader(
         range(len(items)),
         training=False,
         num_clips=data.clips_per_video,
+        threads=data.load_threads,
     )
     return DataLoader(
         view,

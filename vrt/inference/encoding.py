@@ -124,7 +124,13 @@ def encode_view(
             model, make_loader(view), device=device, amp=amp, on_batch=on_batch, on_skipped=on_skipped
         )
         return _codeset(view, pack_bits(bits), indices, num_bits=model.bits, class_names=class_names)
-    shard = ClipView(view.dataset, view.indices[rank::ranks], training=False, num_clips=view.num_clips)
+    shard = ClipView(
+        view.dataset,
+        view.indices[rank::ranks],
+        training=False,
+        num_clips=view.num_clips,
+        threads=view.threads,
+    )
     skipped: list[SkippedClip] = []
     bits, indices = encode_batches(
         model, make_loader(shard), device=device, amp=amp, on_batch=on_batch, on_skipped=skipped.extend

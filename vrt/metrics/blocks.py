@@ -8,7 +8,6 @@ in cache), and memory only binds on small machines.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,6 +18,7 @@ from typing import Literal, TypeVar
 import numpy as np
 
 from vrt.metrics.ranking import DEFAULT_CHUNK_SIZE, BlockRanker
+from vrt.runtime.cpus import usable_cores
 
 __all__ = [
     "MEMORY_CAP",
@@ -74,11 +74,7 @@ def default_workers() -> int:
 
     The heavy numpy calls (Hamming distances, the sort, gathers) release the GIL.
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
+    return min(usable_cores(), 8)
 
 
 def default_block_size(

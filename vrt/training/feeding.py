@@ -9,11 +9,11 @@ and warns, naming the settings that help for this run, when it passes :data:`DAT
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 from typing import Any
 
 from vrt.config import Config
+from vrt.runtime.cpus import usable_cores
 
 # Above this share of the epoch spent waiting for batches, the run is told how to feed faster.
 DATA_WAIT_LIMIT = 0.25
@@ -44,7 +44,7 @@ def starved_warning(
     if share <= DATA_WAIT_LIMIT:
         return None
     data = config.data
-    cores = _cores()
+    cores = usable_cores()
     remedies = []
     if data.num_workers < cores:
         remedies.append(
@@ -67,10 +67,3 @@ def starved_warning(
         f"({record['data_wait_s']:.1f} s of {record['seconds']:.1f} s), so the data loader sets the "
         f"pace; try {'; or '.join(remedies)}"
     )
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
