@@ -189,9 +189,10 @@ class VideoFileDataset(VideoDataset):
         warnings.warn(f"{summary}; they are skipped (set data.strict: true to fail instead)", stacklevel=3)
 
     def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
-        return self._reader.load(
+        plan = self._reader.plan(
             self.paths[index], self.kinds[index], training=training, clip=clip, num_clips=num_clips
         )
+        return self._reader.transformed(plan)
 
     def plan_clip(
         self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1

@@ -78,7 +78,7 @@ class ClipReader:
         length, width, height = self._shape(path, kind)
         first, stop = (0, length) if span is None else (min(span[0], length - 1), min(span[1], length))
         picked = self.clips.sampler(max(stop - first, 1), training=training, clip=clip, num_clips=num_clips)
-        # The recipe is drawn after the sampler, from the same RNG, as it always was.
+        # The recipe after the sampler, from the same RNG: the order of draws a seed's clips rely on.
         recipe = self.clips.transform(training=training).draw(height, width)
         return ClipPlan(
             path=path,
@@ -106,21 +106,6 @@ class ClipReader:
     def transformed(self, plan: ClipPlan) -> torch.Tensor:
         """The planned clip, decoded and transformed here: float32 ``(C, T, H, W)``."""
         return transform_frames(self._decoded(plan), plan.recipe)
-
-    def load(
-        self,
-        path: Path,
-        kind: str,
-        *,
-        training: bool,
-        clip: int = 0,
-        num_clips: int = 1,
-        span: tuple[int, int] | None = None,
-    ) -> torch.Tensor:
-        """:meth:`plan` and :meth:`transformed` in one: a transformed clip ``(C, T, H, W)``."""
-        return self.transformed(
-            self.plan(path, kind, training=training, clip=clip, num_clips=num_clips, span=span)
-        )
 
     def _shape(self, path: Path, kind: str) -> tuple[int, int, int]:
         if path not in self._shapes:

@@ -90,9 +90,10 @@ class CollectionDataset(VideoDataset):
 
     def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
         item = self.items[index]
-        return self._reader.load(
+        plan = self._reader.plan(
             item.path, item.kind, training=training, clip=clip, num_clips=num_clips, span=item.span
         )
+        return self._reader.transformed(plan)
 
     def plan_clip(
         self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
