@@ -210,12 +210,31 @@ def test_a_signal_only_raises_the_flag_and_the_handlers_come_back():
 
 
 def test_a_second_ctrl_c_later_aborts_at_once():
-    stop = StopRequest()
-    with pytest.raises(KeyboardInterrupt), stop.installed():
-        signal.raise_signal(signal.SIGINT)
-        time.sleep(REPEAT_GRACE_S + 0.1)
-        signal.raise_signal(signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own Ctrl-C handler, whatever this process inherited: a shell that starts a job in
+    # the background (`cmd &` without job control) makes it ignore SIGINT.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        stop = StopRequest()
+        with pytest.raises(KeyboardInterrupt), stop.installed():
+            signal.raise_signal(signal.SIGINT)
+            time.sleep(REPEAT_GRACE_S + 0.1)
+            signal.raise_signal(signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+
+
+def test_an_ignored_signal_stays_ignored():
+    inherited = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a background job starts
+    try:
+        stop = StopRequest()
+        with stop.installed():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)
+            assert not stop.requested
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_interruption_carries_the_shell_exit_code_and_survives_pickling(tmp_path):

@@ -74,8 +74,11 @@ class StopRequest:
 
         The first signal sets the flag (and calls ``on_first`` with its name). A second one of
         the same kind, sent deliberately later, aborts at once through the previous handler
-        (Ctrl-C twice raises KeyboardInterrupt; a second SIGTERM terminates). Signal handlers
-        can only be set from the main thread; elsewhere the block runs without them.
+        (Ctrl-C twice raises KeyboardInterrupt; a second SIGTERM terminates). A signal this
+        process ignores stays ignored: a shell starts background jobs (``vrt train ... &``
+        without job control) ignoring SIGINT so that a Ctrl-C meant for another command does
+        not reach them. Signal handlers can only be set from the main thread; elsewhere the
+        block runs without them.
         """
         if threading.current_thread() is not threading.main_thread():
             yield self
@@ -93,7 +96,8 @@ class StopRequest:
                 signal.raise_signal(number)
 
         for number in HANDLED_SIGNALS:
-            previous[number] = signal.signal(number, handle)
+            if signal.getsignal(number) is not signal.SIG_IGN:
+                previous[number] = signal.signal(number, handle)
         try:
             yield self
         finally:
