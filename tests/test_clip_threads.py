@@ -8,6 +8,7 @@ cannot depend on the number of threads.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,15 @@ import torch
 from torch.utils.data import DataLoader
 
 from vrt.config import ConfigError, config_from_dict
+from vrt.config.schema import AugmentConfig
 from vrt.data.collate import collate_clips
 from vrt.data.pipeline import build_data_splits
 from vrt.datasets.base import ClipView, SkippedClip, VideoDataset
 from vrt.datasets.clips import ClipSpec
+from vrt.datasets.files import VideoFileDataset
 from vrt.datasets.reader import ClipReader
-from vrt.io.synthetic_video import write_frame_folder
+from vrt.datasets.splitfiles import SplitEntry
+from vrt.io.synthetic_video import write_frame_folder, write_test_video
 
 from .conftest import tiny_config_dict
 from .test_device_pipeline import dataset, make_tree
@@ -149,3 +153,39 @@ def test_load_threads_comes_from_the_config_and_is_checked(threads):
             config_from_dict(raw)
         return
     assert build_data_splits(config_from_dict(raw)).view("fit", training=True, augment_seed=1).threads == 3
+
+
+def test_left_to_its_default_a_view_gives_threads_only_decoding_work(tmp_path, monkeypatch):
+    augment = AugmentConfig(resize_short=36)
+    clips = {
+        pipeline: ClipSpec(num_frames=4, frame_size=32, augment=augment, pipeline=pipeline)
+        for pipeline in ("cpu", "device")
+    }
+    write_test_video(tmp_path / "v.avi", num_frames=12, size=(48, 40))
+    write_frame_folder(tmp_path / "large", num_frames=6, size=(48, 40), ext="jpg")
+    write_frame_folder(tmp_path / "at_scale", num_frames=6, size=(43, 36), ext="jpg")  # short side 36
+
+    def pays(name: str, kind: str, pipeline: str = "cpu") -> bool:
+        reader = ClipReader(clips[pipeline])
+        return reader.work(reader.plan(tmp_path / name, kind, training=False)).pays_in_a_thread
+
+    assert pays("v.avi", "video") and pays("v.avi", "video", "device") and pays("large", "frames")
+    assert not pays("at_scale", "frames") and not pays("large", "frames", "device")
+
+    entries = [SplitEntry("at_scale", 0), SplitEntry("large", 0)]
+    source = VideoFileDataset(entries=entries, root=tmp_path, class_names=["a"], clips=clips["cpu"])
+    pools: list[int] = []
+
+    class CountingPool(ThreadPoolExecutor):
+        def __init__(self, threads: int, **options) -> None:
+            pools.append(threads)
+            super().__init__(threads, **options)
+
+    monkeypatch.setattr("vrt.datasets.base.ThreadPoolExecutor", CountingPool)
+    monkeypatch.setattr("vrt.datasets.base.usable_cores", lambda: 4)
+    auto = ClipView(source, [0, 0, 0], training=False)
+    auto.__getitems__([0, 1, 2])  # frames at the clips' scale only: no pool
+    assert pools == []
+    ClipView(source, [0, 1, 1], training=False).__getitems__([0, 1, 2])  # two clips worth a thread
+    ClipView(source, [0, 0, 0], training=False, threads=3).__getitems__([0, 1, 2])  # as asked
+    assert pools == [2, 3]

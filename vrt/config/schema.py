@@ -119,7 +119,8 @@ class DataConfig:
     transforms the batch on the training device (``cpu``: all of it in the workers).
     ``load_threads`` load the clips of a batch side by side in each loading process (decoding
     releases the GIL); by default one per core (at most 8) when the main process loads
-    (``num_workers: 0``) and one per DataLoader worker. The clips do not depend on it.
+    (``num_workers: 0``), for the clips that decode video files or frames larger than the clips
+    need, and one per DataLoader worker. The clips do not depend on it.
     """
 
     dataset: ComponentSpec = field(default_factory=lambda: ComponentSpec("synthetic"))

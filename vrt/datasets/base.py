@@ -92,11 +92,9 @@ class VideoDataset(Dataset, ABC):
         Raises :class:`~vrt.errors.VideoDecodeError` for a video that cannot be read.
         """
 
-    def plan_clip(
-        self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
-    ) -> Callable[[], torch.Tensor | PendingClip]:
+    def plan_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> ClipWork:
         """What a ``ClipView`` hands the DataLoader, in two steps: the clip's random choices are
-        made now (from the RNG ``load_clip`` draws from), and the callable returned does the
+        made now (from the RNG ``load_clip`` draws from), and the work returned does the
         rest, the reading, decoding and transforming, without drawing any more; ``ClipView``
         may call it in another thread. It returns the clip, or, for a dataset that leaves
         decoding and augmentation to the device (``data.pipeline: device``), the
@@ -105,7 +103,8 @@ class VideoDataset(Dataset, ABC):
         The default does all of ``load_clip`` now: a dataset that draws as it decodes cannot be
         split, and its clips load one after the other.
         """
-        return _Loaded(self.load_clip(index, training=training, clip=clip, num_clips=num_clips))
+        loaded = self.load_clip(index, training=training, clip=clip, num_clips=num_clips)
+        return ClipWork(lambda: loaded, pays_in_a_thread=False)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         """The un-augmented clip, label and index (use a ``ClipView`` to choose videos or augment)."""
@@ -139,13 +138,18 @@ class VideoDataset(Dataset, ABC):
 
 
 @dataclass(frozen=True)
-class _Loaded:
-    """The work left for a clip loaded while it was planned: none, nothing for threads to share."""
+class ClipWork:
+    """The work left for one planned clip (what ``plan_clip`` returns): call it for the clip.
 
-    clip: torch.Tensor | PendingClip
+    ``pays_in_a_thread`` says whether the work is mostly decoding, which runs outside the GIL
+    and which threads therefore speed up; by default ``ClipView`` gives threads only such work.
+    """
+
+    run: Callable[[], torch.Tensor | PendingClip]
+    pays_in_a_thread: bool = True
 
     def __call__(self) -> torch.Tensor | PendingClip:
-        return self.clip
+        return self.run()
 
 
 @dataclass(frozen=True)
@@ -241,7 +245,10 @@ class ClipView(Dataset):
         """
         planned = [self._plan(key) for key in keys]
         jobs = [job for _, plan in planned if not isinstance(plan, SkippedClip) for job in plan]
-        threads = min(self.load_threads(), sum(not isinstance(job, _Loaded) for job in jobs))
+        # Left to itself, the view gives threads only work that pays there (decoding); clips that
+        # cost mostly Python, such as frames stored at the clips' scale, ran slower in threads.
+        wanted = len(jobs) if self.threads else sum(getattr(job, "pays_in_a_thread", True) for job in jobs)
+        threads = min(self.load_threads(), wanted)
         if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="vrt-clips") as pool:
                 done = iter(list(pool.map(_attempt, jobs)))
@@ -266,7 +273,8 @@ class ClipView(Dataset):
     def load_threads(self) -> int:
         """Threads that load the clips of a batch: ``threads`` when given, else one per usable
         core (at most 8) in the main process and one in each DataLoader worker (the workers
-        already keep the cores busy)."""
+        already keep the cores busy). Left to its default, the view only gives threads work
+        that pays there (see :class:`ClipWork`)."""
         if self.threads is not None:
             return self.threads
         return 1 if get_worker_info() is not None else min(usable_cores(), 8)

@@ -8,19 +8,17 @@ and turns a video into a clip with a :class:`~vrt.datasets.reader.ClipReader`.
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 from typing import Literal, get_args
 
 import torch
 
-from vrt.datasets.base import VideoDataset
+from vrt.datasets.base import ClipWork, VideoDataset
 from vrt.datasets.clips import ClipSpec
 from vrt.datasets.listing import list_folder, skipped_message
-from vrt.datasets.pending import PendingClip
 from vrt.datasets.reader import ClipReader
 from vrt.datasets.splitfiles import SplitEntry
 from vrt.errors import VrtError
@@ -194,9 +192,7 @@ class VideoFileDataset(VideoDataset):
         )
         return self._reader.transformed(plan)
 
-    def plan_clip(
-        self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
-    ) -> Callable[[], torch.Tensor | PendingClip]:
+    def plan_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> ClipWork:
         plan = self._reader.plan(
             self.paths[index],
             self.kinds[index],
@@ -205,7 +201,7 @@ class VideoFileDataset(VideoDataset):
             clip=clip,
             num_clips=num_clips,
         )
-        return functools.partial(self._reader.carry_out, plan)
+        return self._reader.work(plan)
 
     def describe_clips(self) -> dict[str, str]:
         return self.clips.describe()

@@ -10,6 +10,7 @@ give the clips that carrying them out one by one gives.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vrt.datasets.base import ClipWork
 from vrt.datasets.clips import ClipSpec
 from vrt.datasets.decoders import read_frame_images
 from vrt.datasets.pending import PendingClip
@@ -88,6 +90,18 @@ class ClipReader:
             size=(width, height),
             recipe=recipe,
         )
+
+    def work(self, plan: ClipPlan) -> ClipWork:
+        """:meth:`carry_out` of ``plan``, to be called by ``ClipView``, in a thread where that pays:
+        decoding a video, or frame images that are not stored at the clips' scale. Frames stored
+        at that scale decode in a fraction of a clip's time, and the device pipeline only reads
+        their bytes; in threads such clips loaded slower (docs/benchmarks.md)."""
+        if plan.kind == "video":
+            pays = True
+        else:
+            short = self.clips.resize_short
+            pays = self.clips.pipeline == "cpu" and scaled_size(*plan.size, short) != plan.size
+        return ClipWork(functools.partial(self.carry_out, plan), pays_in_a_thread=pays)
 
     def carry_out(self, plan: ClipPlan) -> torch.Tensor | PendingClip:
         """The planned clip as ``data.pipeline`` wants it from the loader: transformed

@@ -27,7 +27,6 @@ mixes codes of two models.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
@@ -45,9 +44,8 @@ from vrt.codes import CodeSet, CodesFileError, codeset_arrays, is_codes_file, lo
 from vrt.config import config_to_dict
 from vrt.data.collate import collate_clips
 from vrt.data.pipeline import clip_spec
-from vrt.datasets.base import ClipView, SkippedClip, VideoDataset
+from vrt.datasets.base import ClipView, ClipWork, SkippedClip, VideoDataset
 from vrt.datasets.clips import ClipSpec
-from vrt.datasets.pending import PendingClip
 from vrt.datasets.reader import ClipReader
 from vrt.errors import VrtError
 from vrt.index.editing import merge_class_names
@@ -95,9 +93,7 @@ class CollectionDataset(VideoDataset):
         )
         return self._reader.transformed(plan)
 
-    def plan_clip(
-        self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1
-    ) -> Callable[[], torch.Tensor | PendingClip]:
+    def plan_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> ClipWork:
         item = self.items[index]
         plan = self._reader.plan(
             item.path,
@@ -108,7 +104,7 @@ class CollectionDataset(VideoDataset):
             num_clips=num_clips,
             span=item.span,
         )
-        return functools.partial(self._reader.carry_out, plan)
+        return self._reader.work(plan)
 
 
 @dataclass
