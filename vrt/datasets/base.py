@@ -245,8 +245,8 @@ class ClipView(Dataset):
         """
         planned = [self._plan(key) for key in keys]
         jobs = [job for _, plan in planned if not isinstance(plan, SkippedClip) for job in plan]
-        # Left to itself, the view gives threads only work that pays there (decoding); clips that
-        # cost mostly Python, such as frames stored at the clips' scale, ran slower in threads.
+        # Left to itself, the view gives threads only work that pays there (decoding); cheap
+        # clips, such as frames stored at the clips' scale, loaded slower in threads.
         wanted = len(jobs) if self.threads else sum(getattr(job, "pays_in_a_thread", True) for job in jobs)
         threads = min(self.load_threads(), wanted)
         if threads > 1:
