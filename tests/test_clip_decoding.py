@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -167,3 +170,23 @@ def test_both_image_decoders_give_the_same_pixels(tmp_path, monkeypatch):
     )
     with_torchvision = decode_images(encoded)
     assert all(torch.equal(a, b) for a, b in zip(chosen, with_torchvision, strict=True))
+
+
+def test_torchvisions_deprecation_is_silenced_once_and_in_every_thread(tmp_path):
+    """Without torchcodec, vrt decodes with torchvision, which warns on every call; vrt sets one
+    filter for that message (``catch_warnings`` per call is not thread-safe)."""
+    files = write_frame_folder(tmp_path / "clip", num_frames=4, size=(40, 30), ext="jpg")
+    script = f"""
+import sys, warnings
+from concurrent.futures import ThreadPoolExecutor
+sys.modules["torchcodec"] = None  # as if torchcodec were not installed: torchvision decodes
+warnings.simplefilter("error")  # any warning fails the script
+from vrt.datasets.decoders import read_frame_images
+files = {[str(file) for file in files]!r}
+with ThreadPoolExecutor(4) as pool:
+    clips = list(pool.map(lambda _: read_frame_images(files, [0, 1, 2, 3]), range(32)))
+assert all(clip.shape == (4, 30, 40, 3) for clip in clips)
+warnings.warn("still on", DeprecationWarning)  # only that one message is silenced
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert run.returncode == 1 and "DeprecationWarning: still on" in run.stderr, run.stderr

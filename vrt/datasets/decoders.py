@@ -29,6 +29,8 @@ from vrt.registry import DECODERS
 if TYPE_CHECKING:
     import torch
 
+# The start of the DeprecationWarning torchvision gives on each call of its image decoders.
+_TORCHVISION_DEPRECATION = "The image decoding and encoding capabilities of TorchVision are deprecated"
 TORCHCODEC_MISSING = (
     "the torchcodec decoder needs the torchcodec package and FFmpeg's shared libraries "
     "(4 to 8): pip install 'vrt[torchcodec]' and, e.g., apt-get install ffmpeg"
@@ -166,15 +168,13 @@ def decode_images(
     decode_jpeg, decode_image, rgb = _image_decoders()
     jpeg = [i for i, data in enumerate(encoded) if len(data) > 2 and data[0] == 0xFF and data[1] == 0xD8]
     images: list[torch.Tensor | None] = [None] * len(encoded)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # see _image_decoders
-        if jpeg:
-            decoded = decode_jpeg([encoded[i] for i in jpeg], mode=rgb, device=device)
-            for i, image in zip(jpeg, decoded, strict=True):
-                images[i] = image
-        for i, data in enumerate(encoded):
-            if images[i] is None:
-                images[i] = decode_image(data, mode=rgb).to(device)
+    if jpeg:
+        decoded = decode_jpeg([encoded[i] for i in jpeg], mode=rgb, device=device)
+        for i, image in zip(jpeg, decoded, strict=True):
+            images[i] = image
+    for i, data in enumerate(encoded):
+        if images[i] is None:
+            images[i] = decode_image(data, mode=rgb).to(device)
     # (3, H, W) views of (H, W, 3) memory come back as that memory: no copy.
     return [image.permute(1, 2, 0) for image in images if image is not None]
 
@@ -184,8 +184,10 @@ def _image_decoders() -> tuple[Callable, Callable, Any]:
     """torchcodec's image decoders where torchcodec is installed, else torchvision's.
 
     torchvision 0.29 deprecated its image decoding in favour of torchcodec's (same
-    libjpeg-turbo and nvJPEG underneath, same pixels); it still ships it, so vrt uses it, its
-    warning silenced, without the optional torchcodec.
+    libjpeg-turbo and nvJPEG underneath, same pixels); it still ships it, so vrt uses it without
+    the optional torchcodec, and silences the warning it gives on every call with one filter
+    for that message, set here once. ``warnings.catch_warnings`` around each call would not
+    do: it is not thread-safe, and clips are decoded in several threads at once.
     """
     try:
         from torchcodec.decoders import decode_image, decode_jpeg
@@ -194,6 +196,7 @@ def _image_decoders() -> tuple[Callable, Callable, Any]:
     except (ImportError, OSError, RuntimeError):
         from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 
+        warnings.filterwarnings("ignore", message=_TORCHVISION_DEPRECATION, category=DeprecationWarning)
         return decode_jpeg, decode_image, ImageReadMode.RGB
 
 
