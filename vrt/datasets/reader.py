@@ -94,8 +94,8 @@ class ClipReader:
     def work(self, plan: ClipPlan) -> ClipWork:
         """:meth:`carry_out` of ``plan``, to be called by ``ClipView``, in a thread where that pays:
         decoding a video, or frame images that are not stored at the clips' scale. Frames stored
-        at that scale decode in a fraction of a clip's time, and the device pipeline only reads
-        their bytes; in threads such clips loaded slower (docs/benchmarks.md)."""
+        at that scale loaded slower in threads (docs/benchmarks.md); with the device pipeline
+        the loader only reads the frame files' bytes, which is not decoding either."""
         if plan.kind == "video":
             pays = True
         else:
