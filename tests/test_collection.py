@@ -185,6 +185,9 @@ def test_encode_refuses_to_overwrite_and_to_mix_settings(footage, encoder_checkp
     assert "(segment, stride differ)" in refused("encode", *options, "--resume", "--segment", "1")
     # Decoders give slightly different pixels: one file never holds codes of two.
     assert "(clips differ)" in refused("encode", *options, "--resume", "--set", "data.decoder.scale=false")
+    # Settings that only decide how fast clips load may change.
+    speed = ["--set", "data.decoder.threads=2", "--set", "data.load_threads=1"]
+    vrt("encode", *options, "--resume", *speed, "--workers", "0")
 
 
 def run_encode(checkpoint: Path, videos: Path, out: Path, *options: str) -> subprocess.Popen:

@@ -130,7 +130,7 @@ def test_resume_may_extend_training(tmp_path):
     run(tmp_path, "run", epochs=1)
     longer = tiny_config_dict(epochs=2)
     # Speed settings that leave the computation as it was may change too (the feeding warning advises them).
-    longer["data"] |= {"pipeline": "device", "decoder": {"name": "pyav", "threads": 2}}
+    longer["data"] |= {"pipeline": "device", "decoder": {"name": "pyav", "threads": 2}, "load_threads": 1}
     Runner(config_from_dict(longer), tmp_path / "run").fit(resume=True)
     assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 2
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from vrt.checkpoints.format import load_checkpoint, save_checkpoint
 from vrt.config import Config, ConfigError, config_from_dict, config_to_dict
+from vrt.config.schema import DATA_SPEED_KEYS
 from vrt.errors import CheckpointError, NoCheckpointError
 from vrt.rundir import RunDirectory
 from vrt.runtime.fileio import atomic_write, remove_stale_temporaries
@@ -33,19 +34,12 @@ STALE_LINK = re.compile(r"^\.(last|previous|best|step-\d{8,})\.pt\.link$")
 
 # Config keys a resumed run may change: they decide how long, how often to save and how fast
 # data is loaded, never what is computed (per-clip seeding makes the worker count irrelevant).
-RESUMABLE_CHANGES: frozenset[str] = frozenset(
-    {
-        "train.epochs",
-        "train.checkpoint_every_steps",
-        "train.keep_checkpoints",
-        "data.num_workers",
-        "data.pin_memory",
-        "data.persistent_workers",
-        "data.prefetch_factor",
-        "data.decoder.threads",  # how fast, not what, FFmpeg decodes
-        "data.pipeline",  # the same recipes, applied on the device: equal on the CPU, within rounding on a GPU
-    }
-)
+RESUMABLE_CHANGES: frozenset[str] = DATA_SPEED_KEYS | {
+    "train.epochs",
+    "train.checkpoint_every_steps",
+    "train.keep_checkpoints",
+    "data.pipeline",  # the same recipes, applied on the device: equal on the CPU, within rounding on a GPU
+}
 
 
 def progress_of(state: dict[str, Any]) -> tuple[int, int]:

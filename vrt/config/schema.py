@@ -188,6 +188,20 @@ class Config:
     name: str = "vrt"
 
 
+# The data.* keys that decide only how fast clips load, never which clips are made: a resumed
+# run may change them, and the record of an encoded collection leaves them out.
+DATA_SPEED_KEYS: frozenset[str] = frozenset(
+    {
+        "data.num_workers",
+        "data.load_threads",
+        "data.pin_memory",
+        "data.persistent_workers",
+        "data.prefetch_factor",
+        "data.decoder.threads",  # how fast, not what, FFmpeg decodes
+    }
+)
+
+
 def default_resize_short(frame_size: int) -> int:
     """C3D's recipe, which the reference follows: a 128-pixel short side for 112-pixel crops."""
     return round(frame_size * 128 / 112)

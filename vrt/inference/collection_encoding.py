@@ -42,6 +42,7 @@ from torch.utils.data import DataLoader
 
 from vrt.codes import CodeSet, CodesFileError, codeset_arrays, is_codes_file, load_codes, pack_bits
 from vrt.config import config_to_dict
+from vrt.config.schema import DATA_SPEED_KEYS
 from vrt.data.collate import collate_clips
 from vrt.data.pipeline import clip_spec
 from vrt.datasets.base import ClipView, ClipWork, SkippedClip, VideoDataset
@@ -221,8 +222,19 @@ def encoder_record(trained: TrainedModel, collection: Collection) -> dict[str, A
     return {
         "format": "vrt-encode",
         "checkpoint_sha256": file_sha256(trained.checkpoint),
-        "clips": {key: data[key] for key in _ENCODING_KEYS},
+        "clips": {key: _without_speed_keys(data[key], f"data.{key}") for key in _ENCODING_KEYS},
         **collection.settings,
+    }
+
+
+def _without_speed_keys(value: Any, path: str) -> Any:
+    """``value`` (a config entry at ``path``) without the keys that only decide loading speed."""
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: _without_speed_keys(item, f"{path}.{key}")
+        for key, item in value.items()
+        if f"{path}.{key}" not in DATA_SPEED_KEYS
     }
 
 

@@ -153,7 +153,15 @@ class TrainedModel:
         # Through the collate step and onto the device, as a batch of one: with data.pipeline
         # device the item is a pending clip that only ClipBatch.on_device finishes.
         batch = collate_clips(
-            [ClipView(single, [0], training=False, num_clips=self.config.data.clips_per_video)[0]]
+            [
+                ClipView(
+                    single,
+                    [0],
+                    training=False,
+                    num_clips=self.config.data.clips_per_video,
+                    threads=self.config.data.load_threads,
+                )[0]
+            ]
         )
         batch = batch.on_device(self.device)
         if batch.skipped:
