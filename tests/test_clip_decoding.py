@@ -174,7 +174,8 @@ def test_both_image_decoders_give_the_same_pixels(tmp_path, monkeypatch):
 
 def test_torchvisions_deprecation_is_silenced_once_and_in_every_thread(tmp_path):
     """Without torchcodec, vrt decodes with torchvision, which warns on every call; vrt sets one
-    filter for that message (``catch_warnings`` per call is not thread-safe)."""
+    filter for that message, at import (``catch_warnings`` per call is not thread-safe, and a
+    filter set on first use would go with the block that use came in)."""
     files = write_frame_folder(tmp_path / "clip", num_frames=4, size=(40, 30), ext="jpg")
     script = f"""
 import sys, warnings
@@ -183,6 +184,8 @@ sys.modules["torchcodec"] = None  # as if torchcodec were not installed: torchvi
 warnings.simplefilter("error")  # any warning fails the script
 from vrt.datasets.decoders import read_frame_images
 files = {[str(file) for file in files]!r}
+with warnings.catch_warnings():  # a first use inside someone's block (vrt's run log has one)
+    read_frame_images(files, [0])
 with ThreadPoolExecutor(4) as pool:
     clips = list(pool.map(lambda _: read_frame_images(files, [0, 1, 2, 3]), range(32)))
 assert all(clip.shape == (4, 30, 40, 3) for clip in clips)

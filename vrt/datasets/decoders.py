@@ -29,8 +29,12 @@ from vrt.registry import DECODERS
 if TYPE_CHECKING:
     import torch
 
-# The start of the DeprecationWarning torchvision gives on each call of its image decoders.
+# The start of the DeprecationWarning torchvision gives on each call of its image decoders, which
+# vrt uses on purpose without torchcodec. One filter, set at import: warnings.catch_warnings
+# around each call is not thread-safe (clips decode in several threads), and a filter set on
+# first use would be lost if that use came inside someone's catch_warnings block.
 _TORCHVISION_DEPRECATION = "The image decoding and encoding capabilities of TorchVision are deprecated"
+warnings.filterwarnings("ignore", message=_TORCHVISION_DEPRECATION, category=DeprecationWarning)
 TORCHCODEC_MISSING = (
     "the torchcodec decoder needs the torchcodec package and FFmpeg's shared libraries "
     "(4 to 8): pip install 'vrt[torchcodec]' and, e.g., apt-get install ffmpeg"
@@ -186,8 +190,7 @@ def _image_decoders() -> tuple[Callable, Callable, Any]:
     torchvision 0.29 deprecated its image decoding in favour of torchcodec's (same
     libjpeg-turbo and nvJPEG underneath, same pixels); it still ships it, so vrt uses it without
     the optional torchcodec, and silences the warning it gives on every call with one filter
-    for that message, set here once. ``warnings.catch_warnings`` around each call would not
-    do: it is not thread-safe, and clips are decoded in several threads at once.
+    for that message, set when this module is imported (see ``_TORCHVISION_DEPRECATION``).
     """
     try:
         from torchcodec.decoders import decode_image, decode_jpeg
@@ -196,7 +199,6 @@ def _image_decoders() -> tuple[Callable, Callable, Any]:
     except (ImportError, OSError, RuntimeError):
         from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 
-        warnings.filterwarnings("ignore", message=_TORCHVISION_DEPRECATION, category=DeprecationWarning)
         return decode_jpeg, decode_image, ImageReadMode.RGB
 
 
