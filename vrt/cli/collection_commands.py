@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from enum import Enum
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from vrt.cli.common import DataOverridesOption, app, err_console
+from vrt.runtime.cpus import usable_cores
 
 if TYPE_CHECKING:
     from vrt.codes import CodeSet
@@ -38,7 +38,7 @@ VideosOption = Annotated[
 
 def default_workers() -> int:
     """Decoding processes beside the one that encodes: two, or one per core on a smaller machine."""
-    return min(2, os.cpu_count() or 1)
+    return min(2, usable_cores())
 
 
 @app.command()

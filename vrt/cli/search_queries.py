@@ -41,9 +41,7 @@ class SearchQueries:
 
     @classmethod
     def of(cls, index: HammingIndex) -> SearchQueries:
-        from vrt.codes import UNLABELLED
-
-        return cls(class_names=index.class_names, index_labelled=bool((index.labels != UNLABELLED).any()))
+        return cls(class_names=index.class_names, index_labelled=bool(index.codeset.labelled.any()))
 
     @property
     def codes(self) -> np.ndarray | None:

@@ -247,7 +247,7 @@ class ClipView(Dataset):
         jobs = [job for _, plan in planned if not isinstance(plan, SkippedClip) for job in plan]
         # Left to itself, the view gives threads only work that pays there (decoding); cheap
         # clips, such as frames stored at the clips' scale, loaded slower in threads.
-        wanted = len(jobs) if self.threads else sum(getattr(job, "pays_in_a_thread", True) for job in jobs)
+        wanted = len(jobs) if self.threads else sum(job.pays_in_a_thread for job in jobs)
         threads = min(self.load_threads(), wanted)
         if threads > 1:
             with ThreadPoolExecutor(threads, thread_name_prefix="vrt-clips") as pool:
@@ -279,7 +279,7 @@ class ClipView(Dataset):
             return self.threads
         return 1 if get_worker_info() is not None else min(usable_cores(), 8)
 
-    def _plan(self, key: int | tuple[int, int]) -> tuple[int, list[Callable[[], Any]] | SkippedClip]:
+    def _plan(self, key: int | tuple[int, int]) -> tuple[int, list[ClipWork] | SkippedClip]:
         """(dataset index, the work left for each of its clips), or why it cannot be read."""
         position, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         index = self.indices[position]
@@ -299,7 +299,7 @@ class ClipView(Dataset):
         return f"ClipView({self.dataset!r}, videos={len(self)}, {mode})"
 
 
-def _attempt(job: Callable[[], Any]) -> Any:
+def _attempt(job: ClipWork) -> Any:
     """The job's clip, or the VideoDecodeError that says why its video cannot be used."""
     try:
         return job()

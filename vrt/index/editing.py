@@ -124,8 +124,8 @@ def merge_class_names(
     ``first_names`` keep their labels; names only ``second`` has are appended. A side without
     class names is fine while none of its items is labelled (``first_labelled``: whether any of
     the first side's is); bare class numbers cannot be matched with names
-    (:class:`IndexEditError`). Only names travel, so a caller merging into a large index never
-    rebuilds it.
+    (:class:`IndexEditError`). Only the first side's names are needed, not its code set: the
+    query files of ``vrt search`` are merged one after the other into names already merged.
     """
     if first_names is None or second.class_names is None:
         unnamed_labelled = first_labelled if first_names is None else bool(second.labelled.any())

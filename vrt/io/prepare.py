@@ -26,6 +26,7 @@ from vrt.io.extract import (
     remove_partial_folders,
     try_extract_frames,
 )
+from vrt.runtime.cpus import usable_cores
 from vrt.runtime.fileio import atomic_write_text
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".avi", ".mp4", ".mkv", ".webm", ".mov"})
@@ -158,7 +159,7 @@ def prepare_frames(
     if not videos:
         extensions = ", ".join(sorted(VIDEO_EXTENSIONS))
         raise DataError(f"--src {src}: no videos ({extensions}) found under it")
-    workers = workers or min(4, os.cpu_count() or 1)
+    workers = workers or min(4, usable_cores())
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
 
