@@ -3,22 +3,32 @@
 The loop is the evaluation found in the common hashing codebases (DeepHash, DSH): codes as
 +-1 floats, Hamming distances from a dot product, ``np.argsort`` of each query's distances
 (stable, for the ties-in-database-order rule), precision from a cumulative sum; it computes
-``vrt.metrics.evaluate_retrieval``'s database-order values and its tie-aware mAP one query at a
-time (vrt's timing includes everything else it reports: tie-aware mAP@K, P@K, R@K and the code
-diagnostics). Both run in this process on the same random codes with class structure (each
-class a random centre, each item its class's centre with every bit flipped with probability
-``--flip``: many Hamming ties, as with trained codes), and every value is checked to agree to 1e-12.
+``vrt.metrics.evaluate_retrieval``'s database-order values (mAP, mAP@K, P@K, R@K), its
+tie-aware mAP and P@H<=r one query at a time. vrt's timing includes everything else it reports
+(tie-aware mAP@K, P@K, R@K and the code diagnostics). Both run on the same random codes with
+class structure (each class a random centre, each item its class's centre with every bit
+flipped with probability ``--flip``: many Hamming ties, as with trained codes), and every value
+both sides computed is checked to agree to 1e-12; the table's ``compared`` column names them.
 
     python benchmarks/metrics_speed.py                       # the UCF101 and 5k x 50k cases
     python benchmarks/metrics_speed.py --case big            # 10,000 x 1,000,000 alone
     python benchmarks/metrics_speed.py --case 5k50k --cli    # the whole `vrt eval` process
+    python benchmarks/metrics_speed.py --tie-aware-only      # vrt without the database-order values
     python benchmarks/metrics_speed.py --queries 500 --database 20000 --classes 10
 
-``--cli`` writes the codes to .npz files and times the ``vrt eval --query --database --json``
-subprocess (interpreter start, imports, loading, evaluation, printing). For the big case the
-loop runs on a sample of queries (``--loop-queries``); its time is scaled to all queries and
-the table says so. Each side is timed ``--repeat`` times and its fastest run is kept, as
-``timeit`` does: single runs on the 2-core development machine varied by up to half. Prints a
+In process vrt computes every value (``evaluate_retrieval``), or with ``--tie-aware-only`` the
+tie-aware values alone (``database_order=False``: counts per distance, no ranking; its
+``*_database_order`` values are then None and not compared). ``--cli`` writes the codes to .npz
+files and times the ``vrt eval --query --database --json`` subprocess (interpreter start,
+imports, loading, evaluation, printing), which computes what ``vrt eval --json`` computes. It
+gives the process a bytecode cache of its own (``PYTHONPYCACHEPREFIX``, filled by one untimed
+run), as an installed vrt has: an environment with ``PYTHONDONTWRITEBYTECODE`` set and no
+``__pycache__`` (an editable install) would otherwise compile every vrt module from source in
+every run; ``--no-bytecode-cache`` times it that way. For
+the big case the loop runs on a sample of queries (``--loop-queries``); its time is scaled to
+all queries and the table says so. vrt and the loop are timed alternately ``--repeat`` times
+(single runs on the 2-core development machine, shared with other work, varied by up to half);
+the table gives each side's median with the range, and the speed-up of the medians. Prints a
 markdown table; figures belong in docs/benchmarks.md.
 """
 
@@ -35,6 +45,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,8 +67,9 @@ CASES = {
     "5k50k": (5000, 50_000, 100),
     "big": (10_000, 1_000_000, 100),
 }
-# The loop's values: the stable ranking's (ties in database order, vrt's "*_database_order" keys)
-# and the tie-aware mAP (vrt's headline "map").
+# The loop's values: the stable ranking's (ties in database order, vrt's "*_database_order" keys),
+# the tie-aware mAP (vrt's headline "map") and P@H<=r. vrt leaves the first four None when it
+# was asked for the tie-aware values alone; only the values both sides computed are compared.
 KEYS = (
     "map_database_order",
     "map@K_database_order",
@@ -126,7 +138,7 @@ def loop_metrics(query: CodeSet, database: CodeSet, *, topk: int, radius: int) -
     }
 
 
-def vrt_values(metrics: dict, *, topk: int, radius: int) -> dict[str, float]:
+def vrt_values(metrics: dict, *, topk: int, radius: int) -> dict[str, float | None]:
     names = {
         "map_database_order": "map_database_order",
         "map@K_database_order": f"map@{topk}_database_order",
@@ -141,48 +153,49 @@ def vrt_values(metrics: dict, *, topk: int, radius: int) -> dict[str, float]:
 @dataclass
 class Row:
     case: str
-    loop_s: float
-    vrt_s: float
+    loop_s: list[float]
+    vrt_s: list[float]
     note: str
     max_difference: float
+    compared: tuple[str, ...]
     peak_rss_gib: float
 
 
-def check_equal(loop: dict[str, float], ours: dict[str, float]) -> float:
-    differences = {key: abs(loop[key] - ours[key]) for key in KEYS}
+def check_equal(loop: dict[str, float], ours: dict[str, float | None]) -> tuple[float, tuple[str, ...]]:
+    """The largest difference over the values vrt computed (not None), and their names."""
+    compared = tuple(key for key in KEYS if ours[key] is not None)
+    if "map" not in compared:
+        raise AssertionError("vrt computed no tie-aware mAP")
+    differences = {key: abs(loop[key] - ours[key]) for key in compared}
     worst = max(differences.values())
     if not worst <= TOLERANCE:
         raise AssertionError(f"vrt and the loop disagree: {differences}")
-    return worst
+    return worst, compared
 
 
 def run_vrt_cli(
-    query: CodeSet, database: CodeSet, *, topk: int, radius: int, workers: int | None
+    paths: tuple[Path, Path], *, topk: int, radius: int, workers: int | None, bytecode: Path | None
 ) -> tuple[float, dict]:
-    with tempfile.TemporaryDirectory() as folder:
-        paths = [Path(folder) / "q.npz", Path(folder) / "db.npz"]
-        save_codes(paths[0], query)
-        save_codes(paths[1], database)
-        command = [sys.executable, "-m", "vrt", "eval", "--query", str(paths[0]), "--database", str(paths[1])]
-        command += ["--topk", str(topk), "--radius", str(radius), "--json"]
-        if workers is not None:
-            command += ["--workers", str(workers)]
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False)
-        elapsed = time.perf_counter() - started
+    """The wall-clock time of one ``vrt eval --json`` process on the codes files, and its output.
+
+    With ``bytecode`` (a folder) the process reads and writes its modules' bytecode there
+    (``PYTHONPYCACHEPREFIX``) even where ``PYTHONDONTWRITEBYTECODE`` is set, as an installed vrt
+    does; without it the process runs in this environment as it is.
+    """
+    command = [sys.executable, "-m", "vrt", "eval", "--query", str(paths[0]), "--database", str(paths[1])]
+    command += ["--topk", str(topk), "--radius", str(radius), "--json"]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    env = dict(os.environ)
+    if bytecode is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(bytecode)
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, check=False, env=env)
+    elapsed = time.perf_counter() - started
     if done.returncode:
         raise RuntimeError(f"vrt eval failed:\n{done.stderr}")
     return elapsed, json.loads(done.stdout)
-
-
-def best_time(work, repeat: int):
-    """``work()``'s result and its fastest of ``repeat`` wall-clock times (as ``timeit`` reports)."""
-    times, result = [], None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = work()
-        times.append(time.perf_counter() - started)
-    return result, min(times)
 
 
 def run_case(name: str, args: argparse.Namespace) -> Row:
@@ -191,46 +204,73 @@ def run_case(name: str, args: argparse.Namespace) -> Row:
     query = class_structured_codes(num_queries, seed=1, prefix="q", **make)
     database = class_structured_codes(num_database, seed=2, prefix="db", **make)
     topk, radius = args.topk, args.radius
-    repeat = args.repeat or (3 if name == "ucf101" else 1)
+    repeat = args.repeat or (1 if name == "big" else 3)
+    database_order = not args.tie_aware_only
 
-    if args.cli:
-        (_, metrics), vrt_s = best_time(
-            lambda: run_vrt_cli(query, database, topk=topk, radius=radius, workers=args.workers), repeat
-        )
-        label = "`vrt eval --json` process"
-    else:
-        metrics, vrt_s = best_time(
-            lambda: evaluate_retrieval(
-                query, database, topk=topk, radius=radius, workers=args.workers, engine=args.engine
-            ).to_dict(),
-            repeat,
-        )
-        label = "evaluate_retrieval"
+    with tempfile.TemporaryDirectory() as folder:
+        if args.cli:
+            paths = (Path(folder) / "q.npz", Path(folder) / "db.npz")
+            save_codes(paths[0], query)
+            save_codes(paths[1], database)
+            bytecode = None if args.no_bytecode_cache else Path(folder) / "bytecode"
+
+            def run_vrt() -> tuple[float, dict]:
+                return run_vrt_cli(paths, topk=topk, radius=radius, workers=args.workers, bytecode=bytecode)
+
+            if bytecode is not None:
+                run_vrt()  # untimed: compiles every module's bytecode into the cache
+            label = "`vrt eval --json` process" + (", no bytecode cache" if bytecode is None else "")
+        else:
+
+            def run_vrt() -> tuple[float, dict]:
+                started = time.perf_counter()
+                report = evaluate_retrieval(
+                    query,
+                    database,
+                    topk=topk,
+                    radius=radius,
+                    workers=args.workers,
+                    engine=args.engine,
+                    database_order=database_order,
+                )
+                return time.perf_counter() - started, report.to_dict()
+
+            label = "evaluate_retrieval" + ("" if database_order else "(database_order=False)")
+
+        loop_queries = args.loop_queries or (200 if name == "big" else None)
+        sample = num_queries if loop_queries is None else min(loop_queries, num_queries)
+        sampled = query if sample == num_queries else _take(query, sample)
+        vrt_s, loop_s = [], []
+        for _ in range(repeat):  # alternately, so that both sides see the same machine
+            seconds, metrics = run_vrt()
+            vrt_s.append(seconds)
+            started = time.perf_counter()
+            loop = loop_metrics(sampled, database, topk=topk, radius=radius)
+            loop_s.append((time.perf_counter() - started) * num_queries / sample)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
 
-    loop_queries = args.loop_queries or (200 if name == "big" else None)
-    sample = num_queries if loop_queries is None else min(loop_queries, num_queries)
-    sampled = query if sample == num_queries else _take(query, sample)
-    loop, loop_s = best_time(lambda: loop_metrics(sampled, database, topk=topk, radius=radius), repeat)
-    loop_s *= num_queries / sample
     if sample == num_queries:
         ours, note = vrt_values(metrics, topk=topk, radius=radius), label
     else:
         # Compare on the sampled queries; the loop's time is scaled to all of them.
         ours = vrt_values(
-            evaluate_retrieval(sampled, database, topk=topk, radius=radius).to_dict(),
+            evaluate_retrieval(
+                sampled, database, topk=topk, radius=radius, database_order=database_order
+            ).to_dict(),
             topk=topk,
             radius=radius,
         )
         note = f"{label}; loop timed on {sample} queries and scaled"
     if repeat > 1:
-        note += f"; best of {repeat}"
+        note += f"; median of {repeat}, alternately"
+    worst, compared = check_equal(loop, ours)
     return Row(
         case=f"{num_queries:,} x {num_database:,}, {args.bits} bits, {classes} classes",
         loop_s=loop_s,
         vrt_s=vrt_s,
         note=note,
-        max_difference=check_equal(loop, ours),
+        max_difference=worst,
+        compared=compared,
         peak_rss_gib=peak,
     )
 
@@ -241,15 +281,31 @@ def _take(codes: CodeSet, count: int) -> CodeSet:
     )
 
 
+def _compared(keys: tuple[str, ...]) -> str:
+    """The values compared: the loop's six, or the two vrt computes without the database order."""
+    ordered = sum(key.endswith("_database_order") for key in keys)
+    rest = ", ".join(
+        key.replace("precision@H<=r", "P@H<=r") for key in keys if not key.endswith("_database_order")
+    )
+    return f"{ordered} database-order, {rest}" if ordered else f"{rest} (vrt: tie-aware only)"
+
+
+def _seconds(values: list[float], digits: int) -> str:
+    median = f"{statistics.median(values):.{digits}f}"
+    return median if len(values) == 1 else f"{median} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
 def markdown(rows: list[Row]) -> str:
     lines = [
-        "| case | per-query loop (s) | vrt (s) | speed-up | max difference | peak RSS (GiB) | vrt timed |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| case | per-query loop (s) | vrt (s) | speed-up | max difference | compared | peak RSS (GiB) "
+        "| vrt timed |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: | --- |",
     ]
     for row in rows:
+        speed_up = statistics.median(row.loop_s) / statistics.median(row.vrt_s)
         lines.append(
-            f"| {row.case} | {row.loop_s:.2f} | {row.vrt_s:.3f} | {row.loop_s / row.vrt_s:.1f}x "
-            f"| {row.max_difference:.1e} | {row.peak_rss_gib:.2f} | {row.note} |"
+            f"| {row.case} | {_seconds(row.loop_s, 2)} | {_seconds(row.vrt_s, 3)} | {speed_up:.1f}x "
+            f"| {row.max_difference:.1e} | {_compared(row.compared)} | {row.peak_rss_gib:.2f} | {row.note} |"
         )
     return "\n".join(lines)
 
@@ -265,14 +321,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topk", type=int, default=100)
     parser.add_argument("--radius", type=int, default=2)
     parser.add_argument("--cli", action="store_true", help="time the whole `vrt eval` process on .npz files")
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="--cli: time the process as this environment runs it, without a bytecode cache",
+    )
     parser.add_argument("--workers", type=int, help="vrt's threads (default: one per core, at most 8)")
     parser.add_argument(
         "--engine", choices=("sort", "count"), default="sort", help="vrt's ranking engine (in-process runs)"
     )
     parser.add_argument(
+        "--tie-aware-only",
+        action="store_true",
+        help="in process: vrt computes the tie-aware values alone (database_order=False)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
-        help="time each side this many times, keep the fastest (default: ucf101 3, others 1)",
+        help="time each side this many times, alternately, and report the medians (default: big 1, others 3)",
     )
     parser.add_argument(
         "--loop-queries", type=int, help="time the loop on this many queries (default: all; big: 200)"
@@ -283,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in cases:
         rows.append(run_case(name, args))
         print(f"done: {markdown(rows[-1:]).splitlines()[-1]}", file=sys.stderr, flush=True)
-    from vrt.metrics import default_workers
+    from vrt.metrics.blocks import default_workers
 
     print(
         f"\n{os.cpu_count()} cores, numpy {np.__version__}, vrt threads: {args.workers or default_workers()}, "

@@ -29,8 +29,8 @@ import torch
 import yaml
 from torch.utils.data import DataLoader, Dataset
 
-from vrt.config.schema import ComponentSpec, ModelConfig
-from vrt.losses.triplet_ranking import triplet_ranking
+from vrt.config.schema import ComponentSpec, LossConfig, LossTerm, ModelConfig
+from vrt.losses.combined import build_loss
 from vrt.model import build_model
 from vrt.runtime.devices import autocast, resolve_device
 
@@ -66,7 +66,10 @@ def measure(args: argparse.Namespace, device: torch.device) -> tuple[float, floa
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last_3d)
     forward = torch.compile(model) if args.compile else model
-    loss_fn = triplet_ranking(margin=args.bits / 4 + 2)
+    # Built as training builds it: the construction layer makes the miner and gives it to the loss.
+    loss_fn = build_loss(
+        LossConfig([LossTerm("triplet_ranking", {"margin": args.bits / 4 + 2})]), bits=args.bits, num_classes=0
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
     steps = args.warmup + args.steps
     loader_options = {"num_workers": args.workers, "pin_memory": device.type == "cuda"}

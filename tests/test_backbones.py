@@ -48,8 +48,8 @@ def _collected_metadata(name: str):
 
 
 def _is_heavy(name: str) -> bool:
-    t, h, w = _collected_metadata(name).get("tiny_input", (1, 1, 1))
-    return t * h * w > _HEAVY_VOXELS
+    t, *size = _collected_metadata(name).get("tiny_input", (1, 1, 1))
+    return t * size[0] * size[-1] > _HEAVY_VOXELS
 
 
 def _build(name: str, **params: object) -> nn.Module:
@@ -78,8 +78,15 @@ def eval_model():
     cache.clear()
 
 
+def _reads_features(name: str) -> bool:
+    """A backbone over feature files: its tiny input is (frames, width), not (T, H, W) pixels."""
+    return _collected_metadata(name).get("input") == "features"
+
+
 def _tiny_clips(name: str) -> torch.Tensor:
     batch = 1 if _is_heavy(name) else 2
+    if _reads_features(name):
+        return torch.randn(batch, *_metadata(name)["tiny_input"])
     return torch.rand(batch, 3, *_metadata(name)["tiny_input"])
 
 
@@ -114,7 +121,11 @@ def test_builtin_backbones_are_registered() -> None:
 @pytest.mark.parametrize("name", BACKBONES.names())
 def test_metadata_declares_a_tiny_configuration(name: str) -> None:
     meta = _metadata(name)
-    assert _is_size(meta.get("tiny_input")), f"{name}: metadata tiny_input must be (T, H, W)"
+    if _reads_features(name):
+        frames, width = meta.get("tiny_input", (0, 0))
+        assert frames > 0 and width > 0, f"{name}: metadata tiny_input must be (frames, width)"
+    else:
+        assert _is_size(meta.get("tiny_input")), f"{name}: metadata tiny_input must be (T, H, W)"
     assert isinstance(meta.get("tiny_params"), dict), f"{name}: metadata tiny_params must be a dict"
     for key in ("min_input", "default_input"):
         assert key not in meta or _is_size(meta[key]), f"{name}: metadata {key} must be (T, H, W)"

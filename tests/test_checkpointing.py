@@ -22,7 +22,8 @@ from vrt.datasets.clips import ClipSpec
 from vrt.errors import CheckpointError, NoCheckpointError
 from vrt.rundir import RunDirectory
 from vrt.runtime.fileio import HOST_TAG
-from vrt.training.interrupt import REPEAT_GRACE_S, StopRequest, TrainingInterrupted
+from vrt.runtime.signals import REPEAT_GRACE_S, StopRequest
+from vrt.training.interrupt import TrainingInterrupted
 from vrt.training.metrics_log import MetricsLog
 
 from .conftest import tiny_config_dict

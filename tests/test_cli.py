@@ -133,7 +133,7 @@ def test_eval_on_code_files_matches_brute_force_without_torch(tmp_path):
         "import sys\n"
         "from vrt.cli import main\n"
         f"sys.argv = ['vrt', 'eval', '--query', r'{tmp_path / 'q.npz'}', '--database', r'{tmp_path / 'db.npz'}', "
-        "'--topk', '100', '--json']\n"
+        "'--topk', '100', '--json', '--database-order']\n"
         "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "assert 'torch' not in sys.modules, 'vrt eval on code files imported torch'\n"
     )
@@ -163,8 +163,9 @@ INDEX_OPTION_VALUES = {
 def test_index_build_takes_its_kinds_and_options_from_vrt_index(tmp_path):
     """`vrt index build` offers exactly vrt.index's kinds and parameters (options, defaults in
     the help), passes the values on, and refuses an option of another kind."""
-    from vrt.cli.index_commands import KindChoice
-    from vrt.index import DEFAULT_KIND, INDEX_KIND_SPECS, INDEX_KINDS, read_manifest
+    from vrt.cli.index import KindChoice
+    from vrt.index import INDEX_KINDS, read_manifest
+    from vrt.index.kinds import DEFAULT_KIND, INDEX_KIND_SPECS
 
     assert [choice.value for choice in KindChoice] == list(INDEX_KINDS) == list(INDEX_KIND_SPECS)
     usage = cli.invoke(app, ["index", "build", "--help"], env={"COLUMNS": "300"})
@@ -250,7 +251,7 @@ def test_train_export_eval_round_trip(tmp_path, tiny_config_file, monkeypatch):
     by_files = json.loads(from_files.stdout.strip().splitlines()[-1])
     assert by_checkpoint == by_files
     stored = json.loads((run_dir / "results.json").read_text())
-    assert stored["map"] == pytest.approx(by_files["map"])
+    assert stored["metrics"]["map"] == pytest.approx(by_files["map"])
 
     assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == run_files
 

@@ -20,9 +20,10 @@ from vrt.config import ConfigError, config_from_dict
 from vrt.config.schema import AugmentConfig
 from vrt.data.collate import collate_clips
 from vrt.data.pipeline import build_data_splits
-from vrt.datasets.base import ClipView, ClipWork, SkippedClip, VideoDataset
+from vrt.datasets.base import ClipView, ClipWork, VideoDataset
 from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import VideoFileDataset
+from vrt.datasets.items import SkippedClip
 from vrt.datasets.reader import ClipReader
 from vrt.datasets.splitfiles import SplitEntry
 from vrt.io.synthetic_video import write_frame_folder, write_test_video

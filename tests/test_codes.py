@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vrt import codes as codes_module
 from vrt.codes import CodeSet, CodesFileError, load_codes, pack_bits, save_codes, unpack_bits
+from vrt.codes import files as codes_files
 
 
 def make_codeset(
@@ -160,7 +160,7 @@ def test_interrupted_save_keeps_previous_file_and_leaves_no_temporary(tmp_path, 
         handle.write(b"partial archive")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(codes_module.np, "savez", failing_savez)
+    monkeypatch.setattr(codes_files.np, "savez", failing_savez)
     with pytest.raises(KeyboardInterrupt):
         save_codes(target, make_codeset(seed=1))
     assert target.read_bytes() == before

@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 from vrt.cli import app
 from vrt.codes import load_codes
-from vrt.inference.collection import list_collection, time_windows
-from vrt.inference.collection_encoding import read_encoder_record
+from vrt.datasets.collection import check_segment, list_items, resolve_windows, time_windows
+from vrt.datasets.decoders import PyAVDecoder
+from vrt.inference.collection_encoding import read_listing_record
 
 from .conftest import REPO_ROOT, run_torch_free
 from .video_collection import encode_args
@@ -67,7 +68,7 @@ def test_a_folder_of_unlabelled_videos_becomes_a_searchable_growing_index(
     assert codes.labels.tolist() == [-1] * 5 and codes.class_names is None and codes.bits == 32
     np.testing.assert_array_equal(codes.codes[0], codes.codes[1])  # byte-identical files, one code
     assert len({row.tobytes() for row in codes.codes[1:]}) == 4  # four different clips, four codes
-    assert read_encoder_record(codes_path)["complete"] is True
+    assert read_listing_record(codes_path)["complete"] is True
 
     vrt("index", "build", "--codes", codes_path, "--out", index)
     (found,) = search(index, str(footage / "street" / "clip0 copy.mp4"), checkpoint=encoder_checkpoint)
@@ -124,7 +125,7 @@ def test_resolving_a_collection(footage, tmp_path):
         f"# my clips\n{footage}/street/clip0.mp4, walk\n{footage}/park/clip2.mp4 run\n"
         f"{footage}/street/clip0 copy.mp4\n{footage}/gone.mp4 walk\n"
     )
-    collection = list_collection([listing])
+    collection = list_items([listing])
     assert [(item.id.removeprefix(f"{footage}/"), item.label) for item in collection.items] == [
         ("park/clip2.mp4", 0), ("street/clip0 copy.mp4", -1), ("street/clip0.mp4", 1),
     ]  # fmt: skip
@@ -132,18 +133,18 @@ def test_resolving_a_collection(footage, tmp_path):
     assert list(collection.unreadable) == [f"{footage}/gone.mp4 walk"]
     assert "list.txt:5: no such video file or frame folder" in next(iter(collection.unreadable.values()))
 
-    by_folder = list_collection([footage], labels="folders")
+    by_folder = list_items([footage], labels="folders")
     assert [item.id for item in by_folder.items][:3] == ["more/bunny.mp4", "more/clip4.mp4", "park/clip2.mp4"]
     assert by_folder.class_names == ["more", "park", "street"] and by_folder.items[-1].label == 2
-    assert {item.label for item in list_collection([footage], labels="none").items} == {-1}
+    assert {item.label for item in list_items([footage], labels="none").items} == {-1}
 
-    segments = list_collection([footage / "park"], segment=0.5, stride=0.4)
+    segments = resolve_windows(list_items([footage / "park"]), decoder=PyAVDecoder(), segment=0.5, stride=0.4)
     assert [item.id for item in segments.items if item.id.startswith("clip2")] == [
         "clip2.mp4#t=0,0.5", "clip2.mp4#t=0.4,0.9", "clip2.mp4#t=0.8,1.2",
     ]  # fmt: skip
     assert [item.span for item in segments.items[:3]] == [(0, 12), (10, 22), (20, 30)]
 
-    rooted = list_collection([footage / "more", listing], root=footage)
+    rooted = list_items([footage / "more", listing], root=footage)
     assert [item.id for item in rooted.items] == [
         "more/bunny.mp4", "more/clip4.mp4", "park/clip2.mp4", "street/clip0 copy.mp4", "street/clip0.mp4",
     ]  # fmt: skip
@@ -152,16 +153,16 @@ def test_resolving_a_collection(footage, tmp_path):
     from vrt.errors import VrtError
 
     with pytest.raises(VrtError, match="is not inside --root"):
-        list_collection([footage / "more"], root=footage / "park")
+        list_items([footage / "more"], root=footage / "park")
     with pytest.raises(VrtError, match="listed by both"):
-        list_collection([footage / "street", footage / "street" / "clip0.mp4"])
+        list_items([footage / "street", footage / "street" / "clip0.mp4"])
     with pytest.raises(VrtError, match="--stride needs --segment"):
-        list_collection([footage], stride=1.0)
+        check_segment(None, 1.0)
     with pytest.raises(VrtError, match="no such file or folder"):
-        list_collection([tmp_path / "nowhere"])
+        list_items([tmp_path / "nowhere"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(VrtError, match="no video files or frame folders in"):
-        list_collection([tmp_path / "empty"])
+        list_items([tmp_path / "empty"])
 
 
 def test_time_windows_cover_the_video_once():
@@ -217,7 +218,7 @@ def assert_same_codes(left: Path, right: Path) -> None:
     assert a.ids.tolist() == b.ids.tolist() and a.class_names == b.class_names
     np.testing.assert_array_equal(a.codes, b.codes)
     np.testing.assert_array_equal(a.labels, b.labels)
-    assert read_encoder_record(left) == read_encoder_record(right)
+    assert read_listing_record(left) == read_listing_record(right) and a.encoder == b.encoder
 
 
 @pytest.mark.slow
@@ -234,7 +235,7 @@ def test_resume_after_an_interruption_ends_with_the_uninterrupted_codes(
     total = len(load_codes(whole))
     partial = load_codes(out)
     assert 0 < len(partial) < total, "interrupted too late to test a resume"
-    assert read_encoder_record(out)["complete"] is False
+    assert read_listing_record(out)["complete"] is False
     if sig == signal.SIGTERM:  # a stop request: the codes so far are saved, and the way on is named
         assert process.returncode == 128 + signal.SIGTERM and "--resume" in stderr
     else:
@@ -309,7 +310,7 @@ def test_frame_folders_are_items_and_the_library_needs_no_command_line(footage, 
     shutil.copy(footage / "more" / "clip4.mp4", tmp_path / "clip4.mp4")
     write_frame_folder(tmp_path / "shots" / "take1", num_frames=12, size=(48, 32))
     (tmp_path / "shots" / "notes.txt").write_text("not a video")
-    collection = list_collection([tmp_path], segment=0.6)
+    collection = resolve_windows(list_items([tmp_path]), decoder=PyAVDecoder(), segment=0.6)
     assert [(item.id, item.kind) for item in collection.items] == [
         ("clip4.mp4#t=0,0.6", "video"), ("clip4.mp4#t=0.6,1.2", "video"), ("shots/take1", "frames"),
     ]  # fmt: skip
@@ -317,7 +318,7 @@ def test_frame_folders_are_items_and_the_library_needs_no_command_line(footage, 
     result = encode_collection(trained, collection, workers=0)
     assert result.complete and result.encoded == 3 and not result.skipped
     assert result.codes.ids.tolist() == [item.id for item in collection.items]
-    whole = encode_collection(trained, list_collection([tmp_path / "shots" / "take1"]), workers=0).codes
+    whole = encode_collection(trained, list_items([tmp_path / "shots" / "take1"]), workers=0).codes
     np.testing.assert_array_equal(whole.codes[0], result.codes.codes[2])  # the same folder, the same code
 
 
@@ -346,16 +347,18 @@ def test_search_encodes_a_frame_folder_query_and_refuses_a_text_file_named_like_
 
 
 @pytest.mark.parametrize("pipeline", ["cpu", "device"])
-def test_encode_video_gives_the_code_that_vrt_encode_gives(footage, encoder_checkpoint, tmp_path, pipeline):
-    # vrt serve encodes uploads with encode_video; with data.pipeline device its clip is a pending
-    # one that only the batch's move to the device finishes.
+def test_encoding_a_path_gives_the_code_that_vrt_encode_gives(
+    footage, encoder_checkpoint, tmp_path, pipeline
+):
+    # vrt serve encodes uploads as items of their own; with data.pipeline device a clip is a
+    # pending one that only the batch's move to the device finishes.
     from vrt.inference import TrainedModel
 
     trained = TrainedModel.load(encoder_checkpoint, overrides=[f"data.pipeline={pipeline}"])
     video = footage / "street" / "clip1.mp4"
     vrt("encode", "--checkpoint", encoder_checkpoint, "--videos", video, "--out", tmp_path / "c.npz",
         "--set", f"data.pipeline={pipeline}")  # fmt: skip
-    np.testing.assert_array_equal(trained.encode_video(video), load_codes(tmp_path / "c.npz").codes)
+    np.testing.assert_array_equal(trained.encode(video).codes, load_codes(tmp_path / "c.npz").codes)
 
 
 def test_encode_never_replaces_an_existing_out_and_says_so_before_loading_the_model(footage, tmp_path):
@@ -380,12 +383,12 @@ def test_listing_takes_binary_files_as_videos_and_folders_with_videos_as_folders
     shutil.copy(footage / "street" / "clip0.mp4", tmp_path / "clip0.mp4")
     (tmp_path / "poster.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # beside the clips: not a frame folder
     (tmp_path / "list.txt").write_text("clip0.mp4 9\nbroadcast.ts 1000000\n")
-    assert [(item.id, item.kind) for item in list_collection([tmp_path / "broadcast.ts"]).items] == [
+    assert [(item.id, item.kind) for item in list_items([tmp_path / "broadcast.ts"]).items] == [
         ("broadcast.ts", "video")
     ]
-    assert [item.id for item in list_collection([tmp_path]).items] == ["clip0.mp4"]
+    assert [item.id for item in list_items([tmp_path]).items] == ["clip0.mp4"]
     with pytest.raises(VrtError, match=r"class number 1000000: class numbers must lie in \[0, 1,000,000\)"):
-        list_collection([tmp_path / "list.txt"])
+        list_items([tmp_path / "list.txt"])
 
 
 def test_windows_with_a_stride_longer_than_the_segment_stay_inside_the_video():
@@ -395,8 +398,40 @@ def test_windows_with_a_stride_longer_than_the_segment_stay_inside_the_video():
 
 def test_listing_query_videos_imports_no_torch(footage):
     done = run_torch_free(
-        "from vrt.cli.search_queries import _list_query_videos\n"
+        "from vrt.inference.queries import _list_query_videos\n"
         f"_list_query_videos({str(footage / 'street')!r})\n"
         f"_list_query_videos({str(footage / 'more' / 'clip4.mp4')!r})\n"
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_windows_are_probed_by_the_decoder_that_reads_the_clips(footage, tmp_path):
+    """resolve_windows asks the configured decoder how long a video is (not PyAV behind its back),
+    and a list file may name a window of a video as an item of its own."""
+    from vrt.io.video import VideoInfo
+
+    class Slow(PyAVDecoder):
+        """A decoder that says every video has 50 frames at 10 fps (5 s)."""
+
+        probed: list = []
+
+        def probe(self, path):
+            self.probed.append(path.name)
+            return VideoInfo(num_frames=50, fps=10.0, width=128, height=54)
+
+    cut = resolve_windows(list_items([footage / "park"]), decoder=Slow(), segment=2.0)
+    assert sorted(set(Slow.probed)) == ["clip2.mp4", "clip3.mp4"]
+    assert [item.id for item in cut.items if item.id.startswith("clip2")] == [
+        "clip2.mp4#t=0,2", "clip2.mp4#t=2,4", "clip2.mp4#t=4,5",
+    ]  # fmt: skip
+    assert [item.span for item in cut.items[:3]] == [(0, 20), (20, 40), (40, 50)]
+    assert cut.settings["segment"] == 2.0 and cut.settings["stride"] == 2.0
+
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{footage}/park/clip2.mp4#t=0.4,0.8 run\n{footage}/park/clip3.mp4\n")
+    listed = list_items([listing])
+    assert [item.window for item in listed.items] == [(0.4, 0.8), None]
+    windowed = resolve_windows(listed, decoder=PyAVDecoder())  # 25 fps: frames 10 to 20
+    assert [(item.id.rsplit("/", 1)[-1], item.span, item.label) for item in windowed.items] == [
+        ("clip2.mp4#t=0.4,0.8", (10, 20), 0), ("clip3.mp4", None, -1),
+    ]  # fmt: skip

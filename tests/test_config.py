@@ -220,6 +220,105 @@ def test_loss_errors_name_the_term(tmp_path, loss, message):
         load_config(path)
 
 
+@pytest.mark.parametrize(
+    ("loss", "message"),
+    [
+        (
+            {"name": "triplet_ranking", "miner": "semihrd"},
+            r"c\.yaml: loss\.miner\.name: unknown miner 'semihrd'\. Did you mean 'semihard'\?",
+        ),
+        (
+            {"name": "triplet_ranking", "miner": {"name": "semihard", "margn": 3}},
+            r"loss\.miner\.margn: unknown parameter \(did you mean 'margin'\?\); expected one of: margin: float$",
+        ),
+        (
+            {"name": "triplet_ranking", "miner": {"name": "semihard", "margin": "wide"}},
+            r"loss\.miner\.margin: expected float, got 'wide' \(str\)$",
+        ),
+        (
+            {"name": "triplet_ranking", "miner": {"name": "triplet_margin", "type_of_triplets": "medium"}},
+            r"loss\.miner\.type_of_triplets: expected one of 'all', 'hard', 'semihard', 'easy'",
+        ),
+        (
+            {"name": "triplet_ranking", "miner": {"name": "semihard", "margin": 0}},
+            r"loss\.miner\.margin: must be a finite number > 0 \(a distance between codes\), got 0",
+        ),
+        (
+            {"name": "triplet_ranking", "miner": {"margin": 3}},
+            r"loss\.miner\.name: expected a component name",
+        ),
+        ({"name": "triplet_ranking", "miner": 3}, r"loss\.miner: expected a component name or a mapping"),
+        ({"name": "dpsh", "miner": "semihard"}, r"loss\.miner: missing required parameter\(s\): margin$"),
+        (
+            {"name": "triplet_ranking", "reduction": "avg"},
+            r"loss\.reduction\.name: unknown reducer 'avg'\. .*Available reducers: mean, mean_active, sum",
+        ),
+        (
+            {"terms": [{"name": "quantization"}, {"name": "contrastive", "miner": {"name": "all", "k": 1}}]},
+            r"loss\.terms\[1\]\.miner\.k: unknown parameter; this component takes no parameters",
+        ),
+        (
+            {"name": "triplet_ranking", "maner": "all"},
+            r"loss\.maner: unknown parameter \(did you mean 'miner'\?\); expected one of: margin: float, "
+            r"reduction: a reducer \(name or section\), miner: a miner \(name or section\)",
+        ),
+    ],
+)
+def test_a_bad_nested_miner_or_reducer_section_is_one_located_line(tmp_path, loss, message):
+    path = write(tmp_path / "c.yaml", {**minimal(), "loss": loss})
+    with pytest.raises(ConfigError, match=message) as excinfo:
+        load_config(path)
+    assert "\n" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("miner", "resolved"),
+    [
+        ("batch_hard", "batch_hard"),  # as existing configs write it, and as they are stored
+        ("Batch-Hard", "batch_hard"),  # names compare as everywhere: case, - for _
+        ({"name": "semihard"}, "semihard"),
+        ({"name": "semihard", "margin": 10}, {"name": "semihard", "margin": 10.0}),
+        ({"name": "triplet_margin"}, {"name": "triplet_margin", "type_of_triplets": "all"}),
+        (None, None),
+    ],
+)
+def test_nested_sections_resolve_to_the_name_or_their_checked_parameters(tmp_path, miner, resolved):
+    loss = {"name": "triplet_ranking", "margin": 6, "miner": miner, "reduction": {"name": "mean_active"}}
+    config = load_config(write(tmp_path / "c.yaml", {**minimal(), "loss": loss}))
+    assert config_to_dict(config)["loss"] == {
+        "name": "triplet_ranking",
+        "margin": 6.0,
+        "reduction": "mean_active",
+        "miner": resolved,
+    }
+    again = load_config(write(tmp_path / "resolved.yaml", config_to_yaml(config)))
+    assert config_to_dict(again) == config_to_dict(config)
+
+
+def test_a_miner_follows_the_loss_margin_unless_its_section_sets_one(tmp_path):
+    from vrt.losses.combined import build_loss
+
+    loss = {"name": "triplet_ranking", "margin": 6, "miner": "semihard"}
+    path = write(tmp_path / "c.yaml", {**minimal(), "loss": loss})
+    # The inherited margin is not written out, so an override of the loss's margin reaches the miner.
+    for overrides, margins in (([], (6.0, 6.0)), (["loss.margin=9"], (9.0, 9.0))):
+        (term,) = build_loss(load_config(path, overrides).loss, bits=16, num_classes=4).terms
+        assert (term.margin, term.miner.margin) == margins
+    explicit = load_config(path, ["loss.miner={name: semihard, margin: 2}"])
+    (term,) = build_loss(explicit.loss, bits=16, num_classes=4).terms
+    assert (term.margin, term.miner.margin) == (6.0, 2.0)
+
+
+def test_pair_losses_resolve_without_a_miner_and_with_the_mean(tmp_path):
+    config = load_config(write(tmp_path / "c.yaml", {**minimal(), "loss": {"name": "contrastive"}}))
+    assert config_to_dict(config)["loss"] == {
+        "name": "contrastive",
+        "margin": None,
+        "miner": None,
+        "reduction": "mean",
+    }
+
+
 def test_base_single_loss_can_become_a_weighted_list(tmp_path):
     write(tmp_path / "base.yaml", {**minimal(), "loss": {"name": "triplet_ranking", "margin": 4.0}})
     terms = [{"name": "triplet_ranking", "margin": 2.0}, {"name": "triplet_ranking", "weight": 0.1}]

@@ -104,8 +104,8 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_weights(tmp_path,
 
     assert_same_weights(uninterrupted / "last.pt", run_dir / "last.pt")
     assert losses(run_dir) == losses(uninterrupted)  # the interrupted epoch's loss included
-    assert json.loads((run_dir / "results.json").read_text())["map"] == pytest.approx(
-        json.loads((uninterrupted / "results.json").read_text())["map"], abs=0
+    assert json.loads((run_dir / "results.json").read_text())["metrics"]["map"] == pytest.approx(
+        json.loads((uninterrupted / "results.json").read_text())["metrics"]["map"], abs=0
     )
 
 

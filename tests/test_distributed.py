@@ -79,7 +79,7 @@ def test_skip_resumes_a_share_part_way_and_epochs_differ():
 
 
 def _cross_rank_worker(rank: int, world_size: int, init_file: str, out_dir: str) -> None:
-    from vrt.losses.triplet_ranking import triplet_ranking
+    from vrt.losses.triplet_ranking import TripletRankingLoss
     from vrt.runtime import distributed
     from vrt.training.loop import TrainingStep
 
@@ -92,7 +92,7 @@ def _cross_rank_worker(rank: int, world_size: int, init_file: str, out_dir: str)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0: keep the weights, read the grads
         step = TrainingStep(
             model=torch.nn.parallel.DistributedDataParallel(model),
-            loss_fn=triplet_ranking(margin=2.0),
+            loss_fn=TripletRankingLoss(margin=2.0),
             optimizer=optimizer,
             parameters=list(model.parameters()),
             device=torch.device("cpu"),
@@ -120,13 +120,13 @@ def _cross_rank_batch() -> tuple[torch.Tensor, torch.Tensor]:
 
 @pytest.mark.slow
 def test_cross_rank_loss_gives_the_gradient_of_one_process_holding_every_batch(tmp_path):
-    from vrt.losses.triplet_ranking import triplet_ranking
+    from vrt.losses.triplet_ranking import TripletRankingLoss
 
     mp.spawn(_cross_rank_worker, args=(2, str(tmp_path / "init"), str(tmp_path)), nprocs=2, join=True)
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 2 * 2 * 2, 8), torch.nn.Tanh())
     clips, labels = _cross_rank_batch()
-    loss = triplet_ranking(margin=2.0)(model(clips), labels)
+    loss = TripletRankingLoss(margin=2.0)(model(clips), labels)
     loss.backward()
     for rank in range(2):
         result = torch.load(tmp_path / f"rank{rank}.pt", weights_only=True)
@@ -193,7 +193,7 @@ def test_torchrun_trains_and_exports_the_codes_one_process_exports(tmp_path):
     distributed_codes = load_codes(tmp_path / "codes.npz")
 
     trained = TrainedModel.load(run_dir / "best.pt")
-    single = trained.encode_split("train")
+    single = trained.encode(trained.splits.view("train"))
     assert list(distributed_codes.ids) == list(single.ids)  # dataset order, not rank order
     np.testing.assert_array_equal(distributed_codes.codes, single.codes)
     np.testing.assert_array_equal(distributed_codes.labels, single.labels)

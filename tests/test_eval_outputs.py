@@ -1,4 +1,4 @@
-"""`vrt eval` outputs: metrics.json with its protocol record, the two plots, the page hook."""
+"""`vrt eval` outputs: results.json with its protocol record, the two plots, the page hook."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vrt.cli import app
-from vrt.codes import CodeSet, save_codes
+from vrt.codes import CodeSet, EncoderIdentity, save_codes
 from vrt.datasets.clips import ClipSpec
 from vrt.metrics import METRIC_DEFINITIONS, METRIC_DEFINITIONS_VERSION, evaluate_retrieval
 
@@ -53,15 +54,15 @@ def run_eval(*args: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_metrics_json_records_metrics_curves_and_protocol(code_files, tmp_path):
+def test_results_json_records_metrics_curves_and_protocol(code_files, tmp_path):
     query_path, database_path = code_files
     out = tmp_path / "out"
     printed = run_eval(
         "--query", str(query_path), "--database", str(database_path), "--topk", "20", "--output", str(out)
     )
-    record = json.loads((out / "metrics.json").read_text())
+    record = json.loads((out / "results.json").read_text())
 
-    assert record["schema"] == "vrt.eval.metrics/2"
+    assert record["schema"] == "vrt.results/1"
     assert record["metrics"] == printed
     for key in ("map", "map@20", "precision@20", "recall@20"):
         assert {key, f"{key}_database_order"} <= printed.keys()
@@ -105,7 +106,7 @@ def test_no_plots_and_no_output(code_files, tmp_path, monkeypatch):
     query_path, database_path = code_files
     out = tmp_path / "out"
     run_eval("--query", str(query_path), "--database", str(database_path), "--output", str(out), "--no-plots")
-    assert sorted(path.name for path in out.iterdir()) == ["metrics.json", "retrieval.html"]
+    assert sorted(path.name for path in out.iterdir()) == ["results.json", "retrieval.html"]
 
     monkeypatch.chdir(tmp_path)
     before = sorted(tmp_path.rglob("*"))
@@ -170,6 +171,9 @@ def collapsed_files(tmp_path) -> tuple[Path, Path]:
     database = CodeSet.from_bits(
         np.ones((40, 16), dtype=bool), labels=np.repeat(np.arange(4), 10), ids=[f"d{i}" for i in range(40)]
     )  # fmt: skip
+    # As vrt writes them: with their model, so the one warning is about the codes themselves.
+    model = EncoderIdentity(checkpoint_sha256="c" * 64, bits=16)
+    query, database = replace(query, encoder=model), replace(database, encoder=model)
     return save_codes(tmp_path / "q.npz", query), save_codes(tmp_path / "db.npz", database)
 
 
@@ -177,7 +181,9 @@ def test_collapsed_database_codes_get_the_tie_aware_map_and_a_warning(collapsed_
     from .metrics_reference import expected_average_precision
 
     query_path, database_path = collapsed_files
-    printed, stderr = run_eval_process("--query", str(query_path), "--database", str(database_path))
+    printed, stderr = run_eval_process(
+        "--query", str(query_path), "--database", str(database_path), "--database-order"
+    )
     # Every database item is at the same distance from a query: one tie group of 40 items, 10
     # of them relevant. Database order would rank a class-0 query's items first.
     expected = expected_average_precision([0] * 40, [True] * 10 + [False] * 30)
@@ -242,7 +248,7 @@ def test_checkpoint_eval_writes_where_output_says_and_nothing_without_it(tmp_pat
     printed = run_eval(
         "--checkpoint", str(checkpoint), "--no-plots", "--output", str(tmp_path / "run" / "eval")
     )
-    record = json.loads((tmp_path / "run" / "eval" / "metrics.json").read_text())
+    record = json.loads((tmp_path / "run" / "eval" / "results.json").read_text())
     assert record["metrics"] == printed
     protocol = record["protocol"]
     assert protocol["checkpoint"]["sha256"] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
@@ -267,3 +273,21 @@ def test_clip_frames_gives_uint8_frames_by_id():
     np.testing.assert_array_equal(frames[0], expected.astype(np.uint8))
     with pytest.raises(KeyError, match="no video"):
         clip_frames([dataset])("missing")
+
+
+def test_eval_gives_the_tie_aware_values_alone_unless_asked(code_files):
+    """Without --output or --database-order, vrt eval ranks nothing: the headline values are the
+    same, the database-order keys are null (and the table leaves their rows out)."""
+    query_path, database_path = code_files
+    both, _ = run_eval_process(
+        "--query", str(query_path), "--database", str(database_path), "--database-order"
+    )
+    alone, _ = run_eval_process("--query", str(query_path), "--database", str(database_path))
+    for key in ("map", "map@100", "precision@100", "recall@100", "precision@H<=2"):
+        assert alone[key] == both[key], key
+    assert both["map_database_order"] is not None and alone["map_database_order"] is None
+    table = subprocess.run(
+        [sys.executable, "-m", "vrt", "eval", "--query", str(query_path), "--database", str(database_path)],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+    ).stdout  # fmt: skip
+    assert "mAP@100" in table and "ties in database order" not in table

@@ -12,13 +12,18 @@ from vrt.components import build
 from vrt.config import config_from_dict, load_config
 from vrt.config.schema import ComponentSpec
 from vrt.losses import TripletRankingLoss, hadamard_matrix, pairwise_squared_distances
-from vrt.losses.base import HashingLoss
+from vrt.losses.base import HashingLoss, log1p_exp, pair_masks
 from vrt.losses.combined import WeightedLossSum
 from vrt.losses.miners import Triplets, valid_triplet_mask
-from vrt.registry import BUILTIN_ORIGIN, LOSSES, MINERS
+from vrt.registry import BUILTIN_ORIGIN, LOSSES, MINERS, REDUCERS
 from vrt.training.runner import Runner
 
 from .conftest import REPO_ROOT, tiny_config_dict
+
+
+def make_loss(name: str, *, bits: int = 16, num_classes: int = 4, **params) -> torch.nn.Module:
+    """A loss built as vrt builds one: its miner and reducer sections built and passed as objects."""
+    return build(LOSSES, ComponentSpec(name, params), section="loss", bits=bits, num_classes=num_classes)
 
 
 def brute_force_triplet_loss(
@@ -49,7 +54,7 @@ def test_triplet_loss_matches_brute_force(reduction: str, seed: int) -> None:
     labels = torch.randint(0, 3, (batch,), generator=generator)
     # A margin near the typical distance gap gives a mix of active and inactive triplets.
     margin = 6.0
-    loss = LOSSES.get("triplet_ranking")(margin=margin, reduction=reduction)
+    loss = make_loss("triplet_ranking", margin=margin, reduction=reduction)
 
     value = loss(embeddings, labels)
 
@@ -61,8 +66,8 @@ def test_mean_and_mean_active_differ_when_some_triplets_are_satisfied() -> None:
     # Two tight, far-apart clusters: every triplet satisfied except those of the one outlier.
     embeddings = torch.tensor([[1.0, 1.0], [1.0, 0.9], [-1.0, -1.0], [-1.0, -0.9], [-0.9, -1.0]])
     labels = torch.tensor([0, 0, 1, 1, 0])
-    mean = LOSSES.get("triplet_ranking")(margin=1.0, reduction="mean")(embeddings, labels)
-    active = LOSSES.get("triplet_ranking")(margin=1.0, reduction="mean_active")(embeddings, labels)
+    mean = make_loss("triplet_ranking", margin=1.0, reduction="mean")(embeddings, labels)
+    active = make_loss("triplet_ranking", margin=1.0, reduction="mean_active")(embeddings, labels)
     assert 0 < mean < active
     assert mean.item() == pytest.approx(brute_force_triplet_loss(embeddings, labels, 1.0, "mean"))
     assert active.item() == pytest.approx(brute_force_triplet_loss(embeddings, labels, 1.0, "mean_active"))
@@ -76,7 +81,7 @@ def test_mean_and_mean_active_differ_when_some_triplets_are_satisfied() -> None:
 @pytest.mark.parametrize("reduction", ["mean", "mean_active"])
 def test_no_valid_triplet_gives_zero_with_grad(labels: list[int], reduction: str) -> None:
     embeddings = torch.randn(len(labels), 8, requires_grad=True)
-    loss = LOSSES.get("triplet_ranking")(reduction=reduction)(embeddings, torch.tensor(labels))
+    loss = make_loss("triplet_ranking", reduction=reduction)(embeddings, torch.tensor(labels))
     assert loss.item() == 0.0
     assert loss.requires_grad
     loss.backward()
@@ -85,7 +90,7 @@ def test_no_valid_triplet_gives_zero_with_grad(labels: list[int], reduction: str
 
 def test_mean_active_is_zero_when_every_triplet_is_satisfied() -> None:
     embeddings = torch.tensor([[1.0, 1.0], [1.0, 1.0], [-1.0, -1.0]], requires_grad=True)
-    loss = LOSSES.get("triplet_ranking")(margin=1.0, reduction="mean_active")(
+    loss = make_loss("triplet_ranking", margin=1.0, reduction="mean_active")(
         embeddings, torch.tensor([0, 0, 1])
     )
     assert loss.item() == 0.0
@@ -125,8 +130,9 @@ def test_index_triplets_from_a_miner_give_the_same_loss_as_the_mask() -> None:
         return Triplets(*valid_triplet_mask(lab).nonzero(as_tuple=True))
 
     for reduction in ("mean", "mean_active"):
-        dense = TripletRankingLoss(5.0, MINERS.get("all")(), reduction)(embeddings, labels)
-        sparse = TripletRankingLoss(5.0, index_miner, reduction)(embeddings, labels)
+        reducer = REDUCERS.get(reduction)()
+        dense = TripletRankingLoss(5.0, MINERS.get("all")(), reducer)(embeddings, labels)
+        sparse = TripletRankingLoss(5.0, index_miner, reducer)(embeddings, labels)
         torch.testing.assert_close(dense, sparse)
 
 
@@ -162,18 +168,20 @@ def test_bad_miner_output_is_rejected() -> None:
 @pytest.mark.parametrize("margin", [0.0, -1.0, float("nan"), float("inf")])
 def test_margin_must_be_positive(margin: float) -> None:
     with pytest.raises(ValueError, match="margin must be a finite number > 0"):
-        LOSSES.get("triplet_ranking")(margin=margin)
+        make_loss("triplet_ranking", margin=margin)
 
 
-def test_bad_reduction_and_unknown_miner_are_rejected() -> None:
-    with pytest.raises(ValueError, match="reduction"):
-        LOSSES.get("triplet_ranking")(reduction="sum")  # type: ignore[arg-type]
+def test_unknown_reducer_and_miner_names_are_rejected_when_built() -> None:
+    with pytest.raises(LookupError, match="unknown reducer 'summ'.*Did you mean 'sum'"):
+        make_loss("triplet_ranking", reduction="summ")
     with pytest.raises(LookupError, match="unknown miner 'al'.*Did you mean 'all'"):
-        LOSSES.get("triplet_ranking")(miner="al")
+        make_loss("triplet_ranking", miner="al")
+    with pytest.raises(TypeError, match="must be a built reducer"):
+        TripletRankingLoss(1.0, reducer="mean")  # type: ignore[arg-type]
 
 
 def test_shape_errors_are_clear() -> None:
-    loss = LOSSES.get("triplet_ranking")()
+    loss = make_loss("triplet_ranking")
     with pytest.raises(ValueError, match="expected embeddings"):
         loss(torch.randn(4, 8), torch.tensor([0, 1, 0]))
 
@@ -193,7 +201,7 @@ def test_loss_accepts_bf16_embeddings() -> None:
     torch.manual_seed(0)
     embeddings = torch.tanh(torch.randn(8, 32)).to(torch.bfloat16)
     labels = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
-    value = LOSSES.get("triplet_ranking")(margin=8.0)(embeddings, labels)
+    value = make_loss("triplet_ranking", margin=8.0)(embeddings, labels)
     assert value.dtype == torch.float32
     assert value.item() == pytest.approx(
         brute_force_triplet_loss(embeddings.float(), labels, 8.0, "mean"), rel=1e-5
@@ -270,7 +278,7 @@ def brute_force_hashnet(embeddings, labels, alpha: float, beta: float) -> float:
 @pytest.mark.parametrize("margin", [2.0, None])
 def test_contrastive_matches_brute_force(seed: int, margin: float | None) -> None:
     embeddings, labels = random_codes(seed)
-    loss = LOSSES.get("contrastive")(bits=16, margin=margin)
+    loss = make_loss("contrastive", bits=16, margin=margin)
     expected = brute_force_contrastive(embeddings, labels, math.sqrt(32) if margin is None else margin)
     assert loss(embeddings, labels).item() == pytest.approx(expected, rel=1e-9)
 
@@ -278,7 +286,7 @@ def test_contrastive_matches_brute_force(seed: int, margin: float | None) -> Non
 def test_contrastive_gradient_is_finite_for_identical_codes() -> None:
     # Two identical codes of different classes: sqrt at distance 0 must not produce NaN.
     embeddings = torch.tensor([[0.5, -0.5], [0.5, -0.5], [0.1, 0.2]], requires_grad=True)
-    loss = LOSSES.get("contrastive")(bits=16, margin=1.0)(embeddings, torch.tensor([0, 1, 0]))
+    loss = make_loss("contrastive", bits=16, margin=1.0)(embeddings, torch.tensor([0, 1, 0]))
     loss.backward()
     assert torch.isfinite(embeddings.grad).all()
 
@@ -287,7 +295,7 @@ def test_contrastive_gradient_is_finite_for_identical_codes() -> None:
 @pytest.mark.parametrize("eta", [0.0, 0.1, 2.0])
 def test_dpsh_matches_brute_force(seed: int, eta: float) -> None:
     embeddings, labels = random_codes(seed)
-    value = LOSSES.get("dpsh")(eta=eta)(embeddings, labels)
+    value = make_loss("dpsh", eta=eta)(embeddings, labels)
     assert value.item() == pytest.approx(brute_force_dpsh(embeddings, labels, eta), rel=1e-9)
 
 
@@ -295,7 +303,7 @@ def test_dpsh_is_stable_where_exp_overflows() -> None:
     # theta = 0.5 * 16 * 900 = 7200: exp(theta) overflows float64, log(1 + exp(theta)) = theta.
     embeddings = torch.full((3, 16), 30.0, dtype=torch.float64, requires_grad=True)
     labels = torch.tensor([0, 0, 1])
-    value = LOSSES.get("dpsh")(eta=0.0)(embeddings, labels)
+    value = make_loss("dpsh", eta=0.0)(embeddings, labels)
     # Similar pairs: log(1+e^t) - t -> 0; dissimilar pairs: t. Four of six ordered pairs are dissimilar.
     assert value.item() == pytest.approx(7200.0 * 4 / 6)
     value.backward()
@@ -303,7 +311,7 @@ def test_dpsh_is_stable_where_exp_overflows() -> None:
 
 
 def test_dpsh_quantization_counts_zero_as_positive() -> None:
-    loss = LOSSES.get("dpsh")(eta=1.0)
+    loss = make_loss("dpsh", eta=1.0)
     zero = loss(torch.zeros(1, 8), torch.tensor([0]))  # no pairs; every unit is 1 away from sign(0) := +1
     assert zero.item() == pytest.approx(1.0)
 
@@ -384,7 +392,7 @@ def test_csq_stays_finite_for_saturated_codes() -> None:
 @pytest.mark.parametrize("epoch", [0, 3])
 def test_hashnet_matches_brute_force(seed: int, epoch: int) -> None:
     embeddings, labels = random_codes(seed, classes=4)
-    loss = LOSSES.get("hashnet")(bits=16, step_factor=0.5)
+    loss = make_loss("hashnet", bits=16, step_factor=0.5)
     loss.on_epoch_start(epoch, 10)
     beta = math.sqrt(1 + 0.5 * epoch)
     assert loss.beta == pytest.approx(beta)
@@ -394,7 +402,7 @@ def test_hashnet_matches_brute_force(seed: int, epoch: int) -> None:
 
 def test_hashnet_continuation_is_tanh_of_the_scaled_pre_activation_and_keeps_signs() -> None:
     z = torch.linspace(-4, 4, 17, dtype=torch.float64)
-    loss = LOSSES.get("hashnet")(bits=16, beta_initial=1.0, step_factor=1.0)
+    loss = make_loss("hashnet", bits=16, beta_initial=1.0, step_factor=1.0)
     assert torch.equal(loss.continued(torch.tanh(z)), torch.tanh(z))  # beta = 1: untouched
     loss.on_epoch_start(8, 10)  # beta = sqrt(1 + 8) = 3
     continued = loss.continued(torch.tanh(z))
@@ -406,7 +414,7 @@ def test_hashnet_continuation_is_tanh_of_the_scaled_pre_activation_and_keeps_sig
 
 
 def test_hashnet_beta_follows_the_runner_hook_through_the_weighted_sum() -> None:
-    term = LOSSES.get("hashnet")(bits=32, beta_initial=2.0, step_factor=0.25)
+    term = make_loss("hashnet", bits=32, beta_initial=2.0, step_factor=0.25)
     total = WeightedLossSum([("hashnet", 1.0, term), ("quantization", 0.1, LOSSES.get("quantization")())])
     total.on_epoch_start(12, 20)
     assert term.beta == pytest.approx(2.0 * math.sqrt(1 + 0.25 * 12))
@@ -418,7 +426,7 @@ def test_hashnet_weights_rare_similar_pairs_up() -> None:
     torch.manual_seed(0)
     embeddings = torch.tanh(torch.randn(8, 16, dtype=torch.float64))
     labels = torch.tensor([0, 0, 1, 2, 3, 4, 5, 6])
-    loss = LOSSES.get("hashnet")(bits=16, step_factor=0.0)
+    loss = make_loss("hashnet", bits=16, step_factor=0.0)
     similar = loss(embeddings[:2], labels[:2])  # only the similar pair (both orders)
     full = loss(embeddings, labels)
     dissimilar_mean = brute_force_hashnet(embeddings, labels, 10 / 16, 1.0) * 2 - similar.item()
@@ -435,6 +443,118 @@ def test_quantization_and_bit_balance_match_their_formulas() -> None:
     perfect = torch.tensor([[1.0, -1.0], [-1.0, 1.0]])
     assert LOSSES.get("quantization")()(perfect, labels[:2]).item() == 0.0
     assert LOSSES.get("bit_balance")()(perfect, labels[:2]).item() == 0.0
+
+
+# -- reducers, and the values the losses gave before they had them --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "whole", "selected"),
+    [("mean", 9 / 5, 5 / 4), ("mean_active", 9 / 3, 5 / 2), ("sum", 9.0, 5.0)],
+)
+def test_each_reducer_on_a_hand_made_vector(name: str, whole: float, selected: float) -> None:
+    reducer = REDUCERS.get(name)()
+    losses = torch.tensor([0.0, 2.0, 0.0, 4.0, 3.0], dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([True, True, True, False, True])
+    assert reducer(losses).item() == pytest.approx(whole)
+    assert reducer(losses, mask).item() == pytest.approx(selected)
+    # The same selection as a grid: the mask may have any shape, as long as it is the losses'.
+    grid = torch.stack([losses, losses])
+    assert reducer(grid, torch.stack([mask, torch.zeros_like(mask)])).item() == pytest.approx(selected)
+    for empty in (reducer(losses[:0]), reducer(losses, torch.zeros_like(mask))):
+        assert empty.item() == 0.0 and empty.requires_grad  # a batch without pairs still steps
+    with pytest.raises(ValueError, match="bool tensor shaped like the losses"):
+        reducer(losses, mask[:3])
+
+
+def former_masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask, values, 0.0).sum() / mask.sum().clamp_min(1).to(values.dtype)
+
+
+def former_value(name: str, u: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """The losses' formulas as they were written before miners and reducers were components."""
+    similar, dissimilar = pair_masks(labels)
+    if name == "contrastive":
+        squared = pairwise_squared_distances(u)
+        distances = squared.clamp_min(1e-12).sqrt()
+        per_pair = torch.where(similar, 0.5 * squared, 0.5 * (math.sqrt(32) - distances).relu().square())
+        return former_masked_mean(per_pair, similar | dissimilar)
+    if name == "dpsh":
+        theta = 0.5 * (u @ u.T)
+        likelihood = former_masked_mean(
+            log1p_exp(theta) - similar.to(theta.dtype) * theta, similar | dissimilar
+        )
+        signs = torch.where(u >= 0, 1.0, -1.0).to(u.dtype)
+        return likelihood + 0.1 * (u - signs).square().mean()
+    if name == "hashnet":
+        theta = (10 / 16) * (u @ u.T)
+        per_pair = log1p_exp(theta) - similar.to(theta.dtype) * theta
+        kinds = (similar.any().to(u.dtype) + dissimilar.any().to(u.dtype)).clamp_min(1.0)
+        return (former_masked_mean(per_pair, similar) + former_masked_mean(per_pair, dissimilar)) / kinds
+    distances = pairwise_squared_distances(u)
+    selection = valid_triplet_mask(labels)
+    hinge = torch.where(selection, (4.0 + distances[:, :, None] - distances[:, None, :]).relu(), 0.0)
+    count = (hinge > 0 if reduction == "mean_active" else selection).sum().to(hinge.dtype)
+    return hinge.sum() / count.clamp_min(1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("contrastive", {}),
+        ("dpsh", {}),
+        ("hashnet", {}),
+        ("triplet_ranking", {"margin": 4.0}),
+        ("triplet_ranking", {"margin": 4.0, "miner": None}),
+        ("triplet_ranking", {"margin": 4.0, "reduction": "mean_active"}),
+    ],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_without_a_miner_every_loss_gives_exactly_its_former_value(name: str, params, dtype) -> None:
+    embeddings, labels = random_codes(8, batch=12, classes=3)
+    codes = embeddings.to(dtype).requires_grad_()
+    reference = codes.detach().clone().requires_grad_()
+    value = make_loss(name, **params)(codes, labels)
+    expected = former_value(name, reference, labels, params.get("reduction", "mean"))
+    assert torch.equal(value, expected)  # bit for bit, not approximately
+    value.backward()
+    expected.backward()
+    assert torch.equal(codes.grad, reference.grad)
+
+
+def test_a_reduction_by_name_or_as_a_section_is_the_same_reducer() -> None:
+    embeddings, labels = random_codes(9, batch=10, classes=3)
+    by_name = make_loss("triplet_ranking", margin=6.0, reduction="mean_active")(embeddings, labels)
+    by_section = make_loss("triplet_ranking", margin=6.0, reduction={"name": "mean_active"})(
+        embeddings, labels
+    )
+    assert torch.equal(by_name, by_section)
+    data = tiny_config_dict()
+    data["loss"] = {"name": "triplet_ranking", "reduction": {"name": "mean-active"}}
+    assert config_from_dict(data).loss.terms[0].params["reduction"] == "mean_active"
+
+
+def test_pair_losses_reduce_their_per_pair_losses_with_the_configured_reducer() -> None:
+    embeddings, labels = random_codes(2, batch=9, classes=3)
+    pairs = 9 * 8
+    mean = make_loss("contrastive", margin=3.0)(embeddings, labels)
+    total = make_loss("contrastive", margin=3.0, reduction="sum")(embeddings, labels)
+    assert total.item() == pytest.approx(mean.item() * pairs, rel=1e-12)
+    x, y = embeddings.tolist(), labels.tolist()
+    terms = []
+    for i, j in ordered_pairs(9):
+        distance = math.sqrt(sum((a - b) ** 2 for a, b in zip(x[i], x[j], strict=True)))
+        terms.append(0.5 * distance**2 if y[i] == y[j] else 0.5 * max(0.0, 3.0 - distance) ** 2)
+    active = make_loss("contrastive", margin=3.0, reduction="mean_active")(embeddings, labels)
+    assert active.item() == pytest.approx(sum(terms) / sum(1 for v in terms if v > 0), rel=1e-9)
+    # HashNet reduces each kind of pair, then averages the kinds (its class balance).
+    similar, dissimilar = pair_masks(labels)
+    assert similar.any() and dissimilar.any()
+    summed = make_loss("hashnet", step_factor=0.0, reduction="sum")(embeddings, labels)
+    theta = (10 / 16) * (embeddings @ embeddings.T)
+    per_pair = log1p_exp(theta) - similar.double() * theta
+    expected = (per_pair[similar].sum() + per_pair[dissimilar].sum()) / 2
+    assert summed.item() == pytest.approx(expected.item(), rel=1e-12)
 
 
 # -- every registered loss ---------------------------------------------------------------------

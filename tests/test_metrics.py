@@ -11,14 +11,9 @@ import numpy as np
 import pytest
 
 from vrt.codes import CodeSet, unpack_bits
-from vrt.metrics import (
-    HammingScanner,
-    RetrievalReport,
-    default_block_size,
-    evaluate_retrieval,
-    hamming_distances,
-    score_queries,
-)
+from vrt.metrics import RetrievalReport, evaluate_retrieval, hamming_distances, score_queries
+from vrt.metrics.blocks import default_block_size
+from vrt.metrics.hamming import HammingScanner
 
 from .metrics_reference import assert_per_query_matches, reference
 
@@ -347,7 +342,7 @@ def test_argument_errors(tied_case, kwargs, message):
 
 def test_incompatible_sets_are_refused():
     database = random_codeset(4, 16, [0, 1, 0, 1], seed=0, prefix="db")
-    with pytest.raises(ValueError, match="bits"):
+    with pytest.raises(ValueError, match="hold 8-bit codes but the database codes 16-bit codes"):
         evaluate_retrieval(random_codeset(2, 8, [0, 1], seed=1, prefix="q"), database)
     with pytest.raises(ValueError, match="nothing to evaluate"):
         evaluate_retrieval(random_codeset(0, 16, [], seed=1, prefix="q"), database)

@@ -8,14 +8,9 @@ import numpy as np
 import pytest
 
 from vrt.codes import CodeSet
-from vrt.metrics import (
-    PAIRS_PER_BLOCK,
-    available_memory,
-    default_block_size,
-    evaluate_retrieval,
-    harmonic_numbers,
-    score_queries,
-)
+from vrt.metrics import evaluate_retrieval, score_queries
+from vrt.metrics.blocks import PAIRS_PER_BLOCK, available_memory, default_block_size
+from vrt.metrics.tie_aware import harmonic_numbers
 
 from .metrics_reference import (
     assert_per_query_matches,

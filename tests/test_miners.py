@@ -1,21 +1,53 @@
-"""Triplet miners against python-loop references, their edge cases, and their use by triplet_ranking."""
+"""Miners against python-loop references, their edge cases, the pair/triplet conversions, and
+their use by every pair and triplet loss (built by the construction layer, never by the loss)."""
 
 from __future__ import annotations
 
+import inspect
 import itertools
+from typing import Any
 
 import pytest
 import torch
 
 from vrt.components import build
-from vrt.config import config_from_dict
+from vrt.config import config_from_dict, config_to_dict, load_config
 from vrt.config.schema import ComponentSpec
 from vrt.losses import TripletRankingLoss
 from vrt.losses.combined import build_loss
-from vrt.losses.miners import AllTripletsMiner, BatchHardMiner, Miner, SemiHardMiner, Triplets
+from vrt.losses.miners import (
+    AllTripletsMiner,
+    BatchHardMiner,
+    Miner,
+    Pairs,
+    SemiHardMiner,
+    Triplets,
+    as_selection,
+    convert_to_pairs,
+    convert_to_triplets,
+    valid_triplet_mask,
+)
 from vrt.registry import BUILTIN_ORIGIN, LOSSES, MINERS, Entry
 
-from .conftest import tiny_config_dict
+from .conftest import REPO_ROOT, tiny_config_dict
+
+# The losses that take a miner: every pair and triplet loss.
+PAIR_AND_TRIPLET_LOSSES = ["triplet_ranking", "contrastive", "dpsh", "hashnet"]
+
+# Values for the miners' required parameters, by name (squared distances of 16-bit codes).
+MINER_TEST_VALUES: dict[str, Any] = {"margin": 4.0, "pos_margin": 2.0, "neg_margin": 40.0}
+
+
+def miner_section(name: str) -> dict[str, Any]:
+    """``{name, ...}`` with every required parameter of the miner set, so any loss can take it."""
+    parameters = inspect.signature(MINERS.get(name)).parameters.values()
+    required = [p.name for p in parameters if p.default is inspect.Parameter.empty]
+    return {"name": name, **{key: MINER_TEST_VALUES[key] for key in required}}
+
+
+def make_loss(name: str, *, bits: int = 16, num_classes: int = 4, **params: Any) -> torch.nn.Module:
+    """A loss built the way vrt builds one: its miner and reducer sections built and injected."""
+    return build(LOSSES, ComponentSpec(name, params), section="loss", bits=bits, num_classes=num_classes)
 
 
 def squared(x: list[list[float]], i: int, j: int) -> float:
@@ -150,7 +182,8 @@ BUILTIN_MINERS = [name for name in MINERS.names() if MINERS.entry(name).origin =
 
 
 def build_miner(name: str) -> Miner:
-    return build(MINERS, ComponentSpec(name), section="loss.miner", margin=1.0)
+    section = miner_section(name)
+    return build(MINERS, ComponentSpec(section.pop("name"), section), section="loss.miner")
 
 
 @pytest.mark.parametrize("name", BUILTIN_MINERS)
@@ -216,7 +249,7 @@ def test_a_miner_without_mine_cannot_be_built() -> None:
 def test_triplet_loss_with_miner_matches_brute_force(name: str, reference, reduction: str) -> None:
     embeddings, labels = random_batch(11, batch=12, classes=3)
     margin = 4.0
-    value = LOSSES.get("triplet_ranking")(margin=margin, miner=name, reduction=reduction)(embeddings, labels)
+    value = make_loss("triplet_ranking", margin=margin, miner=name, reduction=reduction)(embeddings, labels)
     x = embeddings.tolist()
     hinges = [
         max(0.0, margin + squared(x, a, p) - squared(x, a, n))
@@ -231,7 +264,7 @@ def test_triplet_loss_with_miner_matches_brute_force(name: str, reference, reduc
 def test_mined_triplet_loss_has_finite_gradients(name: str) -> None:
     embeddings, labels = random_batch(2, batch=12, classes=3)
     embeddings = embeddings.float().requires_grad_()
-    loss = LOSSES.get("triplet_ranking")(margin=6.0, miner=name)(embeddings, labels)
+    loss = make_loss("triplet_ranking", margin=6.0, miner=name)(embeddings, labels)
     loss.backward()
     assert loss.item() > 0
     assert (
@@ -244,29 +277,56 @@ def test_mined_triplet_loss_has_finite_gradients(name: str) -> None:
 @pytest.mark.parametrize("name", ["batch_hard", "semihard"])
 def test_mined_loss_of_a_single_class_batch_is_zero_with_grad(name: str) -> None:
     embeddings = torch.randn(4, 8, requires_grad=True)
-    loss = LOSSES.get("triplet_ranking")(miner=name)(embeddings, torch.zeros(4, dtype=torch.long))
+    loss = make_loss("triplet_ranking", miner=name)(embeddings, torch.zeros(4, dtype=torch.long))
     assert loss.item() == 0.0
     loss.backward()
     assert embeddings.grad is not None and torch.count_nonzero(embeddings.grad) == 0
 
 
-def test_the_loss_margin_reaches_miners_that_take_one() -> None:
-    loss = LOSSES.get("triplet_ranking")(margin=3.5, miner="semihard")
+def test_the_loss_margin_reaches_miners_that_take_one_unless_their_section_sets_it() -> None:
+    loss = make_loss("triplet_ranking", margin=3.5, miner="semihard")
     assert isinstance(loss, TripletRankingLoss) and loss.miner.margin == 3.5
+    assert make_loss("triplet_ranking", miner="semihard").miner.margin == 14.0  # the loss's default
+    explicit = make_loss("triplet_ranking", margin=3.5, miner={"name": "semihard", "margin": 9.0})
+    assert (explicit.margin, explicit.miner.margin) == (3.5, 9.0)
 
 
-def test_miners_with_keyword_catch_all_get_the_margin_and_others_do_not(monkeypatch) -> None:
-    received = {}
+def test_a_miner_gets_the_loss_values_only_for_the_parameters_it_names(monkeypatch) -> None:
+    received = []
 
     def catch_all(**kwargs):
-        received.update(kwargs)
+        received.append(kwargs)
         return MINERS.get("all")()
 
     entry = Entry(name="catch_all_test", builder=catch_all, origin="test", description="")
     monkeypatch.setitem(MINERS._entries, entry.name, entry)  # removed again after the test
-    LOSSES.get("triplet_ranking")(margin=2.0, miner="catch_all_test")
-    assert received == {"margin": 2.0}
-    LOSSES.get("triplet_ranking")(margin=2.0, miner="batch_hard")  # takes no margin: not passed
+    make_loss("triplet_ranking", margin=2.0, miner="catch_all_test")
+    make_loss("triplet_ranking", margin=2.0, miner={"name": "catch_all_test", "margin": 5.0})
+    assert received == [{}, {"margin": 5.0}]
+    make_loss("triplet_ranking", margin=2.0, miner="batch_hard")  # takes no margin: not passed
+
+
+def test_the_construction_layer_builds_the_miner_once_and_the_loss_gets_that_object(monkeypatch) -> None:
+    built = []
+
+    def counting_batch_hard() -> torch.nn.Module:
+        built.append(BatchHardMiner())
+        return built[-1]
+
+    entry = Entry(name="batch_hard", builder=counting_batch_hard, origin="test", description="")
+    monkeypatch.setitem(MINERS._entries, "batch_hard", entry)
+    data = tiny_config_dict()
+    data["loss"] = {"name": "triplet_ranking", "margin": 4.0, "miner": "batch_hard"}
+    (term,) = build_loss(config_from_dict(data).loss, bits=16, num_classes=4).terms
+    assert len(built) == 1 and term.miner is built[0]
+
+
+def test_a_loss_builder_called_with_a_miner_name_refuses_it() -> None:
+    # Names are the config's business: the construction layer builds them, the loss never does.
+    with pytest.raises(TypeError, match="must be a built miner"):
+        LOSSES.get("triplet_ranking")(miner="batch_hard", reduction=None)
+    with pytest.raises(LookupError, match="unknown miner 'al'.*Did you mean 'all'"):
+        make_loss("triplet_ranking", miner="al")
 
 
 @pytest.mark.parametrize(
@@ -278,3 +338,140 @@ def test_config_selects_a_miner_by_name(miner: str, expected: type) -> None:
     data["loss"] = {"name": "triplet_ranking", "margin": 4.0, "miner": miner}
     (term,) = build_loss(config_from_dict(data).loss, bits=16, num_classes=4).terms
     assert isinstance(term.miner, expected)
+
+
+def test_an_existing_config_naming_batch_hard_builds_the_same_miner_and_resolves_unchanged() -> None:
+    config = load_config(REPO_ROOT / "configs" / "synthetic_triplet_batch_hard_32bit.yaml")
+    assert config_to_dict(config)["loss"]["miner"] == "batch_hard"
+    (term,) = build_loss(config.loss, bits=32, num_classes=4).terms
+    assert type(term.miner) is BatchHardMiner and term.margin == 8.0
+
+
+# -- every miner with every pair and triplet loss -------------------------------------------------
+
+BUILTIN_MINER_SECTIONS = [miner_section(name) for name in BUILTIN_MINERS]
+
+
+@pytest.mark.parametrize("loss", PAIR_AND_TRIPLET_LOSSES)
+@pytest.mark.parametrize("miner", BUILTIN_MINER_SECTIONS, ids=BUILTIN_MINERS)
+def test_every_miner_works_with_every_pair_and_triplet_loss(loss: str, miner: dict[str, Any]) -> None:
+    data = tiny_config_dict()
+    data["loss"] = {"name": loss, "miner": miner}
+    (term,) = build_loss(config_from_dict(data).loss, bits=16, num_classes=4).terms
+    assert term.miner is not None
+    embeddings, labels = random_batch(5, batch=12, bits=16, classes=3)
+    codes = embeddings.float().requires_grad_()
+    value = term(codes, labels)
+    assert value.ndim == 0 and torch.isfinite(value)
+    value.backward()
+    assert codes.grad is not None and torch.isfinite(codes.grad).all()
+    # A single-class batch has no negatives: 0 (or the loss's pair-free terms), never NaN.
+    single = term(codes[:4].detach().requires_grad_(), torch.zeros(4, dtype=torch.long))
+    assert torch.isfinite(single)
+
+
+# -- conversions between triplets and pairs, as pytorch-metric-learning defines them --------------
+
+
+def index(*values: int) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.long)
+
+
+def as_lists(selection: tuple[torch.Tensor, ...]) -> list[list[int]]:
+    return [t.tolist() for t in selection]
+
+
+def test_triplets_become_their_positive_and_negative_pairs() -> None:
+    # PML's convert_to_pairs: (a, p, n) -> (a, p, a, n), a pair once per triplet that holds it.
+    triplets = Triplets(index(0, 0, 1), index(1, 1, 0), index(2, 3, 2))
+    pairs = convert_to_pairs(triplets)
+    assert isinstance(pairs, Pairs)
+    assert as_lists(pairs) == [[0, 0, 1], [1, 1, 0], [0, 0, 1], [2, 3, 2]]
+    assert convert_to_pairs(pairs) is pairs
+
+
+def test_a_triplet_mask_becomes_pairs_in_index_order() -> None:
+    mask = valid_triplet_mask(torch.tensor([0, 0, 1]))  # triplets (0, 1, 2) and (1, 0, 2)
+    assert as_lists(convert_to_pairs(mask)) == [[0, 1], [1, 0], [0, 1], [2, 2]]
+    assert as_lists(convert_to_triplets(mask)) == [[0, 1], [1, 0], [2, 2]]
+
+
+def test_pairs_sharing_an_anchor_become_triplets() -> None:
+    # PML's convert_to_triplets: every (positive pair, negative pair) with the same anchor, in the
+    # order of the positive pairs, then of the negative pairs.
+    pairs = Pairs(index(0, 0, 2), index(1, 4, 3), index(0, 2, 1, 0), index(3, 0, 2, 5))
+    triplets = convert_to_triplets(pairs)
+    assert isinstance(triplets, Triplets)
+    assert as_lists(triplets) == [[0, 0, 0, 0, 2], [1, 1, 4, 4, 3], [3, 5, 3, 5, 0]]
+    assert convert_to_triplets(triplets) is triplets
+    lonely = Pairs(index(0), index(1), index(2), index(3))  # anchors 0 and 2 share nothing
+    assert all(t.numel() == 0 for t in convert_to_triplets(lonely))
+
+
+def test_one_triplet_per_anchor_survives_the_round_trip() -> None:
+    embeddings, labels = random_batch(3, batch=12, classes=3)
+    triplets = MINERS.get("batch_hard")()(embeddings, labels)
+    assert as_lists(convert_to_triplets(convert_to_pairs(triplets))) == as_lists(triplets)
+
+
+def test_miner_results_are_checked_and_plain_tuples_read_as_pml_does() -> None:
+    assert isinstance(as_selection((index(0), index(1), index(2)), 3), Triplets)
+    assert isinstance(as_selection((index(0), index(1), index(0), index(2)), 3), Pairs)
+    with pytest.raises(ValueError, match="bool mask of shape"):
+        as_selection(torch.ones(3, 3, dtype=torch.bool), 3)
+    with pytest.raises(ValueError, match="unequal lengths"):
+        as_selection(Triplets(index(0, 1), index(1), index(2)), 3)
+    with pytest.raises(ValueError, match="integer index tensor"):
+        as_selection(Pairs(index(0), torch.tensor([1.0]), index(0), index(2)), 3)
+
+
+# -- the miners with parameters of their own -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["all", "hard", "semihard", "easy"])
+@pytest.mark.parametrize("seed", range(3))
+def test_triplet_margin_miner_matches_brute_force(seed: int, kind: str) -> None:
+    embeddings, labels = random_batch(seed)
+    margin = 4.0
+    mask = MINERS.get("triplet_margin")(margin=margin, type_of_triplets=kind)(embeddings, labels)
+    x, y = embeddings.tolist(), labels.tolist()
+    expected = set()
+    for a, p, n in itertools.product(range(len(y)), repeat=3):
+        if a == p or y[a] != y[p] or y[n] == y[a]:
+            continue
+        gap = squared(x, a, n) - squared(x, a, p)
+        keep = {"all": gap <= margin, "hard": gap <= 0, "semihard": 0 < gap <= margin, "easy": gap > margin}
+        if keep[kind]:
+            expected.add((a, p, n))
+    assert mask.dtype == torch.bool and set(map(tuple, mask.nonzero().tolist())) == expected
+
+
+def test_triplet_margin_miner_refuses_an_unknown_type() -> None:
+    with pytest.raises(ValueError, match="type_of_triplets"):
+        MINERS.get("triplet_margin")(margin=1.0, type_of_triplets="medium")
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_pair_margin_miner_matches_brute_force(seed: int) -> None:
+    embeddings, labels = random_batch(seed)
+    pairs = MINERS.get("pair_margin")(pos_margin=20.0, neg_margin=30.0)(embeddings, labels)
+    x, y = embeddings.tolist(), labels.tolist()
+    ordered = [(i, j) for i, j in itertools.permutations(range(len(y)), 2)]
+    positives = [(i, j) for i, j in ordered if y[i] == y[j] and squared(x, i, j) > 20.0]
+    negatives = [(i, j) for i, j in ordered if y[i] != y[j] and squared(x, i, j) < 30.0]
+    assert isinstance(pairs, Pairs)
+    assert list(zip(*as_lists(pairs[:2]), strict=True)) == positives
+    assert list(zip(*as_lists(pairs[2:]), strict=True)) == negatives
+
+
+def test_a_pair_loss_with_a_miner_matches_brute_force_over_the_mined_pairs() -> None:
+    embeddings, labels = random_batch(4)
+    miner = {"name": "pair_margin", "pos_margin": 20.0, "neg_margin": 30.0}
+    value = make_loss("contrastive", margin=5.0, miner=miner)(embeddings, labels)
+    pairs = MINERS.get("pair_margin")(pos_margin=20.0, neg_margin=30.0)(embeddings, labels)
+    x = embeddings.tolist()
+    terms = [0.5 * squared(x, a, p) for a, p in zip(*as_lists(pairs[:2]), strict=True)]
+    terms += [
+        0.5 * max(0.0, 5.0 - squared(x, a, n) ** 0.5) ** 2 for a, n in zip(*as_lists(pairs[2:]), strict=True)
+    ]
+    assert value.item() == pytest.approx(sum(terms) / len(terms), rel=1e-9)

@@ -85,4 +85,4 @@ def test_deleted_and_corrupt_videos_give_a_completed_run_listing_them(tmp_path):
     )
     assert set(listed) == set(deleted + corrupt)
     assert listed[deleted[0]] == MISSING_REASON
-    assert json.loads((tmp_path / "run" / "results.json").read_text())["bad_videos"] == 4
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["protocol"]["bad_videos"] == 4

@@ -53,7 +53,9 @@ def test_training_writes_the_run_directory_and_the_loss_decreases(tmp_path):
     assert [r["epoch"] for r in records] == [1, 2, 3, 4, 5, 6]
     assert records[-1]["loss"] < records[0]["loss"]
     assert all("val_map" in r and r["clips_per_s"] > 0 for r in records)
-    results = json.loads((root / "results.json").read_text())
+    record = json.loads((root / "results.json").read_text())
+    assert record["schema"] == "vrt.results/1" and record["protocol"]["checkpoint"]["epoch"] >= 1
+    results = record["metrics"]
     assert results["map"] == pytest.approx(report.map)
     assert results["num_queries"] == 4 * 3 and results["num_database"] == 4 * 8
     # The saved config is the resolved one and loads back into the same run description.
@@ -108,8 +110,7 @@ def test_same_config_gives_the_same_codes_twice(tmp_path):
     second, _ = run(tmp_path, "b", epochs=1)
     codes = []
     for runner in (first, second):
-        model = TrainedModel.load(runner.paths.best).model
-        codes.append(runner.encode(model, "test").codes)
+        codes.append(runner.encode(TrainedModel.load(runner.paths.best), "test").codes)
     assert (codes[0] == codes[1]).all()
 
 
@@ -169,7 +170,7 @@ def test_unreadable_videos_are_skipped_counted_and_listed(tmp_path, monkeypatch)
     listed = (runner.paths.bad_videos).read_text().splitlines()
     assert sorted(line.split("\t")[0] for line in listed) == sorted(broken)  # each once, despite 2 epochs
     assert all("moov atom" in line for line in listed)
-    assert json.loads(runner.paths.results.read_text())["bad_videos"] == 3
+    assert json.loads(runner.paths.results.read_text())["protocol"]["bad_videos"] == 3
     assert report.num_queries == 4 * 3 - 1 and report.num_database == 4 * 8 - 2
 
 

@@ -161,12 +161,12 @@ def test_an_index_of_unlabelled_items_searches_like_any_other():
 
 
 def test_query_files_with_classes_of_their_own_keep_their_own_names(tmp_path):
-    from vrt.cli.search_queries import resolve_queries
+    from vrt.inference.queries import resolve_queries
 
     index = HammingIndex.build(codes([0, 1], seed=1, prefix="d", class_names=["a", "b"]))
     save_codes(tmp_path / "q1.npz", codes([0, UNLABELLED], seed=2, prefix="x", class_names=["x"]))
     save_codes(tmp_path / "q2.npz", codes([1, 0], seed=3, prefix="y", class_names=["a", "y"]))
-    queries = resolve_queries(index, [str(tmp_path / "q1.npz"), str(tmp_path / "q2.npz"), "d1"], None)
+    queries = resolve_queries(index, [str(tmp_path / "q1.npz"), str(tmp_path / "q2.npz"), "d1"])
     names = [None if label == UNLABELLED else queries.class_names[label] for label in queries.labels]
     assert queries.ids == ["x0", "x1", "y0", "y1", "d1"]
     assert names == ["x", None, "y", "a", "b"] and queries.class_names == ["a", "b", "x", "y"]

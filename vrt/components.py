@@ -9,24 +9,31 @@ checks the parameters against the builder before any tensor exists
 the builder with the parameters and the injected values it declares (a builder that does not
 need ``num_classes`` does not name it).
 
+A parameter that is itself a component section (:data:`vrt.config.params.SUBCOMPONENTS`: a
+loss's ``miner`` and ``reduction``) is built here, once, from its own registry, and the builder
+receives the object: a loss never builds its miner. The inner component's parameters that the
+outer one also has (a miner's ``margin``) take the outer value unless its section sets them.
+A part (:data:`vrt.config.params.PARTS`: a frame backbone's ``encoder`` and ``temporal``
+module) reaches its builder as a :class:`~vrt.config.schema.ComponentSpec`: the composite
+builds it with :func:`build`, injecting what only it knows (the encoder's ``out_dim``).
+
 A builder's ``ValueError`` or ``TypeError`` becomes a one-line :class:`ConfigError` naming the
 config section. torch-free: the builders import what they need.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from vrt.config.params import parameters_of
+from vrt.config.params import inherited_params, parameters_of, parts_of, section_spec, subcomponents_of
+from vrt.config.schema import ComponentSpec
 from vrt.config.typecheck import ConfigError
 from vrt.registry import Registry
 
-if TYPE_CHECKING:
-    from vrt.config.schema import ComponentSpec
-
-__all__ = ["build", "builder_errors_as_config_errors"]
+__all__ = ["build", "builder_errors_as_config_errors", "default_section"]
 
 
 def build(registry: Registry, spec: ComponentSpec, *, section: str, **context: Any) -> Any:
@@ -51,8 +58,42 @@ def build(registry: Registry, spec: ComponentSpec, *, section: str, **context: A
     builder = registry.get(spec.name)
     named, takes_any = parameters_of(builder)
     injected = {name: value for name, value in context.items() if takes_any or name in named}
+    params = dict(spec.params)
+    nested = subcomponents_of(registry, named)
+    if nested:
+        # What the nested components may share: this component's values, its defaults included
+        # (a spec made in code need not spell out the loss's margin for its miner to get it).
+        own = {n: p.default for n, p in named.items() if p.default is not inspect.Parameter.empty}
+        own.update(params)
+        own = {n: value for n, value in own.items() if n not in nested}
+        for name, inner in nested.items():
+            raw = params.get(name, named[name].default)
+            if isinstance(raw, str | Mapping | ComponentSpec):  # else None, or an object made in code
+                params[name] = _build_nested(inner, raw, section=f"{section}.{name}", inherited=own)
+    for name in parts_of(registry, named):  # the builder builds these (with build), as specs
+        raw = params.get(name, named[name].default)
+        if isinstance(raw, str | Mapping):
+            params[name] = section_spec(raw, key_path=f"{section}.{name}")
     with builder_errors_as_config_errors(section):
-        return builder(**spec.params, **injected)
+        return builder(**params, **injected)
+
+
+def _build_nested(registry: Registry, raw: Any, *, section: str, inherited: Mapping[str, Any]) -> Any:
+    """The component a nested section names, with the enclosing values it shares and does not set."""
+    spec = section_spec(raw, key_path=section)
+    named, _ = parameters_of(registry.get(spec.name))
+    shared = inherited_params(named, spec.params, inherited)
+    return build(registry, ComponentSpec(spec.name, {**shared, **spec.params}), section=section)
+
+
+def default_section(name: str) -> Any:
+    """The default of a builder parameter that is a component section (a loss's ``miner``): the
+    registered ``name`` that vrt builds, and passes as an object, when the config sets none.
+
+    A builder receives the built component, never the name; the default is written out as the
+    name, so that a resolved config says which component was used.
+    """
+    return name
 
 
 @contextmanager

@@ -44,6 +44,19 @@ class VideoDecodeError(VrtError):
     """A video that is missing, empty, truncated or cannot be decoded; the message names it."""
 
 
+class CodesFileError(VrtError, ValueError):
+    """A codes file that is missing, unreadable or does not follow the interchange layout."""
+
+
+class IncomparableCodesError(VrtError, ValueError):
+    """Two sets of codes (or an index and a checkpoint) that cannot be ranked against each other:
+    codes of another length, or made by another model."""
+
+
+class ClassNamesError(VrtError, ValueError):
+    """Two code sets whose labels cannot be put in one class list (names against bare numbers)."""
+
+
 class SplitFileError(VrtError, ValueError):
     """A malformed split or list file; the message names the file and the 1-based line."""
 

@@ -45,15 +45,29 @@ class HashingModel(nn.Module):
         self.register_buffer("mean", _channel_buffer(normalization.mean), persistent=False)
         self.register_buffer("std", _channel_buffer(normalization.std), persistent=False)
 
-    def forward(self, clips: Tensor) -> Tensor:
-        if clips.ndim != 5 or clips.shape[1] != 3:
-            raise ValueError(f"expected clips of shape (B, 3, T, H, W), got {tuple(clips.shape)}")
-        return self.head(self.backbone((clips - self.mean) / self.std))
+    @property
+    def input_kind(self) -> str:
+        """``clips`` (pixels, normalised here) or ``features`` (frame features from a feature file)."""
+        return getattr(self.backbone, "input_kind", "clips")
+
+    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+        """Codes ``u`` of clips ``(B, 3, T, H, W)`` in [0, 1], or of frame features ``(B, T, D)``
+        for a backbone over feature files; ``mask`` (bool ``(B, T)``, True for hidden frames)
+        goes to a backbone over frames (the masked frame modelling objectives use it)."""
+        if self.input_kind == "features":
+            if inputs.ndim != 3:
+                raise ValueError(f"expected frame features of shape (B, T, D), got {tuple(inputs.shape)}")
+        elif inputs.ndim != 5 or inputs.shape[1] != 3:
+            raise ValueError(f"expected clips of shape (B, 3, T, H, W), got {tuple(inputs.shape)}")
+        else:
+            inputs = (inputs - self.mean) / self.std
+        features = self.backbone(inputs) if mask is None else self.backbone(inputs, mask=mask)
+        return self.head(features)
 
     @torch.no_grad()
-    def encode(self, clips: Tensor) -> Tensor:
+    def encode(self, inputs: Tensor) -> Tensor:
         """Binary codes, a bool tensor (B, bits); see the class note on ``.eval()``."""
-        return binarize(self(clips))
+        return binarize(self(inputs))
 
 
 def _channel_buffer(values: tuple[float, float, float]) -> Tensor:

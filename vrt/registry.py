@@ -2,9 +2,12 @@
 
 Built-in components register themselves with a decorator in their own module; a registry finds
 them by importing every module of its built-in package (no hand-kept import list, so a new
-file is enough). Third-party packages advertise theirs in an entry-point group
-(``vrt.backbones``, ...). Both are looked up lazily: nothing is imported until a name is
-requested or listed, and only the requested plugin is imported on lookup.
+file is enough). Which package that is, kind by kind, is declared by vrt's root package
+(``vrt/__init__.py``, :func:`declare_builtins`), the one module every import passes through:
+this module, at the bottom of the layering, names no package above it. Third-party packages
+advertise their components in an entry-point group (``vrt.backbones``, ...). Both are looked up
+lazily: nothing is imported until a name is requested or listed, and only the requested plugin
+is imported on lookup.
 
 A registry also says which values vrt injects into its builders (heads get ``in_dim``, losses
 ``bits`` and ``num_classes``, ...): a config may not set them, and :mod:`vrt.components` passes
@@ -14,18 +17,19 @@ not break the checkpoints and configs that name it.
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
 import importlib
-import importlib.metadata
-import inspect
-import pkgutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from vrt.errors import VrtError
+
+if TYPE_CHECKING:
+    import importlib.metadata
+
+# difflib, fnmatch, inspect, pkgutil and importlib.metadata are imported where they are used:
+# every `import vrt` imports this module, and a command-line start must stay cheap.
 
 T = TypeVar("T", bound=Callable)
 
@@ -66,6 +70,8 @@ class _PendingPlugin:
 
 
 def _first_docstring_line(obj: object) -> str:
+    import inspect
+
     doc = inspect.getdoc(obj) or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
@@ -76,10 +82,9 @@ class Registry(Generic[T]):
     Args:
         kind: plural noun used in messages and by ``vrt list`` (``"backbones"``).
         entry_point_group: where third-party packages advertise components (``"vrt.backbones"``).
-        builtin: the package (every module in it, recursively) or module whose import registers
-            the built-in components; imported on first use so that importing the registry
-            itself stays cheap.
         injects: the arguments vrt supplies to this kind's builders (a config cannot set them).
+
+    The package of the built-in components is declared later (:meth:`declare_builtin`).
     """
 
     def __init__(
@@ -87,13 +92,12 @@ class Registry(Generic[T]):
         kind: str,
         *,
         entry_point_group: str,
-        builtin: str | None = None,
         injects: tuple[str, ...] = (),
     ):
         self.kind = kind
         self.entry_point_group = entry_point_group
         self.injects = frozenset(injects)
-        self._builtin = builtin
+        self._builtin: str | None = None
         self._loading = False
         self._entries: dict[str, Entry] = {}
         self._aliases: dict[str, str] = {}
@@ -201,6 +205,8 @@ class Registry(Generic[T]):
         self._load_builtins()
         names = set(self._entries) | set(self._pending_plugins()) | set(self._failed)
         if pattern:
+            import fnmatch
+
             names = {n for n in names if fnmatch.fnmatch(n, normalize_name(pattern))}
         return sorted(names)
 
@@ -228,6 +234,8 @@ class Registry(Generic[T]):
 
     def unknown_name_message(self, name: str) -> str:
         known = self.names()
+        import difflib
+
         close = difflib.get_close_matches(normalize_name(name), known, n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         listing = ", ".join(known) if known else "(none)"
@@ -235,9 +243,16 @@ class Registry(Generic[T]):
 
     # -- lazy loading -------------------------------------------------------------------
 
+    def declare_builtin(self, package: str) -> None:
+        """``package`` (every module in it, recursively) or module registers the built-in
+        components of this kind when imported; it is imported on the first lookup."""
+        self._builtin = package
+
     def _load_builtins(self) -> None:
         if self._builtin is None or self._loading:
             return
+        import pkgutil
+
         self._loading = True  # a module being imported may look a name up
         try:
             package = importlib.import_module(self._builtin)
@@ -251,6 +266,8 @@ class Registry(Generic[T]):
 
     def _pending_plugins(self) -> dict[str, _PendingPlugin]:
         if self._pending is None:
+            import importlib.metadata
+
             self._pending = {}
             for ep in importlib.metadata.entry_points(group=self.entry_point_group):
                 key = normalize_name(ep.name)
@@ -279,34 +296,58 @@ def _qualified_name(obj: object) -> str:
     return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
-BACKBONES: Registry = Registry("backbones", entry_point_group="vrt.backbones", builtin="vrt.backbones")
-HEADS: Registry = Registry("heads", entry_point_group="vrt.heads", builtin="vrt.heads", injects=("in_dim",))
-LOSSES: Registry = Registry(
-    "losses", entry_point_group="vrt.losses", builtin="vrt.losses", injects=("bits", "num_classes")
+BACKBONES: Registry = Registry("backbones", entry_point_group="vrt.backbones")
+HEADS: Registry = Registry("heads", entry_point_group="vrt.heads", injects=("in_dim",))
+LOSSES: Registry = Registry("losses", entry_point_group="vrt.losses", injects=("bits", "num_classes"))
+# Miners and reducers are component sections of a loss (`loss.miner`, `loss.reduction`): vrt
+# builds them and passes the objects (vrt.config.params.SUBCOMPONENTS). A miner parameter the loss
+# also has (a margin) takes the loss's value unless the miner's section sets it.
+MINERS: Registry = Registry("miners", entry_point_group="vrt.miners")
+REDUCERS: Registry = Registry("reducers", entry_point_group="vrt.reducers")
+# The parts of a frame backbone (``model.backbone.encoder``, ``.temporal``, ``.motion``), which it
+# builds itself: an image encoder run on every frame, a temporal module over the frames'
+# features (given the encoder's ``in_dim``), and an optional motion stream over the clip's pixels.
+ENCODERS: Registry = Registry("encoders", entry_point_group="vrt.encoders")
+TEMPORAL_MODULES: Registry = Registry(
+    "temporal_modules", entry_point_group="vrt.temporal_modules", injects=("in_dim",)
 )
-# A miner gets the margin of the triplet loss that uses it, so the two can never disagree.
-MINERS: Registry = Registry(
-    "miners", entry_point_group="vrt.miners", builtin="vrt.losses.miners", injects=("margin",)
-)
-DATASETS: Registry = Registry(
-    "datasets", entry_point_group="vrt.datasets", builtin="vrt.datasets", injects=("subset", "clips")
-)
-SAMPLERS: Registry = Registry(
-    "samplers", entry_point_group="vrt.samplers", builtin="vrt.datasets.samplers", injects=("num_frames",)
-)
-DECODERS: Registry = Registry("decoders", entry_point_group="vrt.decoders", builtin="vrt.datasets.decoders")
+MOTION_STREAMS: Registry = Registry("motion_streams", entry_point_group="vrt.motion_streams")
+DATASETS: Registry = Registry("datasets", entry_point_group="vrt.datasets", injects=("subset", "clips"))
+SAMPLERS: Registry = Registry("samplers", entry_point_group="vrt.samplers", injects=("num_frames",))
+DECODERS: Registry = Registry("decoders", entry_point_group="vrt.decoders")
 
-OPTIMIZERS: Registry = Registry(
-    "optimizers", entry_point_group="vrt.optimizers", builtin="vrt.training.optim", injects=("params",)
-)
+OPTIMIZERS: Registry = Registry("optimizers", entry_point_group="vrt.optimizers", injects=("params",))
 SCHEDULERS: Registry = Registry(
     "schedulers",
     entry_point_group="vrt.schedulers",
-    builtin="vrt.training.optim",
     injects=("optimizer", "epochs"),
 )
 
 REGISTRIES: dict[str, Registry] = {
     r.kind: r
-    for r in (BACKBONES, HEADS, LOSSES, MINERS, DATASETS, SAMPLERS, DECODERS, OPTIMIZERS, SCHEDULERS)
+    for r in (
+        BACKBONES,
+        ENCODERS,
+        TEMPORAL_MODULES,
+        MOTION_STREAMS,
+        HEADS,
+        LOSSES,
+        MINERS,
+        REDUCERS,
+        DATASETS,
+        SAMPLERS,
+        DECODERS,
+        OPTIMIZERS,
+        SCHEDULERS,
+    )
 }
+
+
+def declare_builtins(packages: Mapping[str, str]) -> None:
+    """Declare, kind by kind, the package whose modules register vrt's built-in components
+    (``{"backbones": "vrt.backbones", ...}``); done once, by vrt's root package."""
+    unknown = sorted(set(packages) - set(REGISTRIES))
+    if unknown:
+        raise RegistryError(f"no registry of {', '.join(unknown)}; registries: {', '.join(REGISTRIES)}")
+    for kind, package in packages.items():
+        REGISTRIES[kind].declare_builtin(package)

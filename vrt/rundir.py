@@ -35,11 +35,11 @@ RUN_FILES: dict[str, str] = {
     "step-NNNNNNNN.pt": "the newest step checkpoints, with train.checkpoint_every_steps",
     "best.pt": "the state with the best validation mAP (the last one without validation)",
     "curves.png": "training loss and validation mAP per epoch",
-    "results.json": "test-split retrieval metrics of best.pt",
+    "results.json": "test-split retrieval metrics of best.pt, with the protocol (format in docs/metrics.md)",
     "codes_test.npz": "codes of best.pt on the test split (the queries; format in docs/metrics.md)",
     "codes_train.npz": "codes of best.pt on the train split (the database)",
     "bad_videos.txt": "videos that could not be read, if any",
-    "eval/": "where `vrt eval --checkpoint ... --output RUN_DIR/eval` puts metrics.json, plots, retrieval.html",
+    "eval/": "where `vrt eval --checkpoint ... --output RUN_DIR/eval` puts results.json, plots, retrieval.html",
 }
 
 #: The name of a step checkpoint; the number is the optimiser step, zero-padded to sort.
@@ -109,8 +109,10 @@ class RunDirectory:
         return self.root / "eval"
 
     @property
-    def eval_metrics(self) -> Path:
-        return self.eval / "metrics.json"
+    def eval_results(self) -> list[Path]:
+        """The results files ``vrt eval --output RUN_DIR/eval`` may have left, newest format first
+        (``metrics.json`` is what it wrote before ``results.json``)."""
+        return [self.eval / "results.json", self.eval / "metrics.json"]
 
     def codes(self, split: str) -> Path:
         """The exported codes of best.pt on ``split`` (``train``: the database, ``test``: the queries)."""

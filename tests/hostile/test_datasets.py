@@ -51,7 +51,7 @@ def test_unreadable_videos_are_skipped_and_reported_and_the_rest_train_and_encod
     assert set(listed) == BAD
     assert "the file is empty (0 bytes)" in listed["b/zero.avi"]
     assert all(Path(video).name in reason for video, reason in listed.items())
-    assert json.loads((run / "results.json").read_text())["bad_videos"] == 3
+    assert json.loads((run / "results.json").read_text())["protocol"]["bad_videos"] == 3
     for video in BAD:  # announced once each, on one line
         announced = [
             line

@@ -59,7 +59,7 @@ def test_index_build_on_a_full_disk(codes_pair, tmp_path, monkeypatch):
 def test_eval_output_on_a_full_disk(codes_pair, tmp_path, monkeypatch):
     full_disk_after(monkeypatch, writes=0)
     result = vrt("eval", "--query", codes_pair[0], "--database", codes_pair[1], "--output", tmp_path / "eval")
-    assert_one_line_error(result, f"cannot write {tmp_path / 'eval' / 'metrics.json'}: {FULL}", code=RUNTIME)
+    assert_one_line_error(result, f"cannot write {tmp_path / 'eval' / 'results.json'}: {FULL}", code=RUNTIME)
 
 
 def test_a_full_disk_during_training_keeps_the_last_checkpoint(run_copy, monkeypatch):

@@ -138,7 +138,7 @@ def test_eval_output_replaces_its_own_results_and_with_force_writes_anywhere(cod
         users_folder(folder)
     result = vrt(*args, "--output", folder, *(["--force"] if again == "forced" else []))
     assert result.code == 0, result.stderr
-    assert json.loads((folder / "metrics.json").read_text())["schema"].startswith("vrt.eval.metrics/")
+    assert json.loads((folder / "results.json").read_text())["schema"].startswith("vrt.results/")
     if again == "forced":
         assert (folder / "config.yaml").read_text() == USER_FILES["config.yaml"]  # only its own names written
 

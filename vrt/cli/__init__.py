@@ -1,28 +1,49 @@
-"""The ``vrt`` command line: a thin layer over the library, one module per group of commands."""
+"""The ``vrt`` command line: a thin layer over the library, one module per command (or group)."""
 
 from __future__ import annotations
 
 import importlib
 import os
 import sys
+import warnings
 
-from vrt.cli.common import app, err_console
+from vrt.cli import common
+from vrt.cli.common import err_console
 
-# Importing a module registers its commands; this order is the order of `vrt --help`.
+# One module per command (or group of subcommands), named after it; importing a module
+# registers its commands, and this order is the order of `vrt --help`.
 COMMAND_MODULES = (
-    "run_commands",
-    "eval_commands",
-    "collection_commands",
-    "index_commands",
-    "serve_commands",
-    "data_commands",
-    "prepare_commands",
-    "inspect_commands",
+    "train",
+    "export",
+    "demo",
+    "eval",
+    "report",
+    "encode",
+    "index",
+    "search",
+    "serve",
+    "data",
+    "prepare",
+    "list",
+    "config",
 )
-for _module in COMMAND_MODULES:
-    importlib.import_module(f"vrt.cli.{_module}")
 
-__all__ = ["DEBUG_VARIABLE", "app", "main"]
+__all__ = ["COMMAND_MODULES", "DEBUG_VARIABLE", "app", "load_commands", "main"]
+
+
+def load_commands(command: str | None = None) -> None:
+    """Register ``command``'s module alone (``vrt eval`` starts without importing the other
+    commands' modules), or every command (the help, an unknown name)."""
+    for module in (command,) if command in COMMAND_MODULES else COMMAND_MODULES:
+        importlib.import_module(f"vrt.cli.{module}")
+
+
+def __getattr__(name: str) -> object:
+    if name == "app":  # the whole command line, for tests and embedding: every command registered
+        load_commands()
+        return common.app
+    raise AttributeError(f"module 'vrt.cli' has no attribute {name!r}")
+
 
 #: ``VRT_DEBUG=1`` shows the traceback behind an error message (for a bug report).
 DEBUG_VARIABLE = "VRT_DEBUG"
@@ -44,6 +65,14 @@ def main() -> None:
     from vrt.runtime.syserrors import is_system_error, system_error
 
     debug = os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0")
+    words = [word for word in sys.argv[1:] if not word.startswith("-")]
+    load_commands(words[0] if words else None)
+    app = common.app
+    # A library warning is one "warning:" line too, not Python's two with a source line. The
+    # format only: what records warnings (the run log, a test) still gets them.
+    formatting = warnings.formatwarning
+    if not debug:
+        warnings.formatwarning = _one_line_warning
     try:
         code = app(standalone_mode=False)
     except no_args_is_help as error:  # `vrt index`: the group's help, as click shows it
@@ -73,6 +102,8 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort):
         err_console.print("[bold red]interrupted[/]")
         sys.exit(130)
+    finally:
+        warnings.formatwarning = formatting
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -92,3 +123,7 @@ def _print_error(message: str) -> None:
     err_console.print(
         f"[bold red]error:[/] {escape(message.replace(chr(10), ' '))}", highlight=False, soft_wrap=True
     )
+
+
+def _one_line_warning(message: Warning | str, *_args: object, **_kwargs: object) -> str:
+    return f"warning: {' '.join(str(message).split())}\n"

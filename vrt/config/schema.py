@@ -202,6 +202,20 @@ DATA_SPEED_KEYS: frozenset[str] = frozenset(
 )
 
 
-def default_resize_short(frame_size: int) -> int:
-    """C3D's recipe, which the reference follows: a 128-pixel short side for 112-pixel crops."""
-    return round(frame_size * 128 / 112)
+def resolved_resize_short(augment: AugmentConfig, frame_size: int) -> int:
+    """The short side frames are scaled to before the crop: ``augment.resize_short``, else C3D's
+    recipe, which the reference follows (a 128-pixel short side for 112-pixel crops).
+
+    The one place it is worked out: config validation writes it into the config, and clips,
+    decoders and transforms ask :class:`~vrt.datasets.clips.ClipSpec`, which asks this.
+
+    Raises:
+        ValueError: a short side smaller than the frames, from which no crop of that size fits.
+    """
+    short = augment.resize_short or round(frame_size * 128 / 112)
+    if short < frame_size:
+        raise ValueError(
+            f"resize_short must be at least the frame size ({frame_size}) so that a crop of that size "
+            f"fits, got {short}"
+        )
+    return short

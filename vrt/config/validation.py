@@ -12,7 +12,7 @@ from typing import Any
 
 from vrt.codes import check_bits
 from vrt.config.params import check_params
-from vrt.config.schema import Config, LossConfig, default_resize_short
+from vrt.config.schema import Config, LossConfig, resolved_resize_short
 from vrt.config.typecheck import ConfigError
 from vrt.registry import (
     BACKBONES,
@@ -147,15 +147,15 @@ def _validate_augment(config: Config, *, source: str) -> None:
         if not ok:
             value = get_section(augment, key)
             raise ConfigError(f"{expectation}, got {value!r}", source=source, key_path=f"data.augment.{key}")
-    if augment.resize_short is None:
-        augment.resize_short = default_resize_short(frame_size)
-    elif augment.resize_short < frame_size:
+    try:
+        augment.resize_short = resolved_resize_short(augment, frame_size)
+    except ValueError:
         raise ConfigError(
             f"must be at least data.frame_size ({frame_size}) so that a crop of that size fits, "
             f"got {augment.resize_short}",
             source=source,
             key_path="data.augment.resize_short",
-        )
+        ) from None
 
 
 def _validate_contracts(config: Config, *, source: str) -> None:
@@ -188,14 +188,19 @@ def _validate_contracts(config: Config, *, source: str) -> None:
             f"must be a finite number > 0, got {lr!r}", source=source, key_path="train.optimizer.lr"
         )
     for term, path in zip(config.loss.terms, loss_term_paths(config.loss), strict=True):
-        margin = term.params.get("margin")
-        numeric = isinstance(margin, int | float) and not isinstance(margin, bool)
-        if numeric and not (math.isfinite(margin) and margin > 0):
-            raise ConfigError(
-                f"must be a finite number > 0 (a distance between codes), got {margin!r}",
-                source=source,
-                key_path=f"{path}.margin",
-            )
+        # A miner's own margin (`loss.miner: {name: semihard, margin: 10}`) is held to the same rule.
+        sections = [(term.params, path)] + [
+            (value, f"{path}.{key}") for key, value in term.params.items() if isinstance(value, dict)
+        ]
+        for params, section in sections:
+            margin = params.get("margin")
+            numeric = isinstance(margin, int | float) and not isinstance(margin, bool)
+            if numeric and not (math.isfinite(margin) and margin > 0):
+                raise ConfigError(
+                    f"must be a finite number > 0 (a distance between codes), got {margin!r}",
+                    source=source,
+                    key_path=f"{section}.margin",
+                )
 
 
 def get_section(config: Config, dotted: str) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from vrt.datasets.base import SkippedClip
+from vrt.datasets.items import SkippedClip
 
 
 class BadVideoLog:

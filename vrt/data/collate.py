@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 import torch
 
-from vrt.datasets.base import SkippedClip
+from vrt.datasets.items import SkippedClip
 from vrt.datasets.pending import PendingClip, finish_clips
 
 # What a ClipView item carries: a clip tensor; with test-time clips, a stack of them; with the

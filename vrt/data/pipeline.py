@@ -9,6 +9,7 @@ Split vocabulary used across vrt:
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -162,21 +163,23 @@ class EpochKeyedBatches(Sampler[list[tuple[int, int]]]):
         return len(self.batches)
 
 
-def loader_options(config: Config, device: torch.device) -> dict[str, Any]:
+def loader_options(config: Config, device: torch.device, *, workers: int | None = None) -> dict[str, Any]:
     """DataLoader keywords for the data.* speed options, valid for the worker count.
 
     ``pin_memory`` defaults to on for CUDA (page-locked host memory makes the copy to the GPU
     asynchronous); ``persistent_workers`` and ``prefetch_factor`` only exist with workers.
+    ``workers`` replaces ``data.num_workers`` when given.
     """
     data = config.data
+    num_workers = data.num_workers if workers is None else workers
     pin = data.pin_memory if data.pin_memory is not None else device.type == "cuda"
     options: dict[str, Any] = {
-        "num_workers": data.num_workers,
+        "num_workers": num_workers,
         "pin_memory": pin and device.type == "cuda",
         "worker_init_fn": seed_worker,
         "collate_fn": collate_clips,
     }
-    if data.num_workers > 0:
+    if num_workers > 0:
         options["persistent_workers"] = data.persistent_workers
         if data.prefetch_factor is not None:
             options["prefetch_factor"] = data.prefetch_factor
@@ -219,11 +222,29 @@ def train_loader(
     )
 
 
-def eval_loader(view: ClipView, config: Config, *, device: torch.device = CPU) -> DataLoader:
+def eval_loader(
+    view: ClipView,
+    config: Config,
+    *,
+    device: torch.device = CPU,
+    batch_size: int | None = None,
+    workers: int | None = None,
+) -> DataLoader:
+    """Batches of ``view`` in order (``data.eval_batch_size`` and ``data.num_workers`` unless given).
+
+    Its workers leave Ctrl-C to the main process, which stops after the batch and saves: Ctrl-C
+    reaches the whole process group, and a worker that died of it would end the loader with an
+    error instead of the orderly stop.
+    """
     return DataLoader(
         view,
-        batch_size=config.data.eval_batch_size,
+        batch_size=batch_size or config.data.eval_batch_size,
         shuffle=False,
         generator=torch.Generator().manual_seed(0),
-        **loader_options(config, device),
+        **(loader_options(config, device, workers=workers) | {"worker_init_fn": _init_eval_worker}),
     )
+
+
+def _init_eval_worker(worker_id: int) -> None:
+    seed_worker(worker_id)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,4 +1,5 @@
-"""Video datasets: the ``VideoDataset`` contract, the built-in adapters, and how clips are cut.
+"""Video datasets: the ``VideoDataset`` contract, items and the item dataset, the built-in
+adapters, collections of one's own videos, and how clips are cut.
 
 Each adapter module registers itself in :data:`vrt.registry.DATASETS`; the registry imports
 them on its first lookup. Importing this package imports nothing heavy (``vrt list samplers``
@@ -13,8 +14,12 @@ from typing import Any
 _EXPORTS = {
     "ClipSpec": "vrt.datasets.clips",
     "ClipView": "vrt.datasets.base",
+    "Item": "vrt.datasets.items",
+    "ItemDataset": "vrt.datasets.files",
+    "ItemList": "vrt.datasets.collection",
     "VideoDataset": "vrt.datasets.base",
     "VideoFileDataset": "vrt.datasets.files",
+    "list_items": "vrt.datasets.collection",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
+from vrt.codes import UNLABELLED
+from vrt.datasets.items import SkippedClip
 from vrt.errors import VideoDecodeError
 from vrt.runtime.cpus import usable_cores
 from vrt.runtime.reproducibility import derive_seed, isolated_seed
@@ -36,7 +38,8 @@ class VideoDataset(Dataset, ABC):
     Attributes:
         class_names: the names of all classes of the collection, indexed by label (a subset may
             not contain every class; labels stay comparable across subsets).
-        labels: the 0-based class of every video.
+        labels: the 0-based class of every video, or :data:`~vrt.codes.UNLABELLED` (-1) for a
+            video of no known class (a collection without labels).
         ids: a unique, stable string per video (written next to its binary code on export).
         groups: source-video keys, so that a validation split never puts clips cut from one
             long recording on both sides (UCF101's ``gGG``); ``None`` when every video stands alone.
@@ -65,11 +68,13 @@ class VideoDataset(Dataset, ABC):
             raise ValueError(f"{name}: {len(self.ids)} ids for {len(self.labels)} labels")
         if self.groups is not None and len(self.groups) != len(self.labels):
             raise ValueError(f"{name}: {len(self.groups)} groups for {len(self.labels)} labels")
-        bad = [label for label in self.labels if not 0 <= label < len(self.class_names)]
+        bad = [
+            label for label in self.labels if not 0 <= label < len(self.class_names) and label != UNLABELLED
+        ]
         if bad:
             raise ValueError(
-                f"{name}: labels must lie in [0, {len(self.class_names)}) (one per class name), "
-                f"found {sorted(set(bad))[:5]}"
+                f"{name}: labels must lie in [0, {len(self.class_names)}) (one per class name) or be "
+                f"{UNLABELLED} (unlabelled), found {sorted(set(bad))[:5]}"
             )
         if len(set(self.ids)) != len(self.ids):
             duplicates = sorted(i for i, c in Counter(self.ids).items() if c > 1)
@@ -78,6 +83,14 @@ class VideoDataset(Dataset, ABC):
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def num_unlabelled(self) -> int:
+        return sum(label == UNLABELLED for label in self.labels)
+
+    def code_class_names(self) -> list[str] | None:
+        """The class names written beside this dataset's codes (None: the labels are bare numbers)."""
+        return list(self.class_names)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -150,15 +163,6 @@ class ClipWork:
 
     def __call__(self) -> torch.Tensor | PendingClip:
         return self.run()
-
-
-@dataclass(frozen=True)
-class SkippedClip:
-    """Stands in for a clip whose video could not be read, so one bad file never stops a run."""
-
-    index: int
-    video_id: str
-    reason: str
 
 
 # What a ClipView yields: (clip, label, dataset index), the clip a tensor or what the device

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
-from vrt.config.schema import AugmentConfig, default_resize_short
+from vrt.config.schema import AugmentConfig, resolved_resize_short
 from vrt.datasets.decoders import ClipDecoder, PyAVDecoder
 from vrt.datasets.samplers import ClipSampler, TemporalJitter, UniformSampler
 
@@ -67,7 +67,7 @@ class ClipSpec:
     @property
     def resize_short(self) -> int:
         """The short side frames are scaled to before cropping; what decoders may scale to."""
-        return self.augment.resize_short or default_resize_short(self.frame_size)
+        return resolved_resize_short(self.augment, self.frame_size)
 
     def transform(self, *, training: bool) -> ClipTransform:
         """The training (augmenting) or testing (deterministic) transform of these clips."""

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from vrt.errors import VideoDecodeError
-from vrt.io.frames import read_frame_bytes
+from vrt.io.extract import recorded_fps
+from vrt.io.frames import image_size, list_frame_files, read_frame_bytes, read_frames
 from vrt.io.video import VideoInfo, probe_video, read_video_frames
 from vrt.registry import DECODERS
 
@@ -205,9 +206,8 @@ def _image_decoders() -> tuple[Callable, Callable, Any]:
 def read_frame_images(files: Sequence[str | Path], indices: Sequence[int]) -> torch.Tensor:
     """The images ``files[i]`` for ``i`` in ``indices`` as uint8 RGB ``(len(indices), H, W, 3)``.
 
-    The tensor counterpart of :func:`vrt.io.frames.read_frame_files` (same pixels, same
-    errors), decoding with libjpeg-turbo through torchvision; each file is read once however
-    often it repeats.
+    vrt's one frame reader (:func:`vrt.io.frames.read_frames`: same files, same checks, same
+    errors) with libjpeg-turbo through torchvision as the decoder, whose pixels are Pillow's.
 
     Raises:
         IndexError: an index outside ``files``.
@@ -215,19 +215,18 @@ def read_frame_images(files: Sequence[str | Path], indices: Sequence[int]) -> to
     """
     import torch
 
-    encoded = read_frame_bytes(files, indices)
-    order = list(encoded)
+    return torch.stack(read_frames(files, indices, decode=_decode_tensors))
+
+
+def _decode_tensors(encoded: Sequence[np.ndarray], files: Sequence[Path]) -> list[torch.Tensor]:
+    import torch
+
     try:
-        images = decode_images([torch.from_numpy(encoded[i]) for i in order])
+        return decode_images([torch.from_numpy(data) for data in encoded])
     except RuntimeError:
-        images = [_decode_one(Path(files[i]), encoded[i]) for i in order]  # find the culprit
-    by_index = dict(zip(order, images, strict=True))
-    shapes = {tuple(image.shape) for image in images}
-    if len(shapes) > 1:
-        raise VideoDecodeError(
-            f"{Path(files[order[0]]).parent}: the frames of one clip differ in size {sorted(shapes)}"
-        )
-    return torch.stack([by_index[int(i)] for i in indices])
+        return [
+            _decode_one(file, data) for data, file in zip(encoded, files, strict=True)
+        ]  # find the culprit
 
 
 def _decode_one(file: Path, data: np.ndarray) -> torch.Tensor:
@@ -237,3 +236,30 @@ def _decode_one(file: Path, data: np.ndarray) -> torch.Tensor:
         return decode_images([torch.from_numpy(data)])[0]
     except RuntimeError as error:
         raise VideoDecodeError(f"{file}: cannot read the frame ({decoder_message(error)})") from error
+
+
+def probe_item(path: Path, kind: str, decoder: ClipDecoder) -> VideoInfo:
+    """Frame count, frame rate and size of a video file (through ``decoder``, the one that will
+    read its clips) or of a frame folder.
+
+    Raises:
+        VideoDecodeError: the video cannot be opened, or the folder holds no readable frame.
+    """
+    if kind == "video":
+        return decoder.probe(path)
+    try:
+        return frame_folder_info(path, list_frame_files(path))
+    except VideoDecodeError:
+        raise
+    except OSError as error:
+        raise VideoDecodeError(f"cannot read {path}: {error.strerror or error}") from error
+
+
+def frame_folder_info(folder: Path, files: list[Path]) -> VideoInfo:
+    """A frame folder's length and frame size (of its first frame: the decoders check every
+    clip's frames against it), and the rate ``vrt prepare frames`` recorded (0 if none: such a
+    folder cannot be cut into windows of seconds)."""
+    if not files:
+        raise VideoDecodeError(f"{folder} has no frames")
+    width, height = image_size(read_frame_bytes(files, [0])[0], source=folder)
+    return VideoInfo(num_frames=len(files), fps=recorded_fps(folder), width=width, height=height)

@@ -1,9 +1,10 @@
-"""Datasets of video files or frame folders on disk, listed by split files: the shared base.
+"""Datasets of video files or frame folders on disk: items, and items listed by split files.
 
-Every file-backed adapter (UCF101, HMDB51, JHMDB, video lists, class folders) reduces its
-split files to :class:`~vrt.datasets.splitfiles.SplitEntry` items and hands them to
+:class:`ItemDataset` turns :class:`~vrt.datasets.items.Item` s into clips; every dataset on disk
+is one. Every file-backed adapter (UCF101, HMDB51, JHMDB, video lists, class folders) reduces its
+split files to :class:`~vrt.datasets.splitfiles.SplitEntry` lines and hands them to
 :class:`VideoFileDataset`, which finds each video on disk, drops and reports the missing ones,
-and turns a video into a clip with a :class:`~vrt.datasets.reader.ClipReader`.
+and keeps the rest as :class:`~vrt.datasets.items.Item` s of an item dataset.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import torch
 
 from vrt.datasets.base import ClipWork, VideoDataset
 from vrt.datasets.clips import ClipSpec
+from vrt.datasets.items import Item, ItemKind
 from vrt.datasets.listing import list_folder, skipped_message
-from vrt.datasets.reader import ClipReader
+from vrt.datasets.reader import ClipPlan, ClipReader
 from vrt.datasets.splitfiles import SplitEntry
 from vrt.errors import VrtError
 
@@ -96,7 +98,78 @@ def frame_folder_candidates(relative: str) -> list[str]:
     return [stem] if stem == relative else [stem, relative]
 
 
-class VideoFileDataset(VideoDataset):
+class ItemDataset(VideoDataset):
+    """Items as a dataset: clips cut as ``clips`` says, in the order given.
+
+    Args:
+        items: the items; ids must be unique.
+        clips: how clips are cut, decoded and transformed (``data.*``).
+        class_names: the names of the labels; None when the labels are bare class numbers or
+            every item is unlabelled (codes then carry no class names).
+        name: how messages refer to these items.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        *,
+        clips: ClipSpec,
+        class_names: Sequence[str] | None = None,
+        name: str = "items",
+    ) -> None:
+        self.items: list[Item] = list(items)
+        self.clips = clips
+        self.name = name
+        labels = [item.label for item in self.items]
+        self._named = class_names is not None
+        if class_names is None:  # bare class numbers: names only to satisfy the label range check
+            class_names = [str(label) for label in range(max(labels, default=-1) + 1)]
+        groups = [item.group for item in self.items]
+        super().__init__(
+            class_names=class_names,
+            labels=labels,
+            ids=[item.id for item in self.items],
+            groups=None if any(group is None for group in groups) else groups,
+        )
+        self._reader = ClipReader(clips)
+
+    @property
+    def paths(self) -> list[Path]:
+        return [item.path for item in self.items]
+
+    @property
+    def kinds(self) -> list[str]:
+        return [item.kind for item in self.items]
+
+    def code_class_names(self) -> list[str] | None:
+        return list(self.class_names) if self._named else None
+
+    def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
+        return self._reader.transformed(self._plan(index, training=training, clip=clip, num_clips=num_clips))
+
+    def plan_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> ClipWork:
+        return self._reader.work(self._plan(index, training=training, clip=clip, num_clips=num_clips))
+
+    def _plan(self, index: int, *, training: bool, clip: int, num_clips: int) -> ClipPlan:
+        item = self.items[index]
+        return self._reader.plan(
+            item.path,
+            item.kind,
+            video_id=item.id,
+            training=training,
+            clip=clip,
+            num_clips=num_clips,
+            span=item.span,
+        )
+
+    def describe_clips(self) -> dict[str, str]:
+        return self.clips.describe()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, items={len(self)}, classes={self.num_classes})"
+
+
+class VideoFileDataset(ItemDataset):
     """Videos read from ``root``: one decoded video file or one folder of frames per entry.
 
     Args:
@@ -111,7 +184,7 @@ class VideoFileDataset(VideoDataset):
 
     Attributes:
         missing: listed paths that were not found and are not part of the dataset.
-        paths, kinds: the resolved location of every video and ``"video"`` or ``"frames"``.
+        items: every found video as an :class:`~vrt.datasets.items.Item` whose id is its listed path.
     """
 
     def __init__(
@@ -128,32 +201,23 @@ class VideoFileDataset(VideoDataset):
             raise VrtError(f"{name}: storage must be one of {', '.join(STORAGE_MODES)}, got {storage!r}")
         self.root = Path(root)
         self.storage = storage
-        self.clips = clips
-        self.name = name
 
         index = _FolderIndex(self.root)
-        found: list[tuple[SplitEntry, Path, str]] = []
+        items: list[Item] = []
         self.missing: list[str] = []
         for entry in entries:
             location = self._locate(index, entry.path)
             if location is None:
                 self.missing.append(entry.path)
             else:
-                found.append((entry, *location))
-        self._report_missing(total=len(entries), found=len(found), strict=clips.strict, why=index.problems)
-
-        self.paths: list[Path] = [path for _, path, _ in found]
-        self.kinds: list[str] = [kind for _, _, kind in found]
-        groups = [entry.group for entry, _, _ in found]
-        super().__init__(
-            class_names=class_names,
-            labels=[entry.label for entry, _, _ in found],
-            ids=[entry.path for entry, _, _ in found],
-            groups=None if any(group is None for group in groups) else groups,
+                path, kind = location
+                items.append(Item(entry.path, path, kind, entry.label, group=entry.group))
+        self._report_missing(
+            total=len(entries), found=len(items), strict=clips.strict, why=index.problems, name=name
         )
-        self._reader = ClipReader(clips)
+        super().__init__(items, clips=clips, class_names=class_names, name=name)
 
-    def _locate(self, index: _FolderIndex, relative: str) -> tuple[Path, str] | None:
+    def _locate(self, index: _FolderIndex, relative: str) -> tuple[Path, ItemKind] | None:
         if self.storage in ("auto", "video"):
             path = index.find(relative, directory=False)
             if path is not None:
@@ -165,7 +229,7 @@ class VideoFileDataset(VideoDataset):
                     return path, "frames"
         return None
 
-    def _report_missing(self, *, total: int, found: int, strict: bool, why: list[str]) -> None:
+    def _report_missing(self, *, total: int, found: int, strict: bool, why: list[str], name: str) -> None:
         if not self.missing:
             return
         count = len(self.missing)
@@ -173,7 +237,7 @@ class VideoFileDataset(VideoDataset):
         what = {"auto": "video file or frame folder", "video": "video file", "frames": "frame folder"}[
             self.storage
         ]
-        summary = f"{self.name}: {count} of {total} listed videos have no {what} under {self.root} ({shown})"
+        summary = f"{name}: {count} of {total} listed videos have no {what} under {self.root} ({shown})"
         if why:  # folders that could not be listed, entries that could not be read
             summary += f" [{'; '.join(why[:3])}{'; ...' if len(why) > 3 else ''}]"
         if found == 0:
@@ -185,26 +249,6 @@ class VideoFileDataset(VideoDataset):
         if strict:
             raise VrtError(f"{summary}; data.strict is true (set it to false to skip them)")
         warnings.warn(f"{summary}; they are skipped (set data.strict: true to fail instead)", stacklevel=3)
-
-    def load_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> torch.Tensor:
-        plan = self._reader.plan(
-            self.paths[index], self.kinds[index], training=training, clip=clip, num_clips=num_clips
-        )
-        return self._reader.transformed(plan)
-
-    def plan_clip(self, index: int, *, training: bool, clip: int = 0, num_clips: int = 1) -> ClipWork:
-        plan = self._reader.plan(
-            self.paths[index],
-            self.kinds[index],
-            video_id=self.ids[index],
-            training=training,
-            clip=clip,
-            num_clips=num_clips,
-        )
-        return self._reader.work(plan)
-
-    def describe_clips(self) -> dict[str, str]:
-        return self.clips.describe()
 
     def __repr__(self) -> str:
         return (

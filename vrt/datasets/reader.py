@@ -21,11 +21,11 @@ import torch
 
 from vrt.datasets.base import ClipWork
 from vrt.datasets.clips import ClipSpec
-from vrt.datasets.decoders import read_frame_images
+from vrt.datasets.decoders import frame_folder_info, read_frame_images
 from vrt.datasets.pending import PendingClip
 from vrt.datasets.transforms import ClipRecipe, transform_frames
 from vrt.errors import VideoDecodeError
-from vrt.io.frames import image_size, list_frame_files, read_frame_bytes
+from vrt.io.frames import list_frame_files, read_frame_bytes
 from vrt.io.rgb import scaled_size
 
 
@@ -126,14 +126,10 @@ class ClipReader:
             with _unreadable("read", path):
                 if kind == "video":
                     info = self.clips.decoder.probe(path)
-                    shape = (info.num_frames, info.width, info.height)
                 else:
                     files = self._frame_files[path] = list_frame_files(path)
-                    if not files:
-                        raise VideoDecodeError(f"{path} has no frames")
-                    # One folder, one frame size (the decoders check the frames of every clip).
-                    first = read_frame_bytes(files, [0])[0]
-                    shape = (len(files), *image_size(first, source=path))
+                    info = frame_folder_info(path, files)
+            shape = (info.num_frames, info.width, info.height)
             if shape[0] < 1:
                 raise VideoDecodeError(f"{path} has no frames")
             self._shapes[path] = shape

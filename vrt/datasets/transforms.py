@@ -31,7 +31,7 @@ import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
-from vrt.config.schema import AugmentConfig, ColorJitterConfig, default_resize_short
+from vrt.config.schema import AugmentConfig, ColorJitterConfig, resolved_resize_short
 from vrt.io.rgb import scaled_size
 
 # torchvision's ColorJitter applies its four adjustments in a random order, numbered like this.
@@ -216,12 +216,9 @@ def build_clip_transform(
     if frame_size < 1:
         raise ValueError(f"frame_size must be at least 1, got {frame_size}")
     augment = augment or AugmentConfig()
-    resize_short = augment.resize_short or default_resize_short(frame_size)
-    if resize_short < frame_size:
-        raise ValueError(f"resize_short ({resize_short}) must be at least frame_size ({frame_size})")
     return ClipTransform(
         frame_size=frame_size,
-        resize_short=resize_short,
+        resize_short=resolved_resize_short(augment, frame_size),
         training=training,
         scales=augment.scales,
         flip=augment.flip,

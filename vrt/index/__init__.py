@@ -4,38 +4,22 @@
 returns distances and database positions, ties in database order; ``index.save(path)`` and
 ``load_index(path)`` persist it as one ``.npz`` file. Kinds and format: ``docs/retrieval.md``.
 faiss is imported when an index is built, searched or loaded, not by importing this package.
+The kinds' parameters and defaults are described in :mod:`vrt.index.kinds`.
 """
 
 from __future__ import annotations
 
 from vrt.index.editing import IndexEditError, add_codes, describe_items, read_id_list, remove_ids
 from vrt.index.exact import exact_topk
-from vrt.index.hamming_index import HammingIndex, QueryMismatchError, UnknownIdError
-from vrt.index.kinds import (
-    DEFAULT_KIND,
-    EXACT_KINDS,
-    INDEX_KIND_SPECS,
-    INDEX_KINDS,
-    IndexKind,
-    IndexKindSpec,
-    IndexParameter,
-    IndexParameterError,
-    resolve_params,
-)
-from vrt.index.storage import FORMAT_VERSION, IndexFileError, load_index, read_manifest, save_index
+from vrt.index.hamming_index import HammingIndex, QueryMismatchError, UnknownIdError, load_index
+from vrt.index.kinds import INDEX_KINDS, IndexParameterError
+from vrt.index.storage import IndexFileError, read_manifest
 
 __all__ = [
-    "DEFAULT_KIND",
-    "EXACT_KINDS",
-    "FORMAT_VERSION",
     "INDEX_KINDS",
-    "INDEX_KIND_SPECS",
     "HammingIndex",
     "IndexEditError",
     "IndexFileError",
-    "IndexKind",
-    "IndexKindSpec",
-    "IndexParameter",
     "IndexParameterError",
     "QueryMismatchError",
     "UnknownIdError",
@@ -46,6 +30,4 @@ __all__ = [
     "read_id_list",
     "read_manifest",
     "remove_ids",
-    "resolve_params",
-    "save_index",
 ]

@@ -12,18 +12,19 @@ order of their codes file; an item replaced with ``replace=True`` keeps its plac
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vrt.codes import UNLABELLED, CodeSet, load_codes
+from vrt.codes import ClassNamesError, CodeSet, check_comparable, load_codes, merge_class_names
 from vrt.errors import VrtError
 from vrt.index.hamming_index import HammingIndex
 
-__all__ = ["IndexEditError", "add_codes", "describe_items", "merge_class_names", "read_id_list", "remove_ids"]
+__all__ = ["IndexEditError", "add_codes", "describe_items", "read_id_list", "remove_ids"]
 
 _SHOWN = 5  # ids quoted in a message; the rest are counted
 
@@ -32,20 +33,32 @@ class IndexEditError(VrtError, ValueError):
     """An edit that would lose or mix up information: duplicate ids, unknown ids, clashing labels."""
 
 
-def add_codes(index: HammingIndex, codes: CodeSet, *, replace: bool = False) -> HammingIndex:
+def add_codes(
+    index: HammingIndex,
+    codes: CodeSet,
+    *,
+    replace: bool = False,
+    force: bool = False,
+    codes_name: str = "the codes",
+    warn: Callable[[str], None] | None = None,
+) -> HammingIndex:
     """The index with the items of ``codes`` added (same kind and parameters).
 
-    Ids already in the index are refused unless ``replace``, which gives those items their new
-    code and label in place. Class names are merged by name: the index's classes keep their
-    labels and new names are appended, so codes labelled under another class list land in the
-    right classes; labels without class names cannot be merged with named ones.
+    The codes must be comparable with the index's (:func:`vrt.codes.check_comparable`: one
+    length, one model, unless ``force``); the index keeps its own record of the model. Ids
+    already in the index are refused unless ``replace``, which gives those items their new code
+    and label in place. Class names are merged by name: the index's classes keep their labels and
+    new names are appended, so codes labelled under another class list land in the right
+    classes; labels without class names cannot be merged with named ones.
     """
-    if codes.bits != index.bits:
-        raise IndexEditError(f"the codes have {codes.bits} bits but the index has {index.bits}-bit codes")
+    check_comparable(codes, index, first_name=codes_name, second_name="the index", force=force, warn=warn)
     current = index.codeset
-    class_names, labels = merge_class_names(
-        current.class_names, codes, first_labelled=bool(current.labelled.any())
-    )
+    try:
+        class_names, labels = merge_class_names(
+            current.class_names, codes, first_labelled=bool(current.labelled.any())
+        )
+    except ClassNamesError as error:
+        raise IndexEditError(str(error)) from None
     position = {item_id: p for p, item_id in enumerate(current.ids.tolist())}
     new_ids = codes.ids.tolist()
     present = [p for p, item_id in enumerate(new_ids) if item_id in position]
@@ -59,9 +72,9 @@ def add_codes(index: HammingIndex, codes: CodeSet, *, replace: bool = False) -> 
     targets = np.asarray([position[new_ids[p]] for p in present], dtype=np.int64)
     all_codes[targets], all_labels[targets] = codes.codes[present], labels[present]
     added = np.setdiff1d(np.arange(len(codes)), present)  # sorted: codes-file order
-    merged = CodeSet(
+    merged = dataclasses.replace(
+        current,
         codes=np.concatenate([all_codes, codes.codes[added]]),
-        bits=index.bits,
         labels=np.concatenate([all_labels, labels[added]]),
         ids=np.concatenate([current.ids, codes.ids[added]]),
         class_names=class_names,
@@ -79,12 +92,8 @@ def remove_ids(index: HammingIndex, item_ids: Sequence[str]) -> HammingIndex:
     drop = np.zeros(len(index), dtype=bool)
     drop[[index.position_of(item_id) for item_id in item_ids]] = True
     current = index.codeset
-    kept = CodeSet(
-        codes=current.codes[~drop],
-        bits=current.bits,
-        labels=current.labels[~drop],
-        ids=current.ids[~drop],
-        class_names=current.class_names,
+    kept = dataclasses.replace(
+        current, codes=current.codes[~drop], labels=current.labels[~drop], ids=current.ids[~drop]
     )
     return HammingIndex.build(kept, kind=index.kind, params=index.params)
 
@@ -114,31 +123,3 @@ def describe_items(path: str | os.PathLike[str]) -> dict[str, Any]:
         "classes": len(codes.class_names) if codes.class_names is not None else int(present.size),
         "classes_present": int(present.size),
     }
-
-
-def merge_class_names(
-    first_names: list[str] | None, second: CodeSet, *, first_labelled: bool
-) -> tuple[list[str] | None, np.ndarray]:
-    """The class names ``first_names`` and ``second``'s together, and ``second``'s labels in that list.
-
-    ``first_names`` keep their labels; names only ``second`` has are appended. A side without
-    class names is fine while none of its items is labelled (``first_labelled``: whether any of
-    the first side's is); bare class numbers cannot be matched with names
-    (:class:`IndexEditError`). Only the first side's names are needed, not its code set: the
-    query files of ``vrt search`` are merged one after the other into names already merged.
-    """
-    if first_names is None or second.class_names is None:
-        unnamed_labelled = first_labelled if first_names is None else bool(second.labelled.any())
-        named = first_names if second.class_names is None else second.class_names
-        if named is not None and unnamed_labelled:
-            raise IndexEditError(
-                "the two code sets label their items differently: one names its classes, the other has "
-                "bare class numbers; encode both with named classes (or without labels)"
-            )
-        return named, second.labels
-    names = list(first_names)
-    names += [name for name in second.class_names if name not in names]
-    if not second.labelled.any():
-        return names, second.labels
-    lookup = np.asarray([names.index(name) for name in second.class_names], dtype=np.int64)
-    return names, np.where(second.labelled, lookup[np.maximum(second.labels, 0)], UNLABELLED)

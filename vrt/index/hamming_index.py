@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vrt.codes import CodeSet
+from vrt.codes import CodeSet, EncoderIdentity
+from vrt.codes.identity import check_lengths
 from vrt.errors import VrtError
 from vrt.index.kinds import (
     DEFAULT_KIND,
@@ -32,11 +33,15 @@ from vrt.index.kinds import (
     resolve_params,
     search_faiss_index,
 )
+from vrt.index.storage import IndexFileError, read_index_file, write_index_file
 
 if TYPE_CHECKING:
     import faiss
 
-__all__ = ["HammingIndex", "QueryMismatchError", "UnknownIdError"]
+__all__ = ["HammingIndex", "QueryMismatchError", "UnknownIdError", "load_index"]
+
+# faiss class written for each kind; checked on load so a tampered file cannot mislabel itself.
+_FAISS_CLASS = {"flat": "IndexBinaryFlat", "multihash": "IndexBinaryMultiHash", "hnsw": "IndexBinaryHNSW"}
 
 
 class UnknownIdError(VrtError, LookupError):
@@ -44,7 +49,8 @@ class UnknownIdError(VrtError, LookupError):
 
 
 class QueryMismatchError(VrtError, ValueError):
-    """Query codes that cannot be searched in this index (wrong code length or layout)."""
+    """Query codes that are not packed codes at all (wrong dtype or shape); codes of another
+    length than the index's raise :class:`~vrt.codes.IncomparableCodesError`, as everywhere."""
 
 
 class HammingIndex:
@@ -103,6 +109,11 @@ class HammingIndex:
     @property
     def class_names(self) -> list[str] | None:
         return self.codeset.class_names
+
+    @property
+    def encoder(self) -> EncoderIdentity | None:
+        """The model that made the indexed codes (None for an index built before vrt recorded it)."""
+        return self.codeset.encoder
 
     @property
     def faiss_index(self) -> faiss.IndexBinary:
@@ -222,23 +233,54 @@ class HammingIndex:
                 else type(query_codes).__name__
             )
             raise QueryMismatchError(f"query codes must be packed uint8 [N, bits/8], got {got}")
-        if query_codes.shape[1] * 8 != self.bits:
-            raise QueryMismatchError(
-                f"query codes have {query_codes.shape[1] * 8} bits but the index has {self.bits}-bit codes"
-            )
+        check_lengths(
+            query_codes.shape[1] * 8, self.bits, first_name="the query codes", second_name="the index"
+        )
         return np.ascontiguousarray(query_codes)
 
     # -- persistence ---------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the index to one ``.npz`` file, atomically; returns the path."""
-        from vrt.index.storage import save_index
+        import faiss
 
-        return save_index(path, self)
+        return write_index_file(
+            path,
+            codeset=self.codeset,
+            kind=self.kind,
+            params=self.params,
+            faiss_blob=faiss.serialize_index_binary(self._faiss),
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> HammingIndex:
-        """Read an index written by :meth:`save`, without pickle."""
-        from vrt.index.storage import load_index
+        """Read an index written by :meth:`save`, without pickle.
 
-        return load_index(path)
+        The faiss structure has been checked against the manifest and the codes before faiss
+        reads it; flat and multi-hash indexes, which the codes determine, are rebuilt from the
+        codes rather than deserialised.
+        """
+        import faiss
+
+        stored = read_index_file(path)
+        kind, params, codeset = stored.kind, stored.params, stored.codeset
+        if kind != "hnsw":
+            faiss_index = build_faiss_index(kind, codeset.bits, params, codeset.codes)
+        else:
+            try:
+                faiss_index = faiss.deserialize_index_binary(stored.faiss_blob)
+            except RuntimeError as error:  # faiss reports corrupt data as RuntimeError
+                raise IndexFileError(f"{path}: the faiss index cannot be read ({error})") from error
+        if type(faiss_index).__name__ != _FAISS_CLASS[kind]:
+            raise IndexFileError(
+                f"{path}: kind {kind!r} should hold a faiss {_FAISS_CLASS[kind]}, found {type(faiss_index).__name__}"
+            )
+        try:
+            return cls(codeset=codeset, kind=kind, params=params, faiss_index=faiss_index)
+        except ValueError as error:  # the faiss structure and the codes disagree on count or bits
+            raise IndexFileError(f"{path}: {error}") from None
+
+
+def load_index(path: str | os.PathLike[str]) -> HammingIndex:
+    """Read an index file written by :meth:`HammingIndex.save` (see :meth:`HammingIndex.load`)."""
+    return HammingIndex.load(path)

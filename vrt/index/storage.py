@@ -10,6 +10,10 @@ optional ``class_names``) with two more arrays, so ``load_codes`` reads the item
 
 One file rather than a directory, so that writing it is a single atomic rename
 (:func:`vrt.runtime.fileio.atomic_write`): a reader sees the old index or the new one, never a mix.
+The codes' ``encoder`` record (the model that made them) travels with them, as in a codes file.
+
+This module reads and writes the arrays; :class:`~vrt.index.hamming_index.HammingIndex` builds
+the index from them (it imports this module, never the other way round).
 """
 
 from __future__ import annotations
@@ -17,42 +21,48 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vrt.codes import CodesFileError, codeset_arrays, load_codes
+from vrt.codes import CodeSet, CodesFileError, codeset_arrays, load_codes
 from vrt.errors import VrtError
 from vrt.index.blobcheck import FaissBlobError, check_faiss_blob
-from vrt.index.hamming_index import HammingIndex
-from vrt.index.kinds import INDEX_KINDS, IndexParameterError, build_faiss_index, resolve_params
+from vrt.index.kinds import INDEX_KINDS, IndexParameterError, resolve_params
 from vrt.runtime.fileio import atomic_write
 from vrt.runtime.npzfile import npz_members, read_npz
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "IndexFile",
     "IndexFileError",
     "is_index_file",
-    "load_index",
+    "read_index_file",
     "read_manifest",
-    "save_index",
+    "write_index_file",
 ]
 
 FORMAT = "vrt-hamming-index"
 FORMAT_VERSION = 1
-
-# faiss class written for each kind; checked on load so a tampered file cannot mislabel itself.
-_FAISS_CLASS = {"flat": "IndexBinaryFlat", "multihash": "IndexBinaryMultiHash", "hnsw": "IndexBinaryHNSW"}
 
 
 class IndexFileError(VrtError, ValueError):
     """An index file that is missing, unreadable, not a vrt index, or inconsistent."""
 
 
-def save_index(path: str | os.PathLike[str], index: HammingIndex) -> Path:
-    """Write ``index`` to ``path`` (the name is used as given) atomically; returns the path."""
+def write_index_file(
+    path: str | os.PathLike[str],
+    *,
+    codeset: CodeSet,
+    kind: str,
+    params: dict[str, Any],
+    faiss_blob: np.ndarray,
+) -> Path:
+    """Write an index's items and serialised faiss structure to ``path`` (the name as given),
+    atomically; returns the path."""
     import faiss
 
     path = Path(path)
@@ -60,19 +70,18 @@ def save_index(path: str | os.PathLike[str], index: HammingIndex) -> Path:
         raise IndexFileError(
             f"{path} is a directory; an index is written to a single file (e.g. db.index.npz)"
         )
-    codeset = index.codeset
     manifest = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
-        "kind": index.kind,
-        "bits": index.bits,
-        "count": len(index),
-        "params": index.params,
+        "kind": kind,
+        "bits": codeset.bits,
+        "count": len(codeset),
+        "params": params,
         "faiss_version": faiss.__version__,
     }
     arrays: dict[str, np.ndarray] = {
         "manifest": np.asarray(json.dumps(manifest, sort_keys=True), dtype=np.str_),
-        "faiss_index": faiss.serialize_index_binary(index.faiss_index),
+        "faiss_index": faiss_blob,
         **codeset_arrays(codeset),
     }
     atomic_write(path, lambda handle: np.savez(handle, **arrays))
@@ -94,15 +103,22 @@ def is_index_file(path: str | os.PathLike[str]) -> bool:
     return True
 
 
-def load_index(path: str | os.PathLike[str]) -> HammingIndex:
-    """Read an index file written by :func:`save_index`; never unpickles.
+@dataclass(frozen=True)
+class IndexFile:
+    """What an index file holds, checked: its items, kind, resolved parameters and faiss bytes.
 
-    The faiss structure is checked against the manifest and the codes before faiss reads it
-    (:mod:`vrt.index.blobcheck`); flat and multi-hash indexes, which the codes determine, are
-    then rebuilt from the codes rather than deserialised.
+    ``faiss_blob`` has been checked against the manifest and the codes (:mod:`vrt.index.blobcheck`)
+    before anyone hands it to faiss.
     """
-    import faiss
 
+    codeset: CodeSet
+    kind: str
+    params: dict[str, Any]
+    faiss_blob: np.ndarray
+
+
+def read_index_file(path: str | os.PathLike[str]) -> IndexFile:
+    """Read and check an index file written by :func:`write_index_file`; never unpickles."""
     path = Path(path)
     arrays = _read_arrays(path, "manifest", "faiss_index")
     manifest = _manifest(path, arrays)
@@ -130,23 +146,7 @@ def load_index(path: str | os.PathLike[str]) -> HammingIndex:
         check_faiss_blob(blob, kind=kind, bits=bits, count=count, params=params)
     except FaissBlobError as error:
         raise IndexFileError(f"{path}: the faiss index is damaged or crafted: {error}") from None
-    if kind != "hnsw":
-        faiss_index = build_faiss_index(kind, bits, params, codeset.codes)
-    else:
-        try:
-            faiss_index = faiss.deserialize_index_binary(blob)
-        except RuntimeError as error:  # faiss reports corrupt data as RuntimeError
-            raise IndexFileError(f"{path}: the faiss index cannot be read ({error})") from error
-    if type(faiss_index).__name__ != _FAISS_CLASS[kind]:
-        raise IndexFileError(
-            f"{path}: kind {kind!r} should hold a faiss {_FAISS_CLASS[kind]}, found {type(faiss_index).__name__}"
-        )
-    if int(faiss_index.d) != bits or int(faiss_index.ntotal) != count:
-        raise IndexFileError(
-            f"{path}: the faiss index holds {faiss_index.ntotal} codes of {faiss_index.d} bits, "
-            f"the manifest {count} of {bits}"
-        )
-    return HammingIndex(codeset=codeset, kind=kind, params=params, faiss_index=faiss_index)
+    return IndexFile(codeset=codeset, kind=kind, params=params, faiss_blob=blob)
 
 
 def _read_arrays(path: Path, *keys: str) -> dict[str, np.ndarray]:

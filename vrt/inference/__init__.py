@@ -1,9 +1,10 @@
-"""Inference: load a trained model from its checkpoint and encode clips, videos or dataset splits.
+"""Inference: load a trained model from its checkpoint and encode splits, items or one's own videos.
 
-:class:`TrainedModel` is the public entry point; :mod:`vrt.inference.encoding` holds the
-batched encoding loop that training's own evaluation shares. Collections of one's own videos
-(folders, list files, segments of long videos) are listed by :mod:`vrt.inference.collection`
-and encoded into codes files, resumably, by :mod:`vrt.inference.collection_encoding`.
+:class:`TrainedModel` is the public entry point and :meth:`TrainedModel.encode` the one encoder;
+:mod:`vrt.inference.encoding` holds the batched loop behind it. Collections of one's own videos
+are listed by :mod:`vrt.datasets.collection` and written to codes files, resumably, by
+:mod:`vrt.inference.codes_writer`; the ``--query`` values of a search are resolved by
+:mod:`vrt.inference.queries`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vrt.inference.trained import TrainedModel, encode_split
+    from vrt.inference.trained import TrainedModel
 
-__all__ = ["TrainedModel", "encode_split"]
+__all__ = ["TrainedModel"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use: listing a collection (vrt.inference.collection) must not pull in torch,
-    # so that `vrt search` can say a query holds no video before anything heavy is loaded.
+    # Imported on first use: `vrt search` must be able to say a query holds no video before
+    # anything heavy (torch) is loaded.
     if name in __all__:
         from vrt.inference import trained
 

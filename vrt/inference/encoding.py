@@ -1,19 +1,43 @@
-"""Turn clips into packed binary codes with a trained model."""
+"""Turning clips into packed binary codes: the loop behind :meth:`TrainedModel.encode`.
+
+What is encoded is always a :class:`~vrt.datasets.base.ClipView` in eval mode (test-time clips,
+``data.clips_per_video`` of them averaged per video): :func:`eval_view` makes one from whatever a
+caller names (a split's view, a dataset, items, a listing, paths). :func:`encode_view` runs the
+model over it batch by batch, DataLoader workers decoding while the model encodes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from vrt.codes import CodeSet, pack_bits
+from vrt.codes import CodeSet, EncoderIdentity, pack_bits
+from vrt.config import Config
 from vrt.data.collate import ClipBatch
-from vrt.datasets.base import ClipView, SkippedClip
+from vrt.data.pipeline import eval_loader
+from vrt.datasets.base import ClipView, VideoDataset
+from vrt.datasets.clips import ClipSpec
+from vrt.datasets.collection import ItemList, list_items, resolve_windows
+from vrt.datasets.files import ItemDataset
+from vrt.datasets.items import Item, SkippedClip
 from vrt.model import HashingModel, binarize
 from vrt.runtime import distributed
 from vrt.runtime.devices import autocast
+
+__all__ = ["EncodeSource", "Progress", "encode_view", "eval_view", "real_valued_codes"]
+
+#: What :meth:`TrainedModel.encode` accepts: a view of a split, a dataset, items, a listing of
+#: one's own videos, or paths (video files, frame folders, folders of them, list files).
+EncodeSource: TypeAlias = "ClipView | VideoDataset | ItemList | Sequence[Item] | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]"
+#: Hears ``progress(total=N)`` once (the videos this process encodes), then ``progress(advance=n)``
+#: after each batch (videos that could not be decoded count too), as ``progress_bar`` yields it.
+Progress: TypeAlias = Callable[..., None]
 
 
 def real_valued_codes(model: HashingModel, clips: torch.Tensor) -> torch.Tensor:
@@ -28,13 +52,163 @@ def real_valued_codes(model: HashingModel, clips: torch.Tensor) -> torch.Tensor:
     return model(clips).float()
 
 
-def encoded_batches(
+def eval_view(
+    source: EncodeSource,
+    *,
+    clips: ClipSpec,
+    config: Config,
+    on_skipped: Callable[[list[SkippedClip]], None] | None,
+) -> ClipView:
+    """``source`` as an eval-mode view with the config's test-time clips.
+
+    Paths are listed (:func:`~vrt.datasets.collection.list_items`, labels from list files) and
+    any ``#t=`` window they name is probed through ``clips.decoder``; listed videos that are
+    missing go to ``on_skipped``.
+    """
+    data = config.data
+    if isinstance(source, ClipView):
+        if source.training:
+            raise ValueError("encode a view in eval mode (training=False): codes use test-time clips")
+        return source
+    if isinstance(source, (str, os.PathLike)) or (
+        isinstance(source, Sequence) and source and all(isinstance(s, (str, os.PathLike)) for s in source)
+    ):
+        paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+        source = list_items(paths)  # type: ignore[arg-type]
+    elif isinstance(source, Sequence) and not isinstance(source, VideoDataset):
+        if not all(isinstance(item, Item) for item in source):
+            raise TypeError("encode takes a view, a dataset, an item list, items, or paths")
+        source = ItemList(items=list(source))
+    if isinstance(source, ItemList):
+        if any(item.window is not None and item.span is None for item in source.items):
+            source = resolve_windows(
+                source, decoder=clips.decoder
+            )  # windows in frames, as this decoder counts
+        if source.unreadable and on_skipped is not None:
+            on_skipped([SkippedClip(-1, item_id, reason) for item_id, reason in source.unreadable.items()])
+        source = ItemDataset(source.items, clips=clips, class_names=source.class_names)
+    if not isinstance(source, VideoDataset):
+        raise TypeError(f"cannot encode a {type(source).__name__}: give a view, a dataset, items or paths")
+    return ClipView(
+        source, range(len(source)), training=False, num_clips=data.clips_per_video, threads=data.load_threads
+    )
+
+
+@dataclass
+class _Batches:
+    """The codes of one process's share of a view, in view order."""
+
+    bits: list[np.ndarray]
+    indices: list[np.ndarray]
+    skipped: list[SkippedClip]
+
+    def packed(self, num_bits: int) -> tuple[np.ndarray, np.ndarray]:
+        bits = np.concatenate([np.zeros((0, num_bits), dtype=bool), *self.bits])
+        indices = np.concatenate([np.zeros(0, dtype=np.int64), *self.indices])
+        return pack_bits(bits), indices
+
+
+def encode_view(
+    model: HashingModel,
+    view: ClipView,
+    *,
+    config: Config,
+    device: torch.device,
+    encoder: EncoderIdentity | None,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
+    on_codes: Callable[[CodeSet], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> CodeSet:
+    """Binary codes of every readable clip of ``view``, in view order (see ``TrainedModel.encode``).
+
+    In a process group the ranks share the work: rank r encodes every world-size-th video from
+    position r; the codes of all ranks are then gathered and put back in view order, so every
+    rank returns the code set one process would have produced (and every rank's ``on_skipped``
+    hears of every unreadable video). ``stop`` is polled after every batch and only in one
+    process (ranks that stopped at different batches could not gather).
+    """
+    ranks, rank = distributed.world_size(), distributed.rank()
+    shard = view if ranks == 1 else _shard(view, rank, ranks)
+    loader = eval_loader(shard, config, device=device, batch_size=batch_size, workers=workers)
+    if progress is not None:
+        progress(total=len(shard))
+    class_names = view.dataset.code_class_names()
+    done = _Batches([], [], [])
+
+    def note_skipped(items: list[SkippedClip]) -> None:
+        done.skipped.extend(items)
+        if on_skipped is not None and ranks == 1:
+            on_skipped(items)
+
+    for bits, indices, size in _encoded_batches(
+        model, loader, device=device, amp=config.train.amp, on_skipped=note_skipped
+    ):
+        done.bits.append(bits)
+        done.indices.append(indices.astype(np.int64, copy=False))
+        if on_codes is not None and len(indices):
+            on_codes(
+                _codeset(
+                    view.dataset,
+                    pack_bits(bits),
+                    indices,
+                    bits=model.bits,
+                    names=class_names,
+                    encoder=encoder,
+                )
+            )
+        if progress is not None:
+            progress(advance=size)
+        if stop is not None and ranks == 1 and stop():
+            break
+    packed, indices = done.packed(model.bits)
+    if ranks > 1:
+        packed, indices = _gathered(view, packed, indices, done.skipped, on_skipped)
+    return _codeset(view.dataset, packed, indices, bits=model.bits, names=class_names, encoder=encoder)
+
+
+def _shard(view: ClipView, rank: int, ranks: int) -> ClipView:
+    return ClipView(
+        view.dataset,
+        view.indices[rank::ranks],
+        training=False,
+        num_clips=view.num_clips,
+        threads=view.threads,
+    )
+
+
+def _gathered(
+    view: ClipView,
+    packed: np.ndarray,
+    indices: np.ndarray,
+    skipped: list[SkippedClip],
+    on_skipped: Callable[[list[SkippedClip]], None] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every rank's codes in view order (codes travel packed, 8 times smaller; a rank whose
+    clips were all unreadable sends none)."""
+    all_packed = np.concatenate(
+        [t.numpy() for t in distributed.all_gather_variable(torch.from_numpy(packed))]
+    )
+    all_indices = np.concatenate(
+        [t.numpy() for t in distributed.all_gather_variable(torch.from_numpy(indices))]
+    )
+    everyone_skipped = [item for items in distributed.all_gather_objects(skipped) for item in items]
+    if everyone_skipped and on_skipped is not None:
+        on_skipped(everyone_skipped)
+    position = {index: p for p, index in enumerate(view.indices)}
+    order = np.argsort([position[int(i)] for i in all_indices], kind="stable")
+    return all_packed[order], all_indices[order]
+
+
+def _encoded_batches(
     model: HashingModel,
     loader: DataLoader,
     *,
     device: torch.device,
-    amp: bool = False,
-    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
+    amp: bool,
+    on_skipped: Callable[[list[SkippedClip]], None],
 ) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
     """Per batch of ``loader``: bits ``(n, bits)`` bool, dataset indices ``(n,)`` and the batch's size.
 
@@ -48,7 +222,7 @@ def encoded_batches(
         batch: ClipBatch
         for batch in loader:
             batch = batch.on_device(device)  # finishes pending clips (data.pipeline: device) there
-            if batch.skipped and on_skipped is not None:
+            if batch.skipped:
                 on_skipped(batch.skipped)
             bits = np.zeros((0, model.bits), dtype=bool)
             if len(batch):
@@ -60,91 +234,20 @@ def encoded_batches(
         model.train(was_training)
 
 
-def encode_batches(
-    model: HashingModel,
-    loader: DataLoader,
-    *,
-    device: torch.device,
-    amp: bool = False,
-    on_batch: Callable[[int], None] | None = None,
-    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bits ``(N, bits)`` bool and dataset indices ``(N,)`` of every readable clip, in loader order.
-
-    Videos that cannot be decoded are left out and handed to ``on_skipped``.
-    """
-    bits: list[np.ndarray] = [np.zeros((0, model.bits), dtype=bool)]
-    indices: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
-    for batch_bits, batch_indices, size in encoded_batches(
-        model, loader, device=device, amp=amp, on_skipped=on_skipped
-    ):
-        bits.append(batch_bits)
-        indices.append(batch_indices.astype(np.int64, copy=False))
-        if on_batch is not None:
-            on_batch(size)
-    return np.concatenate(bits), np.concatenate(indices)
-
-
 def _codeset(
-    view: ClipView, packed: np.ndarray, indices: np.ndarray, *, num_bits: int, class_names: list[str] | None
+    dataset: VideoDataset,
+    packed: np.ndarray,
+    indices: np.ndarray,
+    *,
+    bits: int,
+    names: list[str] | None,
+    encoder: EncoderIdentity | None,
 ) -> CodeSet:
-    dataset = view.dataset
     return CodeSet(
         codes=packed,
-        bits=num_bits,
+        bits=bits,
         labels=np.asarray([dataset.labels[i] for i in indices], dtype=np.int64),
-        ids=np.asarray([dataset.ids[i] for i in indices], dtype=str),
-        class_names=class_names,
+        ids=np.asarray([dataset.ids[i] for i in indices], dtype=np.str_),
+        class_names=names,
+        encoder=encoder,
     )
-
-
-def encode_view(
-    model: HashingModel,
-    view: ClipView,
-    make_loader: Callable[[ClipView], DataLoader],
-    *,
-    device: torch.device,
-    amp: bool = False,
-    class_names: list[str] | None = None,
-    on_batch: Callable[[int], None] | None = None,
-    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
-) -> CodeSet:
-    """Binary codes of every readable clip of ``view``, in view order (loaders must not shuffle).
-
-    Videos that cannot be decoded are left out of the code set and handed to ``on_skipped``.
-    In a process group, the ranks share the work: rank r encodes every world-size-th video from
-    position r; the codes of all ranks are then gathered and put back in view order, so every
-    rank returns the code set one process would have produced (and every rank's ``on_skipped``
-    hears of every unreadable video). The model must be the same on every rank (see
-    :func:`vrt.runtime.distributed.broadcast_buffers`).
-    """
-    ranks, rank = distributed.world_size(), distributed.rank()
-    if ranks == 1:
-        bits, indices = encode_batches(
-            model, make_loader(view), device=device, amp=amp, on_batch=on_batch, on_skipped=on_skipped
-        )
-        return _codeset(view, pack_bits(bits), indices, num_bits=model.bits, class_names=class_names)
-    shard = ClipView(
-        view.dataset,
-        view.indices[rank::ranks],
-        training=False,
-        num_clips=view.num_clips,
-        threads=view.threads,
-    )
-    skipped: list[SkippedClip] = []
-    bits, indices = encode_batches(
-        model, make_loader(shard), device=device, amp=amp, on_batch=on_batch, on_skipped=skipped.extend
-    )
-    # Codes travel packed, 8 times smaller; a rank whose clips were all unreadable sends none.
-    all_packed = np.concatenate(
-        [t.numpy() for t in distributed.all_gather_variable(torch.from_numpy(pack_bits(bits)))]
-    )
-    all_indices = np.concatenate(
-        [t.numpy() for t in distributed.all_gather_variable(torch.from_numpy(indices.astype(np.int64)))]
-    )
-    everyone_skipped = [item for items in distributed.all_gather_objects(skipped) for item in items]
-    if everyone_skipped and on_skipped is not None:
-        on_skipped(everyone_skipped)
-    position = {index: p for p, index in enumerate(view.indices)}
-    order = np.argsort([position[int(i)] for i in all_indices], kind="stable")
-    return _codeset(view, all_packed[order], all_indices[order], num_bits=model.bits, class_names=class_names)

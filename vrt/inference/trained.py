@@ -3,41 +3,49 @@
     from vrt.inference import TrainedModel
 
     trained = TrainedModel.load("runs/demo/best.pt")
-    queries = trained.encode_split("test")            # a CodeSet, as `vrt export` writes
-    code = trained.encode_video("clip.avi")           # packed bits, shape (1, bits // 8)
+    queries = trained.encode(trained.splits.view("test"))    # a CodeSet, as `vrt export` writes
+    mine = trained.encode("footage/")                         # one's own videos (folders, lists)
 
-Nothing here trains, writes files or joins a process group: a caller launched by torchrun that
-wants the work shared asks for it (:func:`vrt.runtime.distributed.init_from_env`) before
-encoding, and every rank then gets the whole code set. The run directory a checkpoint comes from
-is only read.
+:meth:`TrainedModel.encode` is the one encoder: `vrt export`, `vrt eval`, `vrt encode`,
+`vrt search` video queries, `vrt serve` uploads and training's own evaluation all go through
+it. Nothing here trains, writes files or joins a process group: a caller launched by torchrun
+that wants the work shared asks for it (:func:`vrt.runtime.distributed.init_from_env`) before
+encoding, and every rank then gets the whole code set. The run directory a checkpoint comes
+from is only read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from vrt.checkpoints.format import load_checkpoint
-from vrt.codes import CodeSet, pack_bits
+from vrt.codes import CodeSet, EncoderIdentity, check_comparable
+from vrt.codes.identity import CodeSource
 from vrt.config import Config, apply_override, config_from_dict, config_to_dict
+from vrt.config.schema import DATA_SPEED_KEYS
 from vrt.config.typecheck import ConfigError
-from vrt.data.collate import collate_clips
-from vrt.data.pipeline import DataSplits, SplitName, build_data_splits, clip_spec, eval_loader
-from vrt.datasets.base import ClipView, SkippedClip
-from vrt.errors import CheckpointError, VideoDecodeError
-from vrt.inference.encoding import encode_view, real_valued_codes
-from vrt.model import HashingModel, binarize, build_model
-from vrt.runtime.devices import autocast, resolve_device
+from vrt.data.pipeline import DataSplits, build_data_splits, clip_spec
+from vrt.datasets.clips import ClipSpec
+from vrt.datasets.items import SkippedClip
+from vrt.errors import CheckpointError
+from vrt.inference.encoding import EncodeSource, Progress, encode_view, eval_view
+from vrt.model import HashingModel, build_model
+from vrt.runtime.devices import resolve_device
+from vrt.runtime.fileio import file_sha256
 
-__all__ = ["TrainedModel"]
+__all__ = ["TrainedModel", "encoder_identity"]
 
 # What --set may change in a stored config: where the data is and how it is read, never the model.
 _FROZEN_SECTIONS = ("model.",)
+# The data.* entries that decide what a video's code is (not where the data is or how fast it
+# loads). The decoder is one: pyav with scale: true and torchcodec give slightly different pixels.
+_CLIP_FACTS = ("num_frames", "frame_size", "clip_sampler", "clips_per_video", "decoder", "pipeline")
 
 
 @dataclass
@@ -47,16 +55,19 @@ class TrainedModel:
     Attributes:
         model: the network (on ``device``).
         config: the run's resolved config, with any ``overrides`` applied.
-        checkpoint: the file it was loaded from.
+        checkpoint: the file it was loaded from (None for a model still in training).
         state: the checkpoint's other entries (``epoch``, ``class_names``, ...).
         device: where encoding runs (``train.device`` of the config by default).
+        encoder: which model this is, written beside every code it makes
+            (:class:`~vrt.codes.EncoderIdentity`).
     """
 
     model: HashingModel
     config: Config
-    checkpoint: Path
-    state: dict[str, Any] = field(repr=False)
+    checkpoint: Path | None = None
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    encoder: EncoderIdentity | None = None
     _splits: DataSplits | None = field(default=None, repr=False)
 
     @classmethod
@@ -92,7 +103,32 @@ class TrainedModel:
             ) from None
         resolved = resolve_device(device if device is not None else config.train.device)
         model.to(resolved).eval()
-        return cls(model=model, config=config, checkpoint=checkpoint, state=state, device=resolved)
+        return cls.from_model(model, config, device=resolved, checkpoint=checkpoint, state=state)
+
+    @classmethod
+    def from_model(
+        cls,
+        model: HashingModel,
+        config: Config,
+        *,
+        device: torch.device,
+        checkpoint: Path | None = None,
+        state: dict[str, Any] | None = None,
+        splits: DataSplits | None = None,
+    ) -> TrainedModel:
+        """Encode with a model in memory (training's validation and test), on ``device``, where it
+        must already be; ``checkpoint``, when given, is the file whose weights ``model`` holds, and
+        names the codes' model. Encoding puts the model in eval mode and then back as it was."""
+        sha256 = file_sha256(checkpoint) if checkpoint is not None else None
+        return cls(
+            model=model,
+            config=config,
+            checkpoint=checkpoint,
+            state=state or {},
+            device=device,
+            encoder=encoder_identity(config, bits=model.bits, checkpoint=checkpoint, sha256=sha256),
+            _splits=splits,
+        )
 
     @property
     def bits(self) -> int:
@@ -110,88 +146,99 @@ class TrainedModel:
             self._splits = build_data_splits(self.config)
         return self._splits
 
-    def encode_split(
+    @cached_property
+    def clips(self) -> ClipSpec:
+        """How this model cuts clips of items and paths it encodes (``data.*``); a split's view
+        keeps its dataset's own, built from the same config."""
+        return clip_spec(self.config)
+
+    def check_comparable(
+        self, codes: CodeSource, *, name: str, force: bool = False, warn: Callable[[str], None] | None = None
+    ) -> None:
+        """Refuse to search ``codes`` (an index, a codes file's codes) with this model's codes when
+        another model made them (:func:`vrt.codes.check_comparable`; ``force`` only warns)."""
+        check_comparable(
+            self,
+            codes,
+            first_name=f"the checkpoint {self.checkpoint}",
+            second_name=name,
+            force=force,
+            warn=warn,
+        )
+
+    def encode(
         self,
-        split: SplitName,
+        items: EncodeSource,
         *,
-        on_batch: Callable[[int], None] | None = None,
+        batch_size: int | None = None,
+        workers: int | None = None,
+        progress: Progress | None = None,
         on_skipped: Callable[[list[SkippedClip]], None] | None = None,
+        on_codes: Callable[[CodeSet], None] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> CodeSet:
-        """Codes of one split (``train``: the database, ``test``: the queries) with test-time clips.
+        """The codes of ``items``, made with test-time clips (the run's clip sampler in test mode,
+        ``data.clips_per_video`` views averaged, the deterministic transform), so that every code
+        this model makes is comparable with every other.
 
-        Unreadable videos are left out and handed to ``on_skipped``; ``on_batch`` hears how many
-        videos each batch held (for a progress bar).
+        Args:
+            items: a split's view (``trained.splits.view("test")``), a dataset, an
+                :class:`~vrt.datasets.collection.ItemList`, :class:`~vrt.datasets.items.Item` s,
+                or paths of videos, frame folders, folders of them and list files.
+            batch_size, workers: videos per batch and DataLoader worker processes
+                (``data.eval_batch_size`` and ``data.num_workers`` by default).
+            progress: hears ``progress(total=N)``, then ``progress(advance=n)`` per batch.
+            on_skipped: hears of the videos that cannot be read (they get no code).
+            on_codes: hears the codes of each batch as they are made (to save work so far).
+            stop: polled after every batch; True ends encoding with the codes made so far.
+
+        Returns:
+            The codes in the order of ``items``, labelled as listed, carrying :attr:`encoder`.
         """
-        return encode_split(
+        view = eval_view(items, clips=self.clips, config=self.config, on_skipped=on_skipped)
+        return encode_view(
             self.model,
-            self.config,
-            self.splits,
-            split,
+            view,
+            config=self.config,
             device=self.device,
-            on_batch=on_batch,
+            encoder=self.encoder,
+            batch_size=batch_size,
+            workers=workers,
+            progress=progress,
             on_skipped=on_skipped,
+            on_codes=on_codes,
+            stop=stop,
         )
 
-    @torch.no_grad()
-    def encode_video(self, path: str | Path) -> np.ndarray:
-        """Packed code ``(1, bits // 8)`` of one video file or frame folder, encoded like a test video.
 
-        Same clip sampler, ``data.clips_per_video`` views averaged and deterministic transform as
-        the splits, so the code is comparable with the ones ``encode_split`` gives.
-        """
-        from vrt.datasets.files import VideoFileDataset
-        from vrt.datasets.splitfiles import SplitEntry
-
-        path = Path(path)
-        single = VideoFileDataset(
-            entries=[SplitEntry(path.name, 0, None)],
-            root=path.parent,
-            class_names=["query"],
-            clips=replace(clip_spec(self.config), strict=True),
-            name="query video",
-        )
-        # Through the collate step and onto the device, as a batch of one: with data.pipeline
-        # device the item is a pending clip that only ClipBatch.on_device finishes.
-        batch = collate_clips(
-            [
-                ClipView(
-                    single,
-                    [0],
-                    training=False,
-                    num_clips=self.config.data.clips_per_video,
-                    threads=self.config.data.load_threads,
-                )[0]
-            ]
-        )
-        batch = batch.on_device(self.device)
-        if batch.skipped:
-            raise VideoDecodeError(batch.skipped[0].reason)
-        with autocast(self.device, self.config.train.amp):
-            u = real_valued_codes(self.model, batch.clips)
-        return pack_bits(binarize(u).cpu().numpy())
-
-
-def encode_split(
-    model: HashingModel,
-    config: Config,
-    splits: DataSplits,
-    split: SplitName,
-    *,
-    device: torch.device,
-    on_batch: Callable[[int], None] | None = None,
-    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
-) -> CodeSet:
-    """Codes of ``split`` in view order (shared by the ranks of a process group, if one is joined)."""
-    return encode_view(
-        model,
-        splits.view(split, training=False),
-        lambda shard: eval_loader(shard, config, device=device),
-        device=device,
-        amp=config.train.amp,
-        class_names=splits.class_names,
-        on_batch=on_batch,
-        on_skipped=on_skipped,
+def encoder_identity(
+    config: Config, *, bits: int, checkpoint: Path | None, sha256: str | None
+) -> EncoderIdentity:
+    """What decides the codes a model makes: its weights (the checkpoint's SHA-256), backbone,
+    head and code length, and how its clips are cut (without the options that only change speed)."""
+    raw = config_to_dict(config)
+    data = raw["data"]
+    clips = {key: _without_speed_keys(data[key], f"data.{key}") for key in _CLIP_FACTS}
+    clips["resize_short"] = data["augment"]["resize_short"]
+    return EncoderIdentity(
+        checkpoint_sha256=sha256,
+        backbone=raw["model"]["backbone"],
+        head=raw["model"]["head"],
+        bits=bits,
+        clips=clips,
+        checkpoint=None if checkpoint is None else str(checkpoint),
     )
+
+
+def _without_speed_keys(value: Any, path: str) -> Any:
+    """``value`` (a config entry at ``path``) without the keys that only decide loading speed."""
+    if not isinstance(value, dict):
+        return value
+    return {
+        key: _without_speed_keys(item, f"{path}.{key}")
+        for key, item in value.items()
+        if f"{path}.{key}" not in DATA_SPEED_KEYS
+    }
 
 
 def _stored_config(stored: dict[str, Any], checkpoint: Path, overrides: Sequence[str]) -> Config:

@@ -48,6 +48,15 @@ def recorded_options(folder: str | Path) -> dict | None:
     return options if isinstance(options, dict) else None
 
 
+def recorded_fps(folder: str | Path) -> float:
+    """The frame rate a finished frame folder's frames were written at; 0 if its marker does not say."""
+    try:
+        fps = float(json.loads((Path(folder) / DONE_MARKER).read_text(encoding="utf-8")).get("fps") or 0.0)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0.0
+    return fps if fps > 0 else 0.0
+
+
 def extract_frames(
     video: str | Path,
     folder: str | Path,

@@ -7,9 +7,11 @@ order, because not every tool pads the numbers (``1.jpg, 2.jpg, 10.jpg``).
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,33 +50,52 @@ def list_frame_files(folder: str | Path) -> list[Path]:
     return sorted(files, key=_frame_order)
 
 
-def read_frame_files(files: Sequence[str | Path], indices: Sequence[int]) -> np.ndarray:
-    """The images ``files[i]`` for ``i`` in ``indices`` as uint8 RGB ``(len(indices), H, W, 3)``.
+ImageDecoder = Callable[[Sequence[np.ndarray], Sequence[Path]], Sequence[Any]]
 
-    Each file is read once however often it repeats; grey, palette and RGBA images come out
-    as RGB.
+
+def read_frames(
+    files: Sequence[str | Path], indices: Sequence[int], *, decode: ImageDecoder | None = None
+) -> list[Any]:
+    """The images ``files[i]`` for ``i`` in ``indices``, in that order: vrt's one frame-image reader.
+
+    Each file is read once however often it repeats; ``decode`` turns the files' bytes into
+    RGB images ``(H, W, 3)`` uint8 (Pillow's numpy arrays by default; the clip readers pass
+    libjpeg-turbo's batch decoder, :func:`vrt.datasets.decoders.read_frame_images`, which gives
+    the same pixels as tensors). Grey, palette and RGBA images come out as RGB.
 
     Raises:
         IndexError: an index outside ``files``.
         VideoDecodeError: an image is missing, unreadable, or of another size than the first.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    wanted = _checked_indices(files, indices)
-    images: dict[int, np.ndarray] = {}
-    for index in dict.fromkeys(wanted):
-        file = Path(files[index])
-        try:
-            with Image.open(file) as image:
-                images[index] = np.asarray(image.convert("RGB"))
-        except (OSError, UnidentifiedImageError, ValueError) as error:
-            raise VideoDecodeError(f"{file}: cannot read the frame ({error})") from error
-    shapes = {array.shape for array in images.values()}
+    encoded = read_frame_bytes(files, indices)
+    order = list(encoded)
+    images = (decode or decode_with_pillow)([encoded[i] for i in order], [Path(files[i]) for i in order])
+    shapes = {tuple(image.shape) for image in images}
     if len(shapes) > 1:
         raise VideoDecodeError(
-            f"{Path(files[wanted[0]]).parent}: the frames of one clip differ in size {sorted(shapes)}"
+            f"{Path(files[order[0]]).parent}: the frames of one clip differ in size {sorted(shapes)}"
         )
-    return np.stack([images[i] for i in wanted])
+    by_index = dict(zip(order, images, strict=True))
+    return [by_index[int(i)] for i in indices]
+
+
+def read_frame_files(files: Sequence[str | Path], indices: Sequence[int]) -> np.ndarray:
+    """:func:`read_frames` decoded by Pillow, stacked: uint8 RGB ``(len(indices), H, W, 3)``."""
+    return np.stack(read_frames(files, indices))
+
+
+def decode_with_pillow(encoded: Sequence[np.ndarray], files: Sequence[Path]) -> list[np.ndarray]:
+    """Image files' bytes as RGB uint8 arrays, or a VideoDecodeError naming the file that fails."""
+    from PIL import Image, UnidentifiedImageError
+
+    images = []
+    for data, file in zip(encoded, files, strict=True):
+        try:
+            with Image.open(io.BytesIO(data.tobytes())) as image:
+                images.append(np.asarray(image.convert("RGB")))
+        except (OSError, UnidentifiedImageError, ValueError) as error:
+            raise VideoDecodeError(f"{file}: cannot read the frame ({error})") from error
+    return images
 
 
 def read_frame_bytes(files: Sequence[str | Path], indices: Sequence[int]) -> dict[int, np.ndarray]:
@@ -112,8 +133,6 @@ def image_size(encoded: np.ndarray, *, source: str | Path) -> tuple[int, int]:
     Raises:
         VideoDecodeError: the bytes are not an image Pillow knows.
     """
-    import io
-
     from PIL import Image, UnidentifiedImageError
 
     try:

@@ -2,7 +2,9 @@
 
 Each loss module registers itself in :data:`vrt.registry.LOSSES` (the registry imports every
 module of this package on its first lookup); miners live in :mod:`vrt.losses.miners`
-(registry ``MINERS``).
+(registry ``MINERS``), reducers in :mod:`vrt.losses.reducers` (registry ``REDUCERS``). A loss's
+``miner`` and ``reduction`` are config sections of their own, which vrt builds and passes to the
+loss (:mod:`vrt.components`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """The loss contract and the helpers losses share: input checks, pair masks, a stable softplus.
 
+Pair and triplet losses compute one loss per pair or triplet and hand them to a reducer
+(:mod:`vrt.losses.reducers`); a miner (:mod:`vrt.losses.miners`) may choose which ones count.
+
 :class:`HashingLoss` is what a loss subclasses (as pytorch-metric-learning's
 ``BaseMetricLossFunction``): its ``forward`` checks the batch once, in one place, and calls the
 subclass's :meth:`~HashingLoss.compute` with float embeddings. A loss built with the code length
@@ -10,9 +13,12 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
+
+C = TypeVar("C")
 
 
 class HashingLoss(nn.Module, ABC):
@@ -80,13 +86,18 @@ def log1p_exp(x: Tensor) -> Tensor:
     return x.clamp_min(0.0) + torch.log1p(torch.exp(-x.abs()))
 
 
-def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
-    """Mean of ``values`` where ``mask``; 0 (still on the graph) when nothing is selected.
+def check_component(component: C, *, kind: str, loss: str) -> C:
+    """A built miner or reducer (any callable), or ``None``; a name is refused with the reason.
 
-    A batch without a pair of some kind is normal (one class, one clip), and a step must still
-    be able to call ``backward()``.
+    vrt builds a loss's miner and reducer from their config sections and passes the objects
+    (:func:`vrt.components.build`); a loss never looks a name up itself.
     """
-    return torch.where(mask, values, 0.0).sum() / mask.sum().clamp_min(1).to(values.dtype)
+    if component is not None and not callable(component):
+        raise TypeError(
+            f"{loss}'s {kind} must be a built {kind} or None, got {component!r}; vrt builds it from "
+            f"the config's {kind} section (vrt.components.build)"
+        )
+    return component
 
 
 def check_positive(value: float, *, name: str, allow_zero: bool = False) -> float:

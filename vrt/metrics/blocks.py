@@ -22,11 +22,13 @@ from vrt.runtime.cpus import usable_cores
 
 __all__ = [
     "MEMORY_CAP",
+    "MIN_LEVEL_BLOCK",
     "PAIRS_PER_BLOCK",
     "Block",
     "Engine",
     "available_memory",
     "default_block_size",
+    "default_level_block_size",
     "default_workers",
     "default_memory_budget",
     "plan_blocks",
@@ -44,6 +46,8 @@ MEMORY_CAP = 1 << 30
 #: 2M (best of 15 calls each). The sort works a few rows at a time (``ranking._SORT_BUFFER_BYTES``),
 #: so its index arrays stay in cache whatever the block size.
 PAIRS_PER_BLOCK = 5 << 19
+#: Fewest queries in a block of the counts alone (:func:`default_level_block_size`).
+MIN_LEVEL_BLOCK = 32
 # Working bytes per (query, item) pair of the sort engine, generously: distances, marks, XOR
 # words, the sort's index arrays, gathered labels and masks.
 _BYTES_PER_PAIR = 32
@@ -91,6 +95,27 @@ def default_block_size(
     width = min(num_database, DEFAULT_CHUNK_SIZE) + bits + 1
     by_speed = PAIRS_PER_BLOCK // width
     by_memory = memory_budget // (max(1, workers) * width * _BYTES_PER_PAIR)
+    return max(1, min(by_speed, by_memory))
+
+
+def default_level_block_size(
+    num_database: int, *, bits: int = 64, workers: int = 1, memory_budget: int | None = None
+) -> int:
+    """Queries per block of the counts alone (:meth:`BlockRanker.count_levels`).
+
+    About :data:`PAIRS_PER_BLOCK` pairs, and at least :data:`MIN_LEVEL_BLOCK` queries: the
+    distances are held a few rows by one column chunk at a time whatever the block size, and a
+    block of few queries against a long database would pay its per-tile calls for few rows.
+    Memory only bounds the per-query counts (``within`` and ``relevant_within``, ``bits + 1`` of
+    each) of the ``workers`` blocks in flight.
+    """
+    if num_database <= 0:
+        raise ValueError(f"num_database must be positive, got {num_database}")
+    if memory_budget is None:
+        memory_budget = default_memory_budget()
+    levels = bits + 1
+    by_speed = max(MIN_LEVEL_BLOCK, PAIRS_PER_BLOCK // (num_database + levels))
+    by_memory = memory_budget // (max(1, workers) * 16 * levels)
     return max(1, min(by_speed, by_memory))
 
 

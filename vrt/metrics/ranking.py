@@ -23,6 +23,11 @@ block of queries and return the same :class:`BlockRanking` (numpy only):
     classes, databases of 10k to 200k items: building the int64 keys and the bincount cost more
     than numpy's radix sort), so ``sort`` is the default and ``count`` the independent check
     that the tests hold ``sort`` to.
+
+The tie-aware values, P@H<=r and the PR curve need only the counts per distance, not the ranks:
+:meth:`BlockRanker.count_levels` gives those alone (:class:`BlockCounts`), without ranking
+anything: a bincount of the distances (taken two at a time in long rows), and one of the
+relevant items' own columns (about one item in the number of classes).
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from vrt.metrics.hamming import HammingScanner
+from vrt.metrics.levels import level_counts
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "BlockRanker", "BlockRanking"]
+__all__ = ["DEFAULT_CHUNK_SIZE", "BlockCounts", "BlockRanker", "BlockRanking"]
 
 #: Database columns ranked together by the sort engine. Sorting a row of 65,536 items keeps its
 #: index arrays (1 MiB) in cache; a 1,000,000-item row sorts about 1.5x slower per item here.
@@ -46,6 +52,11 @@ _SORT_BUFFER_BYTES = 1 << 19
 # them together stay under this many bytes (rebuilding them per block took about 2% of a
 # UCF101-sized evaluation); past it (huge databases) they are rebuilt per block.
 _MARK_CACHE_BYTES = 1 << 26
+# Distances :meth:`BlockRanker.count_levels` holds at once: a few rows of a column chunk (15 of
+# 50,000 items, as many as level_counts counts in one call for 64-bit codes), so that they stay
+# in cache between the Hamming pass and the counts. 512 KiB and 1 MiB took about as long,
+# 256 KiB longer.
+_COUNT_BUFFER_BYTES = 3 << 18
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,6 +72,19 @@ class BlockRanking:
     ranks: np.ndarray  # int64 [M], 1-based rank in the stable Hamming ranking
     distances: np.ndarray  # intp [M], Hamming distance of the relevant item
     within: np.ndarray  # int64 [b, bits + 1]
+
+
+@dataclass(frozen=True, eq=False)
+class BlockCounts:
+    """The counts per distance of one block of ``b`` queries, without ranks (numpy arrays).
+
+    ``within[q, r]`` counts the database items at distance ``<= r`` from query ``q`` (its last
+    column is the database size), ``relevant_within[q, r]`` the relevant ones: the same values
+    as :attr:`BlockRanking.within` and :func:`vrt.metrics.measures.relevant_within` give.
+    """
+
+    within: np.ndarray  # int64 [b, bits + 1]
+    relevant_within: np.ndarray  # int64 [b, bits + 1]
 
 
 def _unsigned_dtype(max_value: int) -> np.dtype:
@@ -97,6 +121,7 @@ class BlockRanker:
         self.chunk_width = int(np.diff(self.edges).max())
         self.class_sizes = np.bincount(self.labels, minlength=self.num_classes)
         self._marks: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._by_class: tuple[np.ndarray, np.ndarray] | None = None
 
     def count_bytes_per_query(self, label: int) -> int:
         """Peak working bytes per query of :meth:`rank_counted` (keys, counters, distances)."""
@@ -115,13 +140,7 @@ class BlockRanker:
         and so on. A single ``labels`` value without ``sizes`` gives every query that class.
         """
         num_rows, levels = query_codes.shape[0], self.levels
-        if isinstance(labels, (int, np.integer)):
-            group_labels, group_sizes = [int(labels)], [num_rows] if sizes is None else list(sizes)
-        else:
-            group_labels, group_sizes = [int(label) for label in labels], list(sizes or [])
-        if len(group_labels) != len(group_sizes) or sum(group_sizes) != num_rows or min(group_sizes) < 1:
-            raise ValueError(f"groups of sizes {group_sizes} do not cover {num_rows} queries")
-        bounds = np.cumsum([0, *group_sizes]).tolist()
+        group_labels, bounds = _groups(num_rows, labels, sizes)
         num_chunks = len(self.edges) - 1
         # Per group, the columns the sort must find: the sentinels and the relevant items.
         marks = [self._class_marks(label) for label in group_labels]
@@ -225,6 +244,83 @@ class BlockRanker:
         closer = positions[is_sentinel].reshape(num_rows, levels) - row_starts[:, None] - np.arange(levels)
         return rows, ranks, distances, closer
 
+    # -- counts per distance alone ------------------------------------------------------------
+
+    def count_levels(
+        self, query_codes: np.ndarray, labels: int | Sequence[int], sizes: Sequence[int] | None = None
+    ) -> BlockCounts:
+        """The counts per distance of a block of queries grouped by class, without ranking.
+
+        ``labels`` and ``sizes`` describe the groups as in :meth:`rank_sorted`. The distances are
+        computed once, a tile of a few rows by one column chunk at a time; each group's relevant
+        items are counted in their own columns, and all items with one bincount
+        (:func:`~vrt.metrics.levels.level_counts`).
+        """
+        num_rows, levels = query_codes.shape[0], self.levels
+        group_labels, bounds = _groups(num_rows, labels, sizes)
+        dtype, edges = self.scanner.dtype, self.edges.tolist()
+        # Tiles of a few rows by one column chunk (all columns up to DEFAULT_CHUNK_SIZE), so that
+        # the distances stay in cache from the Hamming pass to the counts, whatever the database
+        # size; the counts of the chunks add up.
+        step = max(1, _COUNT_BUFFER_BYTES // ((self.chunk_width + 1) * dtype.itemsize))
+        buffer = np.empty(min(step, num_rows) * (self.chunk_width + 1), dtype=dtype)
+        within = np.zeros((num_rows, levels), dtype=np.int64)
+        relevant = np.zeros((num_rows, levels), dtype=np.int64)
+        for group, label in enumerate(group_labels):
+            columns = self._class_columns(label)
+            for first in range(bounds[group], bounds[group + 1], step):
+                last = min(first + step, bounds[group + 1])
+                for start, stop in zip(edges[:-1], edges[1:], strict=True):
+                    self._count_tile(
+                        query_codes[first:last],
+                        start,
+                        stop,
+                        columns,
+                        buffer,
+                        within[first:last],
+                        relevant[first:last],
+                    )
+        np.cumsum(relevant, axis=1, out=relevant)
+        return BlockCounts(within=within, relevant_within=relevant)
+
+    def _count_tile(
+        self,
+        query_codes: np.ndarray,
+        start: int,
+        stop: int,
+        columns: np.ndarray,
+        buffer: np.ndarray,
+        within: np.ndarray,
+        relevant: np.ndarray,
+    ) -> None:
+        """Add the counts of database columns ``start:stop`` to ``within`` (cumulative) and
+        ``relevant`` (per distance); ``columns`` are the relevant columns, ascending."""
+        num_rows, levels, width = query_codes.shape[0], self.levels, stop - start
+        # An odd width gets a last column of zeros for level_counts' two-at-a-time count.
+        padded = width % 2 == 1 and self.scanner.dtype == np.uint8
+        rows = buffer[: num_rows * (width + padded)].reshape(num_rows, width + padded)
+        if padded:
+            rows[:, width] = 0
+        distances = self.scanner.distances(query_codes, start=start, stop=stop, out=rows[:, :width])
+        first, last = np.searchsorted(columns, [start, stop])
+        if last > first:
+            keys = np.take(distances, columns[first:last] - start, axis=1).astype(np.intp)
+            keys += (np.arange(num_rows) * levels)[:, None]
+            relevant += np.bincount(keys.reshape(-1), minlength=num_rows * levels).reshape(num_rows, levels)
+        within += level_counts(rows, levels)
+        if padded:
+            within -= 1  # the padding column, at distance 0
+
+    def _class_columns(self, label: int) -> np.ndarray:
+        """The database columns of class ``label`` (a value of :meth:`map_labels`), ascending."""
+        if label >= self.num_classes:
+            return np.empty(0, dtype=np.intp)
+        if self._by_class is None:  # threads may both build it: same value, no harm
+            order = np.argsort(self.labels, kind="stable")  # each class's columns stay ascending
+            self._by_class = order, np.concatenate([[0], np.cumsum(self.class_sizes)])
+        order, bounds = self._by_class
+        return order[bounds[label] : bounds[label + 1]]
+
     # -- count engine -------------------------------------------------------------------------
 
     def rank_counted(self, query_codes: np.ndarray, label: int) -> BlockRanking:
@@ -275,3 +371,16 @@ class BlockRanker:
         """Query labels (``0..C-1``, or -1 for classes the database lacks) in the engines' dtype."""
         dense_labels = np.asarray(dense_labels)
         return np.where(dense_labels >= 0, dense_labels, self.no_match).astype(self.labels.dtype)
+
+
+def _groups(
+    num_rows: int, labels: int | Sequence[int], sizes: Sequence[int] | None
+) -> tuple[list[int], list[int]]:
+    """The groups' labels and their row bounds (group ``g`` is rows ``bounds[g]:bounds[g + 1]``)."""
+    if isinstance(labels, (int, np.integer)):
+        group_labels, group_sizes = [int(labels)], [num_rows] if sizes is None else list(sizes)
+    else:
+        group_labels, group_sizes = [int(label) for label in labels], list(sizes or [])
+    if len(group_labels) != len(group_sizes) or sum(group_sizes) != num_rows or min(group_sizes) < 1:
+        raise ValueError(f"groups of sizes {group_sizes} do not cover {num_rows} queries")
+    return group_labels, np.cumsum([0, *group_sizes]).tolist()

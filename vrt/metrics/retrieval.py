@@ -24,6 +24,12 @@ only lower the figures, and the report warns how many there are.
 Queries are ranked in blocks (see :mod:`vrt.metrics.blocks`), so memory stays bounded whatever
 the sizes, and the values do not depend on the block size, the engine or the number of threads.
 Every evaluation also describes the codes (:mod:`vrt.metrics.code_diagnostics`).
+
+The database-order values need the stable rank of every relevant item, which costs a ranking of
+every (query, item) pair; the tie-aware values need only the counts per distance.
+``database_order=False`` skips the ranking (:meth:`~vrt.metrics.ranking.BlockRanker.count_levels`):
+the tie-aware values, P@H<=r, the PR curve and the diagnostics come out identical, and the
+``*_database_order`` values are NaN (``None`` in :meth:`RetrievalReport.to_dict`).
 """
 
 from __future__ import annotations
@@ -31,13 +37,21 @@ from __future__ import annotations
 import numpy as np
 
 from vrt.codes import CodeSet
+from vrt.codes.identity import check_lengths
 from vrt.errors import VrtError
-from vrt.metrics.blocks import Block, Engine, default_workers, plan_blocks, run_in_order
+from vrt.metrics.blocks import (
+    Block,
+    Engine,
+    default_level_block_size,
+    default_workers,
+    plan_blocks,
+    run_in_order,
+)
 from vrt.metrics.code_diagnostics import code_stats
 from vrt.metrics.measures import BlockScores, score_block
-from vrt.metrics.ranking import BlockRanker
+from vrt.metrics.ranking import BlockCounts, BlockRanker
 from vrt.metrics.scores import ClassScore, PRCurve, QueryScores, RetrievalReport
-from vrt.metrics.tie_aware import TieAwareScores, harmonic_numbers
+from vrt.metrics.tie_aware import TieAwareScores, harmonic_numbers, tie_aware_scores
 
 __all__ = [
     "ClassScore",
@@ -76,8 +90,9 @@ def _check_int(value: object, *, name: str, minimum: int = 1) -> int:
 def _check_sets(query: CodeSet, database: CodeSet) -> None:
     if not isinstance(query, CodeSet) or not isinstance(database, CodeSet):
         raise TypeError("query and database must be CodeSet instances (see vrt.codes.load_codes)")
-    if query.bits != database.bits:
-        raise ValueError(f"query codes have {query.bits} bits but database codes have {database.bits}")
+    # The length rule of the one comparability check; whether one model made both sets is the
+    # caller's to check (vrt.inference.evaluation.evaluate does, with check_comparable).
+    check_lengths(query.bits, database.bits, first_name="the query codes", second_name="the database codes")
     if len(query) == 0 or len(database) == 0:
         raise ValueError(f"nothing to evaluate: {len(query)} queries, {len(database)} database items")
     unlabelled = len(query) - int(np.count_nonzero(query.labelled))
@@ -105,7 +120,8 @@ def score_queries(
     workers: int | None = None,
     engine: Engine = "sort",
     chunk_size: int | None = None,
-    curve: bool = True,
+    curve: bool | None = None,
+    database_order: bool = True,
 ) -> QueryScores:
     """Per-query metrics of ``query`` against ``database``.
 
@@ -117,14 +133,23 @@ def score_queries(
         block_size: queries ranked together; None sizes blocks for speed within the free memory
             (:func:`~vrt.metrics.blocks.default_block_size`).
         workers: threads ranking blocks side by side; None: one per core (at most 8).
-        engine: ``sort`` or ``count`` (see :mod:`vrt.metrics.ranking`).
-        chunk_size: database columns the sort engine ranks at once.
+        engine: ``sort`` or ``count``, the ranking engine of the database-order values (see
+            :mod:`vrt.metrics.ranking`); unused without them.
+        chunk_size: database columns the sort engine ranks, or the counts alone count, at once.
         curve: compute ``map_at_k_curve`` (mAP@K for every K, ties in database order); without
-            it, the curve is empty.
+            it, the curve is empty. None (the default): when ``database_order`` is computed.
+        database_order: compute the ``*_database_order`` values, which rank every (query, item)
+            pair; False counts items per distance instead, which is all the tie-aware values,
+            P@H<=r and the PR curve need (identical values, several times faster), and leaves
+            the ``*_database_order`` values NaN.
 
     None of ``block_size``, ``workers``, ``engine`` and ``chunk_size`` changes a per-query value.
     """
     _check_sets(query, database)
+    if curve is None:
+        curve = bool(database_order)
+    if curve and not database_order:
+        raise ValueError("the mAP@K curve has ties in database order: it needs database_order=True")
     topk = _check_int(topk, name="topk")
     radius = _check_int(radius, name="radius", minimum=0)
     if radius > database.bits:
@@ -145,9 +170,29 @@ def score_queries(
     num_relevant = np.where(query_dense >= 0, class_sizes[np.maximum(query_dense, 0)], 0).astype(np.int64)
     ranker = BlockRanker(database.codes, database_dense, chunk_size=chunk_size)
     labels = ranker.map_labels(query_dense)
-    blocks = plan_blocks(labels, ranker, engine=engine, block_size=block_size, workers=workers)
-
     harmonic = harmonic_numbers(num_database)
+    if not database_order:
+        within, relevant_within, tie_aware = _count_levels(
+            query, ranker, labels, depth=depth, harmonic=harmonic, block_size=block_size, workers=workers
+        )
+        return _query_scores(
+            query,
+            database,
+            tie_aware,
+            within=within,
+            relevant_within=relevant_within,
+            num_relevant=num_relevant,
+            topk=topk,
+            radius=radius,
+            depth=depth,
+            average_precision_database_order=np.full(num_queries, np.nan),
+            average_precision_at_k_database_order=np.full(num_queries, np.nan),
+            found_at_k_database_order=np.full(num_queries, np.nan),
+            map_at_k_curve=np.empty(0),
+            database_order=False,
+        )
+
+    blocks = plan_blocks(labels, ranker, engine=engine, block_size=block_size, workers=workers)
 
     def rank_and_score(block: Block) -> BlockScores:
         codes = query.codes[block.queries]
@@ -178,20 +223,85 @@ def score_queries(
             step_sum.add(scores.step_ranks, scores.steps)
 
     num_valid = int(np.count_nonzero(num_relevant))
+    return _query_scores(
+        query,
+        database,
+        tie_aware,
+        within=within,
+        relevant_within=relevant_within,
+        num_relevant=num_relevant,
+        topk=topk,
+        radius=radius,
+        depth=depth,
+        average_precision_database_order=average_precision,
+        average_precision_at_k_database_order=average_precision_at_k,
+        found_at_k_database_order=found_at_k,
+        map_at_k_curve=_curve_mean(step_sum, num_valid) if curve else np.empty(0),
+        database_order=True,
+    )
+
+
+def _count_levels(
+    query: CodeSet,
+    ranker: BlockRanker,
+    labels: np.ndarray,
+    *,
+    depth: int,
+    harmonic: np.ndarray,
+    block_size: int | None,
+    workers: int,
+) -> tuple[np.ndarray, np.ndarray, TieAwareScores]:
+    """``within``, ``relevant_within`` and the tie-aware values of every query, without ranking."""
+    if block_size is None:
+        block_size = default_level_block_size(ranker.num_database, bits=ranker.levels - 1, workers=workers)
+    blocks = plan_blocks(labels, ranker, engine="sort", block_size=block_size, workers=workers)
+
+    def count(block: Block) -> BlockCounts:
+        return ranker.count_levels(query.codes[block.queries], block.labels, block.sizes)
+
+    num_queries = len(query)
+    within = np.empty((num_queries, ranker.levels), dtype=np.int64)
+    relevant_within = np.empty((num_queries, ranker.levels), dtype=np.int64)
+    for block, counts in zip(blocks, run_in_order(count, blocks, workers=workers), strict=True):
+        within[block.queries] = counts.within
+        relevant_within[block.queries] = counts.relevant_within
+    # Once for all queries (a few passes of many rows), not block by block: the same values
+    # (each query's depend on its own counts alone), with far fewer small numpy calls.
+    return within, relevant_within, tie_aware_scores(within, relevant_within, depth=depth, harmonic=harmonic)
+
+
+def _query_scores(
+    query: CodeSet,
+    database: CodeSet,
+    tie_aware: TieAwareScores,
+    *,
+    within: np.ndarray,
+    relevant_within: np.ndarray,
+    num_relevant: np.ndarray,
+    topk: int,
+    radius: int,
+    depth: int,
+    average_precision_database_order: np.ndarray,
+    average_precision_at_k_database_order: np.ndarray,
+    found_at_k_database_order: np.ndarray,
+    map_at_k_curve: np.ndarray,
+    database_order: bool,
+) -> QueryScores:
+    num_database = len(database)
     database_stats = code_stats(database)
     return QueryScores(
         average_precision=tie_aware.average_precision,
-        average_precision_database_order=average_precision,
+        average_precision_database_order=average_precision_database_order,
         average_precision_at_k=tie_aware.average_precision_at_k,
-        average_precision_at_k_database_order=average_precision_at_k,
+        average_precision_at_k_database_order=average_precision_at_k_database_order,
         precision_at_k=tie_aware.found_at_k / depth,
-        precision_at_k_database_order=found_at_k / depth,
+        precision_at_k_database_order=found_at_k_database_order / depth,
         recall_at_k=_recall(tie_aware.found_at_k, num_relevant),
-        recall_at_k_database_order=_recall(found_at_k, num_relevant),
+        recall_at_k_database_order=_recall(found_at_k_database_order, num_relevant),
         num_relevant=num_relevant,
         within=within,
         relevant_within=relevant_within,
-        map_at_k_curve=_curve_mean(step_sum, num_valid) if curve else np.empty(0),
+        map_at_k_curve=map_at_k_curve,
         labels=query.labels,
         class_names=query.class_names if query.class_names is not None else database.class_names,
         topk=topk,
@@ -200,6 +310,7 @@ def score_queries(
         query_codes=database_stats if query is database else code_stats(query),
         database_codes=database_stats,
         unlabelled_database=num_database - int(np.count_nonzero(database.labelled)),
+        database_order=database_order,
     )
 
 
@@ -255,6 +366,7 @@ def evaluate_retrieval(
     block_size: int | None = None,
     workers: int | None = None,
     engine: Engine = "sort",
+    database_order: bool = True,
 ) -> RetrievalReport:
     """The metrics of ``query`` against ``database`` (see :func:`score_queries` for the arguments)."""
     scores = score_queries(
@@ -266,5 +378,6 @@ def evaluate_retrieval(
         workers=workers,
         engine=engine,
         curve=False,
+        database_order=database_order,
     )
     return scores.report()

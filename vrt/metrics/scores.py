@@ -26,10 +26,11 @@ class RetrievalReport:
     """Aggregated metrics of one query set against one database.
 
     ``map``, ``map_at_k``, ``precision_at_k`` and ``recall_at_k`` are tie-aware; the
-    ``*_database_order`` fields are those of the stable ranking. The AP-based means and the
-    recalls are NaN when no query has a relevant item in the database (:meth:`to_dict` turns NaN
-    into None so the dictionary stays valid JSON). ``warnings`` says what makes the figures
-    doubtful: collapsed codes, or K beyond the database size.
+    ``*_database_order`` fields are those of the stable ranking, and NaN when they were not
+    computed (``database_order`` False, see :func:`~vrt.metrics.retrieval.score_queries`). The
+    AP-based means and the recalls are NaN when no query has a relevant item in the database
+    (:meth:`to_dict` turns NaN into None so the dictionary stays valid JSON). ``warnings`` says
+    what makes the figures doubtful: collapsed codes, or K beyond the database size.
     """
 
     map: float
@@ -49,11 +50,13 @@ class RetrievalReport:
     query_codes: CodeStats
     database_codes: CodeStats
     warnings: tuple[str, ...]
+    database_order: bool = True  # whether the *_database_order values were computed
 
     def to_dict(self) -> dict[str, Any]:
         """Flat dictionary with K and r in the key names (``map@100``, ``precision@H<=2``).
 
-        Also ``code_stats`` (``{"query": ..., "database": ...}``) and the ``warnings`` list.
+        Also ``code_stats`` (``{"query": ..., "database": ...}``) and the ``warnings`` list. The
+        ``*_database_order`` keys are always there, None when they were not computed.
         """
         k = self.topk
         return {
@@ -62,7 +65,7 @@ class RetrievalReport:
             f"map@{k}": _finite_or_none(self.map_at_k),
             f"map@{k}_database_order": _finite_or_none(self.map_at_k_database_order),
             f"precision@{k}": float(self.precision_at_k),
-            f"precision@{k}_database_order": float(self.precision_at_k_database_order),
+            f"precision@{k}_database_order": _finite_or_none(self.precision_at_k_database_order),
             f"recall@{k}": _finite_or_none(self.recall_at_k),
             f"recall@{k}_database_order": _finite_or_none(self.recall_at_k_database_order),
             f"precision@H<={self.radius}": float(self.precision_at_radius),
@@ -125,9 +128,10 @@ class QueryScores:
 
     Unsuffixed values are tie-aware (expectations over random orders within tie groups; the
     ``precision_at_k`` and ``recall_at_k`` of a query are then fractional), ``*_database_order``
-    values those of the stable ranking. The AP arrays and recalls are NaN for queries without a
-    relevant item in the database (``num_relevant == 0``). ``within[q, r]`` and
-    ``relevant_within[q, r]`` count the items and the relevant items at distance ``<= r``.
+    values those of the stable ranking (all NaN when ``database_order`` is False: they were not
+    computed). The AP arrays and recalls are NaN for queries without a relevant item in the
+    database (``num_relevant == 0``). ``within[q, r]`` and ``relevant_within[q, r]`` count the
+    items and the relevant items at distance ``<= r``.
     ``map_at_k_curve[K - 1]`` is mAP@K with ties in database order (a tie-aware value for every
     K would cost a hypergeometric sum per query and K).
     """
@@ -152,6 +156,7 @@ class QueryScores:
     query_codes: CodeStats
     database_codes: CodeStats
     unlabelled_database: int = 0  # database items with label -1, relevant to no query
+    database_order: bool = True  # whether the *_database_order values were computed
 
     @property
     def has_relevant(self) -> np.ndarray:
@@ -206,6 +211,7 @@ class QueryScores:
             query_codes=self.query_codes,
             database_codes=self.database_codes,
             warnings=tuple(self.warnings()),
+            database_order=self.database_order,
         )
 
     def pr_curve(self) -> PRCurve:

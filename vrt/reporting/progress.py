@@ -12,9 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 @contextmanager
 def progress_bar(
-    console: Console, description: str, *, total: int, show_loss: bool = False, quiet: bool = False
+    console: Console,
+    description: str,
+    *,
+    total: int | None = None,
+    show_loss: bool = False,
+    quiet: bool = False,
 ) -> Iterator[Callable[..., None]]:
-    """Yields ``update(advance=n | completed=n, loss=..., rate=...)``.
+    """Yields ``update(total=n, advance=n | completed=n, loss=..., rate=...)``; a total can come later.
 
     A live bar only makes sense on a terminal; in logs the per-epoch line says it all.
     """

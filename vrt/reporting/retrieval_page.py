@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vrt.codes import UNLABELLED, CodeSet
+from vrt.codes import UNLABELLED, CodeSet, check_comparable
 from vrt.index.exact import exact_topk
 from vrt.reporting.thumbnails import THUMBNAIL_SIDE, Thumbnails
 from vrt.runtime.fileio import atomic_write_text
@@ -123,8 +123,10 @@ def write_retrieval_page(
         num_queries: queries sampled (without replacement, with ``seed``), shown in set order.
         topk: results per query.
     """
-    if query.bits != database.bits:
-        raise ValueError(f"query codes have {query.bits} bits but the database has {database.bits}")
+    # The evaluation that writes the page has checked the two sets and said what it found.
+    check_comparable(
+        query, database, first_name="the queries", second_name="the database", force=True, warn=_quiet
+    )
     if num_queries < 1 or topk < 1:
         raise ValueError(f"num_queries and topk must be at least 1, got {num_queries} and {topk}")
     rng = np.random.default_rng(seed)
@@ -375,3 +377,7 @@ def _class_name(label: int, class_names: list[str] | None) -> str:
 
 def _escape(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _quiet(_message: str) -> None:
+    """Warnings already given by the evaluation the page belongs to."""

@@ -1,8 +1,8 @@
 """One row per configuration of runs, in the style of the reference results tables (``vrt report``).
 
 A run directory is what ``vrt train`` writes: ``config.yaml`` (the resolved config) and, once
-trained, ``results.json`` (test-split metrics). ``eval/metrics.json``, written by ``vrt eval``,
-takes precedence for the metrics when present. Runs whose configs differ only in ``train.seed``
+trained, ``results.json`` (test-split metrics). ``eval/results.json``, written by ``vrt eval --output``
+(``eval/metrics.json`` before it), takes precedence for the metrics when present. Runs whose configs differ only in ``train.seed``
 (and that report the same K) share a row: each metric is the mean over the seeds with its
 sample standard deviation. Reads YAML and JSON only: no torch, no registry.
 
@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from vrt.errors import VrtError
+from vrt.reporting.results import read_metrics
 from vrt.rundir import RunDirectory
 
 __all__ = [
@@ -105,29 +106,21 @@ def _get(data: Any, dotted: str) -> Any:
     return data
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise RunDirectoryError(f"{path}: not readable JSON ({error})") from error
-    if not isinstance(data, dict):
-        raise RunDirectoryError(f"{path}: expected a JSON object")
-    return data
-
-
 def _metrics(run_dir: Path) -> dict[str, Any]:
-    """The run's test metrics: eval/metrics.json's when ``vrt eval`` wrote one, else results.json's."""
+    """The run's test metrics: those of ``vrt eval --output RUN/eval`` when it wrote any, else
+    results.json's (files of every generation: :func:`~vrt.reporting.results.read_metrics`)."""
     paths = RunDirectory(run_dir)
-    evaluated = paths.eval_metrics
-    if evaluated.is_file():
-        return dict(_read_json(evaluated).get("metrics", {}))
-    results = paths.results
-    if not results.is_file():
+    found = [path for path in paths.eval_results if path.is_file()]
+    path = found[0] if found else paths.results
+    if not path.is_file():
         raise RunDirectoryError(
             f"{run_dir} has no results.json: the run has not finished (or run `vrt eval --checkpoint "
             f"{run_dir / 'best.pt'} --output {run_dir / 'eval'}`)"
         )
-    return _read_json(results)
+    try:
+        return read_metrics(path)
+    except (OSError, ValueError) as error:
+        raise RunDirectoryError(f"{path}: not readable JSON ({error})") from error
 
 
 def _topk(metrics: dict[str, Any]) -> int | None:

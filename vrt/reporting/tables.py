@@ -13,15 +13,18 @@ from vrt.registry import Registry
 def retrieval_table(
     report: RetrievalReport, *, title: str = "Retrieval by Hamming ranking", caption: str | None = None
 ) -> Table:
-    """The report's values, the tie-aware ones first; the database-order mAP figures beside them."""
+    """The report's values, the tie-aware ones first; the database-order mAP figures beside them
+    when they were computed."""
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left", min_width=44)
     table.add_column("metric")
     table.add_column("value", justify="right")
     k = report.topk
     table.add_row("mAP", f"{report.map:.4f}")
-    table.add_row("mAP, ties in database order", f"{report.map_database_order:.4f}")
+    if report.database_order:  # computed only when asked: they rank every pair
+        table.add_row("mAP, ties in database order", f"{report.map_database_order:.4f}")
     table.add_row(f"mAP@{k}", f"{report.map_at_k:.4f}")
-    table.add_row(f"mAP@{k}, ties in database order", f"{report.map_at_k_database_order:.4f}")
+    if report.database_order:
+        table.add_row(f"mAP@{k}, ties in database order", f"{report.map_at_k_database_order:.4f}")
     table.add_row(f"precision@{k}", f"{report.precision_at_k:.4f}")
     table.add_row(f"recall@{k}", f"{report.recall_at_k:.4f}")
     table.add_row(f"precision within Hamming radius {report.radius}", f"{report.precision_at_radius:.4f}")

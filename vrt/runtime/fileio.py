@@ -10,6 +10,7 @@ process keeps its own.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import socket
@@ -21,7 +22,14 @@ from typing import BinaryIO
 
 from vrt.runtime.syserrors import is_system_error, system_error
 
-__all__ = ["atomic_write", "atomic_write_text", "check_name_length", "pid_alive", "remove_stale_temporaries"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_text",
+    "check_name_length",
+    "file_sha256",
+    "pid_alive",
+    "remove_stale_temporaries",
+]
 
 HOST_TAG = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 # Names as atomic_write makes them: the destination, the writer's pid and host tag, mkstemp's random.
@@ -143,3 +151,12 @@ def _current_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB blocks (a checkpoint can be large)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

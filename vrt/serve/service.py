@@ -8,7 +8,7 @@ model, one video at a time), searching and thumbnails do not need one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +16,12 @@ from urllib.parse import quote
 
 from vrt.datasets.splitfiles import VIDEO_EXTENSIONS
 from vrt.errors import VideoDecodeError, VrtError
-from vrt.index import HammingIndex, QueryMismatchError, load_index
+from vrt.index import HammingIndex, load_index
 from vrt.reporting.retrieval_page import jpeg_bytes, jpeg_data_uri
 from vrt.reporting.thumbnails import video_thumbnails
 
 if TYPE_CHECKING:
+    from vrt.datasets.items import SkippedClip
     from vrt.inference import TrainedModel
 
 __all__ = ["MAX_TOPK", "NotAVideoError", "SearchService"]
@@ -37,16 +38,21 @@ class SearchService:
 
     Args:
         index: the items searched.
-        trained: encodes uploaded videos; its code length must be the index's.
+        trained: encodes uploaded videos; it must be the model that made the index's codes
+            (:func:`vrt.codes.check_comparable`) unless ``force``.
         videos: the folder the index's ids are paths in (for thumbnails); None: no thumbnails.
     """
 
-    def __init__(self, *, index: HammingIndex, trained: TrainedModel, videos: Path | None = None) -> None:
-        if trained.bits != index.bits:
-            raise QueryMismatchError(
-                f"the checkpoint {trained.checkpoint} makes {trained.bits}-bit codes but the index has "
-                f"{index.bits}-bit codes"
-            )
+    def __init__(
+        self,
+        *,
+        index: HammingIndex,
+        trained: TrainedModel,
+        videos: Path | None = None,
+        force: bool = False,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        trained.check_comparable(index, name="the index", force=force, warn=warn)
         self.index = index
         # Folded once: the page asks for matches on every keystroke.
         self._folded_ids = [(item_id.casefold(), item_id) for item_id in index.ids.tolist()]
@@ -64,8 +70,11 @@ class SearchService:
         *,
         videos: str | Path | None = None,
         overrides: Sequence[str] = (),
+        force: bool = False,
+        warn: Callable[[str], None] | None = None,
     ) -> SearchService:
-        """Load the index and the checkpoint (``overrides``: ``--set`` changes of its stored config)."""
+        """Load the index and the checkpoint (``overrides``: ``--set`` changes of its stored config;
+        ``force``: serve a checkpoint of another model than the index's anyway)."""
         from vrt.inference import TrainedModel
 
         if videos is not None and not Path(videos).is_dir():
@@ -74,6 +83,8 @@ class SearchService:
             index=load_index(index),
             trained=TrainedModel.load(checkpoint, overrides=overrides),
             videos=Path(videos) if videos is not None else None,
+            force=force,
+            warn=warn,
         )
 
     def info(self) -> dict[str, Any]:
@@ -108,14 +119,19 @@ class SearchService:
         if Path(name).suffix.lower() not in VIDEO_EXTENSIONS:
             accepted = ", ".join(sorted(VIDEO_EXTENSIONS))
             raise NotAVideoError(f"{name!r} is not a video file: upload one of {accepted}")
+        from vrt.datasets.items import Item
+
+        skipped: list[SkippedClip] = []
         try:
             with self._encoding:
-                code = self.trained.encode_video(path)
+                codes = self.trained.encode([Item(name, path, "video")], workers=0, on_skipped=skipped.extend)
+            if skipped:
+                raise VideoDecodeError(skipped[0].reason)
             frames = video_thumbnails(paths={name: path}, num_frames=1)(name)
         except VideoDecodeError as error:
             reason = str(error).replace(str(path), name)
             raise NotAVideoError(f"{name!r} is not a readable video ({reason})") from None
-        distances, positions = self.index.search(code, k)
+        distances, positions = self.index.search(codes.codes, k)
         query = {"id": name, "label": -1, "class_name": None, "thumbnail": jpeg_data_uri(frames[0])}
         return {"query": query, "results": self._results(distances, positions)}
 

@@ -16,11 +16,11 @@ import torch
 from torch import nn
 
 from vrt.data.collate import ClipBatch
-from vrt.datasets.base import SkippedClip
+from vrt.datasets.items import SkippedClip
 from vrt.errors import TrainingError
 from vrt.runtime import distributed
 from vrt.runtime.devices import autocast
-from vrt.training.interrupt import StopRequest
+from vrt.runtime.signals import StopRequest
 from vrt.training.state import EpochProgress
 
 

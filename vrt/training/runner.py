@@ -9,7 +9,6 @@ The files of a run directory are described in :mod:`vrt.rundir`.
 
 from __future__ import annotations
 
-import json
 import signal
 from pathlib import Path
 from typing import Any
@@ -23,22 +22,23 @@ from vrt.config import Config
 from vrt.data.bad_videos import BadVideoLog
 from vrt.data.checks import check_trainable
 from vrt.data.pipeline import DataSplits, SplitName, build_data_splits
-from vrt.datasets.base import SkippedClip
+from vrt.datasets.items import SkippedClip
 from vrt.errors import TrainingError, VrtError
-from vrt.inference import encode_split
-from vrt.metrics import RetrievalReport, evaluate_retrieval
+from vrt.inference.evaluation import evaluate
+from vrt.inference.trained import TrainedModel
+from vrt.metrics import RetrievalReport
 from vrt.model import HashingModel
 from vrt.reporting.plots import plot_training_curves
 from vrt.reporting.progress import progress_bar
 from vrt.rundir import RunDirectory
 from vrt.runtime import distributed
 from vrt.runtime.devices import resolve_device
-from vrt.runtime.fileio import atomic_write_text
 from vrt.runtime.runlock import RunLock
+from vrt.runtime.signals import StopRequest
 from vrt.runtime.syserrors import is_system_error, system_error
 from vrt.training.display import epoch_line
 from vrt.training.feeding import starved_warning
-from vrt.training.interrupt import StopRequest, TrainingInterrupted
+from vrt.training.interrupt import TrainingInterrupted
 from vrt.training.loop import NonFiniteLoss, train_epoch
 from vrt.training.metrics_log import MetricsLog
 from vrt.training.run_folder import check_output, intact_note, open_run
@@ -120,24 +120,22 @@ class Runner:
         self, model: HashingModel, *, query: SplitName, database: SplitName
     ) -> RetrievalReport:
         """Retrieval metrics of ``query`` clips against ``database`` clips (test transforms)."""
-        return evaluate_retrieval(
-            self.encode(model, query), self.encode(model, database), topk=self.config.eval.topk
+        encoder = self.encoder(model)
+        codes = {split: self.encode(encoder, split) for split in (query, database)}
+        return evaluate(query=codes[query], database=codes[database], topk=self.config.eval.topk).report
+
+    def encoder(self, model: HashingModel, *, checkpoint: Path | None = None) -> TrainedModel:
+        """``model`` as an encoder (``checkpoint``: the file its weights come from); under torchrun
+        its buffers are made every rank's first, so that the ranks encode alike."""
+        distributed.broadcast_buffers(model)
+        return TrainedModel.from_model(
+            model, self.config, device=self.device, checkpoint=checkpoint, splits=self.splits
         )
 
-    def encode(self, model: HashingModel, split: SplitName) -> CodeSet:
+    def encode(self, encoder: TrainedModel, split: SplitName) -> CodeSet:
         """Codes of one split; under torchrun every rank encodes a share and gets the whole set."""
-        distributed.broadcast_buffers(model)
-        shard_size = -(-len(self.splits.view(split)) // distributed.world_size())
-        with progress_bar(self.console, f"encoding {split}", total=shard_size) as update:
-            return encode_split(
-                model,
-                self.config,
-                self.splits,
-                split,
-                device=self.device,
-                on_batch=lambda clips: update(advance=clips),
-                on_skipped=self.bad_videos.record,
-            )
+        with progress_bar(self.console, f"encoding {split}") as update:
+            return encoder.encode(self.splits.view(split), progress=update, on_skipped=self.bad_videos.record)
 
     @property
     def bad_videos(self) -> BadVideoLog:
@@ -321,19 +319,24 @@ class Runner:
             lambda: {key: load_checkpoint(self.paths.best)[key] for key in ("model", "epoch")}
         )
         model.load_state_dict(best["model"])
-        query_codes, database_codes = self.encode(model, "test"), self.encode(model, "train")
-        report = evaluate_retrieval(query_codes, database_codes, topk=self.config.eval.topk)
-        if distributed.is_main():
+        encoder = self.encoder(model, checkpoint=self.paths.best)
+        encoder.state["epoch"] = best["epoch"]
+        query_codes, database_codes = self.encode(encoder, "test"), self.encode(encoder, "train")
+        main = distributed.is_main()
+        if main:
             # The codes behind results.json, so that `vrt eval --query/--database` needs no re-encoding.
             save_codes(self.paths.codes("test"), query_codes)
             save_codes(self.paths.codes("train"), database_codes)
-            results = {
-                "checkpoint": str(self.paths.best),
-                "epoch": best["epoch"],
-                "bad_videos": len(self.bad_videos),
-                **report.to_dict(),
-            }
-            atomic_write_text(self.paths.results, json.dumps(results, indent=2) + "\n")
+        result = evaluate(
+            encoder,
+            query=query_codes,
+            database=database_codes,
+            output=self.paths.root if main else None,
+            plots=False,
+            bad_videos=len(self.bad_videos),
+        )
+        report = result.report
+        if main:
             self.log.print(
                 f"Test (best.pt, epoch {best['epoch']}): mAP {report.map:.4f}, "
                 f"mAP@{report.topk} {report.map_at_k:.4f}, P@{report.topk} {report.precision_at_k:.4f}; "

@@ -16,11 +16,11 @@ from vrt.config import Config, config_to_dict
 from vrt.data.pipeline import DataSplits, train_loader
 from vrt.losses.combined import WeightedLossSum, build_loss
 from vrt.model import HashingModel, build_model
+from vrt.optim import Schedule, build_optimizer, build_scheduler, stretch_schedule
 from vrt.runtime import distributed
 from vrt.runtime.reproducibility import capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from vrt.training.feeding import feeding_record
 from vrt.training.loop import TrainingStep
-from vrt.training.optim import Schedule, build_optimizer, build_scheduler, stretch_schedule
 from vrt.training.state import RunState
 
 

@@ -1,17 +1,24 @@
-"""The miner contract: which triplets of a batch a triplet loss should use.
+"""The miner contract: which pairs or triplets of a batch a loss should use.
 
 As in pytorch-metric-learning, mining is separate from the loss so that one loss formula
-serves every selection strategy. A miner is any callable ``miner(embeddings, labels)``
-(:class:`TripletMiner`); it gets detached embeddings and returns either
+serves every selection strategy, and every pair or triplet loss accepts every miner. A miner is
+any callable ``miner(embeddings, labels)`` (:class:`MinerFunction`); it gets detached embeddings
+and returns one of
 
 * a boolean mask of shape ``(B, B, B)`` indexed ``[anchor, positive, negative]`` - cheap
-  when most triplets are used, no host synchronisation on GPU; or
+  when most triplets are used, no host synchronisation on GPU;
 * :class:`Triplets`, three equal-length int64 index tensors - compact when a miner keeps
-  a few triplets per anchor (batch-hard, semi-hard).
+  a few triplets per anchor (batch-hard, semi-hard);
+* :class:`Pairs`, positive pairs ``(anchor, positive)`` and negative pairs ``(anchor, negative)``
+  as four int64 index tensors - what a pair miner selects.
 
-A miner's builder takes keyword arguments only; ``triplet_ranking`` passes it the loss's
-``margin`` when the builder accepts a ``margin`` parameter (semi-hard mining needs it), so the
-two can never disagree.
+A triplet loss turns pairs into triplets, a pair loss triplets into pairs
+(:mod:`vrt.losses.miners.conversions`). Miners measure squared Euclidean distances, the units of
+``triplet_ranking``'s margin (4 per differing bit of saturated codes).
+
+A miner's builder takes keyword arguments only, its config parameters (``loss.miner``). A
+parameter the loss also has (``margin``) takes the loss's value unless the miner's section sets
+it, so that a semi-hard band and the hinge it feeds cannot silently disagree.
 
 :class:`Miner` is what a miner subclasses (as pytorch-metric-learning's ``BaseMiner``): calling
 it checks the batch once and hands it to the subclass's :meth:`~Miner.mine`.
@@ -34,26 +41,42 @@ class Triplets(NamedTuple):
     negatives: Tensor
 
 
+class Pairs(NamedTuple):
+    """Indices into the batch: positive pairs ``(positive_anchors[i], positives[i])`` and negative
+    pairs ``(negative_anchors[j], negatives[j])`` (pytorch-metric-learning's ``(a1, p, a2, n)``)."""
+
+    positive_anchors: Tensor
+    positives: Tensor
+    negative_anchors: Tensor
+    negatives: Tensor
+
+
+MinerOutput = Tensor | Triplets | Pairs
+
+
 @runtime_checkable
-class TripletMiner(Protocol):
-    def __call__(self, embeddings: Tensor, labels: Tensor) -> Triplets | Tensor: ...
+class MinerFunction(Protocol):
+    def __call__(self, embeddings: Tensor, labels: Tensor) -> MinerOutput: ...
+
+
+TripletMiner = MinerFunction  # its former name, from when only triplet losses took a miner
 
 
 class Miner(nn.Module, ABC):
-    """A miner over one batch: ``miner(embeddings (B, D), labels (B,)) -> mask | Triplets``.
+    """A miner over one batch: ``miner(embeddings (B, D), labels (B,)) -> mask | Triplets | Pairs``.
 
     Subclasses implement :meth:`mine`; ``forward`` (what calling the miner runs) hands it a
     batch already checked by :func:`check_batch`. A subclass that does not implement
     :meth:`mine` cannot be instantiated.
     """
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Triplets | Tensor:
+    def forward(self, embeddings: Tensor, labels: Tensor) -> MinerOutput:
         check_batch(embeddings, labels)
         return self.mine(embeddings, labels)
 
     @abstractmethod
-    def mine(self, embeddings: Tensor, labels: Tensor) -> Triplets | Tensor:
-        """The selected triplets of a checked batch: a ``(B, B, B)`` bool mask or :class:`Triplets`."""
+    def mine(self, embeddings: Tensor, labels: Tensor) -> MinerOutput:
+        """The selection of a checked batch: a ``(B, B, B)`` bool mask, :class:`Triplets` or :class:`Pairs`."""
 
 
 def check_batch(embeddings: Tensor, labels: Tensor) -> None:

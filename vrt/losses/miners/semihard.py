@@ -63,6 +63,7 @@ def semihard(*, margin: float) -> nn.Module:
     """Per (anchor, positive): the closest negative inside (d_ap, d_ap + margin), else the mildest hard one.
 
     Args:
-        margin: the triplet margin on squared distances; ``triplet_ranking`` passes its own.
+        margin: the triplet margin on squared distances; defaults to the loss's ``margin``
+            (``triplet_ranking``'s) when the loss has one.
     """
     return SemiHardMiner(margin=margin)

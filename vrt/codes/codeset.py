@@ -1,59 +1,34 @@
-"""The binary-codes interchange: what ``vrt export`` writes and ``vrt eval``/``vrt search`` read.
+"""A set of binary codes with their labels, ids and class names, and the model that made them.
 
-A codes file is a plain ``.npz`` archive that any numpy can read without vrt and without
-pickle, so codes can be evaluated, indexed or shared without the training stack. This module
-imports numpy only (never torch): loading codes must stay fast for command-line tools.
-
-Layout (see ``docs/metrics.md``):
-
-* ``codes``  uint8 ``[N, bits // 8]``, rows packed with ``np.packbits(..., axis=1)`` in
-  big-endian bit order (bit 0 of a code is the most significant bit of byte 0);
-* ``bits``   integer scalar, the code length (a multiple of 8);
-* ``labels`` int64 ``[N]``, 0-based class indices, or ``UNLABELLED`` (-1) for an item of no
-  known class (``vrt encode`` of a folder without labels);
-* ``ids``    unicode strings ``[N]``, unique, identifying each video;
-* ``class_names`` unicode strings ``[C]``, optional.
+numpy only, never torch: loading and evaluating codes must stay fast for command-line tools.
 """
 
 from __future__ import annotations
 
-import os
-import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vrt.errors import VrtError
-from vrt.runtime.fileio import atomic_write
+from vrt.codes.identity import EncoderIdentity
+from vrt.errors import ClassNamesError
 from vrt.runtime.limits import MAX_BITS, MAX_CLASSES
-from vrt.runtime.npzfile import npz_members, read_npz
 
 __all__ = [
     "UNLABELLED",
+    "ClassNamesError",
     "CodeSet",
-    "CodesFileError",
-    "check_comparable",
-    "is_codes_file",
-    "load_codes",
+    "check_bits",
+    "merge_class_names",
     "pack_bits",
-    "save_codes",
     "unpack_bits",
 ]
 
 #: The label of an item whose class is not known. Metrics refuse such queries and count such
 #: database items as relevant to no query; indexes, search and pages show them as unlabelled.
 UNLABELLED = -1
-
-_REQUIRED_KEYS = ("codes", "bits", "labels", "ids")
-_OPTIONAL_KEYS = ("class_names",)
-
-
-class CodesFileError(VrtError, ValueError):
-    """A codes file that is missing, unreadable or does not follow the interchange layout."""
 
 
 def check_bits(bits: int) -> int:
@@ -111,6 +86,7 @@ class CodeSet:
     labels: np.ndarray
     ids: np.ndarray
     class_names: list[str] | None = field(default=None)
+    encoder: EncoderIdentity | None = field(default=None)
 
     def __post_init__(self) -> None:
         codes = self.codes
@@ -177,6 +153,7 @@ class CodeSet:
         labels: Sequence[int] | np.ndarray,
         ids: Sequence[str] | np.ndarray,
         class_names: Sequence[str] | None = None,
+        encoder: EncoderIdentity | None = None,
     ) -> CodeSet:
         """Build from unpacked binary codes ``[N, bits]`` (bool or 0/1), e.g. ``embeddings >= 0``."""
         packed = pack_bits(bits)
@@ -186,6 +163,7 @@ class CodeSet:
             labels=np.asarray(labels),
             ids=np.asarray(ids),
             class_names=None if class_names is None else list(class_names),
+            encoder=encoder,
         )
 
 
@@ -216,103 +194,29 @@ def unpack_bits(codes: np.ndarray) -> np.ndarray:
     return np.unpackbits(codes, axis=1, bitorder="big").view(np.bool_)
 
 
-def save_codes(path: str | os.PathLike[str], codeset: CodeSet) -> Path:
-    """Write ``codeset`` to ``path`` (an ``.npz`` archive) atomically and return the path.
+def merge_class_names(
+    first_names: list[str] | None, second: CodeSet, *, first_labelled: bool
+) -> tuple[list[str] | None, np.ndarray]:
+    """The class names ``first_names`` and ``second``'s together, and ``second``'s labels in that list.
 
-    The archive is written to a temporary file in the destination directory and renamed over
-    ``path``, so a reader never sees a half-written file and an interrupted export leaves the
-    previous file intact. The name is used exactly as given: ``np.savez`` would append ``.npz``
-    to a bare file name, which is why it is handed an open file instead.
+    ``first_names`` keep their labels; names only ``second`` has are appended. A side without
+    class names is fine while none of its items is labelled (``first_labelled``: whether any of
+    the first side's is); bare class numbers cannot be matched with names
+    (:class:`ClassNamesError`). Only the first side's names are needed, not its code set: the
+    query files of ``vrt search`` are merged one after the other into names already merged.
     """
-    if not isinstance(codeset, CodeSet):
-        raise TypeError(f"save_codes expects a CodeSet, got {type(codeset).__name__}")
-    path = Path(path)
-    arrays = codeset_arrays(codeset)
-    atomic_write(path, lambda handle: np.savez(handle, **arrays))
-    return path
-
-
-def codeset_arrays(codeset: CodeSet) -> dict[str, np.ndarray]:
-    """The arrays of a codes file (also the first arrays of an index file, which embeds one)."""
-    arrays: dict[str, np.ndarray] = {
-        "codes": np.ascontiguousarray(codeset.codes),
-        "bits": np.asarray(codeset.bits, dtype=np.int64),
-        "labels": codeset.labels,
-        "ids": codeset.ids,
-    }
-    if codeset.class_names is not None:
-        arrays["class_names"] = np.asarray(codeset.class_names, dtype=np.str_)
-    return arrays
-
-
-def check_comparable(
-    query: CodeSet, database: CodeSet, *, query_name: str = "the queries", database_name: str = "the database"
-) -> None:
-    """Refuse to rank ``query`` against ``database`` when there is nothing to rank or the lengths differ."""
-    for name, codeset in ((query_name, query), (database_name, database)):
-        if len(codeset) == 0:
-            raise CodesFileError(f"{name} holds no codes: nothing to evaluate (was its split empty?)")
-    if query.bits != database.bits:
-        raise CodesFileError(
-            f"{query_name} hold {query.bits}-bit codes but {database_name} {database.bits}-bit codes; "
-            "compare codes of one model"
-        )
-
-
-def is_codes_file(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a codes file (its zip directory names the codes arrays, and it is no index)."""
-    members = npz_members(Path(path))
-    return members is not None and set(_REQUIRED_KEYS) <= members and "manifest" not in members
-
-
-def load_codes(path: str | os.PathLike[str]) -> CodeSet:
-    """Read a codes file written by :func:`save_codes` (or any tool following the layout).
-
-    Never unpickles: object arrays are refused. Every failure raises :class:`CodesFileError`
-    naming the file and what is wrong with it.
-    """
-    path = Path(path)
-    if path.is_dir():
-        raise CodesFileError(f"{path} is a folder, not a codes file (.npz)")
-    if not path.is_file():
-        raise CodesFileError(f"codes file not found: {path}")
-    if not zipfile.is_zipfile(path):
-        with path.open("rb") as handle:
-            single = handle.read(6) == b"\x93NUMPY"
-        raise CodesFileError(
-            f"{path}: expected an .npz archive with keys {list(_REQUIRED_KEYS)}, got "
-            + ("a single array (.npy)" if single else "a file that is not an .npz archive")
-        )
-    arrays = read_npz(path, (*_REQUIRED_KEYS, *_OPTIONAL_KEYS), error=CodesFileError)
-    missing = [key for key in _REQUIRED_KEYS if key not in arrays]
-    if missing:
-        raise CodesFileError(f"{path}: missing keys {missing} (has {sorted(npz_members(path) or ())})")
-
-    codes = arrays["codes"]
-    if codes.dtype != np.uint8 or codes.ndim != 2:
-        raise CodesFileError(f"{path}: 'codes' must be uint8 [N, bits/8], got {codes.dtype} {codes.shape}")
-    bits = arrays["bits"]
-    if bits.ndim != 0 or bits.dtype.kind not in "iu":
-        raise CodesFileError(f"{path}: 'bits' must be an integer scalar, got {bits.dtype} {bits.shape}")
-    labels = arrays["labels"]
-    if labels.dtype.kind not in "iu" or labels.ndim != 1:
-        raise CodesFileError(f"{path}: 'labels' must be int64 [N], got {labels.dtype} {labels.shape}")
-    ids = arrays["ids"]
-    if ids.dtype.kind != "U" or ids.ndim != 1:
-        raise CodesFileError(f"{path}: 'ids' must be unicode strings [N], got {ids.dtype} {ids.shape}")
-    class_names = arrays.get("class_names")
-    if class_names is not None and (class_names.dtype.kind != "U" or class_names.ndim != 1):
-        raise CodesFileError(
-            f"{path}: 'class_names' must be unicode strings [C], got {class_names.dtype} {class_names.shape}"
-        )
-
-    try:
-        return CodeSet(
-            codes=codes,
-            bits=int(bits),
-            labels=labels,
-            ids=ids,
-            class_names=None if class_names is None else class_names.tolist(),
-        )
-    except ValueError as error:
-        raise CodesFileError(f"{path}: {error}") from error
+    if first_names is None or second.class_names is None:
+        unnamed_labelled = first_labelled if first_names is None else bool(second.labelled.any())
+        named = first_names if second.class_names is None else second.class_names
+        if named is not None and unnamed_labelled:
+            raise ClassNamesError(
+                "the two code sets label their items differently: one names its classes, the other has "
+                "bare class numbers; encode both with named classes (or without labels)"
+            )
+        return named, second.labels
+    names = list(first_names)
+    names += [name for name in second.class_names if name not in names]
+    if not second.labelled.any():
+        return names, second.labels
+    lookup = np.asarray([names.index(name) for name in second.class_names], dtype=np.int64)
+    return names, np.where(second.labelled, lookup[np.maximum(second.labels, 0)], UNLABELLED)

@@ -1,4 +1,4 @@
-"""Commands over Hamming indexes: index build/info/add/remove, search (torch only for video queries).
+"""``vrt index build/info/add/remove``: Hamming indexes over codes files (no torch).
 
 ``index build`` takes its kinds, options, defaults and help from vrt.index (INDEX_KIND_SPECS):
 a new kind or parameter there needs no change here.
@@ -11,16 +11,12 @@ import json
 from collections.abc import Callable, Mapping
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from vrt.cli.common import app, console, err_console
+from vrt.cli.common import ForceOption, app, err_console, warn
 from vrt.index.kinds import DEFAULT_KIND, INDEX_KIND_SPECS, INDEX_KINDS, IndexParameter
-
-if TYPE_CHECKING:
-    from rich.table import Table
-
 
 index_app = typer.Typer(help="Build and inspect Hamming indexes over codes files.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
@@ -104,14 +100,24 @@ def _kind_params(kind: str, given: Mapping[str, int | None]) -> dict[str, int | 
 def index_info(
     index: Annotated[Path, typer.Argument(help="Index file written by `vrt index build`.")],
 ) -> None:
-    """Print an index file's manifest (kind, bits, count, parameters) and its items as JSON.
+    """Print an index file's manifest (kind, bits, count, parameters), its items and the model
+    that made its codes, as JSON.
 
-    ``items`` counts the labelled and unlabelled (label -1) items and the classes.
+    ``items`` counts the labelled and unlabelled (label -1) items and the classes; ``encoder``
+    is the checkpoint (SHA-256 and path), backbone, head, code length and clip settings of the
+    model, or null for an index built before vrt recorded it.
     """
+    from vrt.codes import load_codes
     from vrt.index import describe_items, read_manifest
 
     manifest = read_manifest(index)
-    print(json.dumps({**manifest, "items": describe_items(index)}, indent=2, sort_keys=True))
+    encoder = load_codes(index).encoder
+    described = {
+        **manifest,
+        "items": describe_items(index),
+        "encoder": None if encoder is None else {"model": encoder.describe(), **encoder.to_dict()},
+    }
+    print(json.dumps(described, indent=2, sort_keys=True))
 
 
 @index_app.command("add")
@@ -121,14 +127,18 @@ def index_add(
     replace: Annotated[
         bool, typer.Option(help="Give ids already in the index their new codes (else they are refused).")
     ] = False,
+    force: ForceOption = False,
 ) -> None:
-    """Add the items of a codes file to an index; its kind and parameters stay as they are."""
+    """Add the items of a codes file to an index; its kind and parameters stay as they are.
+
+    The codes must come from the model that made the index's (the same checkpoint and settings).
+    """
     from vrt.codes import load_codes
     from vrt.index import add_codes, load_index
 
     before = load_index(index)
     added = load_codes(codes)
-    after = add_codes(before, added, replace=replace)
+    after = add_codes(before, added, replace=replace, force=force, codes_name=str(codes), warn=warn)
     after.save(index)
     replaced = len(before) + len(added) - len(after)
     err_console.print(
@@ -155,69 +165,3 @@ def index_remove(
         f"of {after.bits} bits ({after.kind} index)",
         highlight=False,
     )
-
-
-@app.command()
-def search(
-    index: Annotated[Path, typer.Option(help="Index file written by `vrt index build`.")],
-    query: Annotated[
-        list[str],
-        typer.Option(
-            help="A codes file (.npz, one query per row), an id in the index, or videos: a video file, a "
-            "folder of videos or a list file of videos, encoded with --checkpoint (repeatable)."
-        ),
-    ],
-    topk: Annotated[int, typer.Option(help="Results per query.", min=1)] = 10,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list (one list of results per query).")
-    ] = False,
-    html: Annotated[
-        Path | None,
-        typer.Option("--html", help="Also write a self-contained page of the results with thumbnails."),
-    ] = None,
-    videos: Annotated[
-        Path | None,
-        typer.Option(help="Folder of the indexed videos (ids are paths in it), for --html thumbnails."),
-    ] = None,
-    checkpoint: Annotated[Path | None, typer.Option(help="Checkpoint that encodes video queries.")] = None,
-    exclude_self: Annotated[
-        bool, typer.Option(help="With id queries, leave each item itself out of its results.")
-    ] = False,
-) -> None:
-    """Nearest items by Hamming distance: rank, id, class and distance per result."""
-    from vrt.cli.search_queries import resolve_queries, write_results_page
-    from vrt.index import load_index
-
-    loaded = load_index(index)
-    queries = resolve_queries(loaded, query, checkpoint, exclude_self=exclude_self)
-    if queries.codes is None:
-        distances, positions = loaded.search_ids(queries.ids, topk, exclude_self=exclude_self)
-    else:
-        distances, positions = loaded.search(queries.codes, topk)
-    results = loaded.results(distances, positions)
-    if html is not None:
-        page = write_results_page(html, loaded, queries, results, videos=videos)
-        err_console.print(f"Wrote {page}", highlight=False)
-    if as_json:
-        print(json.dumps(results))
-        return
-    for item_id, rows in zip(queries.ids, results, strict=True):
-        console.print(_results_table(f"query: {item_id}", rows))
-
-
-def _results_table(title: str, rows: list[dict[str, Any]]) -> Table:
-    from rich.table import Table
-    from rich.text import Text
-
-    from vrt.codes import UNLABELLED
-
-    # Text cells: ids and class names may contain "[...]", which rich would read as markup.
-    table = Table(title=Text(title), title_justify="left")
-    table.add_column("rank", justify="right")
-    table.add_column("id")
-    table.add_column("class")
-    table.add_column("distance", justify="right")
-    for row in rows:
-        class_name = row["class_name"] or ("unlabelled" if row["label"] == UNLABELLED else str(row["label"]))
-        table.add_row(str(row["rank"]), Text(row["id"]), Text(class_name), str(row["distance"]))
-    return table

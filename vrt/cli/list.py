@@ -1,17 +1,13 @@
-"""Commands that inspect what is available: list, config show."""
+"""``vrt list``: the registered components, built-in and from plugins."""
 
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from vrt.cli.common import OverridesOption, app, console, err_console
-
-config_app = typer.Typer(help="Inspect configuration files.", no_args_is_help=True)
-app.add_typer(config_app, name="config")
+from vrt.cli.common import app, console, err_console
 
 
 class ListFormat(str, Enum):
@@ -22,7 +18,7 @@ class ListFormat(str, Enum):
 @app.command("list")
 def list_components(
     kind: Annotated[
-        str | None, typer.Argument(help="backbones, heads, losses, miners, datasets or samplers.")
+        str | None, typer.Argument(help="backbones, heads, losses, miners, reducers, datasets or samplers.")
     ] = None,
     output_format: Annotated[
         ListFormat, typer.Option("--format", help="table or markdown.")
@@ -48,14 +44,3 @@ def list_components(
     for registry in registries:
         for warning in registry.shadowed_plugins():
             err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-
-
-@config_app.command("show")
-def config_show(
-    config: Annotated[Path, typer.Argument(help="YAML config.")],
-    overrides: OverridesOption = None,
-) -> None:
-    """Print the fully resolved config (base merged, overrides applied, defaults filled)."""
-    from vrt.config import config_to_yaml, load_config
-
-    print(config_to_yaml(load_config(config, overrides or ())), end="")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vrt.cli.common import DataOverridesOption, app, err_console
+from vrt.cli.common import DataOverridesOption, app, err_console, warn
 from vrt.errors import VrtError
 
 
@@ -25,6 +25,9 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8765,
     max_upload_mb: Annotated[int, typer.Option(help="Largest video upload accepted, in MiB.", min=1)] = 200,
     overrides: DataOverridesOption = None,
+    force: Annotated[
+        bool, typer.Option(help="Serve a checkpoint of another model than the index's anyway.")
+    ] = False,
 ) -> None:
     """Serve a search page and a JSON API for one index and one checkpoint (Ctrl-C stops it).
 
@@ -41,7 +44,9 @@ def serve(
         ) from None
     from vrt.serve.service import SearchService
 
-    service = SearchService.open(index, checkpoint, videos=videos, overrides=overrides or ())
+    service = SearchService.open(
+        index, checkpoint, videos=videos, overrides=overrides or (), force=force, warn=warn
+    )
     application = create_app(service, max_upload_bytes=max_upload_mb << 20)
     if not _is_loopback(host):
         err_console.print(

@@ -1,8 +1,9 @@
 """A collection of one's own videos: folders and list files become items to encode.
 
-    from vrt.inference.collection import list_collection
+    from vrt.datasets.collection import list_items, resolve_windows
 
-    collection = list_collection(["footage/"], labels="folders", segment=4.0)
+    listing = list_items(["footage/"], labels="folders")
+    listing = resolve_windows(listing, decoder=PyAVDecoder(), segment=4.0)
 
 * A **folder** is searched recursively for video files (by extension, as ``video_folder``) and
   frame folders (a folder that holds ``.jpg``/``.png`` frames and no videos or subfolders);
@@ -10,7 +11,8 @@
 * A **list file** names one video file or frame folder per line, relative to the list's folder
   (or absolute), optionally followed by a label after whitespace or a comma, as in
   ``video_list``: a line that names an existing video as a whole has no label. Blank lines and
-  lines starting with ``#`` are skipped. The id is the path as listed.
+  lines starting with ``#`` are skipped. The id is the path as listed. A path may end in a
+  window, ``walk.mp4#t=4,8`` (seconds): that item is the window alone.
 * A single **video file** or frame folder is an item whose id is its name; a binary file under
   another extension (``.ts``, ``.mts``) is taken as a video, a text file as a list file.
 
@@ -19,10 +21,12 @@ unlabelled (-1); ``"folders"`` takes the class from each item's parent folder; `
 leaves every item unlabelled. Labels are class names (sorted, as ``class_names``) or, when
 every label of a list is a number, bare class indices (no class names).
 
-``segment`` seconds (with ``stride``, by default the segment) cut every video file into
-windows ``[0, s), [stride, stride + s), ...``, the last one ending with the video; each window
-is an item with the media-fragment id ``path#t=START,END``. Frame folders, which have no frame
-rate, stay whole.
+Listing opens no video. :func:`resolve_windows` then probes the items that need their length,
+through the decoder that will read them (``data.decoder``): the windows a list names, and, with
+``segment`` seconds (and ``stride``, by default the segment), every video cut into windows
+``[0, s), [stride, stride + s), ...``, the last one ending with the video; each window is an
+item with the media-fragment id ``path#t=START,END``. A frame folder is cut when ``vrt prepare
+frames`` recorded its frame rate; one without a rate stays whole, with a warning.
 """
 
 from __future__ import annotations
@@ -36,13 +40,15 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
 from vrt.codes import UNLABELLED
+from vrt.datasets.decoders import ClipDecoder, probe_item
+from vrt.datasets.items import Item
 from vrt.datasets.splitfiles import VIDEO_EXTENSIONS, read_lines
 from vrt.errors import VideoDecodeError, VrtError
-from vrt.io.fragments import TimeWindow, with_time_fragment
+from vrt.io.fragments import TimeWindow, split_time_fragment, with_time_fragment
 from vrt.io.frames import FRAME_EXTENSIONS
 from vrt.runtime.limits import MAX_CLASSES
 
-__all__ = ["LABEL_SOURCES", "Collection", "CollectionItem", "LabelSource", "list_collection", "time_windows"]
+__all__ = ["LABEL_SOURCES", "ItemList", "LabelSource", "list_items", "resolve_windows", "time_windows"]
 
 LabelSource = Literal["auto", "folders", "none"]
 LABEL_SOURCES: tuple[str, ...] = get_args(LabelSource)
@@ -50,32 +56,16 @@ LABEL_SOURCES: tuple[str, ...] = get_args(LabelSource)
 _LABELLED_LINE = re.compile(r"^(?P<path>.*?)\s*(?:,|\s)\s*(?P<label>[^\s,]+)$")
 
 
-@dataclass(frozen=True)
-class CollectionItem:
-    """One thing to encode: a video file or frame folder, or a window of a video file.
-
-    ``span`` is the window in frames ``(first, stop)``; ``window`` the same in seconds, as the
-    id's ``#t=`` fragment says.
-    """
-
-    id: str
-    path: Path
-    kind: Literal["video", "frames"]
-    label: int = UNLABELLED
-    window: TimeWindow | None = None
-    span: tuple[int, int] | None = None
-
-
 @dataclass
-class Collection:
+class ItemList:
     """The items in listing order, their class names, and what could not be listed.
 
-    ``unreadable`` maps the id of each listed video that is missing or (with segments) cannot
+    ``unreadable`` maps the id of each listed video that is missing or (with windows) cannot
     be probed to the reason; such videos have no item. ``settings`` are the listing options
-    that shape the items (labels, segment, stride), recorded with their codes.
+    that shape the items (labels, segment, stride, root), recorded with their codes.
     """
 
-    items: list[CollectionItem]
+    items: list[Item]
     class_names: list[str] | None = None
     unreadable: dict[str, str] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -89,16 +79,15 @@ class _Listed:
     id: str
     path: Path
     label_text: str | None = None
+    window: TimeWindow | None = None
 
 
-def list_collection(
+def list_items(
     sources: Sequence[str | os.PathLike[str]],
     *,
     labels: LabelSource = "auto",
-    segment: float | None = None,
-    stride: float | None = None,
     root: str | os.PathLike[str] | None = None,
-) -> Collection:
+) -> ItemList:
     """The items of ``sources`` (folders, list files, single videos); see the module docstring.
 
     ``root`` makes every id the path relative to it instead of to its source, so that videos
@@ -106,15 +95,10 @@ def list_collection(
     (``new/clip.mp4`` rather than ``clip.mp4``), and thumbnails find them under one folder.
 
     Raises:
-        VrtError: a source that does not exist, ids that two sources share, mixed kinds of
-            labels, or a bad ``segment``/``stride``.
+        VrtError: a source that does not exist, ids that two sources share, or mixed kinds of labels.
     """
     if labels not in LABEL_SOURCES:
         raise VrtError(f"labels must be one of {', '.join(LABEL_SOURCES)}, got {labels!r}")
-    if stride is not None and segment is None:
-        raise VrtError("--stride needs --segment (the window length in seconds)")
-    if segment is not None and (segment <= 0 or (stride is not None and stride <= 0)):
-        raise VrtError(f"--segment and --stride must be positive seconds, got {segment} and {stride}")
     if not sources:
         raise VrtError("no videos given: name a folder, a list file or a video (--videos PATH)")
     listed: dict[str, _Listed] = {}
@@ -125,7 +109,7 @@ def list_collection(
             entry = (
                 listed_entry
                 if root is None
-                else replace(listed_entry, id=_relative_id(listed_entry.path, root))
+                else replace(listed_entry, id=_relative_id(listed_entry.path, root, listed_entry.window))
             )
             if entry.id in listed:
                 raise VrtError(
@@ -140,21 +124,61 @@ def list_collection(
         )
     ordered = [listed[item_id] for item_id in sorted(listed)]
     label_of, class_names = _resolve_labels(ordered, labels)
-    items: list[CollectionItem] = []
-    for entry in ordered:
-        kind: Literal["video", "frames"] = "frames" if entry.path.is_dir() else "video"
-        item = CollectionItem(entry.id, entry.path, kind, label_of[entry.id])
-        if segment is None or kind == "frames":
-            items.append(item)
-        else:
-            items.extend(_segments(item, segment=segment, stride=stride or segment, unreadable=unreadable))
+    items = [
+        Item(
+            entry.id,
+            entry.path,
+            "frames" if entry.path.is_dir() else "video",
+            label_of[entry.id],
+            window=entry.window,
+        )
+        for entry in ordered
+    ]
     settings = {
         "labels": labels,
-        "segment": segment,
-        "stride": (stride or segment) if segment else None,
+        "segment": None,
+        "stride": None,
         "root": None if root is None else str(root),
     }
-    return Collection(items=items, class_names=class_names, unreadable=unreadable, settings=settings)
+    return ItemList(items=items, class_names=class_names, unreadable=unreadable, settings=settings)
+
+
+def check_segment(segment: float | None, stride: float | None) -> None:
+    """Refuse a stride without a segment, or times that are not positive (before any work)."""
+    if stride is not None and segment is None:
+        raise VrtError("--stride needs --segment (the window length in seconds)")
+    if segment is not None and (segment <= 0 or (stride is not None and stride <= 0)):
+        raise VrtError(f"--segment and --stride must be positive seconds, got {segment} and {stride}")
+
+
+def resolve_windows(
+    listing: ItemList,
+    *,
+    decoder: ClipDecoder,
+    segment: float | None = None,
+    stride: float | None = None,
+) -> ItemList:
+    """``listing`` with every window in frames: the windows it names, and with ``segment`` each
+    video (and frame folder with a known rate) cut into windows of ``segment`` seconds every
+    ``stride`` (default: ``segment``). Lengths are probed with ``decoder``, the one that will
+    read the clips; an item that cannot be probed moves to ``unreadable``.
+    """
+    check_segment(segment, stride)
+    unreadable = dict(listing.unreadable)
+    items: list[Item] = []
+    for item in listing.items:
+        if item.window is None and segment is None:
+            items.append(item)
+        else:
+            items.extend(
+                _windows(
+                    item, decoder=decoder, segment=segment, stride=stride or segment, unreadable=unreadable
+                )
+            )
+    settings = {**listing.settings}
+    if segment is not None:
+        settings |= {"segment": segment, "stride": stride or segment}
+    return ItemList(items=items, class_names=listing.class_names, unreadable=unreadable, settings=settings)
 
 
 def time_windows(duration: float, *, segment: float, stride: float) -> list[TimeWindow]:
@@ -176,13 +200,14 @@ def time_windows(duration: float, *, segment: float, stride: float) -> list[Time
         step += 1
 
 
-def _relative_id(path: Path, root: str | os.PathLike[str]) -> str:
-    """``path`` relative to ``root``, both made absolute without following links."""
+def _relative_id(path: Path, root: str | os.PathLike[str], window: TimeWindow | None) -> str:
+    """``path`` relative to ``root``, both made absolute without following links (and its window)."""
     absolute, base = Path(os.path.normpath(path.absolute())), Path(os.path.normpath(Path(root).absolute()))
     try:
-        return absolute.relative_to(base).as_posix()
+        relative = absolute.relative_to(base).as_posix()
     except ValueError:
         raise VrtError(f"{path} is not inside --root {root}: ids are paths relative to it") from None
+    return relative if window is None else with_time_fragment(relative, window)
 
 
 def _list_source(source: Path, unreadable: dict[str, str]) -> list[_Listed]:
@@ -266,23 +291,31 @@ def _read_list_file(path: Path, unreadable: dict[str, str]) -> list[_Listed]:
     found = []
     for number, text in read_lines(path, comments=True):
         label = None
-        listed = _listed_path(path.parent, text)
+        listed, window = _listed_path(path.parent, text)
         if not listed.exists():
             match = _LABELLED_LINE.match(text)
-            if match is not None and _listed_path(path.parent, match["path"]).exists():
+            if match is not None and _listed_path(path.parent, match["path"])[0].exists():
                 text, label = match["path"], match["label"]
-                listed = _listed_path(path.parent, text)
+                listed, window = _listed_path(path.parent, text)
         item_id = PurePosixPath(text.replace("\\", "/")).as_posix()
         if not listed.exists():
             unreadable[item_id] = f"{path}:{number}: no such video file or frame folder: {listed}"
             continue
-        found.append(_Listed(item_id, listed, label))
+        found.append(_Listed(item_id, listed, label, window))
     return found
 
 
-def _listed_path(folder: Path, text: str) -> Path:
-    path = Path(text.replace("\\", "/")).expanduser()
-    return path if path.is_absolute() else folder / path
+def _listed_path(folder: Path, text: str) -> tuple[Path, TimeWindow | None]:
+    """The file or folder a list line names, and the window its ``#t=START,END`` asks for.
+
+    A name that exists as written is taken whole, even if it ends like a window."""
+    written = Path(text.replace("\\", "/")).expanduser()
+    path = written if written.is_absolute() else folder / written
+    base, window = split_time_fragment(text)
+    if window is None or path.exists():
+        return path, None
+    written = Path(base.replace("\\", "/")).expanduser()
+    return (written if written.is_absolute() else folder / written), window
 
 
 def _resolve_labels(entries: list[_Listed], source: LabelSource) -> tuple[dict[str, int], list[str] | None]:
@@ -320,26 +353,38 @@ def _resolve_labels(entries: list[_Listed], source: LabelSource) -> tuple[dict[s
     return labels, class_names
 
 
-def _segments(
-    item: CollectionItem, *, segment: float, stride: float, unreadable: dict[str, str]
-) -> list[CollectionItem]:
-    from vrt.io.video import probe_video
-
+def _windows(
+    item: Item,
+    *,
+    decoder: ClipDecoder,
+    segment: float | None,
+    stride: float | None,
+    unreadable: dict[str, str],
+) -> list[Item]:
+    """The item's own window in frames, or its windows of ``segment`` seconds."""
     try:
-        info = probe_video(item.path)
+        info = probe_item(item.path, item.kind, decoder)
     except VideoDecodeError as error:
         unreadable[item.id] = str(error)
         return []
     if info.fps <= 0:
+        if item.window is not None:
+            unreadable[item.id] = f"{item.path} states no frame rate, so it has no window in seconds"
+            return []
         warnings.warn(f"{item.path} states no frame rate: it is encoded whole, not in segments", stacklevel=4)
         return [item]
-    windows = time_windows(info.num_frames / info.fps, segment=segment, stride=stride)
+    duration = info.num_frames / info.fps
+    if item.window is not None:
+        windows = [item.window]
+        base_id = split_time_fragment(item.id)[0]
+    else:
+        assert segment is not None and stride is not None
+        windows = time_windows(duration, segment=segment, stride=stride)
+        base_id = item.id
     return [
-        CollectionItem(
-            with_time_fragment(item.id, window),
-            item.path,
-            item.kind,
-            item.label,
+        replace(
+            item,
+            id=with_time_fragment(base_id, window),
             window=window,
             span=(
                 round(window[0] * info.fps),

@@ -1,9 +1,13 @@
-"""What ``vrt eval`` writes into its output directory: ``metrics.json`` and the plots.
+"""The results file, one format for every evaluation: ``results.json`` and its plots.
 
-``metrics.json`` holds every metric together with the protocol that produced it: which query
-and database sets (and their sizes and hashes), the metric definitions by name and version, and
-the checkpoint's and the config's hashes when a model was evaluated, so that a number can be
-traced back and reproduced. The schema is described in ``docs/metrics.md``. numpy only.
+Training writes ``RUN/results.json`` (best.pt on the test split) and ``vrt eval --output DIR``
+writes ``DIR/results.json``, both from :func:`vrt.inference.evaluation.evaluate`; ``vrt report``
+reads them. A results file holds every metric together with the protocol that produced it:
+which query and database sets (and their sizes and hashes), the metric definitions by name and
+version, and the checkpoint (path, SHA-256, epoch) and the config's hash when a model was
+evaluated, so that a number can be traced back and reproduced. The schema is described in
+``docs/metrics.md``. Files of the formats before it (``vrt eval``'s ``metrics.json``, a run's
+flat ``results.json``) keep loading (:func:`read_metrics`). numpy only.
 """
 
 from __future__ import annotations
@@ -20,36 +24,31 @@ import numpy as np
 from vrt import __version__
 from vrt.codes import CodeSet
 from vrt.metrics import METRIC_DEFINITIONS, METRIC_DEFINITIONS_VERSION, QueryScores
-from vrt.runtime.fileio import atomic_write_text
+from vrt.runtime.fileio import atomic_write_text, file_sha256
 
 __all__ = [
-    "METRICS_FILE",
-    "METRICS_SCHEMA",
+    "LEGACY_METRICS_FILE",
+    "RESULTS_FILE",
+    "RESULTS_SCHEMA",
     "codes_record",
     "content_sha256",
-    "file_sha256",
-    "holds_eval_outputs",
-    "metrics_record",
+    "holds_results",
     "protocol_record",
-    "write_eval_outputs",
+    "read_metrics",
+    "results_record",
+    "write_results",
 ]
 
-# 2: "map", "map@K", "precision@K", "recall@K" became tie-aware, the database-order values moved
-# to "*_database_order" keys, "map_tie_aware" went, "code_stats" and "warnings" came.
-METRICS_SCHEMA = "vrt.eval.metrics/2"
-METRICS_FILE = "metrics.json"
+# vrt.results/1 is vrt.eval.metrics/2 (vrt eval's metrics.json) under the name every evaluation
+# now writes, with the checkpoint's epoch and the unreadable videos in the protocol.
+RESULTS_SCHEMA = "vrt.results/1"
+RESULTS_FILE = "results.json"
+LEGACY_METRICS_FILE = "metrics.json"  # what `vrt eval --output` wrote before results.json
+_SCHEMAS = ("vrt.results/", "vrt.eval.metrics/")
 PR_CURVE_FILE = "pr_curve.png"
 MAP_AT_K_FILE = "map_at_k.png"
-# K values of the mAP@K curve stored in metrics.json (the plot has the full curve).
+# K values of the mAP@K curve stored in results.json (the plot has the full curve).
 _CURVE_POINTS = 200
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def content_sha256(codes: CodeSet) -> str:
@@ -84,9 +83,11 @@ def protocol_record(
     topk: int,
     radius: int,
     checkpoint: str | Path | None = None,
+    epoch: int | None = None,
     config_hash: str | None = None,
+    bad_videos: int | None = None,
 ) -> dict[str, Any]:
-    """How the numbers were obtained (see ``docs/metrics.md``, "metrics.json")."""
+    """How the numbers were obtained (see ``docs/metrics.md``, "results.json")."""
     return {
         "query": query,
         "database": database,
@@ -99,31 +100,12 @@ def protocol_record(
         },
         "checkpoint": None
         if checkpoint is None
-        else {"path": str(checkpoint), "sha256": file_sha256(checkpoint)},
+        else {"path": str(checkpoint), "sha256": file_sha256(checkpoint), "epoch": epoch},
         "config_hash": config_hash,
+        "bad_videos": bad_videos,
         "vrt_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-
-
-def checkpoint_protocol(
-    trained: Any, query: CodeSet, database: CodeSet, *, topk: int, radius: int
-) -> dict[str, Any]:
-    """The protocol of a checkpoint's evaluation: its test split (queries) against its train split
-    (database), both encoded with the deterministic test-time transform.
-
-    ``trained`` is a :class:`vrt.inference.TrainedModel` (not imported here: this module stays torch-free).
-    """
-    from vrt.config import config_hash
-
-    return protocol_record(
-        query=codes_record(query, source="test split, encoded with test-time transforms"),
-        database=codes_record(database, source="train split, encoded with test-time transforms"),
-        topk=topk,
-        radius=radius,
-        checkpoint=trained.checkpoint,
-        config_hash=config_hash(trained.config),
-    )
 
 
 def _clean(value: Any) -> Any:
@@ -139,13 +121,13 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def metrics_record(scores: QueryScores, *, protocol: dict[str, Any]) -> dict[str, Any]:
-    """Everything ``metrics.json`` holds, as plain JSON values."""
+def results_record(scores: QueryScores, *, protocol: dict[str, Any]) -> dict[str, Any]:
+    """Everything a results file holds, as plain JSON values."""
     from vrt.reporting.plots import log_spaced_ks
 
     curve = scores.pr_curve()
     record: dict[str, Any] = {
-        "schema": METRICS_SCHEMA,
+        "schema": RESULTS_SCHEMA,
         "metrics": scores.report().to_dict(),
         "per_class": [
             {
@@ -173,23 +155,42 @@ def metrics_record(scores: QueryScores, *, protocol: dict[str, Any]) -> dict[str
     return _clean(record)
 
 
-def holds_eval_outputs(folder: str | Path) -> bool:
-    """Whether ``folder`` holds what ``vrt eval --output`` writes (a metrics.json of this schema family)."""
-    try:
-        record = json.loads((Path(folder) / METRICS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and str(record.get("schema", "")).startswith("vrt.eval.metrics/")
+def holds_results(folder: str | Path) -> bool:
+    """Whether ``folder`` holds what ``vrt eval --output`` writes (a results file of this family)."""
+    for name in (RESULTS_FILE, LEGACY_METRICS_FILE):
+        try:
+            record = json.loads((Path(folder) / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(record, dict) and str(record.get("schema", "")).startswith(_SCHEMAS):
+            return True
+    return False
 
 
-def write_eval_outputs(
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """The metrics of a results file, whatever its generation: ``results.json``, ``vrt eval``'s
+    older ``metrics.json`` (both keep them under ``metrics``), or a run's older flat
+    ``results.json`` (the metrics at the top, beside the checkpoint and epoch).
+
+    Raises:
+        ValueError: the file is not JSON, or not a JSON object.
+    """
+    record = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(record, dict):
+        raise ValueError("expected a JSON object")
+    if str(record.get("schema", "")).startswith(_SCHEMAS):
+        return dict(record.get("metrics") or {})
+    return record
+
+
+def write_results(
     out_dir: str | Path, scores: QueryScores, *, protocol: dict[str, Any], plots: bool = True
 ) -> list[Path]:
-    """Write ``metrics.json`` (and ``pr_curve.png``, ``map_at_k.png`` unless ``plots=False``)."""
+    """Write ``results.json`` (and ``pr_curve.png``, ``map_at_k.png`` unless ``plots=False``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / METRICS_FILE
-    text = json.dumps(metrics_record(scores, protocol=protocol), indent=2, allow_nan=False)
+    path = out_dir / RESULTS_FILE
+    text = json.dumps(results_record(scores, protocol=protocol), indent=2, allow_nan=False)
     atomic_write_text(path, text + "\n")
     written = [path]
     if plots:

@@ -1,4 +1,9 @@
-"""``vrt encode``: a folder or list of one's own videos into a codes file (vrt.inference.collection)."""
+"""``vrt encode``: a folder or list of one's own videos into a codes file, resumably.
+
+The items are listed by :mod:`vrt.datasets.collection` and encoded by
+:func:`vrt.inference.collection_encoding.encode_collection` (:meth:`TrainedModel.encode` with
+the file kept up to date); this adds the progress bar, the stop on Ctrl-C and the summary line.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vrt.cli.common import DataOverridesOption, app, err_console
+from vrt.cli.common import (
+    DataOverridesOption,
+    app,
+    bad_video_log,
+    encoding_progress,
+    err_console,
+    load_trained,
+)
 from vrt.runtime.cpus import usable_cores
 
 if TYPE_CHECKING:
-    from vrt.codes import CodeSet
     from vrt.data.bad_videos import BadVideoLog
-    from vrt.inference import TrainedModel
-    from vrt.inference.collection import Collection
+    from vrt.datasets.collection import ItemList
     from vrt.inference.collection_encoding import EncodedCollection
 
 
@@ -85,40 +95,40 @@ def encode(
     Unreadable videos are skipped and listed; an interrupted run keeps what it encoded
     (written every --save-every seconds and when stopped) and --resume finishes it.
     """
-    from vrt.cli.encoding import bad_video_log, load_trained
-    from vrt.inference.collection import list_collection
+    from vrt.datasets.collection import check_segment, list_items, resolve_windows
     from vrt.inference.collection_encoding import check_output, encode_collection
-    from vrt.reporting.progress import progress_bar
+    from vrt.runtime.signals import StopRequest
     from vrt.runtime.writeguard import output_path
-    from vrt.training.interrupt import StopRequest
 
     out_file = output_path(out, option="--out")
     check_output(out_file, resume=resume)  # before the model loads: an existing file is never replaced
-    collection = list_collection(videos, labels=labels.value, segment=segment, stride=stride, root=root)
+    check_segment(segment, stride)
+    listing = list_items(videos, labels=labels.value, root=root)
     trained = load_trained(checkpoint, overrides or ())
+    # Windows are probed by the decoder that will read their clips.
+    listing = resolve_windows(listing, decoder=trained.clips.decoder, segment=segment, stride=stride)
     bad_videos = bad_video_log(None)
-    announce_unlisted(collection, bad_videos)
+    announce_unlisted(listing, bad_videos)
     started = time.monotonic()
     request = StopRequest()
     with (
         request.installed(lambda name: err_console.print(f"{name}: saving the codes so far ...")),
-        progress_bar(err_console, "encoding", total=len(collection)) as update,
+        encoding_progress("encoding") as progress,
     ):
         result = encode_collection(
             trained,
-            collection,
+            listing,
             out=out_file,
             resume=resume,
             save_every=save_every,
             batch_size=batch_size,
             workers=default_workers() if workers is None else workers,
-            on_start=lambda left: update(total=left),
-            on_batch=lambda size: update(advance=size),
+            progress=progress,
             on_skipped=bad_videos.record,
             stop=lambda: request.requested,
         )
     report_encoding(
-        result, out=out_file, seconds=time.monotonic() - started, unlisted=len(collection.unreadable)
+        result, out=out_file, seconds=time.monotonic() - started, unlisted=len(listing.unreadable)
     )
     if not result.complete:
         err_console.print(
@@ -128,11 +138,11 @@ def encode(
         raise typer.Exit(128 + (request.signal_number or 2))
 
 
-def announce_unlisted(collection: Collection, bad_videos: BadVideoLog) -> None:
+def announce_unlisted(listing: ItemList, bad_videos: BadVideoLog) -> None:
     """Listed videos that are missing or cannot be probed, warned like the ones that fail to decode."""
-    from vrt.datasets.base import SkippedClip
+    from vrt.datasets.items import SkippedClip
 
-    bad_videos.record([SkippedClip(-1, item_id, reason) for item_id, reason in collection.unreadable.items()])
+    bad_videos.record([SkippedClip(-1, item_id, reason) for item_id, reason in listing.unreadable.items()])
 
 
 def report_encoding(result: EncodedCollection, *, out: Path, seconds: float, unlisted: int) -> None:
@@ -146,36 +156,3 @@ def report_encoding(result: EncodedCollection, *, out: Path, seconds: float, unl
         f"{int(codes.labelled.sum())} labelled, {len(codes) - int(codes.labelled.sum())} unlabelled",
         highlight=False,
     )
-
-
-def load_encoder(checkpoint: Path, *, bits: int) -> TrainedModel:
-    """The checkpoint's model for encoding queries of an index of ``bits``-bit codes."""
-    from vrt.cli.encoding import load_trained
-    from vrt.index import QueryMismatchError
-
-    trained = load_trained(checkpoint)
-    if trained.bits != bits:
-        raise QueryMismatchError(
-            f"the checkpoint {checkpoint} makes {trained.bits}-bit codes but the index has {bits}-bit codes"
-        )
-    return trained
-
-
-def encode_videos(trained: TrainedModel, collection: Collection) -> CodeSet:
-    """Codes of query videos (`vrt search`), in memory, with a progress bar and warnings."""
-    from vrt.cli.encoding import bad_video_log
-    from vrt.inference.collection_encoding import encode_collection
-    from vrt.reporting.progress import progress_bar
-
-    bad_videos = bad_video_log(None)
-    announce_unlisted(collection, bad_videos)
-    # Worker processes pay off over many videos, not for a query or two.
-    workers = default_workers() if len(collection) > 8 else 0
-    with progress_bar(err_console, "encoding queries", total=len(collection)) as update:
-        return encode_collection(
-            trained,
-            collection,
-            workers=workers,
-            on_batch=lambda size: update(advance=size),
-            on_skipped=bad_videos.record,
-        ).codes

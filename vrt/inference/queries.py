@@ -1,25 +1,33 @@
-"""What the ``--query`` values of `vrt search` are, their codes, and the page of their results.
+"""What the queries of a search are: codes files, ids in the index, or videos to encode.
 
 A value is, in this order, a codes file (an ``.npz`` archive, whatever its name), an id in the
-index, or videos (a video file, a frame folder, a folder of videos or a list file), which the
+index, or videos (a video file, a frame folder, a folder of videos or a list file), which a
 checkpoint encodes. Every value is classified, and every video source listed, before anything
-is encoded, so that a mistake in the last ``--query`` costs no encoding time.
+is encoded, so that a mistake in the last ``--query`` costs no encoding time. Query codes and
+the checkpoint that encodes video queries pass the one comparability check against the index
+(:func:`vrt.codes.check_comparable`). Importing this module imports no torch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-import typer
+
+from vrt.codes import UNLABELLED, ClassNamesError, CodeSet, check_comparable, load_codes, merge_class_names
+from vrt.datasets.collection import ItemList, list_items
+from vrt.errors import VideoDecodeError, VrtError
 
 if TYPE_CHECKING:
-    from vrt.codes import CodeSet
+    from vrt.datasets.items import SkippedClip
     from vrt.index import HammingIndex
-    from vrt.inference import TrainedModel
-    from vrt.inference.collection import Collection
+    from vrt.inference.encoding import Progress
+    from vrt.inference.trained import TrainedModel
+
+__all__ = ["SearchQueries", "resolve_queries"]
 
 
 @dataclass
@@ -54,24 +62,17 @@ class SearchQueries:
         self.labels.append(int(index.labels[position]))
         self.rows.append(index.codes[position])
 
-    def extend(self, index: HammingIndex, codes: CodeSet) -> None:
-        """Append the queries of ``codes``, their labels put in :attr:`class_names` when possible."""
-        from vrt.codes import UNLABELLED
-        from vrt.index import IndexEditError, QueryMismatchError
-        from vrt.index.editing import merge_class_names
-
-        if codes.bits != index.bits:
-            raise QueryMismatchError(
-                f"query codes have {codes.bits} bits but the index has {index.bits}-bit codes"
-            )
+    def extend(self, codes: CodeSet) -> None:
+        """Append the queries of ``codes`` (checked against the index already), their labels put
+        in :attr:`class_names` when possible."""
         # Merged with the names gathered so far, not the index's alone: two query files with
         # new classes of their own must not both claim the first free label.
         try:
             self.class_names, labels = merge_class_names(
                 self.class_names, codes, first_labelled=self.index_labelled
             )
-        except IndexEditError:  # bare class numbers against names: the labels cannot be shown
-            labels = [UNLABELLED] * len(codes)
+        except ClassNamesError:  # bare class numbers against names: the labels cannot be shown
+            labels = np.full(len(codes), UNLABELLED)
         self.ids += codes.ids.tolist()
         self.labels += [int(label) for label in labels]
         self.rows += list(codes.codes)
@@ -79,10 +80,30 @@ class SearchQueries:
 
 
 def resolve_queries(
-    index: HammingIndex, values: list[str], checkpoint: Path | None, *, exclude_self: bool = False
+    index: HammingIndex,
+    values: list[str],
+    *,
+    encoder: Callable[[], TrainedModel] | None = None,
+    exclude_self: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> SearchQueries:
-    """Each ``--query``, in order, as a codes file, else an indexed id, else videos to encode."""
-    from vrt.codes import load_codes
+    """Each value, in order, as a codes file, else an indexed id, else videos to encode.
+
+    Args:
+        encoder: loads the model that encodes video queries (called once, only if a value names
+            videos); None refuses video queries with a call for a checkpoint.
+        exclude_self: the search will leave each id query out of its own results (ids only).
+        force: search with codes or a checkpoint of another model than the index's anyway.
+        progress, on_skipped: as :meth:`TrainedModel.encode` takes them, for video queries.
+        warn: hears the comparability check's warnings.
+
+    Raises:
+        IncomparableCodesError: query codes or a checkpoint of another model (without ``force``).
+        UnknownIdError: a value that is no codes file, indexed id, file or folder.
+    """
     from vrt.index import UnknownIdError
     from vrt.runtime.npzfile import npz_members
 
@@ -101,45 +122,49 @@ def resolve_queries(
                 f"{index.unknown_id_message(value)}, and there is no file or folder of that name"
             )
     if exclude_self and set(kinds) != {"id"}:
-        raise typer.BadParameter("--exclude-self applies to id queries only")
+        raise VrtError("--exclude-self applies to id queries only")
     # Listed first: a source that holds no video is said so, not met with a call for --checkpoint.
-    collections = {
+    listings = {
         value: _list_query_videos(value)
         for value, kind in zip(values, kinds, strict=True)
         if kind == "videos"
     }
-    if collections and checkpoint is None:
-        shown = ", ".join(list(collections)[:3])
-        raise typer.BadParameter(f"{shown}: videos, not ids in the index: pass --checkpoint to encode them")
+    if listings and encoder is None:
+        shown = ", ".join(list(listings)[:3])
+        raise VrtError(f"{shown}: videos, not ids in the index: pass --checkpoint to encode them")
     trained: TrainedModel | None = None
     queries = SearchQueries.of(index)
     for value, kind in zip(values, kinds, strict=True):
         if kind == "codes":
-            queries.extend(index, load_codes(value))
+            codes = load_codes(value)
+            check_comparable(codes, index, first_name=value, second_name="the index", force=force, warn=warn)
+            queries.extend(codes)
         elif kind == "id":
             queries.add_indexed(index, value)
         else:
-            from vrt.cli.collection_commands import load_encoder
-
-            assert checkpoint is not None
-            trained = trained or load_encoder(checkpoint, bits=index.bits)
-            _encode_videos(trained, value, collections[value], index, queries)
+            if trained is None:
+                assert encoder is not None
+                trained = encoder()
+                trained.check_comparable(index, name="the index", force=force, warn=warn)
+            encoded = trained.encode(listings[value], progress=progress, on_skipped=on_skipped)
+            if not len(encoded):
+                raise VideoDecodeError(f"--query {value}: no video could be read (see the warnings above)")
+            queries.extend(encoded)
+            queries.paths.update({item.id: item.path for item in listings[value].items})
     return queries
 
 
-def _list_query_videos(value: str) -> Collection:
+def _list_query_videos(value: str) -> ItemList:
     """The videos a ``--query`` names; one that names none is an error saying what it is not."""
-    from vrt.errors import VideoDecodeError, VrtError
-    from vrt.inference.collection import list_collection
-    from vrt.io.video import probe_video
+    from vrt.datasets.decoders import PyAVDecoder, probe_item
 
     try:
-        collection = list_collection([value])
-        problem = None if collection.items else "; ".join(list(collection.unreadable.values())[:2])
-        first = collection.items[0] if collection.items else None
+        listing = list_items([value])
+        problem = None if listing.items else "; ".join(list(listing.unreadable.values())[:2])
+        first = listing.items[0] if listing.items else None
         if first is not None and first.kind == "video" and first.path == Path(value):  # one video file
             try:  # opened now, so that a text file named .avi is not met with a call for --checkpoint
-                probe_video(first.path)
+                probe_item(first.path, "video", PyAVDecoder())
             except VideoDecodeError as error:
                 problem = str(error).removeprefix(f"{first.path}: ")
     except VrtError as error:
@@ -149,49 +174,4 @@ def _list_query_videos(value: str) -> Collection:
             f"--query {value} is not an id in the index, not a codes file (.npz) and not a readable "
             f"video ({problem}); give an id, a codes file, or video files, frame folders or a list of them"
         )
-    return collection
-
-
-def _encode_videos(
-    trained: TrainedModel, source: str, collection: Collection, index: HammingIndex, queries: SearchQueries
-) -> None:
-    from vrt.cli.collection_commands import encode_videos
-    from vrt.errors import VideoDecodeError
-
-    encoded = encode_videos(trained, collection)
-    if not len(encoded):
-        raise VideoDecodeError(f"--query {source}: no video could be read (see the warnings above)")
-    queries.extend(index, encoded)
-    queries.paths.update({item.id: item.path for item in collection.items})
-
-
-def write_results_page(
-    path: Path,
-    index: HammingIndex,
-    queries: SearchQueries,
-    results: list[list[dict[str, Any]]],
-    *,
-    videos: Path | None,
-) -> Path:
-    """``vrt search --html``: each query with its ranked results and thumbnails, one page."""
-    from vrt.reporting.retrieval_page import QueryResult, RankedItem, write_search_page
-    from vrt.reporting.thumbnails import video_thumbnails
-
-    roots = [videos] if videos is not None else []
-    pages = [
-        QueryResult(
-            id=item_id,
-            label=label,
-            results=[RankedItem(row["id"], row["label"], row["distance"]) for row in rows],
-        )
-        for item_id, label, rows in zip(queries.ids, queries.labels, results, strict=True)
-    ]
-    return write_search_page(
-        path,
-        pages,
-        class_names=queries.class_names,
-        thumbnails=video_thumbnails(roots),
-        query_thumbnails=video_thumbnails(roots, paths=queries.paths),
-        summary=f"{len(pages)} queries against an index of {len(index)} items ({index.bits}-bit codes, "
-        f"{index.kind} index), nearest first by Hamming distance.",
-    )
+    return listing
