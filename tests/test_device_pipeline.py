@@ -117,5 +117,5 @@ def test_training_and_encoding_run_with_the_device_pipeline(tmp_path):
     raw["data"]["pipeline"] = "device"
     raw["data"]["val_fraction"] = 0.0
     raw["data"]["batch"] = {"sampler": "class_balanced", "classes_per_batch": 2, "videos_per_class": 2}
-    report = Runner(config_from_dict(raw), tmp_path / "run").fit()
+    report = Runner(config_from_dict(raw), tmp_path / "run").fit().report
     assert report.num_queries == 6 and report.num_database == 12

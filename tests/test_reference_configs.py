@@ -50,7 +50,7 @@ def test_reference_config_trains_one_step(config_path, request, tmp_path):
     overrides = [f"data.dataset.root={tree.root}", f"data.dataset.annotations={tree.annotations}", *ONE_STEP]
     config = load_config(config_path, overrides)
     runner = Runner(config, tmp_path / "run")
-    report = runner.fit()
+    report = runner.fit().report
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert len(records) == 1 and records[0]["steps"] == 1
     classes = len(runner.splits.class_names)

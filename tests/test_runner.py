@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def run(tmp_path, name: str, **train_overrides):
     config = config_from_dict(tiny_config_dict(**train_overrides))
     runner = Runner(config, tmp_path / name)
-    report = runner.fit()
+    report = runner.fit().report
     return runner, report
 
 

@@ -21,13 +21,14 @@ def sample_video(name: str) -> Path:
 
 
 def save_untrained_checkpoint(
-    path: Path, *, bits: int = 32, seed: int = 0, dataset: dict | None = None
+    path: Path, *, bits: int = 32, seed: int = 0, dataset: dict | None = None, config: dict | None = None
 ) -> Path:
     """A checkpoint of an untrained tiny3d model, as `vrt train` writes one (config included).
 
     Its random weights still tell these clips apart (the tests check that they do), which is
     all that encoding, indexing and searching need; training would only cost time. ``dataset``
-    replaces the config's ``data.dataset`` (the synthetic one).
+    replaces the config's ``data.dataset`` (the synthetic one); ``config`` replaces the whole
+    config (another model).
     """
     import torch
 
@@ -39,7 +40,7 @@ def save_untrained_checkpoint(
     raw["model"] = {"backbone": {"name": "tiny3d", "width": 8}, "head": {"name": "linear", "bits": bits}}
     if dataset is not None:
         raw["data"]["dataset"] = dataset
-    config = config_from_dict(raw)
+    config = config_from_dict(config if config is not None else raw)
     torch.manual_seed(seed)
     model = build_model(config.model, load_pretrained=False)
     save_checkpoint(path, {"model": model.state_dict(), "config": config_to_dict(config), "epoch": 0})

@@ -64,6 +64,27 @@ class HashingModel(nn.Module):
         features = self.backbone(inputs) if mask is None else self.backbone(inputs, mask=mask)
         return self.head(features)
 
+    @property
+    def frame_dim(self) -> int | None:
+        """The width of a frame's features, for a backbone over frames (None for others)."""
+        return getattr(self.backbone, "frame_dim", None)
+
+    def frame_targets(self, inputs: Tensor) -> Tensor:
+        """The per-frame features ``(B, T, D)`` of a batch: the inputs themselves when they are
+        features (a feature file's), else the frame backbone's image encoder's."""
+        return inputs if self.input_kind == "features" else self.frame_features(inputs)
+
+    def frame_features(self, clips: Tensor) -> Tensor:
+        """Every frame's features ``(B, T, D)`` from the backbone's image encoder: what a feature
+        file holds (a frame backbone only)."""
+        extract = getattr(self.backbone, "frame_features", None)
+        if extract is None or self.input_kind != "clips":
+            raise ValueError(
+                f"the backbone {type(self.backbone).__name__} has no per-frame features: feature files "
+                "are made by a frame backbone (model.backbone.name: frames)"
+            )
+        return extract((clips - self.mean) / self.std)
+
     @torch.no_grad()
     def encode(self, inputs: Tensor) -> Tensor:
         """Binary codes, a bool tensor (B, bits); see the class note on ``.eval()``."""

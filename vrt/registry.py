@@ -298,7 +298,9 @@ def _qualified_name(obj: object) -> str:
 
 BACKBONES: Registry = Registry("backbones", entry_point_group="vrt.backbones")
 HEADS: Registry = Registry("heads", entry_point_group="vrt.heads", injects=("in_dim",))
-LOSSES: Registry = Registry("losses", entry_point_group="vrt.losses", injects=("bits", "num_classes"))
+LOSSES: Registry = Registry(
+    "losses", entry_point_group="vrt.losses", injects=("bits", "num_classes", "frame_dim")
+)
 # Miners and reducers are component sections of a loss (`loss.miner`, `loss.reduction`): vrt
 # builds them and passes the objects (vrt.config.params.SUBCOMPONENTS). A miner parameter the loss
 # also has (a margin) takes the loss's value unless the miner's section sets it.

@@ -33,8 +33,9 @@ RUN_FILES: dict[str, str] = {
     "last.pt": "the newest state: model, optimiser, schedule, loss, position, RNG states, config",
     "previous.pt": "the state last.pt held before (a fallback should last.pt be damaged)",
     "step-NNNNNNNN.pt": "the newest step checkpoints, with train.checkpoint_every_steps",
-    "best.pt": "the state with the best validation mAP (the last one without validation)",
-    "curves.png": "training loss and validation mAP per epoch",
+    "best.pt": "the state with the best validation mAP, or the lowest validation loss when training "
+    "without labels (the last one without validation)",
+    "curves.png": "training loss and validation mAP (or loss) per epoch",
     "results.json": "test-split retrieval metrics of best.pt, with the protocol (format in docs/metrics.md)",
     "codes_test.npz": "codes of best.pt on the test split (the queries; format in docs/metrics.md)",
     "codes_train.npz": "codes of best.pt on the train split (the database)",

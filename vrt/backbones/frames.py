@@ -57,22 +57,40 @@ class FrameBackbone(nn.Module):
         *,
         train_encoder: bool = False,
         image_size: int | None = None,
+        encoder_frames: int | None = None,
+        encoder_lr_scale: float = 1.0,
     ) -> None:
         super().__init__()
         self.encoder, self.temporal, self.motion = encoder, temporal, motion
         self.train_encoder = train_encoder
         self.image_size = image_size
+        self.encoder_frames = encoder_frames
+        # Channels-last is what 2D convolutions run fastest on (measured on a 2-core CPU:
+        # EfficientNet-Lite0 on 112-pixel frames, 124 -> 311 frames/s); frames are converted
+        # to it in frame_features, and the weights keep it through .to(device) and loading.
+        self.encoder.to(memory_format=torch.channels_last)
         self.normalization = encoder.normalization
+        self.frame_dim = encoder.out_dim
         self.out_dim = temporal.out_dim + (motion.out_dim if motion is not None else 0)
         if not train_encoder:
             self.encoder.requires_grad_(False)
             self.encoder.eval()
+        else:  # read by vrt.optim.build_optimizer: the encoder's parameter group learns slower
+            self.encoder.lr_scale = encoder_lr_scale
 
     def train(self, mode: bool = True) -> FrameBackbone:
         super().train(mode)
         if not self.train_encoder:  # a frozen encoder keeps its BatchNorm statistics
             self.encoder.eval()
         return self
+
+    def _encoded_frames(self, count: int, device: torch.device) -> Tensor | None:
+        """The frames the encoder sees, the centres of ``encoder_frames`` equal stretches of the
+        clip (as TSN samples segments); None for all of them."""
+        if self.encoder_frames is None or self.encoder_frames >= count:
+            return None
+        stretch = count / self.encoder_frames
+        return ((torch.arange(self.encoder_frames, device=device) + 0.5) * stretch).long()
 
     def frame_features(self, clips: Tensor) -> Tensor:
         """The encoder's features of every frame, ``(B, T, D)``: what a feature file holds."""
@@ -82,12 +100,18 @@ class FrameBackbone(nn.Module):
             images = F.interpolate(
                 images, size=(self.image_size, self.image_size), mode="bilinear", antialias=True
             )
+        images = images.contiguous(memory_format=torch.channels_last)
         with torch.set_grad_enabled(self.train_encoder and torch.is_grad_enabled()):
             features = self.encoder(images)
         return features.view(batch, frames, -1)
 
     def forward(self, clips: Tensor, mask: Tensor | None = None) -> Tensor:
-        summary = self.temporal(self.frame_features(clips), mask)
+        picked = self._encoded_frames(clips.shape[2], clips.device)
+        if picked is None:
+            summary = self.temporal(self.frame_features(clips), mask)
+        else:
+            frames = self.frame_features(clips.index_select(2, picked))
+            summary = self.temporal(frames, None if mask is None else mask.index_select(1, picked))
         if self.motion is None:
             return summary
         return torch.cat([summary, self.motion(clips)], dim=1)
@@ -102,6 +126,7 @@ class FrameFeatureBackbone(nn.Module):
     def __init__(self, temporal: nn.Module) -> None:
         super().__init__()
         self.temporal = temporal
+        self.frame_dim = temporal.in_dim
         self.out_dim = temporal.out_dim
 
     def forward(self, features: Tensor, mask: Tensor | None = None) -> Tensor:
@@ -139,6 +164,8 @@ def frames(
     motion: Section | None = None,
     train_encoder: bool = False,
     image_size: int | None = None,
+    encoder_frames: int | None = None,
+    encoder_lr_scale: float = 1.0,
 ) -> nn.Module:
     """A 2D image encoder on every frame (pretrained), a temporal module over frames, optional motion stream.
 
@@ -149,16 +176,36 @@ def frames(
             ``transformer``; it gets the encoder's width as ``in_dim``.
         motion: a motion stream over the pixels (``vrt list motion_streams``), or None.
         train_encoder: fine-tune the encoder (else it is frozen: no gradient, fixed statistics).
+        encoder_lr_scale: when fine-tuned, the encoder learns at this multiple of
+            ``train.optimizer.lr`` (below 1: the pretrained weights move slower than the layers
+            trained from scratch). On realmotion 0.1 did worse than 1 (docs/benchmarks.md).
         image_size: resize frames to this side for the encoder (None: as the clip's frames are).
+        encoder_frames: the encoder sees this many of the clip's frames, the centres of equal
+            stretches of it (None: every frame). What a picture shows changes slowly and the
+            encoder is the costly part, while motion needs every frame: with a motion stream,
+            few frames at a high resolution for the encoder and all frames at a low one for the
+            motion (as SlowFast's two pathways) cost a fraction of encoding every frame.
     """
     if image_size is not None and image_size < 1:
         raise ValueError(f"image_size must be a positive number of pixels, got {image_size}")
+    if not 0 < encoder_lr_scale < float("inf"):
+        raise ValueError(f"encoder_lr_scale must be a positive number, got {encoder_lr_scale}")
+    if encoder_frames is not None and encoder_frames < 1:
+        raise ValueError(f"encoder_frames must be a positive number of frames, got {encoder_frames}")
     image_encoder = _part(ENCODERS, encoder, name="encoder")
     if image_encoder is None:
         raise ValueError("a frame backbone needs an image encoder (encoder: efficientnet_lite0, ...)")
     summary = _part(TEMPORAL_MODULES, temporal or "mean", name="temporal", in_dim=image_encoder.out_dim)
     stream = _part(MOTION_STREAMS, motion, name="motion")
-    return FrameBackbone(image_encoder, summary, stream, train_encoder=train_encoder, image_size=image_size)  # type: ignore[arg-type]
+    return FrameBackbone(
+        image_encoder,  # type: ignore[arg-type]
+        summary,  # type: ignore[arg-type]
+        stream,
+        train_encoder=train_encoder,
+        image_size=image_size,
+        encoder_frames=encoder_frames,
+        encoder_lr_scale=encoder_lr_scale,
+    )
 
 
 @BACKBONES.register(

@@ -25,6 +25,7 @@ from vrt.rundir import RunDirectory
 if TYPE_CHECKING:
     from vrt.data.bad_videos import BadVideoLog
     from vrt.inference import TrainedModel
+    from vrt.inference.evaluation import Evaluation
 
 app = typer.Typer(
     help="vrt: video retrieval by learned binary hashing.",
@@ -39,6 +40,7 @@ def _root() -> None:
     """vrt: video retrieval by learned binary hashing."""
     # A callback keeps `vrt` a group of commands when only the invoked command's module is loaded
     # (a lone command would become the program itself, and `vrt eval ...` would not parse).
+
 
 console = Console()
 # Messages and warnings stay one line each however long (a path, a reason), so logs grep cleanly.
@@ -109,8 +111,10 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def load_trained(checkpoint: Path, overrides: Sequence[str] = ()) -> TrainedModel:
-    """The checkpoint's model, on its config's device; joins torchrun's process group if launched by it."""
+def load_trained(checkpoint: Path, overrides: Sequence[str] = (), *, videos: bool = False) -> TrainedModel:
+    """The checkpoint's model, on its config's device; joins torchrun's process group if launched
+    by it. ``videos``: as it encodes videos (a model trained on frame features, behind the image
+    encoder that made them: :meth:`TrainedModel.for_videos`)."""
     from vrt.inference import TrainedModel
     from vrt.runtime import distributed
 
@@ -118,7 +122,7 @@ def load_trained(checkpoint: Path, overrides: Sequence[str] = ()) -> TrainedMode
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         trained.device = distributed.init_from_env(trained.device)
         trained.model.to(trained.device)
-    return trained
+    return trained.for_videos() if videos else trained
 
 
 @contextmanager
@@ -144,3 +148,16 @@ def warn(text: str) -> None:
     from rich.markup import escape
 
     err_console.print(f"[yellow]warning:[/] {escape(text)}", highlight=False)
+
+
+def show_evaluation(
+    result: Evaluation, *, title: str = "Retrieval by Hamming ranking", caption: str | None = None
+) -> None:
+    """The tables of an evaluation on stdout: class relevance, and source relevance beside it."""
+    from vrt.reporting.tables import evaluation_tables
+
+    source = result.source.report() if result.source is not None else None
+    for table in evaluation_tables(
+        result.report, source=source, relevance=result.relevance, title=title, caption=caption
+    ):
+        console.print(table)

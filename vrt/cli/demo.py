@@ -11,10 +11,10 @@ from vrt.cli.common import (
     OverridesOption,
     app,
     bundled_config,
-    console,
     default_run_dir,
     err_console,
     run_session,
+    show_evaluation,
 )
 
 
@@ -29,7 +29,6 @@ def demo(
     """Train tiny3d on the synthetic dataset (CPU, under a minute), export codes, print the mAP table."""
     from vrt.config import load_config
     from vrt.inference.evaluation import evaluate
-    from vrt.reporting.tables import retrieval_table
     from vrt.runtime.writeguard import output_path
     from vrt.training.runner import Runner
 
@@ -42,9 +41,5 @@ def demo(
         runner.fit()  # also exports the codes of best.pt on test and train
     paths = runner.paths
     # Evaluated from the exported files, as a user would with `vrt eval --query --database`.
-    report = evaluate(
-        query=paths.codes("test"), database=paths.codes("train"), topk=resolved.eval.topk
-    ).report
-    console.print(
-        retrieval_table(report, title="Demo: test queries vs training database", caption=f"run: {run_dir}")
-    )
+    result = evaluate(query=paths.codes("test"), database=paths.codes("train"), topk=resolved.eval.topk)
+    show_evaluation(result, title="Demo: test queries vs training database", caption=f"run: {run_dir}")

@@ -104,7 +104,7 @@ def encode(
     check_output(out_file, resume=resume)  # before the model loads: an existing file is never replaced
     check_segment(segment, stride)
     listing = list_items(videos, labels=labels.value, root=root)
-    trained = load_trained(checkpoint, overrides or ())
+    trained = load_trained(checkpoint, overrides or (), videos=True)
     # Windows are probed by the decoder that will read their clips.
     listing = resolve_windows(listing, decoder=trained.clips.decoder, segment=segment, stride=stride)
     bad_videos = bad_video_log(None)

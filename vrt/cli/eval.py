@@ -17,12 +17,12 @@ from vrt.cli.common import (
     DataOverridesOption,
     app,
     bad_video_log,
-    console,
     encoding_progress,
     err_console,
     is_main_process,
     load_trained,
     run_session,
+    show_evaluation,
     warn,
 )
 
@@ -139,11 +139,9 @@ def _show(result: Evaluation, *, output: Path | None, thumbnails: Any, as_json: 
         names = ", ".join(path.name for path in [*result.written, page])
         err_console.print(f"Wrote {names} to {output}", highlight=False, soft_wrap=True)
     if as_json:
-        print(json.dumps(report.to_dict()))
-    else:
-        from vrt.reporting.tables import retrieval_table
-
-        console.print(retrieval_table(report))
+        print(json.dumps(result.metrics()))
+        return
+    show_evaluation(result)
 
 
 def _video_thumbnails(videos: Path) -> Any:

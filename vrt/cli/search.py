@@ -65,7 +65,7 @@ def search(
         queries = resolve_queries(
             loaded,
             query,
-            encoder=None if checkpoint is None else lambda: load_trained(checkpoint),
+            encoder=None if checkpoint is None else lambda: load_trained(checkpoint, videos=True),
             exclude_self=exclude_self,
             force=force,
             progress=progress,

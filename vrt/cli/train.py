@@ -16,6 +16,7 @@ from vrt.cli.common import (
     err_console,
     is_main_process,
     run_session,
+    show_evaluation,
 )
 from vrt.rundir import RunDirectory
 
@@ -44,7 +45,6 @@ def train(
         raise typer.BadParameter("under torchrun give --output DIR, the run directory all processes share")
 
     from vrt.config import load_config
-    from vrt.reporting.tables import retrieval_table
     from vrt.training.run_folder import check_output
     from vrt.training.runner import Runner
 
@@ -54,8 +54,8 @@ def train(
     resolved = load_config(config, overrides or ())
     run_dir = output or default_run_dir(resolved.name)
     with run_session():
-        report = Runner(resolved, run_dir, console=err_console).fit(resume=resume)
-    if is_main_process():
-        console.print(
-            retrieval_table(report, title="Test queries vs training database", caption=f"run: {run_dir}")
-        )
+        result = Runner(resolved, run_dir, console=err_console).fit(resume=resume)
+    if is_main_process() and result is not None:
+        show_evaluation(result, title="Test queries vs training database", caption=f"run: {run_dir}")
+    elif is_main_process():
+        console.print(f"run: {run_dir}")

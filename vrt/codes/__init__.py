@@ -11,7 +11,15 @@ numpy only, never torch: loading codes must stay fast for command-line tools.
 
 from __future__ import annotations
 
-from vrt.codes.codeset import UNLABELLED, CodeSet, check_bits, merge_class_names, pack_bits, unpack_bits
+from vrt.codes.codeset import (
+    UNLABELLED,
+    CodeSet,
+    check_bits,
+    merge_class_names,
+    pack_bits,
+    source_groups,
+    unpack_bits,
+)
 from vrt.codes.files import codeset_arrays, is_codes_file, load_codes, save_codes
 from vrt.codes.identity import CodesWarning, EncoderIdentity, check_comparable
 from vrt.errors import ClassNamesError, CodesFileError, IncomparableCodesError
@@ -32,5 +40,6 @@ __all__ = [
     "merge_class_names",
     "pack_bits",
     "save_codes",
+    "source_groups",
     "unpack_bits",
 ]

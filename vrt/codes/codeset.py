@@ -22,6 +22,7 @@ __all__ = [
     "CodeSet",
     "check_bits",
     "merge_class_names",
+    "source_groups",
     "pack_bits",
     "unpack_bits",
 ]
@@ -87,6 +88,7 @@ class CodeSet:
     ids: np.ndarray
     class_names: list[str] | None = field(default=None)
     encoder: EncoderIdentity | None = field(default=None)
+    groups: np.ndarray | None = field(default=None)
 
     def __post_init__(self) -> None:
         codes = self.codes
@@ -136,6 +138,11 @@ class CodeSet:
         object.__setattr__(self, "labels", labels)
         object.__setattr__(self, "ids", ids)
         object.__setattr__(self, "class_names", class_names)
+        if self.groups is not None:
+            groups = _as_str_array(self.groups, what="groups")
+            if groups.shape[0] != n:
+                raise ValueError(f"groups must have one entry per code, got {groups.shape[0]} for {n}")
+            object.__setattr__(self, "groups", groups)
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
@@ -154,6 +161,7 @@ class CodeSet:
         ids: Sequence[str] | np.ndarray,
         class_names: Sequence[str] | None = None,
         encoder: EncoderIdentity | None = None,
+        groups: Sequence[str] | np.ndarray | None = None,
     ) -> CodeSet:
         """Build from unpacked binary codes ``[N, bits]`` (bool or 0/1), e.g. ``embeddings >= 0``."""
         packed = pack_bits(bits)
@@ -164,6 +172,7 @@ class CodeSet:
             ids=np.asarray(ids),
             class_names=None if class_names is None else list(class_names),
             encoder=encoder,
+            groups=None if groups is None else np.asarray(groups, dtype=np.str_),
         )
 
 
@@ -220,3 +229,11 @@ def merge_class_names(
         return names, second.labels
     lookup = np.asarray([names.index(name) for name in second.class_names], dtype=np.int64)
     return names, np.where(second.labelled, lookup[np.maximum(second.labels, 0)], UNLABELLED)
+
+
+def source_groups(codes: CodeSet) -> np.ndarray:
+    """The source video of each item: the set's ``groups``, else the id without its ``#t=``
+    window (each whole video is its own source)."""
+    if codes.groups is not None:
+        return codes.groups
+    return np.asarray([item_id.split("#t=", 1)[0] for item_id in codes.ids.tolist()], dtype=np.str_)

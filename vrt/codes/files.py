@@ -12,6 +12,7 @@ pickle, so codes can be evaluated, indexed or shared without the training stack 
   known class (``vrt encode`` of a folder without labels);
 * ``ids``    unicode strings ``[N]``, unique, identifying each video;
 * ``class_names`` unicode strings ``[C]``, optional;
+* ``groups``  unicode strings ``[N]``, optional: the source video of each item (instance retrieval);
 * ``encoder`` a 0-d unicode array holding the JSON of the model that made the codes
   (:class:`~vrt.codes.identity.EncoderIdentity`), optional: files written before vrt recorded
   it load with a warning when they are compared.
@@ -36,7 +37,7 @@ from vrt.runtime.npzfile import npz_members, read_npz
 __all__ = ["codeset_arrays", "is_codes_file", "load_codes", "save_codes"]
 
 _REQUIRED_KEYS = ("codes", "bits", "labels", "ids")
-_OPTIONAL_KEYS = ("class_names", ENCODER_KEY)
+_OPTIONAL_KEYS = ("class_names", "groups", ENCODER_KEY)
 
 
 def save_codes(path: str | os.PathLike[str], codeset: CodeSet) -> Path:
@@ -65,6 +66,8 @@ def codeset_arrays(codeset: CodeSet) -> dict[str, np.ndarray]:
     }
     if codeset.class_names is not None:
         arrays["class_names"] = np.asarray(codeset.class_names, dtype=np.str_)
+    if codeset.groups is not None:
+        arrays["groups"] = codeset.groups
     if codeset.encoder is not None:
         arrays[ENCODER_KEY] = np.asarray(codeset.encoder.to_json(), dtype=np.str_)
     return arrays
@@ -117,6 +120,11 @@ def load_codes(path: str | os.PathLike[str]) -> CodeSet:
             f"{path}: 'class_names' must be unicode strings [C], got {class_names.dtype} {class_names.shape}"
         )
 
+    groups = arrays.get("groups")
+    if groups is not None and (groups.dtype.kind != "U" or groups.ndim != 1):
+        raise CodesFileError(
+            f"{path}: 'groups' must be unicode strings [N], got {groups.dtype} {groups.shape}"
+        )
     encoder: EncoderIdentity | None = None
     if ENCODER_KEY in arrays:
         encoder = read_identity(arrays[ENCODER_KEY], source=path)
@@ -128,6 +136,7 @@ def load_codes(path: str | os.PathLike[str]) -> CodeSet:
             ids=ids,
             class_names=None if class_names is None else class_names.tolist(),
             encoder=encoder,
+            groups=groups,
         )
     except ValueError as error:
         raise CodesFileError(f"{path}: {error}") from error

@@ -11,6 +11,8 @@ from vrt.config import Config
 from vrt.data.pipeline import DataSplits
 from vrt.datasets.base import VideoDataset
 from vrt.errors import DataError, VideoDecodeError, VrtError
+from vrt.losses.combined import loss_needs_labels
+from vrt.registry import BACKBONES
 
 __all__ = ["check_trainable", "training_problems"]
 
@@ -55,8 +57,23 @@ def training_problems(config: Config, splits: DataSplits) -> list[str]:
             )
     if len(splits.fit_positions) == 1:
         problems.append("the training split has a single video; ranking needs at least two")
+    problems += _input_problems(config, splits.train_source)
     batch = config.data.batch
-    classes = len({splits.train_source.labels[p] for p in splits.fit_positions})
+    fit_labels = [splits.train_source.labels[p] for p in splits.fit_positions]
+    unlabelled = sum(label < 0 for label in fit_labels)
+    if unlabelled and loss_needs_labels(config.loss):
+        problems.append(
+            f"{unlabelled} of the {len(fit_labels)} training videos have no label, and loss "
+            f"{', '.join(term.name for term in config.loss.terms)} needs the class of every one: train "
+            'them with a self-supervised loss (loss.name: conmh or bth; docs/training.md, "Training '
+            'without labels"), or label them'
+        )
+    if unlabelled and batch.sampler == "class_balanced":
+        problems.append(
+            "data.batch.sampler: class_balanced batches need classes, and the training videos have "
+            "none; use data.batch.sampler: shuffle"
+        )
+    classes = len({label for label in fit_labels if label >= 0})
     if batch.sampler == "class_balanced" and classes and batch.classes_per_batch > classes:
         problems.append(
             f"data.batch.classes_per_batch: {batch.classes_per_batch} classes per batch, but the "
@@ -64,6 +81,27 @@ def training_problems(config: Config, splits: DataSplits) -> list[str]:
             "data.batch.sampler: shuffle"
         )
     return problems
+
+
+def _input_problems(config: Config, source: VideoDataset) -> list[str]:
+    """A backbone that reads another kind of input than the dataset gives (clips or frame
+    features), or frame features of another width than the backbone was built for."""
+    backbone = config.model.backbone
+    reads = BACKBONES.entry(backbone.name).metadata.get("input", "clips")
+    if reads != source.input_kind:
+        wanted = "frame_features" if source.input_kind == "features" else "a backbone over video clips"
+        return [
+            f"model.backbone: {backbone.name} reads {'frame features' if reads == 'features' else 'video clips'}, "
+            f"but data.dataset {config.data.dataset.name} gives "
+            f"{'frame features' if source.input_kind == 'features' else 'video clips'}; use {wanted}"
+        ]
+    dim = getattr(source, "dim", None)
+    expected = backbone.params.get("dim") if reads == "features" else None
+    if dim is not None and expected is not None and expected != dim:
+        return [
+            f"model.backbone.dim: {expected}, but the feature files hold {dim} features per frame; set it to {dim}"
+        ]
+    return []
 
 
 def _none_readable(source: VideoDataset, positions: list[int]) -> str | None:

@@ -43,7 +43,15 @@ class VideoDataset(Dataset, ABC):
         ids: a unique, stable string per video (written next to its binary code on export).
         groups: source-video keys, so that a validation split never puts clips cut from one
             long recording on both sides (UCF101's ``gGG``); ``None`` when every video stands alone.
+        input_kind: what ``load_clip`` gives: ``"clips"`` (pixels, ``(3, T, H, W)``) or
+            ``"features"`` (a feature file's frame features, ``(T, D)``); a model's backbone must
+            read the same kind.
+        made_by: for features, the record of the model that computed them (its
+            :class:`~vrt.codes.EncoderIdentity` as a dict), else None.
     """
+
+    input_kind: str = "clips"
+    made_by: dict[str, Any] | None = None
 
     def __init__(
         self,

@@ -386,6 +386,7 @@ def _windows(
             item,
             id=with_time_fragment(base_id, window),
             window=window,
+            group=item.group or base_id,  # the windows of a video show the same video
             span=(
                 round(window[0] * info.fps),
                 max(round(window[1] * info.fps), round(window[0] * info.fps) + 1),

@@ -72,12 +72,18 @@ def add_codes(
     targets = np.asarray([position[new_ids[p]] for p in present], dtype=np.int64)
     all_codes[targets], all_labels[targets] = codes.codes[present], labels[present]
     added = np.setdiff1d(np.arange(len(codes)), present)  # sorted: codes-file order
+    groups = None
+    if current.groups is not None and codes.groups is not None:
+        groups = current.groups.copy()
+        groups[targets] = codes.groups[present]
+        groups = np.concatenate([groups, codes.groups[added]])
     merged = dataclasses.replace(
         current,
         codes=np.concatenate([all_codes, codes.codes[added]]),
         labels=np.concatenate([all_labels, labels[added]]),
         ids=np.concatenate([current.ids, codes.ids[added]]),
         class_names=class_names,
+        groups=groups,
     )
     return HammingIndex.build(merged, kind=index.kind, params=index.params)
 
@@ -93,7 +99,11 @@ def remove_ids(index: HammingIndex, item_ids: Sequence[str]) -> HammingIndex:
     drop[[index.position_of(item_id) for item_id in item_ids]] = True
     current = index.codeset
     kept = dataclasses.replace(
-        current, codes=current.codes[~drop], labels=current.labels[~drop], ids=current.ids[~drop]
+        current,
+        codes=current.codes[~drop],
+        labels=current.labels[~drop],
+        ids=current.ids[~drop],
+        groups=None if current.groups is None else current.groups[~drop],
     )
     return HammingIndex.build(kept, kind=index.kind, params=index.params)
 

@@ -271,6 +271,7 @@ def _assemble(
         codes=previous.codes[orphans],
         labels=previous.labels[orphans],
         ids=previous.ids[orphans],
+        groups=None,  # a collection's sources are its ids' (vrt.codes.source_groups)
     )
     class_names, kept_labels = merge_class_names(
         listed.class_names, kept, first_labelled=bool(listed.labelled.any())

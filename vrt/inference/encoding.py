@@ -30,7 +30,15 @@ from vrt.model import HashingModel, binarize
 from vrt.runtime import distributed
 from vrt.runtime.devices import autocast
 
-__all__ = ["EncodeSource", "Progress", "encode_view", "eval_view", "real_valued_codes"]
+__all__ = [
+    "EncodeSource",
+    "Progress",
+    "encode_view",
+    "eval_view",
+    "model_outputs",
+    "real_valued_codes",
+    "run_batches",
+]
 
 #: What :meth:`TrainedModel.encode` accepts: a view of a split, a dataset, items, a listing of
 #: one's own videos, or paths (video files, frame folders, folders of them, list files).
@@ -143,9 +151,10 @@ def encode_view(
         if on_skipped is not None and ranks == 1:
             on_skipped(items)
 
-    for bits, indices, size in _encoded_batches(
+    for values, indices, size in run_batches(
         model, loader, device=device, amp=config.train.amp, on_skipped=note_skipped
     ):
+        bits = values if values is not None else np.zeros((0, model.bits), dtype=bool)
         done.bits.append(bits)
         done.indices.append(indices.astype(np.int64, copy=False))
         if on_codes is not None and len(indices):
@@ -202,19 +211,26 @@ def _gathered(
     return all_packed[order], all_indices[order]
 
 
-def _encoded_batches(
+def model_outputs(model: HashingModel, clips: torch.Tensor) -> np.ndarray:
+    """The bits ``(n, bits)`` of a batch (what :func:`encode_view` keeps)."""
+    return binarize(real_valued_codes(model, clips)).cpu().numpy()
+
+
+def run_batches(
     model: HashingModel,
     loader: DataLoader,
     *,
     device: torch.device,
     amp: bool,
     on_skipped: Callable[[list[SkippedClip]], None],
-) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-    """Per batch of ``loader``: bits ``(n, bits)`` bool, dataset indices ``(n,)`` and the batch's size.
+    outputs: Callable[[HashingModel, torch.Tensor], np.ndarray] = model_outputs,
+) -> Iterator[tuple[np.ndarray | None, np.ndarray, int]]:
+    """Per batch of ``loader``: ``outputs(model, clips)`` (None for a batch of unreadable videos
+    only), the dataset indices ``(n,)`` and the batch's size.
 
-    The size counts the videos that could not be decoded too (they are left out of the bits
-    and handed to ``on_skipped``), so a progress bar can advance by it. The model is in eval
-    mode while the generator runs.
+    The size counts the videos that could not be decoded too (they are left out and handed to
+    ``on_skipped``), so a progress bar can advance by it. The model is in eval mode while the
+    generator runs.
     """
     was_training = model.training
     model.eval()
@@ -224,12 +240,11 @@ def _encoded_batches(
             batch = batch.on_device(device)  # finishes pending clips (data.pipeline: device) there
             if batch.skipped:
                 on_skipped(batch.skipped)
-            bits = np.zeros((0, model.bits), dtype=bool)
+            values = None
             if len(batch):
                 with torch.no_grad(), autocast(device, amp):
-                    u = real_valued_codes(model, batch.clips)
-                bits = binarize(u).cpu().numpy()
-            yield bits, batch.indices.numpy(), len(batch) + len(batch.skipped)
+                    values = outputs(model, batch.clips)
+            yield values, batch.indices.numpy(), len(batch) + len(batch.skipped)
     finally:
         model.train(was_training)
 
@@ -243,6 +258,7 @@ def _codeset(
     names: list[str] | None,
     encoder: EncoderIdentity | None,
 ) -> CodeSet:
+    groups = dataset.groups
     return CodeSet(
         codes=packed,
         bits=bits,
@@ -250,4 +266,5 @@ def _codeset(
         ids=np.asarray([dataset.ids[i] for i in indices], dtype=np.str_),
         class_names=names,
         encoder=encoder,
+        groups=None if groups is None else np.asarray([groups[i] for i in indices], dtype=np.str_),
     )

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from vrt.codes import CodeSet, check_comparable, load_codes
 from vrt.errors import CodesFileError, VrtError
 from vrt.metrics import QueryScores, RetrievalReport, score_queries
-from vrt.reporting.results import codes_record, protocol_record, write_results
+from vrt.metrics.sources import score_sources
+from vrt.reporting.results import codes_record, metrics_record, protocol_record, write_results
 
 if TYPE_CHECKING:
     from vrt.datasets.items import SkippedClip
@@ -40,8 +41,11 @@ ProgressFactory = Callable[[str], AbstractContextManager[Callable[..., None] | N
 class Evaluation:
     """What :func:`evaluate` measured: the codes, the per-query scores and how they were obtained.
 
-    ``protocol`` (how the numbers were obtained: the sets' sizes and hashes, the checkpoint) and
-    ``written`` (``results.json`` and the plots) are there when an output was given.
+    ``scores`` rank by class (the queries' labels), or by source when the queries have no class
+    (``relevance``); ``source`` holds the source-relevance scores beside class ones (does a search
+    find *the same* video: :mod:`vrt.metrics.sources`), None when no query has another item of
+    its source. ``protocol`` (how the numbers were obtained: the sets' sizes and hashes, the
+    checkpoint) and ``written`` (``results.json`` and the plots) are there when an output was given.
     """
 
     query: CodeSet
@@ -49,10 +53,16 @@ class Evaluation:
     scores: QueryScores
     protocol: dict[str, Any] | None = None
     written: list[Path] = field(default_factory=list)
+    source: QueryScores | None = None
+    relevance: str = "class"
 
     @property
     def report(self) -> RetrievalReport:
         return self.scores.report()
+
+    def metrics(self) -> dict[str, Any]:
+        """The metrics as ``vrt eval --json`` prints them and ``results.json`` keeps them."""
+        return metrics_record(self.scores, source=self.source)
 
 
 def evaluate(
@@ -65,6 +75,7 @@ def evaluate(
     output: str | os.PathLike[str] | None = None,
     plots: bool = True,
     database_order: bool | None = None,
+    sources: bool = True,
     force: bool = False,
     workers: int | None = None,
     bad_videos: int | None = None,
@@ -85,6 +96,8 @@ def evaluate(
         database_order: also compute the values with ties in database order (``*_database_order``,
             the mAP@K curve), which rank every pair; the headline values are tie-aware and need
             only counts. By default, when ``output`` is given (a results file holds them all).
+        sources: also score source relevance (does a search find other clips of the query's own
+            video; :mod:`vrt.metrics.sources`); unlabelled queries are scored by it alone.
         force: compare codes of different models anyway (a warning instead of an error).
         workers: threads ranking the queries (one per core by default).
         bad_videos: how many videos could not be read while making the codes, for the protocol
@@ -139,15 +152,24 @@ def evaluate(
     k = topk or (trained.config.eval.topk if trained is not None else 100)
     if database_order is None:
         database_order = output is not None
-    scores = score_queries(
-        query_codes,
-        database_codes,
-        topk=k,
-        radius=radius,
-        workers=workers,
-        database_order=database_order,
-        curve=database_order and output is not None,
+    found = (
+        score_sources(query_codes, database_codes, topk=k, radius=radius, workers=workers)
+        if sources
+        else None
     )
+    relevance = "class" if query_codes.labelled.all() or found is None else "source"
+    if relevance == "class":  # refuses unlabelled queries when there is no source to find either
+        scores = score_queries(
+            query_codes,
+            database_codes,
+            topk=k,
+            radius=radius,
+            workers=workers,
+            database_order=database_order,
+            curve=database_order and output is not None,
+        )
+    else:
+        scores, found = found, None
     protocol = None
     written: list[Path] = []
     if output is not None:  # the record of how the numbers were obtained (hashes of both sets) goes with them
@@ -161,8 +183,10 @@ def evaluate(
             config_hash=None if trained is None else _config_hash(trained),
             bad_videos=bad_videos,
         )
-        written = write_results(output, scores, protocol=protocol, plots=plots)
-    return Evaluation(query_codes, database_codes, scores, protocol, written)
+        written = write_results(
+            output, scores, protocol=protocol, plots=plots, source=found, relevance=relevance
+        )
+    return Evaluation(query_codes, database_codes, scores, protocol, written, found, relevance)
 
 
 def _trained(model: TrainedModel | str | os.PathLike[str] | None) -> TrainedModel | None:

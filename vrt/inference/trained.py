@@ -69,6 +69,7 @@ class TrainedModel:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     encoder: EncoderIdentity | None = None
     _splits: DataSplits | None = field(default=None, repr=False)
+    _video: TrainedModel | None = field(default=None, repr=False)
 
     @classmethod
     def load(
@@ -104,6 +105,15 @@ class TrainedModel:
         resolved = resolve_device(device if device is not None else config.train.device)
         model.to(resolved).eval()
         return cls.from_model(model, config, device=resolved, checkpoint=checkpoint, state=state)
+
+    @classmethod
+    def from_config(cls, config: Config, *, device: str | torch.device | None = None) -> TrainedModel:
+        """The model ``config`` describes, with the pretrained weights it names and nothing
+        trained: a frozen pretrained frame backbone extracts features this way (no checkpoint)."""
+        model = build_model(config.model)
+        resolved = resolve_device(device if device is not None else config.train.device)
+        model.to(resolved).eval()
+        return cls.from_model(model, config, device=resolved)
 
     @classmethod
     def from_model(
@@ -152,6 +162,18 @@ class TrainedModel:
         keeps its dataset's own, built from the same config."""
         return clip_spec(self.config)
 
+    def for_videos(self) -> TrainedModel:
+        """This model as it encodes videos: itself, or, for a model trained on frame features,
+        the model rebuilt behind the image encoder that made them
+        (:func:`vrt.inference.video_model.video_model`; built once)."""
+        if self.model.input_kind != "features":
+            return self
+        if self._video is None:
+            from vrt.inference.video_model import video_model
+
+            self._video = video_model(self)
+        return self._video
+
     def check_comparable(
         self, codes: CodeSource, *, name: str, force: bool = False, warn: Callable[[str], None] | None = None
     ) -> None:
@@ -192,9 +214,29 @@ class TrainedModel:
             on_codes: hears the codes of each batch as they are made (to save work so far).
             stop: polled after every batch; True ends encoding with the codes made so far.
 
+        A model trained on frame features encodes a feature file's items itself, and videos
+        through :meth:`for_videos` (whose identity the codes then carry).
+
         Returns:
             The codes in the order of ``items``, labelled as listed, carrying :attr:`encoder`.
         """
+        # Only a dataset (or a view of one) can give features; items and paths are videos.
+        given = getattr(getattr(items, "dataset", items), "input_kind", "clips")
+        if given != self.model.input_kind:
+            if self.model.input_kind != "features":
+                raise ValueError(
+                    "this model reads video clips; feature files are read by models with a "
+                    "frame_features backbone"
+                )
+            return self.for_videos().encode(
+                items,
+                batch_size=batch_size,
+                workers=workers,
+                progress=progress,
+                on_skipped=on_skipped,
+                on_codes=on_codes,
+                stop=stop,
+            )
         view = eval_view(items, clips=self.clips, config=self.config, on_skipped=on_skipped)
         return encode_view(
             self.model,

@@ -9,13 +9,17 @@ from torch import Tensor, nn
 from vrt.components import build
 from vrt.config.schema import LossConfig
 from vrt.config.validation import loss_term_paths
+from vrt.losses.self_supervised import SelfSupervisedLoss
 from vrt.registry import LOSSES
 
 
 class WeightedLossSum(nn.Module):
-    """``sum_i weight_i * loss_i(embeddings, labels)``, remembering each term for the logs.
+    """``sum_i weight_i * loss_i``, remembering each term for the logs.
 
-    Terms that follow training progress (continuation schedules, as in HashNet) implement
+    A term is a loss of the batch's codes and labels, ``loss(embeddings, labels)``, or a
+    self-supervised one (:class:`~vrt.losses.self_supervised.SelfSupervisedLoss`) of the model
+    and the batch's inputs, ``loss(model, inputs)``, which needs no labels. Terms that follow
+    training progress (continuation schedules, as in HashNet) implement
     ``on_epoch_start(epoch, epochs)``; it is forwarded to them.
     """
 
@@ -28,11 +32,32 @@ class WeightedLossSum(nn.Module):
         self.terms = nn.ModuleList([module for _, _, module in terms])
         self.last_values: dict[str, float] = {}
 
-    def forward(self, embeddings: Tensor, labels: Tensor) -> Tensor:
+    @property
+    def needs_codes(self) -> bool:
+        """Whether a term is a loss of the batch's codes (then the step computes them once)."""
+        return any(not isinstance(term, SelfSupervisedLoss) for term in self.terms)
+
+    def forward(
+        self,
+        embeddings: Tensor | None,
+        labels: Tensor,
+        *,
+        model: nn.Module | None = None,
+        inputs: Tensor | None = None,
+    ) -> Tensor:
+        """The total of one batch: ``embeddings`` (the codes, None when no term uses them) and
+        ``labels`` for the losses of codes, ``model`` and ``inputs`` for the self-supervised ones."""
         total: Tensor | None = None
         values = {}
         for name, weight, term in zip(self.names, self.weights, self.terms, strict=True):
-            value = term(embeddings, labels)
+            if isinstance(term, SelfSupervisedLoss):
+                if model is None or inputs is None:
+                    raise ValueError(f"the {name} term is computed from the model and the batch's inputs")
+                value = term(model, inputs)
+            else:
+                if embeddings is None:
+                    raise ValueError(f"the {name} term needs the batch's codes")
+                value = term(embeddings, labels)
             values[name] = value.detach()
             total = weight * value if total is None else total + weight * value
         # float() synchronises with the GPU, so per-term values are only kept when there are several.
@@ -46,11 +71,25 @@ class WeightedLossSum(nn.Module):
                 hook(epoch, epochs)
 
 
-def build_loss(config: LossConfig, *, bits: int, num_classes: int) -> WeightedLossSum:
-    """The weighted sum of the configured loss terms; each gets ``bits``/``num_classes`` if it asks."""
+def loss_needs_labels(config: LossConfig) -> bool:
+    """Whether a term of ``config`` needs the class of every training video: every loss does
+    unless its registry metadata says ``labels: False`` (the self-supervised objectives)."""
+    return any(LOSSES.entry(term.name).metadata.get("labels", True) for term in config.terms)
+
+
+def build_loss(
+    config: LossConfig, *, bits: int, num_classes: int, frame_dim: int | None = None
+) -> WeightedLossSum:
+    """The weighted sum of the configured loss terms; each gets what it asks of ``bits``,
+    ``num_classes`` and ``frame_dim`` (the width of a frame's features, for the objectives that
+    reconstruct frames; None without a frame backbone)."""
     return WeightedLossSum(
         [
-            (term.name, term.weight, build(LOSSES, term, section=path, bits=bits, num_classes=num_classes))
+            (
+                term.name,
+                term.weight,
+                build(LOSSES, term, section=path, bits=bits, num_classes=num_classes, frame_dim=frame_dim),
+            )
             for term, path in zip(config.terms, loss_term_paths(config), strict=True)
         ]
     )

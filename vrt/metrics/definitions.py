@@ -14,7 +14,9 @@ __all__ = ["METRIC_DEFINITIONS", "METRIC_DEFINITIONS_VERSION"]
 #: 3: map, map@K, precision@K, recall@K and per-class AP become tie-aware (expected over random
 #: orders of equally distant items); the version 2 values, ties in database order, move to
 #: *_database_order; map_tie_aware goes (it equals map); code_stats and warnings come.
-METRIC_DEFINITIONS_VERSION = "3"
+#: 4: adds map@K_papers (the self-supervised video hashing papers' mAP@K) and source relevance
+#: (metrics.source); version 3 definitions unchanged.
+METRIC_DEFINITIONS_VERSION = "4"
 
 METRIC_DEFINITIONS: dict[str, str] = {
     "ranking": "the whole database by Hamming distance to the query; the items at one distance (a tie "
@@ -39,6 +41,14 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "per_class_ap": "for each query class, the mean expected AP (ap) and database-order AP "
     "(ap_database_order) of its queries that have a relevant item",
     "map_at_k_curve": "map@K_database_order for K = 1..Ndb (ties in database order)",
+    "map@K_papers": "the mAP@K of the self-supervised video hashing papers (SSVH, BTH, ConMH, S5VH) for "
+    "K in 5, 20, 40, 60, 80, 100: the sum of precision@r over the relevant ranks r <= K divided by K "
+    "(not by the relevant items found), averaged over every query; ties in database order; only when "
+    "the database order is computed",
+    "source": "the same values with source relevance: a database item is relevant to a query when both "
+    "were cut from the same source video (its group: a #t= window's video, a dataset's recording); "
+    "the database is the database and the queries together, each query's own item left out; "
+    "tie-aware only",
     "num_queries_without_relevant": "queries of a class absent from the database: left out of the "
     "AP and recall means, counted as 0 in the precision means",
     "code_stats": "per set (query, database): size, bits, unique_codes, unique_fraction (distinct codes "

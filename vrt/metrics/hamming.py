@@ -146,3 +146,12 @@ def hamming_distances(query_codes: np.ndarray, database_codes: np.ndarray) -> np
     repeated blocks against one database, build a :class:`HammingScanner` once instead.
     """
     return HammingScanner(database_codes).distances(query_codes)
+
+
+def paired_distances(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Hamming distances of the pairs ``(first[i], second[i])`` of packed codes, int64 ``[N]``."""
+    first = _check_packed(first, what="codes")
+    second = _check_packed(second, what="codes")
+    if first.shape != second.shape:
+        raise ValueError(f"paired codes must have the same shape, got {first.shape} and {second.shape}")
+    return POPCOUNT_TABLE[np.bitwise_xor(first, second)].sum(axis=1, dtype=np.int64)

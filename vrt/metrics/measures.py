@@ -41,6 +41,7 @@ class BlockScores:
     relevant_within: np.ndarray  # int64 [b, bits + 1], relevant items at distance <= r
     step_ranks: np.ndarray  # int64 [M], see map_at_k_steps
     steps: np.ndarray  # float64 [M]
+    step_precision: np.ndarray  # float64 [M], the precision at each relevant rank (the papers' mAP@K)
 
 
 def ordinals(rows: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,4 +140,5 @@ def score_block(
         relevant_within=relevant_counts,
         step_ranks=ranks if steps else ranks[:0],
         steps=map_at_k_steps(rows, precision, ordinal, found) if steps else precision[:0],
+        step_precision=precision if steps else precision[:0],
     )

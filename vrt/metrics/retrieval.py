@@ -11,6 +11,9 @@ in database order) come alongside, suffixed ``database_order``. Per query:
 * AP@K: the mean precision at the relevant ranks within the top ``K' = min(K, Ndb)``, over the
   relevant items found there; 0 when none is (the DeepHash/DSH convention).
 * precision@K: relevant items in the top K' over K'; recall@K: over all relevant items.
+* the papers' mAP@K (SSVH, BTH, ConMH, S5VH: ``papers_map_at_k_curve``): the sum of the precisions
+  at the relevant ranks within the top K divided by K itself, averaged over every query (0 for
+  a query with nothing relevant in its top K); ties in database order, K = 1..Ndb.
 * precision within Hamming radius r (P@H<=r): relevant items at distance <= r over all items
   at distance <= r, and 0 when no item is that close; recall within r likewise over all
   relevant items. Averaged over all queries (precision) or queries with a relevant item (recall).
@@ -48,6 +51,8 @@ from vrt.metrics.blocks import (
     run_in_order,
 )
 from vrt.metrics.code_diagnostics import code_stats
+from vrt.metrics.curves import StepSum, curve_mean, papers_curve
+from vrt.metrics.hamming import paired_distances
 from vrt.metrics.measures import BlockScores, score_block
 from vrt.metrics.ranking import BlockCounts, BlockRanker
 from vrt.metrics.scores import ClassScore, PRCurve, QueryScores, RetrievalReport
@@ -122,6 +127,7 @@ def score_queries(
     chunk_size: int | None = None,
     curve: bool | None = None,
     database_order: bool = True,
+    exclude_self: bool = False,
 ) -> QueryScores:
     """Per-query metrics of ``query`` against ``database``.
 
@@ -136,12 +142,15 @@ def score_queries(
         engine: ``sort`` or ``count``, the ranking engine of the database-order values (see
             :mod:`vrt.metrics.ranking`); unused without them.
         chunk_size: database columns the sort engine ranks, or the counts alone count, at once.
-        curve: compute ``map_at_k_curve`` (mAP@K for every K, ties in database order); without
-            it, the curve is empty. None (the default): when ``database_order`` is computed.
+        curve: compute ``map_at_k_curve`` and ``papers_map_at_k_curve`` (mAP@K for every K, ties
+            in database order, vrt's and the papers' definition); without it, both are empty. None (the default): when ``database_order`` is computed.
         database_order: compute the ``*_database_order`` values, which rank every (query, item)
             pair; False counts items per distance instead, which is all the tie-aware values,
             P@H<=r and the PR curve need (identical values, several times faster), and leaves
             the ``*_database_order`` values NaN.
+        exclude_self: leave each query's own item (the database item of its id) out of its
+            ranking: every query id must be in the database, and each query ranks the other
+            ``N - 1`` items (tie-aware values only: it needs ``database_order=False``).
 
     None of ``block_size``, ``workers``, ``engine`` and ``chunk_size`` changes a per-query value.
     """
@@ -165,16 +174,21 @@ def score_queries(
         chunk_size = _check_int(chunk_size, name="chunk_size")
 
     num_queries, num_database = len(query), len(database)
-    depth = min(topk, num_database)
+    own = _own_positions(query, database) if exclude_self else None
+    if own is not None and database_order:
+        raise ValueError("exclude_self gives the tie-aware values only: pass database_order=False")
+    ranked = num_database - (1 if own is not None else 0)  # items each query ranks
+    depth = min(topk, ranked)
     query_dense, database_dense, class_sizes = _dense_labels(query, database)
     num_relevant = np.where(query_dense >= 0, class_sizes[np.maximum(query_dense, 0)], 0).astype(np.int64)
     ranker = BlockRanker(database.codes, database_dense, chunk_size=chunk_size)
     labels = ranker.map_labels(query_dense)
     harmonic = harmonic_numbers(num_database)
     if not database_order:
-        within, relevant_within, tie_aware = _count_levels(
-            query, ranker, labels, depth=depth, harmonic=harmonic, block_size=block_size, workers=workers
-        )
+        within, relevant_within = _count_levels(query, ranker, labels, block_size=block_size, workers=workers)
+        if own is not None:
+            _leave_out(query, database, own, query_dense, within, relevant_within, num_relevant)
+        tie_aware = tie_aware_scores(within, relevant_within, depth=depth, harmonic=harmonic)
         return _query_scores(
             query,
             database,
@@ -189,7 +203,9 @@ def score_queries(
             average_precision_at_k_database_order=np.full(num_queries, np.nan),
             found_at_k_database_order=np.full(num_queries, np.nan),
             map_at_k_curve=np.empty(0),
+            papers_map_at_k_curve=np.empty(0),
             database_order=False,
+            ranked=ranked,
         )
 
     blocks = plan_blocks(labels, ranker, engine=engine, block_size=block_size, workers=workers)
@@ -208,7 +224,7 @@ def score_queries(
     tie_aware = TieAwareScores(np.empty(num_queries), np.empty(num_queries), np.empty(num_queries))
     within = np.empty((num_queries, ranker.levels), dtype=np.int64)
     relevant_within = np.empty((num_queries, ranker.levels), dtype=np.int64)
-    step_sum = _StepSum(num_database)
+    step_sum, precision_sum = StepSum(num_database), StepSum(num_database)
     for block, scores in zip(blocks, run_in_order(rank_and_score, blocks, workers=workers), strict=True):
         rows = block.queries
         average_precision[rows] = scores.average_precision
@@ -221,6 +237,7 @@ def score_queries(
         relevant_within[rows] = scores.relevant_within
         if curve:
             step_sum.add(scores.step_ranks, scores.steps)
+            precision_sum.add(scores.step_ranks, scores.step_precision)
 
     num_valid = int(np.count_nonzero(num_relevant))
     return _query_scores(
@@ -236,9 +253,40 @@ def score_queries(
         average_precision_database_order=average_precision,
         average_precision_at_k_database_order=average_precision_at_k,
         found_at_k_database_order=found_at_k,
-        map_at_k_curve=_curve_mean(step_sum, num_valid) if curve else np.empty(0),
+        map_at_k_curve=curve_mean(step_sum, num_valid) if curve else np.empty(0),
+        papers_map_at_k_curve=papers_curve(precision_sum, num_queries) if curve else np.empty(0),
         database_order=True,
     )
+
+
+def _own_positions(query: CodeSet, database: CodeSet) -> np.ndarray:
+    """The database position of each query's id; every one must be there."""
+    position = {item_id: p for p, item_id in enumerate(database.ids.tolist())}
+    missing = [item_id for item_id in query.ids.tolist() if item_id not in position]
+    if missing:
+        raise ValueError(
+            f"exclude_self: {len(missing)} query ids are not in the database (e.g. {missing[0]!r})"
+        )
+    return np.asarray([position[item_id] for item_id in query.ids.tolist()], dtype=np.int64)
+
+
+def _leave_out(
+    query: CodeSet,
+    database: CodeSet,
+    own: np.ndarray,
+    query_dense: np.ndarray,
+    within: np.ndarray,
+    relevant_within: np.ndarray,
+    num_relevant: np.ndarray,
+) -> None:
+    """Take each query's own item out of its counts (in place): from every distance at and beyond
+    the item's, and from the relevant counts when the item is relevant to it (its class)."""
+    distance = paired_distances(query.codes, database.codes[own])
+    beyond = np.arange(within.shape[1])[None, :] >= distance[:, None]
+    within -= beyond
+    relevant = (query_dense >= 0) & (database.labels[own] == query.labels) & database.labelled[own]
+    relevant_within -= beyond & relevant[:, None]
+    num_relevant -= relevant.astype(np.int64)
 
 
 def _count_levels(
@@ -246,12 +294,10 @@ def _count_levels(
     ranker: BlockRanker,
     labels: np.ndarray,
     *,
-    depth: int,
-    harmonic: np.ndarray,
     block_size: int | None,
     workers: int,
-) -> tuple[np.ndarray, np.ndarray, TieAwareScores]:
-    """``within``, ``relevant_within`` and the tie-aware values of every query, without ranking."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """``within`` and ``relevant_within`` of every query, without ranking."""
     if block_size is None:
         block_size = default_level_block_size(ranker.num_database, bits=ranker.levels - 1, workers=workers)
     blocks = plan_blocks(labels, ranker, engine="sort", block_size=block_size, workers=workers)
@@ -265,9 +311,9 @@ def _count_levels(
     for block, counts in zip(blocks, run_in_order(count, blocks, workers=workers), strict=True):
         within[block.queries] = counts.within
         relevant_within[block.queries] = counts.relevant_within
-    # Once for all queries (a few passes of many rows), not block by block: the same values
-    # (each query's depend on its own counts alone), with far fewer small numpy calls.
-    return within, relevant_within, tie_aware_scores(within, relevant_within, depth=depth, harmonic=harmonic)
+    # The tie-aware values are computed once for all queries from these (a few passes of many
+    # rows), not block by block: the same values, with far fewer small numpy calls.
+    return within, relevant_within
 
 
 def _query_scores(
@@ -285,9 +331,11 @@ def _query_scores(
     average_precision_at_k_database_order: np.ndarray,
     found_at_k_database_order: np.ndarray,
     map_at_k_curve: np.ndarray,
+    papers_map_at_k_curve: np.ndarray,
     database_order: bool,
+    ranked: int | None = None,
 ) -> QueryScores:
-    num_database = len(database)
+    num_database = len(database) if ranked is None else ranked
     database_stats = code_stats(database)
     return QueryScores(
         average_precision=tie_aware.average_precision,
@@ -302,6 +350,7 @@ def _query_scores(
         within=within,
         relevant_within=relevant_within,
         map_at_k_curve=map_at_k_curve,
+        papers_map_at_k_curve=papers_map_at_k_curve,
         labels=query.labels,
         class_names=query.class_names if query.class_names is not None else database.class_names,
         topk=topk,
@@ -309,7 +358,7 @@ def _query_scores(
         num_database=num_database,
         query_codes=database_stats if query is database else code_stats(query),
         database_codes=database_stats,
-        unlabelled_database=num_database - int(np.count_nonzero(database.labelled)),
+        unlabelled_database=len(database) - int(np.count_nonzero(database.labelled)),
         database_order=database_order,
     )
 
@@ -318,43 +367,6 @@ def _recall(found: np.ndarray, num_relevant: np.ndarray) -> np.ndarray:
     recall = np.full(found.shape, np.nan)
     np.divide(found, num_relevant, out=recall, where=num_relevant > 0)
     return recall
-
-
-def _curve_mean(step_sum: _StepSum, num_valid: int) -> np.ndarray:
-    return step_sum.total() / num_valid if num_valid else np.full(step_sum.size, np.nan)
-
-
-class _StepSum:
-    """Sums per-rank steps into a curve over ranks 1..N, buffering blocks between bincounts.
-
-    One dense bincount per block would cost O(N) each, which a million-item database with
-    thousands of blocks would feel; buffering until about N steps keeps it O(total steps + N).
-    """
-
-    def __init__(self, size: int):
-        self.size = size
-        self.sums = np.zeros(size + 1)
-        self._ranks: list[np.ndarray] = []
-        self._steps: list[np.ndarray] = []
-        self._pending = 0
-
-    def add(self, ranks: np.ndarray, steps: np.ndarray) -> None:
-        self._ranks.append(ranks)
-        self._steps.append(steps)
-        self._pending += ranks.shape[0]
-        if self._pending >= max(self.size, 1 << 16):
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._pending:
-            ranks, steps = np.concatenate(self._ranks), np.concatenate(self._steps)
-            self.sums += np.bincount(ranks, weights=steps, minlength=self.size + 1)
-        self._ranks, self._steps, self._pending = [], [], 0
-
-    def total(self) -> np.ndarray:
-        """The accumulated curve at ranks 1..N."""
-        self._flush()
-        return np.cumsum(self.sums)[1:]
 
 
 def evaluate_retrieval(

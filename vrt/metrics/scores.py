@@ -14,7 +14,11 @@ import numpy as np
 
 from vrt.metrics.code_diagnostics import CodeStats, degenerate_code_warnings
 
-__all__ = ["ClassScore", "PRCurve", "QueryScores", "RetrievalReport"]
+__all__ = ["PAPERS_KS", "ClassScore", "PRCurve", "QueryScores", "RetrievalReport"]
+
+
+#: The K of the self-supervised video hashing papers' mAP@K tables (SSVH, BTH, ConMH, S5VH).
+PAPERS_KS = (5, 20, 40, 60, 80, 100)
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -51,14 +55,18 @@ class RetrievalReport:
     database_codes: CodeStats
     warnings: tuple[str, ...]
     database_order: bool = True  # whether the *_database_order values were computed
+    # The papers' mAP@K, (K, value) at PAPERS_KS up to the database size; empty unless ranked.
+    papers_map_at: tuple[tuple[int, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """Flat dictionary with K and r in the key names (``map@100``, ``precision@H<=2``).
 
         Also ``code_stats`` (``{"query": ..., "database": ...}``) and the ``warnings`` list. The
-        ``*_database_order`` keys are always there, None when they were not computed.
+        ``*_database_order`` keys are always there, None when they were not computed; the papers'
+        mAP@K values (``map@5_papers``, ...) when they were.
         """
         k = self.topk
+        papers = {f"map@{depth}_papers": value for depth, value in self.papers_map_at}
         return {
             "map": _finite_or_none(self.map),
             "map_database_order": _finite_or_none(self.map_database_order),
@@ -69,6 +77,7 @@ class RetrievalReport:
             f"recall@{k}": _finite_or_none(self.recall_at_k),
             f"recall@{k}_database_order": _finite_or_none(self.recall_at_k_database_order),
             f"precision@H<={self.radius}": float(self.precision_at_radius),
+            **papers,
             "num_queries": self.num_queries,
             "num_database": self.num_database,
             "num_queries_without_relevant": self.num_queries_without_relevant,
@@ -133,7 +142,9 @@ class QueryScores:
     database (``num_relevant == 0``). ``within[q, r]`` and ``relevant_within[q, r]`` count the
     items and the relevant items at distance ``<= r``.
     ``map_at_k_curve[K - 1]`` is mAP@K with ties in database order (a tie-aware value for every
-    K would cost a hypergeometric sum per query and K).
+    K would cost a hypergeometric sum per query and K). ``papers_map_at_k_curve[K - 1]`` is the
+    self-supervised video hashing papers' mAP@K (precisions summed over the top K, divided by K,
+    averaged over every query; ties in database order), for comparison with their tables.
     """
 
     average_precision: np.ndarray  # float64 [Nq]
@@ -148,6 +159,7 @@ class QueryScores:
     within: np.ndarray  # int64 [Nq, bits + 1]
     relevant_within: np.ndarray  # int64 [Nq, bits + 1]
     map_at_k_curve: np.ndarray  # float64 [Ndb], ties in database order
+    papers_map_at_k_curve: np.ndarray  # float64 [Ndb], the papers' definition (divided by K)
     labels: np.ndarray  # int64 [Nq], the queries' labels as given
     class_names: list[str] | None
     topk: int
@@ -212,6 +224,11 @@ class QueryScores:
             database_codes=self.database_codes,
             warnings=tuple(self.warnings()),
             database_order=self.database_order,
+            papers_map_at=tuple(
+                (depth, float(self.papers_map_at_k_curve[depth - 1]))
+                for depth in PAPERS_KS
+                if depth <= self.papers_map_at_k_curve.shape[0]
+            ),
         )
 
     def pr_curve(self) -> PRCurve:

@@ -8,10 +8,10 @@ model's ``params``. The defaults of ``lr`` and ``weight_decay`` are the same for
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import torch
-from torch.nn import Parameter
+from torch.nn import Module, Parameter
 from torch.optim import Optimizer
 
 from vrt.components import build
@@ -68,7 +68,34 @@ _register_adam(
 _register_adam("adamw", torch.optim.AdamW, "AdamW: Adam with decoupled weight decay.")
 
 
-def build_optimizer(parameters: Iterable[Parameter], spec: ComponentSpec) -> Optimizer:
-    """The optimiser ``train.optimizer`` names, over the parameters that require gradients."""
-    trainable = [p for p in parameters if p.requires_grad]
-    return build(OPTIMIZERS, spec, section="train.optimizer", params=trainable)
+def build_optimizer(modules: Iterable[Module], spec: ComponentSpec) -> Optimizer:
+    """The optimiser ``train.optimizer`` names, over the parameters of ``modules`` that require
+    gradients.
+
+    A submodule with an ``lr_scale`` attribute learns at that multiple of the optimiser's rate
+    (a fine-tuned pretrained encoder learns slower than the layers trained from scratch), in a
+    parameter group of its own; schedules then scale every group alike.
+    """
+    groups: dict[float, list[Parameter]] = {}
+    seen: set[int] = set()
+    for module in modules:
+        for scale, parameter in _scaled_parameters(module, 1.0):
+            if parameter.requires_grad and id(parameter) not in seen:
+                seen.add(id(parameter))
+                groups.setdefault(scale, []).append(parameter)
+    # The unscaled group first: param_groups[0]["lr"] is the rate the logs report.
+    ordered = sorted(groups.items(), key=lambda item: item[0] != 1.0)
+    params = [{"params": members, "lr_scale": scale} for scale, members in ordered]
+    optimizer = build(OPTIMIZERS, spec, section="train.optimizer", params=params)
+    for group in optimizer.param_groups:
+        group["lr"] *= group["lr_scale"]
+    return optimizer
+
+
+def _scaled_parameters(module: Module, scale: float) -> Iterator[tuple[float, Parameter]]:
+    """Every parameter of ``module`` with its learning-rate multiple (the nearest ``lr_scale``)."""
+    scale = float(getattr(module, "lr_scale", scale))
+    for parameter in module.parameters(recurse=False):
+        yield scale, parameter
+    for child in module.children():
+        yield from _scaled_parameters(child, scale)

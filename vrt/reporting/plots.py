@@ -116,25 +116,30 @@ def plot_map_at_k(curve: np.ndarray, path: str | Path, *, topk: int, title: str 
 
 
 def plot_training_curves(records: list[dict], path: str | Path, *, title: str | None = None) -> Path:
-    """Training loss and validation mAP per epoch, from a run's ``metrics.jsonl`` records."""
+    """Training loss and validation mAP (or loss) per epoch, from a run's ``metrics.jsonl`` records."""
     figure = _figure()
     loss_axes = figure.add_subplot()
     epochs = [record["epoch"] for record in records]
     loss_axes.plot(epochs, [record["loss"] for record in records], color="tab:red", marker="o", markersize=2)
     loss_axes.set_xlabel("epoch")
     loss_axes.set_ylabel("training loss", color="tab:red")
-    validated = [record for record in records if record.get("val_map") is not None]
+    # Validation mAP, or (label-free selection) the validation loss, on the right-hand axis.
+    key, label = ("val_map", "validation mAP")
+    if not any(record.get(key) is not None for record in records):
+        key, label = ("val_loss", "validation loss")
+    validated = [record for record in records if record.get(key) is not None]
     if validated:
-        map_axes = loss_axes.twinx()
-        map_axes.plot(
+        score_axes = loss_axes.twinx()
+        score_axes.plot(
             [record["epoch"] for record in validated],
-            [record["val_map"] for record in validated],
+            [record[key] for record in validated],
             color="tab:blue",
             marker="o",
             markersize=2,
         )
-        map_axes.set_ylabel("validation mAP", color="tab:blue")
-        map_axes.set_ylim(0.0, 1.0)
+        score_axes.set_ylabel(label, color="tab:blue")
+        if key == "val_map":
+            score_axes.set_ylim(0.0, 1.0)
     loss_axes.grid(True, alpha=0.3)
     loss_axes.set_title(title or "Training curves", fontsize=10)
     return _save(figure, Path(path))

@@ -33,6 +33,7 @@ __all__ = [
     "codes_record",
     "content_sha256",
     "holds_results",
+    "metrics_record",
     "protocol_record",
     "read_metrics",
     "results_record",
@@ -121,14 +122,42 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def results_record(scores: QueryScores, *, protocol: dict[str, Any]) -> dict[str, Any]:
+def metrics_record(scores: QueryScores, *, source: QueryScores | None = None) -> dict[str, Any]:
+    """The metrics of an evaluation as ``vrt eval --json`` prints them and ``results.json`` keeps
+    them: the report's keys (class relevance, or source relevance when the queries have no
+    class), and under ``source`` the tie-aware source-relevance values beside class ones."""
+    record = scores.report().to_dict()
+    if source is not None:
+        report, k = source.report(), source.topk
+        record["source"] = _clean(
+            {
+                "map": report.map,
+                f"map@{k}": report.map_at_k,
+                f"precision@{k}": report.precision_at_k,
+                f"recall@{k}": report.recall_at_k,
+                "num_queries": report.num_queries,
+                "num_queries_without_relevant": report.num_queries_without_relevant,
+                "num_database": report.num_database,
+            }
+        )
+    return record
+
+
+def results_record(
+    scores: QueryScores,
+    *,
+    protocol: dict[str, Any],
+    source: QueryScores | None = None,
+    relevance: str = "class",
+) -> dict[str, Any]:
     """Everything a results file holds, as plain JSON values."""
     from vrt.reporting.plots import log_spaced_ks
 
     curve = scores.pr_curve()
     record: dict[str, Any] = {
         "schema": RESULTS_SCHEMA,
-        "metrics": scores.report().to_dict(),
+        "relevance": relevance,
+        "metrics": metrics_record(scores, source=source),
         "per_class": [
             {
                 "label": score.label,
@@ -184,13 +213,20 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
 
 
 def write_results(
-    out_dir: str | Path, scores: QueryScores, *, protocol: dict[str, Any], plots: bool = True
+    out_dir: str | Path,
+    scores: QueryScores,
+    *,
+    protocol: dict[str, Any],
+    plots: bool = True,
+    source: QueryScores | None = None,
+    relevance: str = "class",
 ) -> list[Path]:
     """Write ``results.json`` (and ``pr_curve.png``, ``map_at_k.png`` unless ``plots=False``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / RESULTS_FILE
-    text = json.dumps(results_record(scores, protocol=protocol), indent=2, allow_nan=False)
+    record = results_record(scores, protocol=protocol, source=source, relevance=relevance)
+    text = json.dumps(record, indent=2, allow_nan=False)
     atomic_write_text(path, text + "\n")
     written = [path]
     if plots:

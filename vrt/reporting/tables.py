@@ -28,6 +28,8 @@ def retrieval_table(
     table.add_row(f"precision@{k}", f"{report.precision_at_k:.4f}")
     table.add_row(f"recall@{k}", f"{report.recall_at_k:.4f}")
     table.add_row(f"precision within Hamming radius {report.radius}", f"{report.precision_at_radius:.4f}")
+    for depth, value in report.papers_map_at:  # only when ranked (database order)
+        table.add_row(f"mAP@{depth}, papers' definition (/K, database order)", f"{value:.4f}")
     table.add_row("unique database codes", f"{report.database_codes.unique_fraction:.1%}")
     table.add_row("queries", str(report.num_queries))
     table.add_row("database", str(report.num_database))
@@ -36,6 +38,28 @@ def retrieval_table(
             "queries without a relevant item (left out of mAP)", str(report.num_queries_without_relevant)
         )
     return table
+
+
+def evaluation_tables(
+    report: RetrievalReport,
+    *,
+    source: RetrievalReport | None = None,
+    relevance: str = "class",
+    title: str = "Retrieval by Hamming ranking",
+    caption: str | None = None,
+) -> list[Table]:
+    """The tables of one evaluation: class relevance (or source relevance, for queries without
+    a class), then source relevance beside it when it was measured (``Evaluation.source``)."""
+    if relevance == "source":
+        title += " (relevant: the same source video)"
+    tables = [retrieval_table(report, title=title, caption=None if source is not None else caption)]
+    if source is not None:
+        tables.append(
+            retrieval_table(
+                source, title="The same video: source relevance (query itself left out)", caption=caption
+            )
+        )
+    return tables
 
 
 def registry_rows(registries: Iterable[Registry]) -> list[tuple[str, str, str, str]]:

@@ -81,7 +81,7 @@ class SearchService:
             raise VrtError(f"--videos {videos}: no such folder")
         return cls(
             index=load_index(index),
-            trained=TrainedModel.load(checkpoint, overrides=overrides),
+            trained=TrainedModel.load(checkpoint, overrides=overrides).for_videos(),
             videos=Path(videos) if videos is not None else None,
             force=force,
             warn=warn,

@@ -18,6 +18,7 @@ from torch import nn
 from vrt.data.collate import ClipBatch
 from vrt.datasets.items import SkippedClip
 from vrt.errors import TrainingError
+from vrt.losses.combined import WeightedLossSum
 from vrt.runtime import distributed
 from vrt.runtime.devices import autocast
 from vrt.runtime.signals import StopRequest
@@ -40,7 +41,7 @@ class TrainingStep:
     """
 
     model: nn.Module
-    loss_fn: nn.Module
+    loss_fn: WeightedLossSum
     optimizer: torch.optim.Optimizer
     parameters: list[nn.Parameter]
     device: torch.device
@@ -55,15 +56,18 @@ class TrainingStep:
         if self.channels_last:
             clips = clips.contiguous(memory_format=torch.channels_last_3d)
         labels = batch.labels.to(self.device, non_blocking=True)
-        with autocast(self.device, self.amp):
-            codes = self.model(clips)
-        codes = codes.float()
+        codes = None
+        if self.loss_fn.needs_codes:
+            with autocast(self.device, self.amp):
+                codes = self.model(clips)
+            codes = codes.float()
         scale = 1
-        if self.cross_rank and distributed.world_size() > 1:
+        if self.cross_rank and distributed.world_size() > 1 and codes is not None:
             codes = distributed.all_gather_with_grad(codes)
             labels = torch.cat(distributed.all_gather_variable(labels))
             scale = distributed.world_size()
-        loss = self.loss_fn(codes, labels)
+        with autocast(self.device, self.amp):  # self-supervised terms run the model themselves
+            loss = self.loss_fn(codes, labels, model=self.model, inputs=clips).float()
         # With cross_rank every rank holds the same global loss; weighting it by the local clip
         # count still averages to that value.
         local = torch.stack([loss.detach() * len(batch), torch.tensor(float(len(batch)), device=loss.device)])

@@ -24,9 +24,10 @@ from vrt.data.checks import check_trainable
 from vrt.data.pipeline import DataSplits, SplitName, build_data_splits
 from vrt.datasets.items import SkippedClip
 from vrt.errors import TrainingError, VrtError
-from vrt.inference.evaluation import evaluate
+from vrt.inference.evaluation import Evaluation, evaluate
 from vrt.inference.trained import TrainedModel
-from vrt.metrics import RetrievalReport
+from vrt.metrics import RetrievalReport, code_stats
+from vrt.metrics.retrieval import UnlabelledQueryError
 from vrt.model import HashingModel
 from vrt.reporting.plots import plot_training_curves
 from vrt.reporting.progress import progress_bar
@@ -36,13 +37,14 @@ from vrt.runtime.devices import resolve_device
 from vrt.runtime.runlock import RunLock
 from vrt.runtime.signals import StopRequest
 from vrt.runtime.syserrors import is_system_error, system_error
-from vrt.training.display import epoch_line
+from vrt.training.display import epoch_line, test_line
 from vrt.training.feeding import starved_warning
 from vrt.training.interrupt import TrainingInterrupted
 from vrt.training.loop import NonFiniteLoss, train_epoch
 from vrt.training.metrics_log import MetricsLog
 from vrt.training.run_folder import check_output, intact_note, open_run
 from vrt.training.run_log import RunLog
+from vrt.training.selection import selection_score, selects_without_labels, validation_loss
 from vrt.training.session import TrainingSession
 from vrt.training.state import EpochProgress
 
@@ -79,7 +81,7 @@ class Runner:
 
     # -- public entry points ------------------------------------------------------------
 
-    def fit(self, *, resume: bool = False) -> RetrievalReport:
+    def fit(self, *, resume: bool = False) -> Evaluation | None:
         """Train for ``train.epochs`` epochs (continuing the run's newest checkpoint if ``resume``),
         then test. On SIGINT/SIGTERM, saves and raises :class:`TrainingInterrupted`.
 
@@ -122,7 +124,9 @@ class Runner:
         """Retrieval metrics of ``query`` clips against ``database`` clips (test transforms)."""
         encoder = self.encoder(model)
         codes = {split: self.encode(encoder, split) for split in (query, database)}
-        return evaluate(query=codes[query], database=codes[database], topk=self.config.eval.topk).report
+        return evaluate(
+            query=codes[query], database=codes[database], topk=self.config.eval.topk, sources=False
+        ).report
 
     def encoder(self, model: HashingModel, *, checkpoint: Path | None = None) -> TrainedModel:
         """``model`` as an encoder (``checkpoint``: the file its weights come from); under torchrun
@@ -197,7 +201,8 @@ class Runner:
             f"Training {config.model.backbone.name} + {config.model.head.name} ({session.model.bits} bits) "
             f"on {self.device}" + (f" x {ranks} processes" if ranks > 1 else "") + ": "
             f"{len(splits.fit_positions)} fit / {len(splits.val_positions)} val / "
-            f"{len(splits.test_positions)} test videos, {len(splits.class_names)} classes"
+            f"{len(splits.test_positions)} test videos, "
+            + (f"{len(splits.class_names)} classes" if splits.class_names else "unlabelled")
             + (f" ({len(missing)} listed videos missing on disk)." if missing else ".")
         )
 
@@ -217,14 +222,16 @@ class Runner:
                     )
                 record = session.epoch_record(epoch)
                 self._check_feeding(record)
-                record |= self._validate(session.model, epoch)
+                record |= self._validate(session, epoch)
                 run = session.run
-                improved = (
-                    record["val_map"] > run.best_map if "val_map" in record else not self._has_validation
-                )
+                score = selection_score(record)
+                improved = score > run.best_score if score is not None else not self._has_validation
                 if improved:
-                    run.best_map, run.best_epoch = record.get("val_map", run.best_map), epoch + 1
-                session.step_schedule(record.get("val_map"))
+                    run.best_score, run.best_epoch = (
+                        (score if score is not None else run.best_score),
+                        epoch + 1,
+                    )
+                session.step_schedule(score)
                 record["best_epoch"] = run.best_epoch
                 run.epoch, run.within = epoch + 1, EpochProgress()
                 if distributed.is_main():
@@ -290,12 +297,22 @@ class Runner:
                     "(this one can still be resumed as it was)."
                 ) from None
 
-    def _validate(self, model: HashingModel, epoch: int) -> dict[str, Any]:
-        """Validation mAP and code spread when due (every ``val_every`` epochs and at the end)."""
+    def _validate(self, session: TrainingSession, epoch: int) -> dict[str, Any]:
+        """Validation mAP (or, without labels, the validation loss) and the code spread when due
+        (every ``val_every`` epochs and at the end); see :mod:`vrt.training.selection`."""
         train = self.config.train
         due = (epoch + 1) % train.val_every == 0 or epoch + 1 == train.epochs
         if not (self._has_validation and due):
             return {}
+        model = session.model
+        if selects_without_labels(self.config, self.splits):
+            loss = validation_loss(model, session.loss_fn, self.splits, self.config, device=self.device)
+            stats = code_stats(self.encode(self.encoder(model), "val"))
+            return {
+                "val_loss": loss,
+                "val_unique_codes": stats.unique_fraction,
+                "val_constant_bits": stats.constant_bits,
+            }
         report = self.evaluate_model(model, query="val", database="fit")
         for warning in report.warnings:  # collapsing codes show here first
             self.log_warning(f"validation after epoch {epoch + 1}: {warning}")
@@ -313,8 +330,9 @@ class Runner:
             title = f"{self.config.name}: {self.paths.root.name}"
             plot_training_curves(self.metrics.records(), self.paths.curves, title=title)
 
-    def _test_best(self, model: HashingModel) -> RetrievalReport:
-        """Report best.pt on the test split; record it in results.json beside the codes."""
+    def _test_best(self, model: HashingModel) -> Evaluation | None:
+        """Evaluate best.pt on the test split; record it in results.json beside the codes. None
+        when the test videos have no labels and no source to find (nothing to score)."""
         best = distributed.on_main_then_broadcast(
             lambda: {key: load_checkpoint(self.paths.best)[key] for key in ("model", "epoch")}
         )
@@ -327,27 +345,29 @@ class Runner:
             # The codes behind results.json, so that `vrt eval --query/--database` needs no re-encoding.
             save_codes(self.paths.codes("test"), query_codes)
             save_codes(self.paths.codes("train"), database_codes)
-        result = evaluate(
-            encoder,
-            query=query_codes,
-            database=database_codes,
-            output=self.paths.root if main else None,
-            plots=False,
-            bad_videos=len(self.bad_videos),
-        )
-        report = result.report
+        try:
+            result = evaluate(
+                encoder,
+                query=query_codes,
+                database=database_codes,
+                output=self.paths.root if main else None,
+                plots=False,
+                bad_videos=len(self.bad_videos),
+            )
+        except UnlabelledQueryError:
+            result = None
         if main:
             self.log.print(
-                f"Test (best.pt, epoch {best['epoch']}): mAP {report.map:.4f}, "
-                f"mAP@{report.topk} {report.map_at_k:.4f}, P@{report.topk} {report.precision_at_k:.4f}; "
-                f"written to {self.paths.results}"
+                test_line(
+                    result, epoch=best["epoch"], codes=self.paths.codes("test"), results=self.paths.results
+                )
             )
             if len(self.bad_videos):
                 self.log.print(
                     f"{len(self.bad_videos)} unreadable videos were skipped; see {self.paths.bad_videos}",
                     style="yellow",
                 )
-        return report
+        return result
 
     # -- stopping -------------------------------------------------------------------------
 

@@ -39,6 +39,10 @@ class TrainingSession:
     class_names: list[str]
     # A mid-epoch checkpoint's RNG state, which continues the interrupted epoch's streams exactly.
     resume_rng: dict[str, Any] | None = None
+    # What made the training inputs when they are frame features (the feature file's record):
+    # kept in every checkpoint, so that the trained model can be put behind its image encoder
+    # and encode videos (TrainedModel.for_videos).
+    features_made_by: dict[str, Any] | None = None
 
     @classmethod
     def start(
@@ -55,10 +59,12 @@ class TrainingSession:
         model = build_model(config.model, load_pretrained=state is None).to(device)
         if config.train.channels_last:
             model = model.to(memory_format=torch.channels_last_3d)
-        loss_fn = build_loss(config.loss, bits=model.bits, num_classes=len(splits.class_names)).to(device)
-        trainable = [p for p in (*model.parameters(), *loss_fn.parameters()) if p.requires_grad]
-        # Loss terms can learn too (the classification term's classifier).
-        optimizer = build_optimizer(trainable, config.train.optimizer)
+        loss_fn = build_loss(
+            config.loss, bits=model.bits, num_classes=len(splits.class_names), frame_dim=model.frame_dim
+        ).to(device)
+        # Loss terms can learn too (the classification term's classifier, a frame decoder).
+        optimizer = build_optimizer([model, loss_fn], config.train.optimizer)
+        trainable = [p for group in optimizer.param_groups for p in group["params"]]
         train = config.train
         scheduler = build_scheduler(
             optimizer, train.scheduler, epochs=train.epochs, warmup_epochs=train.warmup_epochs
@@ -99,7 +105,17 @@ class TrainingSession:
         )
         resume_rng = state["rng"] if state is not None and run.within.position else None
         return cls(
-            config, model, loss_fn, optimizer, scheduler, loader, step, run, splits.class_names, resume_rng
+            config,
+            model,
+            loss_fn,
+            optimizer,
+            scheduler,
+            loader,
+            step,
+            run,
+            splits.class_names,
+            resume_rng,
+            features_made_by=splits.train_source.made_by,
         )
 
     @property
@@ -131,11 +147,12 @@ class TrainingSession:
             **feeding_record(seconds=within.seconds, data_seconds=within.data_seconds),
         }
 
-    def step_schedule(self, val_map: float | None) -> None:
-        """The schedule's once-per-epoch step (``plateau`` needs the validation mAP to step)."""
+    def step_schedule(self, score: float | None) -> None:
+        """The schedule's once-per-epoch step (``plateau`` steps on the selection score:
+        validation mAP, or minus the validation loss; see vrt.training.selection)."""
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            if val_map is not None:
-                self.scheduler.step(val_map)
+            if score is not None:
+                self.scheduler.step(score)
         elif self.scheduler is not None:
             self.scheduler.step()
 
@@ -152,6 +169,7 @@ class TrainingSession:
             "class_names": self.class_names,
             "bits": self.model.bits,
             "vrt_version": __version__,
+            **({"features_made_by": self.features_made_by} if self.features_made_by is not None else {}),
         }
 
 

@@ -32,7 +32,7 @@ class RunState:
 
     epoch: int = 0  # completed epochs
     global_step: int = 0  # optimiser steps since the start of the run
-    best_map: float = -math.inf
+    best_score: float = -math.inf  # what selection maximises: val mAP, or minus the val loss
     best_epoch: int | None = None
     within: EpochProgress = field(default_factory=EpochProgress)  # progress into epoch ``epoch``
 
@@ -43,7 +43,7 @@ class RunState:
             "epoch_progress": self.within.to_state(),
             "global_step": self.global_step,
             "world_size": world_size,
-            "best_map": self.best_map,
+            "best_score": self.best_score,
             "best_epoch": self.best_epoch,
         }
 
@@ -54,7 +54,8 @@ class RunState:
         return cls(
             epoch=int(state["epoch"]),
             global_step=int(state.get("global_step", 0)),
-            best_map=float(state.get("best_map", -math.inf)),
+            # Checkpoints written before label-free selection kept the best val mAP as best_map.
+            best_score=float(state.get("best_score", state.get("best_map", -math.inf))),
             best_epoch=state.get("best_epoch"),
             within=EpochProgress.from_state(state.get("epoch_progress") if mid_epoch else None),
         )

@@ -1,0 +1,132 @@
+"""Instance-level retrieval (source relevance, the query left out) and the papers' mAP@K,
+against the definitions written out one query at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vrt.codes import CodeSet
+from vrt.metrics import score_queries
+from vrt.metrics.sources import score_sources
+
+from .metrics_reference import expected_average_precision, hamming
+
+
+def random_set(
+    rng: np.random.Generator, count: int, *, bits: int = 8, classes: int = 3, prefix: str
+) -> CodeSet:
+    return CodeSet.from_bits(
+        rng.random((count, bits)) < 0.5,
+        labels=rng.integers(0, classes, count),
+        ids=[f"{prefix}{i}" for i in range(count)],
+    )
+
+
+def papers_map_at(query: CodeSet, database: CodeSet, depth: int) -> float:
+    """The S5VH/ConMH evaluation written out: rank by distance (ties in database order), sum the
+    precision at each relevant rank within the top K, divide by K; mean over every query."""
+    distances = hamming(query, database)
+    values = []
+    for q in range(len(query)):
+        order = sorted(range(len(database)), key=lambda j: (distances[q][j], j))
+        hits, total = 0, 0.0
+        for rank, j in enumerate(order[:depth], start=1):
+            if database.labels[j] == query.labels[q]:
+                hits += 1
+                total += hits / rank
+        values.append(total / depth)
+    return float(np.mean(values))
+
+
+def test_papers_map_at_k_divides_by_k_over_every_query():
+    rng = np.random.default_rng(3)
+    query, database = random_set(rng, 9, prefix="q", classes=4), random_set(rng, 40, prefix="d")
+    report = score_queries(query, database, topk=20).report()
+    assert [depth for depth, _ in report.papers_map_at] == [5, 20, 40]  # K up to the database size
+    for depth, value in report.papers_map_at:
+        assert value == pytest.approx(papers_map_at(query, database, depth), abs=1e-12)
+    assert report.to_dict()["map@5_papers"] == pytest.approx(papers_map_at(query, database, 5))
+    # Ranking every pair is what it needs: the counting path leaves it out.
+    assert score_queries(query, database, database_order=False).report().papers_map_at == ()
+
+
+def test_exclude_self_equals_ranking_the_others():
+    rng = np.random.default_rng(5)
+    database = random_set(rng, 30, prefix="d")
+    picked = [0, 4, 7, 19, 29]
+    query = CodeSet(
+        codes=database.codes[picked],
+        bits=database.bits,
+        labels=database.labels[picked],
+        ids=database.ids[picked],
+    )
+    left_out = score_queries(query, database, database_order=False, exclude_self=True)
+    for row, position in enumerate(picked):
+        others = [j for j in range(len(database)) if j != position]
+        rest = CodeSet(
+            codes=database.codes[others],
+            bits=database.bits,
+            labels=database.labels[others],
+            ids=database.ids[others],
+        )
+        alone = score_queries(_one(query, row), rest, database_order=False)
+        assert left_out.average_precision[row] == pytest.approx(alone.average_precision[0], abs=1e-12)
+        assert left_out.precision_at_k[row] == pytest.approx(alone.precision_at_k[0], abs=1e-12)
+        assert left_out.num_relevant[row] == alone.num_relevant[0]
+
+
+def _one(codes: CodeSet, row: int) -> CodeSet:
+    return CodeSet(
+        codes=codes.codes[row : row + 1],
+        bits=codes.bits,
+        labels=codes.labels[row : row + 1],
+        ids=codes.ids[row : row + 1],
+    )
+
+
+def test_source_relevance_searches_database_and_queries_leaving_the_query_out():
+    rng = np.random.default_rng(11)
+    bits = rng.random((12, 8)) < 0.5
+    # Three sources cut into windows; source "b" has clips on both sides, "c" only among the queries.
+    database = CodeSet.from_bits(
+        bits[:6], labels=[0] * 6, ids=["a#t=0,2", "a#t=2,4", "b#t=0,2", "x", "y", "z"]
+    )
+    query = CodeSet.from_bits(
+        bits[6:], labels=[0] * 6, ids=["b#t=2,4", "c#t=0,2", "c#t=2,4", "c#t=4,6", "w", "v"]
+    )
+    scores = score_sources(query, database, topk=5)
+    assert scores is not None
+    pool_ids = [*database.ids.tolist(), *query.ids.tolist()]
+    pool_bits = np.concatenate([bits[:6], bits[6:]])
+    source = [item.split("#t=")[0] for item in pool_ids]
+    pool = CodeSet.from_bits(pool_bits, labels=[0] * 12, ids=pool_ids)
+    distances = hamming(query, pool)
+    for q, item in enumerate(query.ids.tolist()):
+        own = pool_ids.index(item)
+        others = [j for j in range(12) if j != own]
+        relevant = [source[j] == source[own] for j in others]
+        if not any(relevant):  # w and v: nothing of their source to find
+            assert scores.num_relevant[q] == 0
+            continue
+        expected = expected_average_precision([distances[q][j] for j in others], relevant)
+        assert scores.average_precision[q] == pytest.approx(expected, abs=1e-12)
+    assert scores.report().num_queries_without_relevant == 2
+
+
+def test_source_relevance_is_none_when_no_query_shares_a_source():
+    rng = np.random.default_rng(0)
+    assert score_sources(random_set(rng, 4, prefix="q"), random_set(rng, 6, prefix="d")) is None
+
+
+def test_collapsed_codes_score_well_on_class_and_at_chance_on_source():
+    """One code per class: class mAP is perfect, source mAP is not (what source relevance is for)."""
+    labels = np.repeat(np.arange(4), 6)
+    bits = np.zeros((24, 8), dtype=bool)
+    bits[:, :4] = np.eye(4, dtype=bool)[labels]
+    ids = [f"v{i // 2}#t={i % 2 * 2},{i % 2 * 2 + 2}" for i in range(24)]  # two windows per video
+    query = CodeSet.from_bits(bits[::2], labels=labels[::2], ids=ids[::2])
+    database = CodeSet.from_bits(bits[1::2], labels=labels[1::2], ids=ids[1::2])
+    assert score_queries(query, database, database_order=False).report().map == pytest.approx(1.0)
+    source = score_sources(query, database)
+    assert source is not None and source.report().map < 0.5

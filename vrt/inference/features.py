@@ -1,0 +1,227 @@
+"""Per-frame features of videos into a feature file, resumably: what ``vrt features extract`` runs.
+
+    from vrt.inference import TrainedModel
+    from vrt.inference.features import extract_features
+
+    encoder = TrainedModel.from_config(load_config("configs/realmotion_efficientnet_frozen.yaml"))
+    done = extract_features(encoder, encoder.splits.view("train"), out="train.h5")
+
+The items are those :meth:`TrainedModel.encode` takes (a split's view, a collection, paths),
+read by the same item dataset and loop (:func:`vrt.inference.encoding.run_batches`), one clip of
+``data.num_frames`` frames per item, test-time transform; what is kept is the frame backbone's
+per-frame features (:meth:`vrt.model.HashingModel.frame_features`), not codes. The file is in
+vrt's layout (:mod:`vrt.io.feature_files`), with the encoder's record beside the features.
+
+Nothing is lost to an interruption: every ``save_every`` seconds, and whenever the loop ends,
+the features so far are written atomically to a part file in ``OUT.parts/``; ``resume=True``
+keeps the parts of an earlier run (made with the same model and settings) and encodes the rest.
+When every item has been tried the parts are assembled, in item order, into ``OUT`` (written to a
+temporary name and renamed) and removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from vrt.data.pipeline import eval_loader
+from vrt.datasets.base import ClipView
+from vrt.datasets.items import SkippedClip
+from vrt.errors import VrtError
+from vrt.inference.encoding import EncodeSource, Progress, eval_view, run_batches
+from vrt.io.feature_files import FeatureFileWriter
+from vrt.runtime.fileio import atomic_write, atomic_write_text
+
+if TYPE_CHECKING:
+    from vrt.inference.trained import TrainedModel
+    from vrt.model import HashingModel
+
+__all__ = ["ExtractedFeatures", "extract_features", "parts_folder"]
+
+_META = "meta.json"
+
+
+@dataclass
+class ExtractedFeatures:
+    """What :func:`extract_features` did: items written (or kept from an earlier run), skipped,
+    and whether every item was tried (then ``out`` holds them all)."""
+
+    path: Path
+    encoded: int
+    reused: int
+    skipped: list[SkippedClip]
+    complete: bool
+
+
+def parts_folder(out: Path) -> Path:
+    """Where the parts of an unfinished extraction into ``out`` are kept."""
+    return out.with_name(out.name + ".parts")
+
+
+def extract_features(
+    trained: TrainedModel,
+    items: EncodeSource,
+    *,
+    out: str | os.PathLike[str],
+    resume: bool = False,
+    save_every: float = 30.0,
+    batch_size: int | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    on_skipped: Callable[[list[SkippedClip]], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> ExtractedFeatures:
+    """Write the per-frame features of ``items`` to the feature file ``out`` (see the module)."""
+    out = Path(out)
+    view = eval_view(items, clips=trained.clips, config=trained.config, on_skipped=on_skipped)
+    if view.dataset.input_kind != "clips" or trained.model.input_kind != "clips":
+        raise VrtError(
+            "features are extracted from videos by a model with a frame backbone (model.backbone.name: "
+            "frames); this data or model reads frame features already"
+        )
+    if view.num_clips != 1:  # one clip of data.num_frames frames: a feature file holds (T, D) per item
+        view = ClipView(view.dataset, view.indices, training=False, num_clips=1, threads=view.threads)
+    record = {"encoder": trained.encoder.to_dict() if trained.encoder is not None else None}
+    parts = _Parts(parts_folder(out), record, resume=resume)
+    reused = len(parts.ids)
+    todo = [index for index in view.indices if view.dataset.ids[index] not in parts.ids]
+    todo_view = ClipView(view.dataset, todo, training=False, num_clips=1, threads=view.threads)
+    loader = eval_loader(
+        todo_view, trained.config, device=trained.device, batch_size=batch_size, workers=workers
+    )
+    if progress is not None:
+        progress(total=len(todo))
+    skipped: list[SkippedClip] = []
+    pending: list[tuple[np.ndarray, np.ndarray]] = []
+    tried, encoded, last_save = 0, 0, time.monotonic()
+
+    def note_skipped(batch: list[SkippedClip]) -> None:
+        skipped.extend(batch)
+        if on_skipped is not None:
+            on_skipped(batch)
+
+    def save() -> None:
+        nonlocal pending
+        if pending:
+            parts.add(view.dataset, pending)
+            pending = []
+
+    try:
+        for values, indices, size in run_batches(
+            trained.model,
+            loader,
+            device=trained.device,
+            amp=trained.config.train.amp,
+            on_skipped=note_skipped,
+            outputs=_frame_features,
+        ):
+            if values is not None:
+                pending.append((values, indices))
+                encoded += len(indices)
+            tried += size
+            if progress is not None:
+                progress(advance=size)
+            if stop is not None and stop():
+                break
+            if time.monotonic() - last_save >= save_every:
+                save()
+                last_save = time.monotonic()
+    finally:
+        save()  # however the loop ends: a stop, an error, Ctrl-C
+    complete = tried == len(todo)
+    if complete:
+        parts.assemble(out, view)
+    return ExtractedFeatures(out, encoded, reused, skipped, complete)
+
+
+def _frame_features(model: HashingModel, clips: torch.Tensor) -> np.ndarray:
+    return model.frame_features(clips).float().cpu().numpy()
+
+
+class _Parts:
+    """The part files of an extraction: each a few batches of features, written atomically."""
+
+    def __init__(self, folder: Path, record: dict[str, Any], *, resume: bool) -> None:
+        self.folder = folder
+        self.ids: set[str] = set()
+        if folder.exists() and not resume:
+            raise VrtError(
+                f"{folder} holds the parts of an unfinished extraction: pass --resume to finish it, "
+                "or remove the folder"
+            )
+        if folder.exists():
+            stored = (
+                json.loads((folder / _META).read_text(encoding="utf-8"))
+                if (folder / _META).is_file()
+                else None
+            )
+            if stored != record:
+                raise VrtError(
+                    f"{folder} was extracted with another model or other settings: resume with the ones "
+                    "it was made with, or remove the folder"
+                )
+            for part in self.files():
+                with np.load(part, allow_pickle=False) as archive:
+                    self.ids.update(archive["ids"].tolist())
+        else:
+            folder.mkdir(parents=True)
+            atomic_write_text(folder / _META, json.dumps(record, sort_keys=True))
+        self.record = record
+
+    def files(self) -> list[Path]:
+        return sorted(self.folder.glob("part-*.npz"))
+
+    def add(self, dataset: Any, batches: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        features = np.concatenate([values for values, _ in batches]).astype(np.float16)
+        indices = np.concatenate([index for _, index in batches])
+        ids = [dataset.ids[i] for i in indices]
+        arrays = {"features": features, "ids": np.asarray(ids, dtype=np.str_)}
+        number = len(self.files())
+        atomic_write(self.folder / f"part-{number:06d}.npz", lambda handle: np.savez(handle, **arrays))
+        self.ids.update(ids)
+
+    def assemble(self, out: Path, view: ClipView) -> None:
+        """Every part's features in the view's order, into ``out``; the parts are then removed."""
+        features: dict[str, np.ndarray] = {}
+        for part in self.files():
+            with np.load(part, allow_pickle=False) as archive:
+                features.update(zip(archive["ids"].tolist(), archive["features"], strict=True))
+        dataset = view.dataset
+        order = [index for index in view.indices if dataset.ids[index] in features]
+        if not order:
+            raise VrtError("no item could be read: there are no features to write")
+        frames, dim = features[dataset.ids[order[0]]].shape
+        temporary = out.with_name(f".{out.name}.writing")
+        writer = FeatureFileWriter(
+            temporary,
+            frames=frames,
+            dim=dim,
+            class_names=dataset.code_class_names(),
+            encoder=self.record["encoder"],
+        )
+        groups = dataset.groups
+        try:
+            for first in range(0, len(order), 256):
+                chunk = order[first : first + 256]
+                writer.add(
+                    np.stack([features[dataset.ids[i]] for i in chunk]),
+                    [dataset.ids[i] for i in chunk],
+                    [dataset.labels[i] for i in chunk],
+                    [groups[i] if groups is not None else None for i in chunk],
+                )
+            writer.close()
+        except BaseException:
+            writer.abort()
+            temporary.unlink(missing_ok=True)
+            raise
+        os.replace(temporary, out)
+        shutil.rmtree(self.folder, ignore_errors=True)
