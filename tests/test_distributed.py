@@ -79,6 +79,7 @@ def test_skip_resumes_a_share_part_way_and_epochs_differ():
 
 
 def _cross_rank_worker(rank: int, world_size: int, init_file: str, out_dir: str) -> None:
+    from vrt.losses.combined import WeightedLossSum
     from vrt.losses.triplet_ranking import TripletRankingLoss
     from vrt.runtime import distributed
     from vrt.training.loop import TrainingStep
@@ -92,7 +93,7 @@ def _cross_rank_worker(rank: int, world_size: int, init_file: str, out_dir: str)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # lr 0: keep the weights, read the grads
         step = TrainingStep(
             model=torch.nn.parallel.DistributedDataParallel(model),
-            loss_fn=TripletRankingLoss(margin=2.0),
+            loss_fn=WeightedLossSum([("triplet_ranking", 1.0, TripletRankingLoss(margin=2.0))]),
             optimizer=optimizer,
             parameters=list(model.parameters()),
             device=torch.device("cpu"),

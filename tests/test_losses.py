@@ -23,7 +23,9 @@ from .conftest import REPO_ROOT, tiny_config_dict
 
 def make_loss(name: str, *, bits: int = 16, num_classes: int = 4, **params) -> torch.nn.Module:
     """A loss built as vrt builds one: its miner and reducer sections built and passed as objects."""
-    return build(LOSSES, ComponentSpec(name, params), section="loss", bits=bits, num_classes=num_classes)
+    return build(
+        LOSSES, ComponentSpec(name, params), section="loss", bits=bits, num_classes=num_classes, frame_dim=None
+    )
 
 
 def brute_force_triplet_loss(
@@ -561,10 +563,15 @@ def test_pair_losses_reduce_their_per_pair_losses_with_the_configured_reducer() 
 
 
 def build_registered_loss(name: str, *, bits: int = 16, num_classes: int = 4) -> torch.nn.Module:
-    return build(LOSSES, ComponentSpec(name), section="loss", bits=bits, num_classes=num_classes)
+    return build(LOSSES, ComponentSpec(name), section="loss", bits=bits, num_classes=num_classes, frame_dim=None)
 
 
-@pytest.mark.parametrize("name", LOSSES.names())
+# The losses of a batch's codes and labels; the self-supervised objectives, losses of the model
+# and its inputs, have their own contract (tests/test_self_supervised.py).
+CODE_LOSSES = [name for name in LOSSES.names() if LOSSES.entry(name).metadata.get("labels", True)]
+
+
+@pytest.mark.parametrize("name", CODE_LOSSES)
 @pytest.mark.parametrize(
     "labels",
     [[0, 0, 1, 1, 2, 2, 3, 3], [2, 2, 2, 2], [1]],
@@ -580,7 +587,7 @@ def test_every_loss_gives_a_finite_scalar_and_finite_gradients(name: str, labels
     assert embeddings.grad is not None and torch.isfinite(embeddings.grad).all()
 
 
-@pytest.mark.parametrize("name", LOSSES.names())
+@pytest.mark.parametrize("name", CODE_LOSSES)
 def test_every_loss_is_deterministic_and_rejects_mismatched_shapes(name: str) -> None:
     embeddings, labels = random_codes(4, batch=8, classes=4)
     first = build_registered_loss(name)(embeddings, labels)
@@ -590,14 +597,14 @@ def test_every_loss_is_deterministic_and_rejects_mismatched_shapes(name: str) ->
         build_registered_loss(name)(embeddings, labels[:-1])
 
 
-@pytest.mark.parametrize("name", LOSSES.names())
+@pytest.mark.parametrize("name", CODE_LOSSES)
 def test_every_loss_accepts_bf16_codes(name: str) -> None:
     embeddings, labels = random_codes(5, batch=8, classes=4)
     value = build_registered_loss(name)(embeddings.to(torch.bfloat16), labels)
     assert value.dtype == torch.float32 and torch.isfinite(value)
 
 
-@pytest.mark.parametrize("name", LOSSES.names())
+@pytest.mark.parametrize("name", CODE_LOSSES)
 def test_every_loss_can_decrease_by_gradient_descent(name: str) -> None:
     # A few steps on free codes must lower each objective: catches sign errors that the formula
     # checks would share with a wrong reference.
@@ -618,7 +625,7 @@ def test_every_loss_can_decrease_by_gradient_descent(name: str) -> None:
 
 # -- the HashingLoss contract: the batch is checked once, in the base class ---------------------
 
-BUILTIN_LOSSES = [name for name in LOSSES.names() if LOSSES.entry(name).origin == BUILTIN_ORIGIN]
+BUILTIN_LOSSES = [name for name in CODE_LOSSES if LOSSES.entry(name).origin == BUILTIN_ORIGIN]
 
 MALFORMED_BATCHES = {
     "fewer-labels": (torch.zeros(8, 16), torch.zeros(7, dtype=torch.long)),
@@ -709,8 +716,8 @@ def test_a_weighted_two_term_loss_trains_one_step_through_the_runner(tmp_path) -
     seen = []
     original = WeightedLossSum.forward
 
-    def recording_forward(self, embeddings, labels):
-        value = original(self, embeddings, labels)
+    def recording_forward(self, embeddings, labels, **inputs):
+        value = original(self, embeddings, labels, **inputs)
         seen.append(dict(self.last_values))
         expected = self.last_values["triplet_ranking"] + 0.1 * self.last_values["quantization"]
         assert value.item() == pytest.approx(expected, rel=1e-5)
