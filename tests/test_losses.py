@@ -24,7 +24,12 @@ from .conftest import REPO_ROOT, tiny_config_dict
 def make_loss(name: str, *, bits: int = 16, num_classes: int = 4, **params) -> torch.nn.Module:
     """A loss built as vrt builds one: its miner and reducer sections built and passed as objects."""
     return build(
-        LOSSES, ComponentSpec(name, params), section="loss", bits=bits, num_classes=num_classes, frame_dim=None
+        LOSSES,
+        ComponentSpec(name, params),
+        section="loss",
+        bits=bits,
+        num_classes=num_classes,
+        frame_dim=None,
     )
 
 
@@ -563,7 +568,9 @@ def test_pair_losses_reduce_their_per_pair_losses_with_the_configured_reducer() 
 
 
 def build_registered_loss(name: str, *, bits: int = 16, num_classes: int = 4) -> torch.nn.Module:
-    return build(LOSSES, ComponentSpec(name), section="loss", bits=bits, num_classes=num_classes, frame_dim=None)
+    return build(
+        LOSSES, ComponentSpec(name), section="loss", bits=bits, num_classes=num_classes, frame_dim=None
+    )
 
 
 # The losses of a batch's codes and labels; the self-supervised objectives, losses of the model

@@ -48,7 +48,12 @@ def miner_section(name: str) -> dict[str, Any]:
 def make_loss(name: str, *, bits: int = 16, num_classes: int = 4, **params: Any) -> torch.nn.Module:
     """A loss built the way vrt builds one: its miner and reducer sections built and injected."""
     return build(
-        LOSSES, ComponentSpec(name, params), section="loss", bits=bits, num_classes=num_classes, frame_dim=None
+        LOSSES,
+        ComponentSpec(name, params),
+        section="loss",
+        bits=bits,
+        num_classes=num_classes,
+        frame_dim=None,
     )
 
 

@@ -87,3 +87,48 @@ def test_an_objective_without_a_frame_backbone_says_what_it_needs():
     model = build_model(config_from_dict(raw).model)
     with pytest.raises(ValueError, match="backbone over frames"):
         loss_of({"name": "conmh"}, model)
+
+
+def test_the_neighbourhood_term_is_zero_when_code_similarities_are_the_feature_cosines():
+    from vrt.losses.neighbourhood import NeighbourhoodLoss
+
+    class Exact(torch.nn.Module):
+        """Codes whose inner products / bits are the centred pooled features' cosines."""
+
+        def frame_targets(self, inputs):
+            return inputs
+
+        def forward(self, inputs, mask=None):
+            pooled = inputs.mean(dim=1)
+            centred = torch.nn.functional.normalize(pooled - pooled.mean(0), dim=1)
+            return centred * centred.shape[1] ** 0.5
+
+    inputs = torch.randn(7, FRAMES, DIM)
+    assert float(NeighbourhoodLoss()(Exact(), inputs)) == pytest.approx(0.0, abs=1e-6)
+    torch.manual_seed(0)
+    model = feature_model()
+    loss = loss_of(
+        {"terms": [{"name": "conmh", "decoder_width": 12, "decoder_heads": 2}, {"name": "neighbourhood"}]},
+        model,
+    )
+    assert not loss_needs_labels(config_from_dict({"loss": {"name": "neighbourhood"}}).loss)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    term = NeighbourhoodLoss()
+    before = float(term(model, inputs).detach())
+    for _ in range(40):
+        value = term(model, inputs)
+        optimizer.zero_grad()
+        value.backward()
+        optimizer.step()
+    assert float(term(model, inputs).detach()) < 0.5 * before
+    assert torch.isfinite(loss(None, torch.full((7,), -1), model=model, inputs=inputs))
+
+
+def test_the_neighbourhood_term_refuses_an_unknown_description():
+    model = feature_model()
+    with pytest.raises(ValueError, match="describe must be one of"):
+        loss_of({"name": "neighbourhood", "describe": "colour"}, model)
+    differences = loss_of({"name": "neighbourhood", "describe": "differences"}, model)
+    assert torch.isfinite(
+        differences(None, torch.full((5,), -1), model=model, inputs=torch.randn(5, FRAMES, DIM))
+    )

@@ -114,6 +114,12 @@ class FrameBackbone(nn.Module):
             summary = self.temporal(frames, None if mask is None else mask.index_select(1, picked))
         if self.motion is None:
             return summary
+        if mask is not None and bool(mask.any()):
+            # The motion stream reads every frame: what a mask hides would reach the code anyway.
+            raise ValueError(
+                "a frames backbone with a motion stream cannot hide frames: masked frame objectives "
+                "(conmh, bth) need model.backbone.motion: null"
+            )
         return torch.cat([summary, self.motion(clips)], dim=1)
 
 

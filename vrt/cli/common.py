@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from vrt.data.bad_videos import BadVideoLog
     from vrt.inference import TrainedModel
     from vrt.inference.evaluation import Evaluation
+    from vrt.runtime.signals import StopRequest
 
 app = typer.Typer(
     help="vrt: video retrieval by learned binary hashing.",
@@ -132,6 +133,21 @@ def encoding_progress(label: str) -> Iterator[Callable[..., None]]:
 
     with progress_bar(err_console, label, quiet=not is_main_process()) as update:
         yield update
+
+
+@contextmanager
+def interruptible_progress(label: str, *, saving: str) -> Iterator[tuple[Callable[..., None], StopRequest]]:
+    """``(progress, request)`` for a long job that keeps its work: a progress bar, and the stop
+    request that Ctrl-C (or SIGTERM) raises after saying that ``saving`` (the codes, the features)
+    is being kept; the job polls ``request.requested``."""
+    from vrt.runtime.signals import StopRequest
+
+    request = StopRequest()
+    with (
+        request.installed(lambda name: err_console.print(f"{name}: saving the {saving} so far ...")),
+        encoding_progress(label) as progress,
+    ):
+        yield progress, request
 
 
 def bad_video_log(folder: Path | None) -> BadVideoLog:

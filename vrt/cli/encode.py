@@ -18,8 +18,8 @@ from vrt.cli.common import (
     DataOverridesOption,
     app,
     bad_video_log,
-    encoding_progress,
     err_console,
+    interruptible_progress,
     load_trained,
 )
 from vrt.runtime.cpus import usable_cores
@@ -97,7 +97,6 @@ def encode(
     """
     from vrt.datasets.collection import check_segment, list_items, resolve_windows
     from vrt.inference.collection_encoding import check_output, encode_collection
-    from vrt.runtime.signals import StopRequest
     from vrt.runtime.writeguard import output_path
 
     out_file = output_path(out, option="--out")
@@ -110,11 +109,7 @@ def encode(
     bad_videos = bad_video_log(None)
     announce_unlisted(listing, bad_videos)
     started = time.monotonic()
-    request = StopRequest()
-    with (
-        request.installed(lambda name: err_console.print(f"{name}: saving the codes so far ...")),
-        encoding_progress("encoding") as progress,
-    ):
+    with interruptible_progress("encoding", saving="codes") as (progress, request):
         result = encode_collection(
             trained,
             listing,

@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from vrt.cli.common import OverridesOption, app, bad_video_log, encoding_progress, err_console, load_trained
+from vrt.cli.common import (
+    OverridesOption,
+    app,
+    bad_video_log,
+    err_console,
+    interruptible_progress,
+    load_trained,
+)
 from vrt.cli.encode import LabelsChoice, announce_unlisted, default_workers
 
 features_app = typer.Typer(help="Per-frame features of videos in feature files (HDF5).", no_args_is_help=True)
@@ -64,13 +71,12 @@ def extract(
     from vrt.datasets.collection import check_segment, list_items, resolve_windows
     from vrt.inference.features import extract_features, parts_folder
     from vrt.io.feature_files import is_feature_file
-    from vrt.runtime.signals import StopRequest
     from vrt.runtime.writeguard import check_replaceable, output_path
 
     if (config is None) == (checkpoint is None):
-        raise typer.BadParameter("give --config (a pretrained frame backbone) or --checkpoint, not both")
+        raise typer.BadParameter("give exactly one of --config (a pretrained frame backbone) or --checkpoint")
     if (split is None) == (not videos):
-        raise typer.BadParameter("give --split (the config's dataset) or --videos, not both")
+        raise typer.BadParameter("give exactly one of --split (the config's dataset) or --videos")
     out_file = output_path(out, option="--out")
     if not resume:
         check_replaceable(out_file, kind="feature file", is_own=is_feature_file, force=False)
@@ -91,11 +97,7 @@ def extract(
     else:
         items = trained.splits.view(split.value)  # type: ignore[union-attr]
     started = time.monotonic()
-    request = StopRequest()
-    with (
-        request.installed(lambda name: err_console.print(f"{name}: saving the features so far ...")),
-        encoding_progress("extracting") as progress,
-    ):
+    with interruptible_progress("extracting", saving="features") as (progress, request):
         result = extract_features(
             trained,
             items,

@@ -95,6 +95,11 @@ def _input_problems(config: Config, source: VideoDataset) -> list[str]:
             f"but data.dataset {config.data.dataset.name} gives "
             f"{'frame features' if source.input_kind == 'features' else 'video clips'}; use {wanted}"
         ]
+    if source.input_kind == "features" and config.data.clips_per_video > 1:
+        return [
+            f"data.clips_per_video: {config.data.clips_per_video}, but a feature file holds one "
+            "clip's frames per video; set it to 1"
+        ]
     dim = getattr(source, "dim", None)
     expected = backbone.params.get("dim") if reads == "features" else None
     if dim is not None and expected is not None and expected != dim:

@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from vrt.codes import UNLABELLED
+from vrt.codes import UNLABELLED, EncoderIdentity
 from vrt.datasets.base import VideoDataset
 from vrt.datasets.clips import ClipSpec
 from vrt.datasets.files import check_subset
@@ -130,6 +130,11 @@ def features(
         raise VrtError(
             f"data.dataset: {train} holds {opened['train'].dim} features per frame, {test} {opened['test'].dim}"
         )
+    if differences := _encoder_differences(opened["train"], opened["test"]):
+        raise VrtError(
+            f"data.dataset: {train} and {test} hold features of different encoders "
+            f"({', '.join(differences)} differ): extract both with one model"
+        )
     class_names = names[0] if names[0] is not None else names[1]
     num_classes = (
         max(int(max(file.labels.max(initial=UNLABELLED), UNLABELLED)) for file in opened.values()) + 1
@@ -142,3 +147,12 @@ def features(
         frame_dropout=frame_dropout,
         name=f"features {subset} ({Path(train if subset == 'train' else test).name})",
     )
+
+
+def _encoder_differences(first: FeatureFile, second: FeatureFile) -> list[str]:
+    """The facts in which the models that made two files' features differ (none known: [])."""
+    try:
+        identities = [EncoderIdentity.from_dict(file.encoder) for file in (first, second) if file.encoder]
+    except ValueError:  # a record this vrt does not read: nothing to compare
+        return []
+    return identities[0].differences(identities[1]) if len(identities) == 2 else []

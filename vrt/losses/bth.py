@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from vrt.losses.self_supervised import FrameDecoder, SelfSupervisedLoss
+from vrt.losses.self_supervised import FrameDecoder, SelfSupervisedLoss, require_frames
 from vrt.registry import LOSSES
 
 
@@ -71,14 +71,9 @@ def bth(
         max_frames: the most frames a video may have.
         bits, frame_dim: injected by vrt (the code length, the width of a frame's features).
     """
-    if frame_dim is None:
-        raise ValueError(
-            "bth reconstructs frames: it needs a backbone over frames (model.backbone: frames "
-            "or frame_features)"
-        )
     decoder = FrameDecoder(
         bits,
-        frame_dim,
+        require_frames("bth", frame_dim, does="reconstructs frames"),
         width=decoder_width,
         layers=decoder_layers,
         heads=decoder_heads,

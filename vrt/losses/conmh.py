@@ -10,6 +10,7 @@ from vrt.losses.self_supervised import (
     SelfSupervisedLoss,
     complementary_masks,
     debiased_contrastive,
+    require_frames,
 )
 from vrt.registry import LOSSES
 
@@ -86,14 +87,9 @@ def conmh(
         max_frames: the most frames a video may have.
         bits, frame_dim: injected by vrt (the code length, the width of a frame's features).
     """
-    if frame_dim is None:
-        raise ValueError(
-            "conmh reconstructs frames: it needs a backbone over frames (model.backbone: frames "
-            "or frame_features)"
-        )
     decoder = FrameDecoder(
         bits,
-        frame_dim,
+        require_frames("conmh", frame_dim, does="reconstructs frames"),
         width=decoder_width,
         layers=decoder_layers,
         heads=decoder_heads,

@@ -21,7 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["FrameDecoder", "SelfSupervisedLoss", "complementary_masks", "debiased_contrastive"]
+__all__ = [
+    "FrameDecoder",
+    "SelfSupervisedLoss",
+    "complementary_masks",
+    "debiased_contrastive",
+    "require_frames",
+]
 
 
 class SelfSupervisedLoss(nn.Module, ABC):
@@ -55,8 +61,9 @@ def complementary_masks(
     batch: int, frames: int, ratio: float, *, device: torch.device
 ) -> tuple[Tensor, Tensor]:
     """Two bool masks ``(B, T)`` (True: hidden) per video, from one random order of its frames:
-    the first view sees the first ``T - round(ratio * T)`` frames of that order, the second the
-    last as many (disjoint views when ``ratio >= 0.5``; ConMH's sampling)."""
+    the first view sees the first ``T - floor(ratio * T)`` frames of that order (at least one,
+    and one hidden), the second the last as many; the views share no frame when
+    ``floor(ratio * T) >= T / 2`` (ConMH's sampling; with ratio 0.5 and an odd T they share one)."""
     hidden = min(max(int(ratio * frames), 1), frames - 1)
     visible = frames - hidden
     order = torch.rand(batch, frames, device=device).argsort(dim=1)
@@ -109,3 +116,13 @@ class FrameDecoder(nn.Module):
             raise ValueError(f"the decoder was built for at most {self.max_frames} frames, got {frames}")
         tokens = self.project(codes).unsqueeze(1) + self.positions[:, :frames]
         return self.out(self.layers(tokens))
+
+
+def require_frames(name: str, frame_dim: int | None, *, does: str) -> int:
+    """``frame_dim``, or the one-line error of objective ``name``, which ``does`` something with
+    frames, when the model has no backbone over frames."""
+    if frame_dim is None:
+        raise ValueError(
+            f"{name} {does}: it needs a backbone over frames (model.backbone: frames or frame_features)"
+        )
+    return frame_dim

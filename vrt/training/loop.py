@@ -66,7 +66,10 @@ class TrainingStep:
             codes = distributed.all_gather_with_grad(codes)
             labels = torch.cat(distributed.all_gather_variable(labels))
             scale = distributed.world_size()
-        with autocast(self.device, self.amp):  # self-supervised terms run the model themselves
+        # Losses of codes run in full precision (bf16 inner products of 64-bit codes are too
+        # coarse); self-supervised terms run the model themselves, under autocast unless a loss
+        # of codes shares the step. vrt.training.selection.batch_loss computes the same.
+        with autocast(self.device, self.amp and not self.loss_fn.needs_codes):
             loss = self.loss_fn(codes, labels, model=self.model, inputs=clips).float()
         # With cross_rank every rank holds the same global loss; weighting it by the local clip
         # count still averages to that value.

@@ -20,10 +20,11 @@ from vrt.config import Config
 from vrt.data.pipeline import DataSplits, eval_loader
 from vrt.losses.combined import WeightedLossSum, loss_needs_labels
 from vrt.model import HashingModel
+from vrt.runtime import distributed
 from vrt.runtime.devices import autocast
 from vrt.runtime.reproducibility import derive_seed, isolated_seed
 
-__all__ = ["selects_without_labels", "selection_score", "validation_loss"]
+__all__ = ["batch_loss", "selects_without_labels", "selection_score", "validation_loss"]
 
 
 def selects_without_labels(config: Config, splits: DataSplits) -> bool:
@@ -52,19 +53,45 @@ def validation_loss(
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
+    seed = derive_seed(config.train.seed, "validation loss")
+    # The objectives draw their masks on the model's device: fix that device's stream too.
+    accelerators = [device] if device.type == "cuda" else []
     try:
-        with isolated_seed(derive_seed(config.train.seed, "validation loss")):
+        with isolated_seed(seed), torch.random.fork_rng(devices=accelerators):
+            if accelerators:
+                torch.cuda.manual_seed(seed)
             for batch in loader:
                 batch = batch.on_device(device)
                 if not len(batch):
                     continue
                 clips = batch.clips if batch.clips.ndim != 6 else batch.clips[:, 0]  # one clip per video
-                labels = batch.labels.to(device)
-                with autocast(device, config.train.amp):
-                    codes = model(clips).float() if loss_fn.needs_codes else None
-                    value = loss_fn(codes, labels, model=model, inputs=clips).float()
+                value = batch_loss(
+                    model, loss_fn, clips, batch.labels.to(device), device=device, amp=config.train.amp
+                )
                 total += float(value) * len(batch)
                 count += len(batch)
     finally:
         model.train(was_training)
-    return total / count if count else math.nan
+    # Every rank measured the whole validation split; rank 0's figure decides for all of them.
+    return distributed.broadcast_object(total / count if count else math.nan)
+
+
+def batch_loss(
+    model: torch.nn.Module,
+    loss_fn: WeightedLossSum,
+    clips: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    device: torch.device,
+    amp: bool,
+) -> torch.Tensor:
+    """The loss of one batch, as training computes it: the codes under autocast, the losses of
+    codes in full precision; self-supervised terms run the model themselves, under autocast
+    when no loss of codes shares the step (bf16 inner products of 64-bit codes are too coarse)."""
+    codes = None
+    if loss_fn.needs_codes:
+        with autocast(device, amp):
+            codes = model(clips)
+        codes = codes.float()
+    with autocast(device, amp and not loss_fn.needs_codes):
+        return loss_fn(codes, labels, model=model, inputs=clips).float()

@@ -21,7 +21,7 @@ class DifferenceCNN(nn.Module):
     difference and gives zeros.
     """
 
-    def __init__(self, width: int, *, grid: int = 2) -> None:
+    def __init__(self, width: int, *, grid: int = 1) -> None:
         super().__init__()
         if width < 1 or grid < 1:
             raise ValueError(f"difference_cnn width and grid must be positive ints, got {width}, {grid}")
@@ -53,7 +53,7 @@ class DifferenceCNN(nn.Module):
 
 
 @MOTION_STREAMS.register("difference_cnn")
-def difference_cnn(*, width: int = 16, grid: int = 2) -> nn.Module:
+def difference_cnn(*, width: int = 16, grid: int = 1) -> nn.Module:
     """A small 3D CNN over consecutive-frame differences (out_dim 4*width*grid**2), trained from scratch.
 
     Args:

@@ -33,6 +33,10 @@ class TemporalModule(nn.Module, ABC):
 
     def forward(self, features: Tensor, mask: Tensor | None = None) -> Tensor:
         check_frame_features(features, mask, in_dim=self.in_dim, name=type(self).__name__)
+        if mask is not None:
+            # A video with every frame hidden (a random mask over few frames can do that) would
+            # have nothing to summarise: it is shown whole instead.
+            mask = mask & ~mask.all(dim=1, keepdim=True)
         return self.summarise(features, mask)
 
     @abstractmethod
