@@ -14,7 +14,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -22,6 +21,7 @@ from typer.testing import CliRunner
 from vrt.cli import app
 
 from .conftest import REPO_ROOT
+from .served import free_port, wait_until_serving
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
@@ -74,7 +74,7 @@ def test_the_pages_commands_take_unlabelled_videos_to_a_served_page(footage, tmp
     assert len(encoded) == 14 and not encoded.labelled.any()  # 7 videos x 2 windows, no labels
     assert encoded.encoder is not None and encoded.encoder.backbone["name"] == "frames"
     serve = commands[-1]
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "vrt", *serve, "--port", str(port), "--set", "train.device=cpu"],
         cwd=work,
@@ -85,16 +85,7 @@ def test_the_pages_commands_take_unlabelled_videos_to_a_served_page(footage, tmp
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            assert process.poll() is None, process.communicate()
-            try:
-                if httpx.get(f"{url}/api/info", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "vrt serve did not answer within 180 s"
-            time.sleep(0.2)
+        wait_until_serving(process, url)
         assert httpx.get(url).status_code == 200
         info = httpx.get(f"{url}/api/info").json()
         assert info["items"] == 14 and info["labelled"] == 0
@@ -108,11 +99,3 @@ def test_the_pages_commands_take_unlabelled_videos_to_a_served_page(footage, tmp
     finally:
         process.terminate()
         process.communicate(timeout=30)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

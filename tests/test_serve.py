@@ -7,10 +7,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from typer.testing import CliRunner
 from vrt.cli import app
 
 from .conftest import REPO_ROOT
+from .served import free_port, wait_until_serving
 from .video_collection import encode_args
 
 httpx = pytest.importorskip("httpx")
@@ -37,12 +36,6 @@ class Server:
     footage: Path
     tmpdir: Path  # the server's TMPDIR
     cwd: Path  # its working directory
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +62,7 @@ def server(footage, encoder_checkpoint, tmp_path_factory) -> Server:
         text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        assert process.poll() is None, process.communicate()
-        try:
-            if httpx.get(f"{url}/api/info", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "vrt serve did not answer within 180 s"
-        time.sleep(0.2)
+    wait_until_serving(process, url)
     yield Server(url, process, footage, tmpdir, cwd)
     if process.poll() is None:  # a test failed before stopping it
         process.kill()
