@@ -119,3 +119,12 @@ def test_index_add_and_remove_commands_rewrite_the_file_without_torch(tmp_path):
     }  # fmt: skip
     assert load_index(index).ids.tolist() == ["b", "c"] and load_codes(index).class_names == ["x", "y"]
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # written atomically
+
+
+def test_adding_codes_with_groups_to_an_index_without_keeps_every_items_source():
+    index = HammingIndex.build(codes(["v1.mp4#t=0,1", "v1.mp4#t=1,2", "v2.mp4"], [-1, -1, -1], seed=0))
+    assert index.codeset.groups is None
+    bits = np.random.default_rng(1).random((2, 32)) < 0.5
+    added = CodeSet.from_bits(bits, labels=[-1, -1], ids=["clip_a", "clip_b"], groups=["g1", "g1"])
+    grown = add_codes(index, added)
+    assert grown.codeset.groups.tolist() == ["v1.mp4", "v1.mp4", "v2.mp4", "g1", "g1"]

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from vrt.codes import ClassNamesError, CodeSet, check_comparable, load_codes, merge_class_names
+from vrt.codes import ClassNamesError, CodeSet, check_comparable, load_codes, merge_class_names, source_groups
 from vrt.errors import VrtError
 from vrt.index.hamming_index import HammingIndex
 
@@ -73,10 +73,13 @@ def add_codes(
     all_codes[targets], all_labels[targets] = codes.codes[present], labels[present]
     added = np.setdiff1d(np.arange(len(codes)), present)  # sorted: codes-file order
     groups = None
-    if current.groups is not None and codes.groups is not None:
-        groups = current.groups.copy()
-        groups[targets] = codes.groups[present]
-        groups = np.concatenate([groups, codes.groups[added]])
+    if current.groups is not None or codes.groups is not None:
+        # The side without groups contributes its items' sources (the id before "#t="), the
+        # groups it would be scored by: merging never changes what an item's source is.
+        current_groups, new_groups = source_groups(current), source_groups(codes)
+        groups = current_groups.astype(np.result_type(current_groups, new_groups))
+        groups[targets] = new_groups[present]
+        groups = np.concatenate([groups, new_groups[added]])
     merged = dataclasses.replace(
         current,
         codes=np.concatenate([all_codes, codes.codes[added]]),

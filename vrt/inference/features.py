@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 __all__ = ["ExtractedFeatures", "extract_features", "parts_folder"]
 
 _META = "meta.json"
+# Parts held in memory while assembling: the order of the parts is the order of the items, so one
+# would do; a few absorb the items a resumed extraction wrote out of turn.
+_PARTS_IN_MEMORY = 4
 
 
 @dataclass
@@ -190,16 +193,31 @@ class _Parts:
         self.ids.update(ids)
 
     def assemble(self, out: Path, view: ClipView) -> None:
-        """Every part's features in the view's order, into ``out``; the parts are then removed."""
-        features: dict[str, np.ndarray] = {}
+        """Every part's features in the view's order, into ``out``; the parts are then removed.
+
+        Only the parts' ids are read up front; features are read a part at a time as the view's
+        order reaches them (the parts were written in that order), so a collection's features
+        never have to fit in memory at once."""
+        where: dict[str, tuple[Path, int]] = {}
         for part in self.files():
             with np.load(part, allow_pickle=False) as archive:
-                features.update(zip(archive["ids"].tolist(), archive["features"], strict=True))
+                where.update((item, (part, row)) for row, item in enumerate(archive["ids"].tolist()))
         dataset = view.dataset
-        order = [index for index in view.indices if dataset.ids[index] in features]
+        order = [index for index in view.indices if dataset.ids[index] in where]
         if not order:
             raise VrtError("no item could be read: there are no features to write")
-        frames, dim = features[dataset.ids[order[0]]].shape
+        loaded: dict[Path, np.ndarray] = {}
+
+        def features_of(item: str) -> np.ndarray:
+            part, row = where[item]
+            if part not in loaded:
+                if len(loaded) >= _PARTS_IN_MEMORY:
+                    del loaded[next(iter(loaded))]  # the part read first
+                with np.load(part, allow_pickle=False) as archive:
+                    loaded[part] = archive["features"]
+            return loaded[part][row]
+
+        frames, dim = features_of(dataset.ids[order[0]]).shape
         temporary = out.with_name(f".{out.name}.writing")
         writer = FeatureFileWriter(
             temporary,
@@ -213,7 +231,7 @@ class _Parts:
             for first in range(0, len(order), 256):
                 chunk = order[first : first + 256]
                 writer.add(
-                    np.stack([features[dataset.ids[i]] for i in chunk]),
+                    np.stack([features_of(dataset.ids[i]) for i in chunk]),
                     [dataset.ids[i] for i in chunk],
                     [dataset.labels[i] for i in chunk],
                     [groups[i] if groups is not None else None for i in chunk],
