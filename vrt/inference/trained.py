@@ -222,28 +222,21 @@ class TrainedModel:
         """
         # Only a dataset (or a view of one) can give features; items and paths are videos.
         given = getattr(getattr(items, "dataset", items), "input_kind", "clips")
+        model = self
         if given != self.model.input_kind:
             if self.model.input_kind != "features":
                 raise ValueError(
                     "this model reads video clips; feature files are read by models with a "
                     "frame_features backbone"
                 )
-            return self.for_videos().encode(
-                items,
-                batch_size=batch_size,
-                workers=workers,
-                progress=progress,
-                on_skipped=on_skipped,
-                on_codes=on_codes,
-                stop=stop,
-            )
-        view = eval_view(items, clips=self.clips, config=self.config, on_skipped=on_skipped)
+            model = self.for_videos()
+        view = eval_view(items, clips=model.clips, config=model.config, on_skipped=on_skipped)
         return encode_view(
-            self.model,
+            model.model,
             view,
-            config=self.config,
-            device=self.device,
-            encoder=self.encoder,
+            config=model.config,
+            device=model.device,
+            encoder=model.encoder,
             batch_size=batch_size,
             workers=workers,
             progress=progress,
