@@ -157,6 +157,8 @@ INDEX_OPTION_VALUES = {
     "--hnsw-m": 8,
     "--ef-construction": 16,
     "--ef-search": 20,
+    "--nlist": 4,
+    "--nprobe": 2,
 }
 
 
@@ -193,7 +195,7 @@ def test_index_build_takes_its_kinds_and_options_from_vrt_index(tmp_path):
                 misplaced.exit_code == 2 and f"apply to --kind {kind}, not --kind {other}" in misplaced.output
             )
     unknown = cli.invoke(
-        app, ["index", "build", "--codes", str(tmp_path / "db.npz"), "--out", "x", "--kind", "ivf"]
+        app, ["index", "build", "--codes", str(tmp_path / "db.npz"), "--out", "x", "--kind", "pq"]
     )
     assert unknown.exit_code == 2
 

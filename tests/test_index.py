@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from vrt.cli import app
 from vrt.codes import CodeSet, IncomparableCodesError, load_codes, save_codes
 from vrt.index import (
+    INDEX_KINDS,
     HammingIndex,
     IndexFileError,
     IndexParameterError,
@@ -116,15 +117,50 @@ def test_multihash_with_a_radius_covering_every_bit_equals_brute_force():
     np.testing.assert_array_equal(positions, expected[1])
 
 
-def test_hnsw_recall_against_brute_force():
-    """HNSW is approximate: a result counts as found when it is as near as the true K-th item."""
+@pytest.mark.parametrize(("kind", "params"), [("hnsw", {}), ("ivf", {"nlist": 16, "nprobe": 4})])
+def test_approximate_kinds_recall_against_brute_force(kind, params):
+    """A result counts as found when it is as near as the true K-th item (ties cannot flatter)."""
     database = random_codes(2000, 64, seed=9, flip=0.1)
     query = random_codes(60, 64, seed=10, prefix="q", flip=0.1)
-    distances, positions = HammingIndex.build(database, kind="hnsw").search(query.codes, 10)
+    index = HammingIndex.build(database, kind=kind, params=params)
+    assert not index.exact
+    distances, positions = index.search(query.codes, 10)
     expected_distances, _ = brute_force(query.codes, database.codes, 10)
     recall = ((distances <= expected_distances[:, -1:]) & (positions >= 0)).mean()
     assert recall >= 0.95
     assert (np.diff(distances, axis=1) >= 0).all()
+    found = positions >= 0  # every distance reported is the item's true distance
+    true = np.count_nonzero(
+        np.unpackbits(
+            database.codes[positions[found]] ^ np.repeat(query.codes, 10, axis=0)[found.ravel()], axis=1
+        ),
+        axis=1,
+    )
+    np.testing.assert_array_equal(distances[found], true)
+
+
+def test_ivf_defaults_follow_the_collection_and_too_few_codes_are_refused():
+    assert HammingIndex.build(random_codes(400, 16, seed=0), kind="ivf").params == {"nlist": 20, "nprobe": 16}
+    assert HammingIndex.build(random_codes(40, 16, seed=0), kind="ivf").params == {"nlist": 6, "nprobe": 6}
+    with pytest.raises(IndexParameterError, match="needs at least 64 codes to train on, got 40"):
+        HammingIndex.build(random_codes(40, 16, seed=0), kind="ivf", params={"nlist": 64})
+    with pytest.raises(IndexParameterError, match=r"nprobe must lie in \[1, nlist=4\], got 5"):
+        HammingIndex.build(random_codes(40, 16, seed=0), kind="ivf", params={"nlist": 4, "nprobe": 5})
+
+
+def test_ivf_lists_out_of_range_are_refused(tmp_path):
+    """faiss would index its lists with a stored list number unchecked."""
+    path = HammingIndex.build(random_codes(300, 32, seed=12), kind="ivf").save(tmp_path / "db.index.npz")
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    arrays["ivf_lists"][3] = 10_000
+    np.savez(tmp_path / "crafted.index.npz", **arrays)
+    with pytest.raises(IndexFileError, match="'ivf_lists' names lists outside"):
+        load_index(tmp_path / "crafted.index.npz")
+    del arrays["ivf_lists"]
+    np.savez(tmp_path / "missing.index.npz", **arrays)
+    with pytest.raises(IndexFileError, match="an ivf index needs 'ivf_lists'"):
+        load_index(tmp_path / "missing.index.npz")
 
 
 def test_search_rejects_codes_of_another_length():
@@ -157,15 +193,15 @@ def test_id_query_returns_the_item_first_or_leaves_it_out():
 
 def test_unknown_kind_and_misplaced_parameters_fail_clearly():
     codes = random_codes(20, 16, seed=0)
-    with pytest.raises(IndexParameterError, match="unknown index kind 'ivf'"):
-        HammingIndex.build(codes, kind="ivf")
+    with pytest.raises(IndexParameterError, match="unknown index kind 'pq'"):
+        HammingIndex.build(codes, kind="pq")
     with pytest.raises(IndexParameterError, match="has no parameter nflip"):
         HammingIndex.build(codes, kind="flat", params={"nflip": 1})
     with pytest.raises(IndexParameterError, match="nhash \\* hash_bits <= bits"):
         HammingIndex.build(codes, kind="multihash", params={"nhash": 2, "hash_bits": 12})
 
 
-@pytest.mark.parametrize("kind", ["flat", "multihash", "hnsw"])
+@pytest.mark.parametrize("kind", INDEX_KINDS)
 def test_save_load_round_trip_without_pickle(tmp_path, kind):
     database = random_codes(300, 32, seed=12, flip=0.1)
     query = random_codes(20, 32, seed=13, prefix="q", flip=0.1)

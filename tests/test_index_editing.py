@@ -29,7 +29,9 @@ def codes(ids: list[str], labels: list[int], *, seed: int, class_names: list[str
     return CodeSet.from_bits(bits, labels=labels, ids=ids, class_names=class_names)
 
 
-@pytest.mark.parametrize(("kind", "params"), [("flat", {}), ("multihash", {"nflip": 2}), ("hnsw", {"m": 8})])
+@pytest.mark.parametrize(
+    ("kind", "params"), [("flat", {}), ("multihash", {"nflip": 2}), ("hnsw", {"m": 8}), ("ivf", {"nlist": 2})]
+)
 def test_added_items_are_found_and_the_kind_and_parameters_stay(kind, params):
     first = codes(["a", "b", "c"], [0, 1, 0], seed=0, class_names=["walk", "run"])
     index = HammingIndex.build(first, kind=kind, params=params)

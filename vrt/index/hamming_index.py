@@ -28,8 +28,10 @@ from vrt.index.kinds import (
     INDEX_KINDS,
     IndexParameterError,
     build_faiss_index,
+    build_ivf,
     configure_search,
     exact_radius,
+    ivf_layout,
     resolve_params,
     search_faiss_index,
 )
@@ -41,7 +43,12 @@ if TYPE_CHECKING:
 __all__ = ["HammingIndex", "QueryMismatchError", "UnknownIdError", "load_index"]
 
 # faiss class written for each kind; checked on load so a tampered file cannot mislabel itself.
-_FAISS_CLASS = {"flat": "IndexBinaryFlat", "multihash": "IndexBinaryMultiHash", "hnsw": "IndexBinaryHNSW"}
+_FAISS_CLASS = {
+    "flat": "IndexBinaryFlat",
+    "multihash": "IndexBinaryMultiHash",
+    "hnsw": "IndexBinaryHNSW",
+    "ivf": "IndexBinaryIVF",
+}
 
 
 class UnknownIdError(VrtError, LookupError):
@@ -84,7 +91,7 @@ class HammingIndex:
         cls, codeset: CodeSet, *, kind: str = DEFAULT_KIND, params: Mapping[str, int | None] | None = None
     ) -> HammingIndex:
         """Index every code of ``codeset``; ``params`` override the kind's defaults (None keeps one)."""
-        resolved = resolve_params(kind, codeset.bits, params)
+        resolved = resolve_params(kind, codeset.bits, params, count=len(codeset))
         faiss_index = build_faiss_index(kind, codeset.bits, resolved, codeset.codes)
         return cls(codeset=codeset, kind=kind, params=resolved, faiss_index=faiss_index)
 
@@ -244,12 +251,18 @@ class HammingIndex:
         """Write the index to one ``.npz`` file, atomically; returns the path."""
         import faiss
 
+        structure, lists = self._faiss, None
+        if self.kind == "ivf":
+            centroids, lists = ivf_layout(self._faiss)
+            structure = faiss.IndexBinaryFlat(self.bits)
+            structure.add(centroids)
         return write_index_file(
             path,
             codeset=self.codeset,
             kind=self.kind,
             params=self.params,
-            faiss_blob=faiss.serialize_index_binary(self._faiss),
+            faiss_blob=faiss.serialize_index_binary(structure),
+            ivf_lists=lists,
         )
 
     @classmethod
@@ -258,14 +271,24 @@ class HammingIndex:
 
         The faiss structure has been checked against the manifest and the codes before faiss
         reads it; flat and multi-hash indexes, which the codes determine, are rebuilt from the
-        codes rather than deserialised.
+        codes rather than deserialised, and an ivf index from its centroids and lists.
         """
         import faiss
 
         stored = read_index_file(path)
         kind, params, codeset = stored.kind, stored.params, stored.codeset
-        if kind != "hnsw":
+        if kind in ("flat", "multihash"):
             faiss_index = build_faiss_index(kind, codeset.bits, params, codeset.codes)
+        elif kind == "ivf":
+            quantizer = faiss.deserialize_index_binary(stored.faiss_blob)  # held while its codes are read
+            centroids = faiss.vector_to_array(quantizer.xb)
+            faiss_index = build_ivf(
+                codeset.bits,
+                params,
+                codeset.codes,
+                centroids=centroids.reshape(params["nlist"], codeset.bits // 8),
+                lists=stored.ivf_lists,
+            )
         else:
             try:
                 faiss_index = faiss.deserialize_index_binary(stored.faiss_blob)

@@ -9,6 +9,10 @@
   that radius; results farther away come from the probed buckets only and may miss items.
 * ``hnsw``: ``IndexBinaryHNSW``, a navigable small-world graph. Approximate; sub-linear time on
   large databases, at the cost of recall and a slower build.
+* ``ivf``: ``IndexBinaryIVF``, an inverted file. k-means on a sample of the codes picks
+  ``nlist`` centroids; each item is stored in the list of its nearest centroid and a query scans
+  the ``nprobe`` lists nearest to it. Approximate: an item in a list that is not probed is
+  missed. The kind of choice for millions of codes (``docs/benchmarks.md``: index scale).
 
 faiss is imported by the functions that need it, not by this module.
 """
@@ -38,13 +42,15 @@ __all__ = [
     "IndexParameter",
     "IndexParameterError",
     "build_faiss_index",
+    "build_ivf",
     "configure_search",
     "exact_radius",
+    "ivf_layout",
     "resolve_params",
     "search_faiss_index",
 ]
 
-IndexKind = Literal["flat", "multihash", "hnsw"]
+IndexKind = Literal["flat", "multihash", "hnsw", "ivf"]
 INDEX_KINDS: tuple[str, ...] = get_args(IndexKind)
 DEFAULT_KIND: IndexKind = "flat"
 #: Kinds whose top-K always equals the brute-force ranking.
@@ -54,6 +60,10 @@ EXACT_KINDS: frozenset[str] = frozenset({"flat"})
 # possible distance. Beyond this budget the flat kind ranks in numpy instead.
 _COUNTING_MEMORY = 64 * 2**20
 _FAISS_QUERY_BATCH = 32  # faiss's default for IndexBinaryFlat
+# k-means of an ivf index sees at most this many codes per list (faiss samples 256 per list;
+# 64 keeps the build of 10M codes in seconds with centroids as good for Hamming search).
+IVF_TRAIN_PER_LIST = 64
+IVF_MAX_LISTS = 65536
 
 
 class IndexParameterError(VrtError, ValueError):
@@ -121,20 +131,43 @@ INDEX_KIND_SPECS: Mapping[str, IndexKindSpec] = MappingProxyType(
                 ),
             ),
         ),
+        "ivf": IndexKindSpec(
+            summary="approximate",
+            parameters=(
+                IndexParameter(
+                    name="nlist",
+                    option="--nlist",
+                    meaning="inverted lists (k-means centroids)",
+                    default_rule="the square root of the number of codes, at most 4096",
+                ),
+                IndexParameter(
+                    name="nprobe",
+                    option="--nprobe",
+                    meaning="lists a query scans",
+                    default_rule="16, at most nlist",
+                ),
+            ),
+        ),
     }
 )
 
 
-def _default_params(kind: str, bits: int) -> dict[str, int]:
+def _default_params(kind: str, bits: int, count: int) -> dict[str, int]:
     spec = INDEX_KIND_SPECS.get(kind)
     if spec is None:
         raise IndexParameterError(f"unknown index kind {kind!r}; expected one of {', '.join(INDEX_KINDS)}")
-    from_length = _defaults_from_code_length(kind, bits)
-    return {p.name: from_length[p.name] if p.default is None else p.default for p in spec.parameters}
+    by_rule = _defaults_by_rule(kind, bits, count)
+    return {p.name: by_rule[p.name] if p.default is None else p.default for p in spec.parameters}
 
 
-def _defaults_from_code_length(kind: str, bits: int) -> dict[str, int]:
-    """The defaults that a spec gives by a rule (``default_rule``), for ``bits``-bit codes."""
+def _defaults_by_rule(kind: str, bits: int, count: int) -> dict[str, int]:
+    """The defaults that a spec gives by a rule (``default_rule``), for ``count`` codes of ``bits`` bits."""
+    if kind == "ivf":
+        # faiss's guidance is 4-16 x sqrt(N) lists for float vectors; Hamming codes of a few
+        # thousand clusters need fewer, and k-means time grows with the lists (a 16384-list
+        # build of 1M codes took 15 x as long as a 4096-list one, for no better recall).
+        nlist = max(1, min(4096, round(count**0.5)))
+        return {"nlist": nlist, "nprobe": min(16, nlist)}
     if kind == "multihash":
         # 16-bit substrings suit databases of about 2**16 items per bucket table, from
         # thousands to millions of items; one flipped bit per substring keeps a query at
@@ -144,9 +177,11 @@ def _defaults_from_code_length(kind: str, bits: int) -> dict[str, int]:
     return {}
 
 
-def resolve_params(kind: str, bits: int, params: Mapping[str, int | None] | None = None) -> dict[str, int]:
-    """The kind's defaults updated with ``params`` (None values keep the default), validated."""
-    resolved = _default_params(kind, bits)
+def resolve_params(
+    kind: str, bits: int, params: Mapping[str, int | None] | None = None, *, count: int = 0
+) -> dict[str, int]:
+    """The kind's defaults for ``count`` codes updated with ``params`` (None keeps a default), validated."""
+    resolved = _default_params(kind, bits, count)
     given = {name: value for name, value in (params or {}).items() if value is not None}
     unknown = sorted(set(given) - set(resolved))
     if unknown:
@@ -161,6 +196,8 @@ def resolve_params(kind: str, bits: int, params: Mapping[str, int | None] | None
     if kind == "multihash" and "hash_bits" in given and "nhash" not in given:
         # hash_bits <= 0 is refused below, with the range; it must not divide first.
         resolved["nhash"] = max(1, bits // resolved["hash_bits"]) if resolved["hash_bits"] > 0 else 1
+    if kind == "ivf" and "nprobe" not in given:
+        resolved["nprobe"] = min(16, resolved["nlist"])
     _check_params(kind, bits, resolved)
     return resolved
 
@@ -183,6 +220,12 @@ def _check_params(kind: str, bits: int, params: dict[str, int]) -> None:
         for name, low, high in (("m", 2, 1024), ("ef_construction", 1, 65536), ("ef_search", 1, 65536)):
             if not low <= params[name] <= high:
                 raise IndexParameterError(f"hnsw {name} must lie in [{low}, {high}], got {params[name]}")
+    elif kind == "ivf":
+        nlist, nprobe = params["nlist"], params["nprobe"]
+        if not 1 <= nlist <= IVF_MAX_LISTS:
+            raise IndexParameterError(f"ivf nlist must lie in [1, {IVF_MAX_LISTS}], got {nlist}")
+        if not 1 <= nprobe <= nlist:
+            raise IndexParameterError(f"ivf nprobe must lie in [1, nlist={nlist}], got {nprobe}")
 
 
 def exact_radius(kind: str, params: Mapping[str, int]) -> int | None:
@@ -204,6 +247,10 @@ def build_faiss_index(
     elif kind == "hnsw":
         index = faiss.IndexBinaryHNSW(bits, params["m"])
         index.hnsw.efConstruction = params["ef_construction"]
+    elif kind == "ivf":
+        index = build_ivf(bits, params, codes)
+        configure_search(kind, params, index)
+        return index
     else:
         raise IndexParameterError(f"unknown index kind {kind!r}; expected one of {', '.join(INDEX_KINDS)}")
     if len(codes):
@@ -212,12 +259,73 @@ def build_faiss_index(
     return index
 
 
+def build_ivf(
+    bits: int,
+    params: Mapping[str, int],
+    codes: np.ndarray,
+    *,
+    centroids: np.ndarray | None = None,
+    lists: np.ndarray | None = None,
+) -> faiss.IndexBinaryIVF:
+    """An ivf index of ``codes``: trained on a fixed sample of them, or from stored ``centroids``
+    and each code's list (``lists``: what an index file keeps, so loading skips k-means and the
+    assignment of every code)."""
+    import faiss
+
+    nlist = params["nlist"]
+    if centroids is None:
+        if len(codes) < nlist:
+            raise IndexParameterError(
+                f"an ivf index of {nlist} lists needs at least {nlist} codes to train on, got "
+                f"{len(codes)} (lower --nlist, or use --kind flat)"
+            )
+        # A seeded sample in database order: the same codes give the same index.
+        rng = np.random.default_rng(0)
+        size = min(len(codes), IVF_TRAIN_PER_LIST * nlist)
+        sample = codes if size == len(codes) else codes[np.sort(rng.choice(len(codes), size, replace=False))]
+        quantizer = faiss.IndexBinaryFlat(bits)
+        index = faiss.IndexBinaryIVF(quantizer, bits, nlist)
+        index.cp.verbose = False
+        index.train(np.ascontiguousarray(sample))
+        if len(codes):
+            index.add(np.ascontiguousarray(codes))
+        return index
+    quantizer = faiss.IndexBinaryFlat(bits)
+    quantizer.add(np.ascontiguousarray(centroids))
+    index = faiss.IndexBinaryIVF(quantizer, bits, nlist)  # keeps a reference to the quantizer
+    assert lists is not None and len(lists) == len(codes)
+    if len(codes):
+        assignments = np.ascontiguousarray(lists, dtype=np.int64)
+        index.add_core(
+            len(codes), faiss.swig_ptr(np.ascontiguousarray(codes)), None, faiss.swig_ptr(assignments)
+        )
+    return index
+
+
+def ivf_layout(index: faiss.IndexBinaryIVF) -> tuple[np.ndarray, np.ndarray]:
+    """The centroids ``uint8 [nlist, bits/8]`` and each stored code's list ``int32 [ntotal]``, in
+    database order: what :func:`build_ivf` rebuilds the index from."""
+    import faiss
+
+    centroids = faiss.vector_to_array(faiss.downcast_IndexBinary(index.quantizer).xb)
+    lists = np.empty(index.ntotal, dtype=np.int32)
+    invlists = index.invlists
+    for number in range(index.nlist):
+        size = invlists.list_size(number)
+        if size:
+            ids = faiss.rev_swig_ptr(invlists.get_ids(number), size)
+            lists[ids] = number
+    return centroids.reshape(index.nlist, index.code_size), lists
+
+
 def configure_search(kind: str, params: Mapping[str, int], index: faiss.IndexBinary) -> None:
     """Set the search-time parameters, which faiss's serialisation does not always keep."""
     if kind == "multihash":
         index.nflip = params["nflip"]
     elif kind == "hnsw":
         index.hnsw.efSearch = params["ef_search"]
+    elif kind == "ivf":
+        index.nprobe = params["nprobe"]
 
 
 def search_faiss_index(
@@ -230,7 +338,7 @@ def search_faiss_index(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` ``(distances int32, positions int64)``, ties in database order; ``-1`` pads.
 
-    ``k`` must lie in ``[1, ntotal]``. Only ``multihash`` and ``hnsw`` can pad a row (fewer
+    ``k`` must lie in ``[1, ntotal]``. Only the approximate kinds can pad a row (fewer
     than ``k`` candidates found); padded entries have position -1 and distance ``bits + 1``.
     """
     if kind == "flat":
@@ -252,8 +360,9 @@ def search_faiss_index(
             distances=np.concatenate([range_distances, distances.ravel()]),
             positions=np.concatenate([range_positions, positions.ravel()]),
         )
-    if kind == "hnsw":
-        index.hnsw.efSearch = max(params["ef_search"], k)
+    if kind in ("hnsw", "ivf"):
+        if kind == "hnsw":
+            index.hnsw.efSearch = max(params["ef_search"], k)
         distances, positions = index.search(query_codes, k)
         return _merge_candidates(
             len(query_codes),

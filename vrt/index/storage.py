@@ -6,7 +6,10 @@ optional ``class_names``) with two more arrays, so ``load_codes`` reads the item
 * ``manifest``     0-d unicode array holding a JSON object: ``format`` (``"vrt-hamming-index"``),
   ``version`` (:data:`FORMAT_VERSION`), ``kind``, ``bits``, ``count``, ``params`` (the kind's
   resolved parameters) and ``faiss_version`` (of the writer, for the record);
-* ``faiss_index``  uint8 ``[nbytes]``: ``faiss.serialize_index_binary`` of the faiss structure.
+* ``faiss_index``  uint8 ``[nbytes]``: ``faiss.serialize_index_binary`` of the faiss structure;
+  for ``ivf``, of its quantizer (the ``nlist`` centroids as a flat index), with
+* ``ivf_lists``    int32 ``[count]`` (``ivf`` only): the list of each item, so that loading
+  rebuilds the inverted lists by copying rather than by k-means and assignment.
 
 One file rather than a directory, so that writing it is a single atomic rename
 (:func:`vrt.runtime.fileio.atomic_write`): a reader sees the old index or the new one, never a mix.
@@ -60,6 +63,7 @@ def write_index_file(
     kind: str,
     params: dict[str, Any],
     faiss_blob: np.ndarray,
+    ivf_lists: np.ndarray | None = None,
 ) -> Path:
     """Write an index's items and serialised faiss structure to ``path`` (the name as given),
     atomically; returns the path."""
@@ -84,6 +88,8 @@ def write_index_file(
         "faiss_index": faiss_blob,
         **codeset_arrays(codeset),
     }
+    if ivf_lists is not None:
+        arrays["ivf_lists"] = np.ascontiguousarray(ivf_lists, dtype=np.int32)
     atomic_write(path, lambda handle: np.savez(handle, **arrays))
     return path
 
@@ -115,12 +121,13 @@ class IndexFile:
     kind: str
     params: dict[str, Any]
     faiss_blob: np.ndarray
+    ivf_lists: np.ndarray | None = None
 
 
 def read_index_file(path: str | os.PathLike[str]) -> IndexFile:
     """Read and check an index file written by :func:`write_index_file`; never unpickles."""
     path = Path(path)
-    arrays = _read_arrays(path, "manifest", "faiss_index")
+    arrays = _read_arrays(path, "manifest", "faiss_index", "ivf_lists")
     manifest = _manifest(path, arrays)
     if "faiss_index" not in arrays:
         raise IndexFileError(f"{path}: the index file has no 'faiss_index' array")
@@ -139,14 +146,31 @@ def read_index_file(path: str | os.PathLike[str]) -> IndexFile:
             f"{len(codeset)} of {codeset.bits}"
         )
     try:
-        params = resolve_params(kind, bits, manifest["params"])
+        params = resolve_params(kind, bits, manifest["params"], count=count)
     except IndexParameterError as error:
         raise IndexFileError(f"{path}: {error}") from error
+    lists = _ivf_lists(path, arrays, params, count=count) if kind == "ivf" else None
     try:
-        check_faiss_blob(blob, kind=kind, bits=bits, count=count, params=params)
+        if kind == "ivf":  # the blob is the quantizer: nlist centroids in a flat index
+            check_faiss_blob(blob, kind="flat", bits=bits, count=params["nlist"], params={})
+        else:
+            check_faiss_blob(blob, kind=kind, bits=bits, count=count, params=params)
     except FaissBlobError as error:
         raise IndexFileError(f"{path}: the faiss index is damaged or crafted: {error}") from None
-    return IndexFile(codeset=codeset, kind=kind, params=params, faiss_blob=blob)
+    return IndexFile(codeset=codeset, kind=kind, params=params, faiss_blob=blob, ivf_lists=lists)
+
+
+def _ivf_lists(
+    path: Path, arrays: dict[str, np.ndarray], params: dict[str, Any], *, count: int
+) -> np.ndarray:
+    """An ivf index's list of every item, checked: faiss would index its lists with them unchecked."""
+    lists = arrays.get("ivf_lists")
+    if lists is None or lists.dtype != np.int32 or lists.shape != (count,):
+        got = "none" if lists is None else f"{lists.dtype} {lists.shape}"
+        raise IndexFileError(f"{path}: an ivf index needs 'ivf_lists', int32 [{count}], got {got}")
+    if count and (int(lists.min()) < 0 or int(lists.max()) >= params["nlist"]):
+        raise IndexFileError(f"{path}: 'ivf_lists' names lists outside [0, {params['nlist']})")
+    return lists
 
 
 def _read_arrays(path: Path, *keys: str) -> dict[str, np.ndarray]:
