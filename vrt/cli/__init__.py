@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "eval",
     "report",
     "encode",
+    "codes",
     "features",
     "index",
     "search",

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -112,16 +112,24 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def load_trained(checkpoint: Path, overrides: Sequence[str] = (), *, videos: bool = False) -> TrainedModel:
+def load_trained(
+    checkpoint: Path,
+    overrides: Sequence[str] = (),
+    *,
+    videos: bool = False,
+    collective_timeout: timedelta | None = None,
+) -> TrainedModel:
     """The checkpoint's model, on its config's device; joins torchrun's process group if launched
-    by it. ``videos``: as it encodes videos (a model trained on frame features, behind the image
-    encoder that made them: :meth:`TrainedModel.for_videos`)."""
+    by it (``collective_timeout``: how long a rank waits for the others, by default
+    :data:`~vrt.runtime.distributed.COLLECTIVE_TIMEOUT`). ``videos``: as it encodes videos (a
+    model trained on frame features, behind the image encoder that made them:
+    :meth:`TrainedModel.for_videos`)."""
     from vrt.inference import TrainedModel
     from vrt.runtime import distributed
 
     trained = TrainedModel.load(checkpoint, overrides=overrides)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        trained.device = distributed.init_from_env(trained.device)
+        trained.device = distributed.init_from_env(trained.device, timeout=collective_timeout)
         trained.model.to(trained.device)
     return trained.for_videos() if videos else trained
 

@@ -8,6 +8,7 @@ the file kept up to date); this adds the progress bar, the stop on Ctrl-C and th
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +21,7 @@ from vrt.cli.common import (
     bad_video_log,
     err_console,
     interruptible_progress,
+    is_main_process,
     load_trained,
 )
 from vrt.runtime.cpus import usable_cores
@@ -28,6 +30,11 @@ if TYPE_CHECKING:
     from vrt.data.bad_videos import BadVideoLog
     from vrt.datasets.collection import ItemList
     from vrt.inference.collection_encoding import EncodedCollection
+
+
+# The ranks of a torchrun encode meet once, at the end: the first to finish may wait for the
+# slowest for as long as a large collection takes (torchrun ends them all if one fails).
+ENCODE_TIMEOUT = timedelta(hours=12)
 
 
 class LabelsChoice(str, Enum):
@@ -88,22 +95,36 @@ def encode(
     save_every: Annotated[
         float, typer.Option(help="Seconds between partial writes of --out (0: after every batch).", min=0)
     ] = 30.0,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="RANK/WORLD: encode only block RANK of WORLD equal blocks of the items, into "
+            "OUT's shard file (OUT.shard-RANK-of-WORLD.npz); `vrt codes merge` joins the shards. "
+            "Under torchrun each process takes its own block without this option.",
+        ),
+    ] = None,
     overrides: DataOverridesOption = None,
 ) -> None:
     """Encode your own videos into a codes file: one code per video (or per --segment window).
 
     Unreadable videos are skipped and listed; an interrupted run keeps what it encoded
-    (written every --save-every seconds and when stopped) and --resume finishes it.
+    (written every --save-every seconds and when stopped) and --resume finishes it. Under
+    `torchrun --nproc_per_node N -m vrt encode ...` the N processes (on any number of nodes)
+    encode one block each and the first merges them into --out (docs/distributed.md).
     """
     from vrt.datasets.collection import check_segment, list_items, resolve_windows
     from vrt.inference.collection_encoding import check_output, encode_collection
+    from vrt.inference.shards import Shard, shard_path
     from vrt.runtime.writeguard import output_path
 
     out_file = output_path(out, option="--out")
     check_output(out_file, resume=resume)  # before the model loads: an existing file is never replaced
+    given_shard = Shard.parse(shard) if shard is not None else None
+    if given_shard is not None:
+        check_output(shard_path(out_file, given_shard), resume=resume)
     check_segment(segment, stride)
     listing = list_items(videos, labels=labels.value, root=root)
-    trained = load_trained(checkpoint, overrides or (), videos=True)
+    trained = load_trained(checkpoint, overrides or (), videos=True, collective_timeout=ENCODE_TIMEOUT)
     # Windows are probed by the decoder that will read their clips.
     listing = resolve_windows(listing, decoder=trained.clips.decoder, segment=segment, stride=stride)
     bad_videos = bad_video_log(None)
@@ -121,11 +142,21 @@ def encode(
             progress=progress,
             on_skipped=bad_videos.record,
             stop=lambda: request.requested,
+            shard=given_shard,
         )
-    report_encoding(
-        result, out=out_file, seconds=time.monotonic() - started, unlisted=len(listing.unreadable)
-    )
-    if not result.complete:
+    written = out_file if given_shard is None else shard_path(out_file, given_shard)
+    if is_main_process() or given_shard is not None:
+        report_encoding(
+            result, out=written, seconds=time.monotonic() - started, unlisted=len(listing.unreadable)
+        )
+    if given_shard is not None and result.complete:
+        err_console.print(
+            f"Shard {given_shard} done; when all {given_shard.world} are: vrt codes merge "
+            f"{shard_path(out_file, Shard(0, given_shard.world))} ... --out {out_file}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not result.complete and is_main_process():
         err_console.print(
             f"[bold yellow]stopped:[/] resume with the same command and --resume (out: {out_file})",
             highlight=False,

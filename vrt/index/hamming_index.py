@@ -22,16 +22,15 @@ import numpy as np
 from vrt.codes import CodeSet, EncoderIdentity
 from vrt.codes.identity import check_lengths
 from vrt.errors import VrtError
+from vrt.index.ivf import build_ivf, ivf_layout
 from vrt.index.kinds import (
     DEFAULT_KIND,
     EXACT_KINDS,
     INDEX_KINDS,
     IndexParameterError,
     build_faiss_index,
-    build_ivf,
     configure_search,
     exact_radius,
-    ivf_layout,
     resolve_params,
     search_faiss_index,
 )

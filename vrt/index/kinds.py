@@ -42,10 +42,8 @@ __all__ = [
     "IndexParameter",
     "IndexParameterError",
     "build_faiss_index",
-    "build_ivf",
     "configure_search",
     "exact_radius",
-    "ivf_layout",
     "resolve_params",
     "search_faiss_index",
 ]
@@ -60,9 +58,6 @@ EXACT_KINDS: frozenset[str] = frozenset({"flat"})
 # possible distance. Beyond this budget the flat kind ranks in numpy instead.
 _COUNTING_MEMORY = 64 * 2**20
 _FAISS_QUERY_BATCH = 32  # faiss's default for IndexBinaryFlat
-# k-means of an ivf index sees at most this many codes per list (faiss samples 256 per list;
-# 64 keeps the build of 10M codes in seconds with centroids as good for Hamming search).
-IVF_TRAIN_PER_LIST = 64
 IVF_MAX_LISTS = 65536
 
 
@@ -248,6 +243,8 @@ def build_faiss_index(
         index = faiss.IndexBinaryHNSW(bits, params["m"])
         index.hnsw.efConstruction = params["ef_construction"]
     elif kind == "ivf":
+        from vrt.index.ivf import build_ivf  # it raises this module's errors
+
         index = build_ivf(bits, params, codes)
         configure_search(kind, params, index)
         return index
@@ -257,65 +254,6 @@ def build_faiss_index(
         index.add(np.ascontiguousarray(codes))
     configure_search(kind, params, index)
     return index
-
-
-def build_ivf(
-    bits: int,
-    params: Mapping[str, int],
-    codes: np.ndarray,
-    *,
-    centroids: np.ndarray | None = None,
-    lists: np.ndarray | None = None,
-) -> faiss.IndexBinaryIVF:
-    """An ivf index of ``codes``: trained on a fixed sample of them, or from stored ``centroids``
-    and each code's list (``lists``: what an index file keeps, so loading skips k-means and the
-    assignment of every code)."""
-    import faiss
-
-    nlist = params["nlist"]
-    if centroids is None:
-        if len(codes) < nlist:
-            raise IndexParameterError(
-                f"an ivf index of {nlist} lists needs at least {nlist} codes to train on, got "
-                f"{len(codes)} (lower --nlist, or use --kind flat)"
-            )
-        # A seeded sample in database order: the same codes give the same index.
-        rng = np.random.default_rng(0)
-        size = min(len(codes), IVF_TRAIN_PER_LIST * nlist)
-        sample = codes if size == len(codes) else codes[np.sort(rng.choice(len(codes), size, replace=False))]
-        quantizer = faiss.IndexBinaryFlat(bits)
-        index = faiss.IndexBinaryIVF(quantizer, bits, nlist)
-        index.cp.verbose = False
-        index.train(np.ascontiguousarray(sample))
-        if len(codes):
-            index.add(np.ascontiguousarray(codes))
-        return index
-    quantizer = faiss.IndexBinaryFlat(bits)
-    quantizer.add(np.ascontiguousarray(centroids))
-    index = faiss.IndexBinaryIVF(quantizer, bits, nlist)  # keeps a reference to the quantizer
-    assert lists is not None and len(lists) == len(codes)
-    if len(codes):
-        assignments = np.ascontiguousarray(lists, dtype=np.int64)
-        index.add_core(
-            len(codes), faiss.swig_ptr(np.ascontiguousarray(codes)), None, faiss.swig_ptr(assignments)
-        )
-    return index
-
-
-def ivf_layout(index: faiss.IndexBinaryIVF) -> tuple[np.ndarray, np.ndarray]:
-    """The centroids ``uint8 [nlist, bits/8]`` and each stored code's list ``int32 [ntotal]``, in
-    database order: what :func:`build_ivf` rebuilds the index from."""
-    import faiss
-
-    centroids = faiss.vector_to_array(faiss.downcast_IndexBinary(index.quantizer).xb)
-    lists = np.empty(index.ntotal, dtype=np.int32)
-    invlists = index.invlists
-    for number in range(index.nlist):
-        size = invlists.list_size(number)
-        if size:
-            ids = faiss.rev_swig_ptr(invlists.get_ids(number), size)
-            lists[ids] = number
-    return centroids.reshape(index.nlist, index.code_size), lists
 
 
 def configure_search(kind: str, params: Mapping[str, int], index: faiss.IndexBinary) -> None:

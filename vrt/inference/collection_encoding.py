@@ -23,7 +23,6 @@ mixes codes of two models or two cuts of the videos.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -33,21 +32,25 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vrt.codes import CodeSet, CodesFileError, codeset_arrays, is_codes_file, load_codes, merge_class_names
+from vrt.codes import CodeSet, is_codes_file, load_codes, merge_class_names
 from vrt.datasets.collection import ItemList
 from vrt.datasets.items import SkippedClip
 from vrt.errors import VrtError
 from vrt.inference.encoding import Progress
-from vrt.runtime.fileio import atomic_write
-from vrt.runtime.npzfile import read_npz
+from vrt.inference.shards import (
+    LISTING_KEY,
+    Shard,
+    merge_shards,
+    read_listing_record,
+    shard_path,
+    write_listing_codes,
+)
+from vrt.runtime import distributed
 
 if TYPE_CHECKING:
     from vrt.inference.trained import TrainedModel
 
 __all__ = ["LISTING_KEY", "EncodedCollection", "check_output", "encode_collection", "read_listing_record"]
-
-LISTING_KEY = "listing"
-_LEGACY_RECORD = "encoder"  # before identities, `vrt encode` kept its listing options in this record
 
 
 @dataclass
@@ -81,20 +84,83 @@ def encode_collection(
     progress: Progress | None = None,
     on_skipped: Callable[[list[SkippedClip]], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    shard: Shard | None = None,
 ) -> EncodedCollection:
     """Codes of the items of ``listing`` (see the module docstring), written to ``out`` if given.
 
     Args:
         out: the codes file; it must not exist unless ``resume``.
         resume: skip the items already in ``out`` (written by an earlier call with the same
-            checkpoint and settings).
+            checkpoint and settings), or in this process's shard of it.
         save_every: seconds between partial writes of ``out`` (0: after every batch).
         batch_size, workers, progress, on_skipped, stop: as :meth:`TrainedModel.encode` takes
             them; ``progress`` hears the number of items left to encode as its total.
+        shard: encode only this block of the listing, into its shard file beside ``out``
+            (:mod:`vrt.inference.shards`), for ``vrt codes merge`` to join. Inside a torchrun
+            process group every rank takes its own block unasked, and rank 0 merges the shards
+            into ``out`` once every rank has finished.
     """
     out_path = Path(out) if out is not None else None
-    settings = dict(listing.settings)
-    previous = _previous_codes(out_path, resume=resume, trained=trained, settings=settings)
+    in_group = distributed.world_size() > 1
+    if in_group and shard is None:
+        shard = Shard(distributed.rank(), distributed.world_size())
+    options: dict[str, Any] = {
+        "save_every": save_every, "batch_size": batch_size, "workers": workers, "progress": progress,
+        "on_skipped": on_skipped, "stop": stop,
+    }  # fmt: skip
+    if shard is None:
+        return _encode_into(
+            trained, listing, out_path, settings=dict(listing.settings), resume=resume, resume_from=out_path,
+            keep_unlisted=True, **options,
+        )  # fmt: skip
+    if out_path is None:
+        raise ValueError("a shard is written beside its codes file: give out")
+    start, end = shard.bounds(len(listing.items))
+    block = ItemList(
+        items=listing.items[start:end], class_names=listing.class_names, settings=listing.settings
+    )
+    own = shard_path(out_path, shard)
+    # A shard resumes from its own file or, the first time, from the whole file being resumed.
+    resume_from = out_path if resume and not own.exists() and out_path.exists() else own
+    if resume_from == out_path:
+        check_output(own, resume=resume)
+    result = _encode_into(
+        trained, block, own, settings={**listing.settings, "shard": [shard.rank, shard.world]},
+        resume=resume, resume_from=resume_from, keep_unlisted=False, **options,
+    )  # fmt: skip
+    if not in_group:
+        return result
+    finished = all(distributed.all_gather_objects(result.complete))
+    if finished and distributed.is_main():
+        previous = load_codes(out_path) if resume and out_path.exists() else None
+        paths = [shard_path(out_path, Shard(rank, shard.world)) for rank in range(shard.world)]
+        result = replace(result, codes=merge_shards(paths, out_path, previous=previous))
+        for path in paths:  # the merged file holds every code now
+            path.unlink()
+    distributed.barrier()  # no rank reports success before the merged file exists
+    return replace(result, complete=finished)
+
+
+def _encode_into(
+    trained: TrainedModel,
+    listing: ItemList,
+    out_path: Path | None,
+    *,
+    settings: dict[str, Any],
+    resume: bool,
+    resume_from: Path | None,
+    keep_unlisted: bool,
+    save_every: float,
+    batch_size: int | None,
+    workers: int | None,
+    progress: Progress | None,
+    on_skipped: Callable[[list[SkippedClip]], None] | None,
+    stop: Callable[[], bool] | None,
+) -> EncodedCollection:
+    """Encode ``listing`` in this process alone into ``out_path`` (its record: ``settings``),
+    skipping, when resuming, the items of ``resume_from``; that file's items that ``listing``
+    lacks come after the rest if ``keep_unlisted``."""
+    previous = _previous_codes(resume_from, resume=resume, trained=trained, settings=settings)
     stored = {item_id: row for row, item_id in enumerate(previous.ids.tolist())} if previous else {}
     todo = ItemList(
         items=[item for item in listing.items if item.id not in stored],
@@ -107,9 +173,9 @@ def encode_collection(
     last_save = time.monotonic()
 
     def current(complete: bool) -> CodeSet:
-        codes = _assemble(listing, previous, stored, encoded, trained=trained)
+        codes = _assemble(listing, previous, stored, encoded, trained=trained, keep_unlisted=keep_unlisted)
         if out_path is not None:
-            _save(out_path, codes, {**settings, "complete": complete})
+            write_listing_codes(out_path, codes, {**settings, "complete": complete})
         return codes
 
     def heard(**fields: Any) -> None:
@@ -140,6 +206,7 @@ def encode_collection(
                 on_skipped=note_skipped,
                 on_codes=keep,
                 stop=stop,
+                alone=True,
             )
         elif progress is not None:
             progress(total=0)
@@ -153,40 +220,14 @@ def encode_collection(
         current(complete=False)
         raise
     complete = tried == len(todo.items)
+    codes = current(complete=complete)
     return EncodedCollection(
-        codes=current(complete=complete),
+        codes=codes,
         encoded=len(encoded),
-        reused=len(stored),
+        reused=len(codes) - len(encoded),
         skipped=skipped,
         complete=complete,
     )
-
-
-def read_listing_record(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The ``listing`` record of a codes file written by :func:`encode_collection`; None if it has none."""
-    path = Path(path)
-    arrays = read_npz(path, (LISTING_KEY, _LEGACY_RECORD), error=CodesFileError)
-    if LISTING_KEY in arrays:
-        return _json_record(arrays[LISTING_KEY], path, LISTING_KEY)
-    if _LEGACY_RECORD in arrays:
-        legacy = _json_record(arrays[_LEGACY_RECORD], path, _LEGACY_RECORD)
-        if legacy.get("format") == "vrt-encode":
-            return {
-                key: value
-                for key, value in legacy.items()
-                if key not in ("format", "checkpoint_sha256", "clips")
-            }
-    return None
-
-
-def _json_record(array: np.ndarray, path: Path, key: str) -> dict[str, Any]:
-    try:
-        record = json.loads(str(array[()]))
-    except (ValueError, IndexError, TypeError) as error:
-        raise CodesFileError(f"{path}: unreadable '{key}' record ({error})") from None
-    if not isinstance(record, dict):
-        raise CodesFileError(f"{path}: the '{key}' record is not a JSON object")
-    return record
 
 
 def check_output(out: Path, *, resume: bool) -> None:
@@ -221,9 +262,9 @@ def _previous_codes(
     if stored is None or codes.encoder is None:
         raise VrtError(f"{out} was not written by `vrt encode`, so there is nothing to resume in it")
     different = codes.encoder.differences(trained.encoder) if trained.encoder is not None else []
-    different += sorted(
-        key for key in {*settings, *stored} - {"complete"} if stored.get(key) != settings.get(key)
-    )
+    # A shard may start from the whole file, which is no shard.
+    ignored = {"complete"} | ({"shard"} if "shard" not in stored else set())
+    different += sorted(key for key in {*settings, *stored} - ignored if stored.get(key) != settings.get(key))
     if different:
         raise VrtError(
             f"{out} was encoded with other settings ({', '.join(different)} differ): resume with the "
@@ -239,8 +280,10 @@ def _assemble(
     encoded: dict[str, np.ndarray],
     *,
     trained: TrainedModel,
+    keep_unlisted: bool = True,
 ) -> CodeSet:
-    """The listed items that have a code, in listing order, then the stored items not listed."""
+    """The listed items that have a code, in listing order, then (``keep_unlisted``) the stored
+    items not listed."""
     rows, labels, ids = [], [], []
     for item in listing.items:
         if item.id in encoded:
@@ -260,7 +303,7 @@ def _assemble(
         class_names=listing.class_names,
         encoder=trained.encoder,
     )
-    if previous is None:
+    if previous is None or not keep_unlisted:
         return listed
     in_listing = set(ids)
     orphans = np.asarray([item_id not in in_listing for item_id in previous.ids.tolist()], dtype=bool)
@@ -283,11 +326,3 @@ def _assemble(
         ids=np.concatenate([listed.ids, kept.ids]),
         class_names=class_names,
     )
-
-
-def _save(path: Path, codes: CodeSet, settings: dict[str, Any]) -> None:
-    arrays = {
-        **codeset_arrays(codes),
-        LISTING_KEY: np.asarray(json.dumps(settings, sort_keys=True), dtype=np.str_),
-    }
-    atomic_write(path, lambda handle: np.savez(handle, **arrays))

@@ -129,6 +129,7 @@ def encode_view(
     on_skipped: Callable[[list[SkippedClip]], None] | None = None,
     on_codes: Callable[[CodeSet], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    alone: bool = False,
 ) -> CodeSet:
     """Binary codes of every readable clip of ``view``, in view order (see ``TrainedModel.encode``).
 
@@ -136,9 +137,10 @@ def encode_view(
     position r; the codes of all ranks are then gathered and put back in view order, so every
     rank returns the code set one process would have produced (and every rank's ``on_skipped``
     hears of every unreadable video). ``stop`` is polled after every batch and only in one
-    process (ranks that stopped at different batches could not gather).
+    process (ranks that stopped at different batches could not gather). ``alone``: this process
+    encodes the whole view, whatever the process group.
     """
-    ranks, rank = distributed.world_size(), distributed.rank()
+    ranks, rank = (1, 0) if alone else (distributed.world_size(), distributed.rank())
     shard = view if ranks == 1 else _shard(view, rank, ranks)
     loader = eval_loader(shard, config, device=device, batch_size=batch_size, workers=workers)
     if progress is not None:

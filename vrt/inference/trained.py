@@ -198,6 +198,7 @@ class TrainedModel:
         on_skipped: Callable[[list[SkippedClip]], None] | None = None,
         on_codes: Callable[[CodeSet], None] | None = None,
         stop: Callable[[], bool] | None = None,
+        alone: bool = False,
     ) -> CodeSet:
         """The codes of ``items``, made with test-time clips (the run's clip sampler in test mode,
         ``data.clips_per_video`` views averaged, the deterministic transform), so that every code
@@ -213,6 +214,9 @@ class TrainedModel:
             on_skipped: hears of the videos that cannot be read (they get no code).
             on_codes: hears the codes of each batch as they are made (to save work so far).
             stop: polled after every batch; True ends encoding with the codes made so far.
+            alone: encode every item in this process even inside a torchrun process group
+                (where the ranks otherwise share the items and each returns all the codes): for
+                a caller that gives each rank its own items (``vrt encode``'s shards).
 
         A model trained on frame features encodes a feature file's items itself, and videos
         through :meth:`for_videos` (whose identity the codes then carry).
@@ -243,6 +247,7 @@ class TrainedModel:
             on_skipped=on_skipped,
             on_codes=on_codes,
             stop=stop,
+            alone=alone,
         )
 
 

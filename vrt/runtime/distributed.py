@@ -51,12 +51,14 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def init_from_env(device: torch.device) -> torch.device:
+def init_from_env(device: torch.device, *, timeout: timedelta | None = None) -> torch.device:
     """Join torchrun's process group if launched by it; return the device this process drives.
 
     On CUDA each process takes the GPU of its ``LOCAL_RANK`` and the NCCL backend; elsewhere
-    gloo. Idempotent: a second call (an export after a training run) reuses the group.
+    gloo. ``timeout``: how long a collective waits for every rank (:data:`COLLECTIVE_TIMEOUT`
+    by default). Idempotent: a second call (an export after a training run) reuses the group.
     """
+    timeout = timeout or COLLECTIVE_TIMEOUT
     if env_world_size() <= 1:
         return device
     if device.type == "cuda":
@@ -64,9 +66,9 @@ def init_from_env(device: torch.device) -> torch.device:
         torch.cuda.set_device(device)
     if not is_initialized():
         if device.type == "cuda":
-            dist.init_process_group("nccl", timeout=COLLECTIVE_TIMEOUT, device_id=device)
+            dist.init_process_group("nccl", timeout=timeout, device_id=device)
         else:
-            dist.init_process_group("gloo", timeout=COLLECTIVE_TIMEOUT)
+            dist.init_process_group("gloo", timeout=timeout)
     return device
 
 
