@@ -63,18 +63,31 @@ def _with_kind_parameters(command: Callable[..., None]) -> Callable[..., None]:
 @_with_kind_parameters
 def index_build(
     codes: Annotated[Path, typer.Option(help="Codes file (.npz) of the items to index.")],
-    out: Annotated[str, typer.Option(help="Index file to write (one .npz, e.g. db.index.npz).")],
+    out: Annotated[
+        str,
+        typer.Option(
+            help="Index file to write (one .npz, e.g. db.index.npz), or a Milvus collection: "
+            "milvus://FILE.db/NAME (milvus-lite) or milvus://HOST:PORT/NAME (a server)."
+        ),
+    ],
     kind: Annotated[KindChoice, typer.Option(help=_KIND_HELP)] = KindChoice[DEFAULT_KIND],
-    force: Annotated[bool, typer.Option(help="Replace --out even if it is not an index file.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace --out even if it is not an index file (or an existing Milvus index)."),
+    ] = False,
     **given: int | None,
 ) -> None:
     """Index a codes file for `vrt search`; the index keeps ids, labels and class names."""
     from vrt.codes import load_codes
     from vrt.index import HammingIndex
+    from vrt.index.milvus import is_milvus_reference
     from vrt.index.storage import is_index_file
     from vrt.runtime.writeguard import check_replaceable, output_path
 
     params = _kind_params(kind.value, given)
+    if is_milvus_reference(out):
+        _build_milvus(codes, out, kind=kind.value, params=params, force=force)
+        return
     out_file = output_path(out, option="--out")
     check_replaceable(out_file, kind="index file", is_own=is_index_file, force=force)
     codeset = load_codes(codes)
@@ -83,6 +96,23 @@ def index_build(
     detail = f", exact within Hamming radius {index.exact_radius}" if index.exact_radius is not None else ""
     err_console.print(
         f"Wrote a {index.kind} index of {len(index)} codes of {index.bits} bits to {out_file}{detail}",
+        highlight=False,
+    )
+
+
+def _build_milvus(codes: Path, out: str, *, kind: str, params: Mapping[str, int | None], force: bool) -> None:
+    """``index build --out milvus://...``: the codes into a Milvus collection (exact search)."""
+    from vrt.codes import load_codes
+    from vrt.index.milvus import MilvusIndex
+
+    if kind != DEFAULT_KIND or any(value is not None for value in params.values()):
+        raise typer.BadParameter(
+            "a Milvus index searches exactly (BIN_FLAT); --kind and its options apply to index files",
+            param_hint="--kind",
+        )
+    index = MilvusIndex.create(load_codes(codes), out, replace=force)
+    err_console.print(
+        f"Wrote {len(index)} codes of {index.bits} bits to the Milvus collection {index.location} (exact)",
         highlight=False,
     )
 
@@ -98,23 +128,42 @@ def _kind_params(kind: str, given: Mapping[str, int | None]) -> dict[str, int | 
 
 @index_app.command("info")
 def index_info(
-    index: Annotated[Path, typer.Argument(help="Index file written by `vrt index build`.")],
+    index: Annotated[str, typer.Argument(help="Index file written by `vrt index build`, or milvus://...")],
 ) -> None:
-    """Print an index file's manifest (kind, bits, count, parameters), its items and the model
-    that made its codes, as JSON.
+    """Print an index's manifest (kind, bits, count, parameters), its items, its size on disk and
+    in memory, and the model that made its codes, as JSON.
 
     ``items`` counts the labelled and unlabelled (label -1) items and the classes; ``encoder``
     is the checkpoint (SHA-256 and path), backbone, head, code length and clip settings of the
-    model, or null for an index built before vrt recorded it.
+    model, or null for an index built before vrt recorded it. ``size`` gives the file's bytes
+    and the bytes a loaded index holds (its arrays and the faiss structure), measured by
+    loading it.
     """
-    from vrt.codes import load_codes
-    from vrt.index import describe_items, read_manifest
+    from vrt.index import describe_items, describe_size, load_index, read_manifest
+    from vrt.index.milvus import is_milvus_reference
 
-    manifest = read_manifest(index)
-    encoder = load_codes(index).encoder
+    if is_milvus_reference(index):
+        loaded = load_index(index)
+        manifest = {
+            "kind": loaded.kind,
+            "bits": loaded.bits,
+            "count": len(loaded),
+            **loaded.describe_storage(),
+        }
+        items, encoder = describe_items(loaded.codeset), loaded.encoder
+        size = None
+    else:
+        manifest = read_manifest(index)
+        loaded = load_index(index)
+        items, encoder, size = (
+            describe_items(loaded.codeset),
+            loaded.encoder,
+            describe_size(Path(index), loaded),
+        )
     described = {
         **manifest,
-        "items": describe_items(index),
+        "items": items,
+        "size": size,
         "encoder": None if encoder is None else {"model": encoder.describe(), **encoder.to_dict()},
     }
     print(json.dumps(described, indent=2, sort_keys=True))
@@ -122,7 +171,7 @@ def index_info(
 
 @index_app.command("add")
 def index_add(
-    index: Annotated[Path, typer.Option(help="Index file to grow (rewritten atomically).")],
+    index: Annotated[str, typer.Option(help="Index file to grow (rewritten atomically), or milvus://...")],
     codes: Annotated[Path, typer.Option(help="Codes file (.npz) of the items to add.")],
     replace: Annotated[
         bool, typer.Option(help="Give ids already in the index their new codes (else they are refused).")
@@ -150,7 +199,7 @@ def index_add(
 
 @index_app.command("remove")
 def index_remove(
-    index: Annotated[Path, typer.Option(help="Index file to shrink (rewritten atomically).")],
+    index: Annotated[str, typer.Option(help="Index file to shrink (rewritten atomically), or milvus://...")],
     ids: Annotated[Path, typer.Option(help="Text file of the ids to remove, one per line.")],
 ) -> None:
     """Remove items from an index by id; unknown ids are an error and nothing is removed then."""

@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 @app.command()
 def search(
-    index: Annotated[Path, typer.Option(help="Index file written by `vrt index build`.")],
+    index: Annotated[
+        str, typer.Option(help="Index file written by `vrt index build`, or milvus://LOCATION/NAME.")
+    ],
     query: Annotated[
         list[str],
         typer.Option(

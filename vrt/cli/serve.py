@@ -14,7 +14,9 @@ from vrt.errors import VrtError
 
 @app.command()
 def serve(
-    index: Annotated[Path, typer.Option(help="Index file written by `vrt index build`.")],
+    index: Annotated[
+        str, typer.Option(help="Index file written by `vrt index build`, or milvus://LOCATION/NAME.")
+    ],
     checkpoint: Annotated[Path, typer.Option(help="Checkpoint that encodes uploaded videos.")],
     videos: Annotated[
         Path | None, typer.Option(help="Folder of the indexed videos (ids are paths in it), for thumbnails.")

@@ -9,7 +9,14 @@ The kinds' parameters and defaults are described in :mod:`vrt.index.kinds`.
 
 from __future__ import annotations
 
-from vrt.index.editing import IndexEditError, add_codes, describe_items, read_id_list, remove_ids
+from vrt.index.editing import (
+    IndexEditError,
+    add_codes,
+    describe_items,
+    describe_size,
+    read_id_list,
+    remove_ids,
+)
 from vrt.index.exact import exact_topk
 from vrt.index.hamming_index import HammingIndex, QueryMismatchError, UnknownIdError, load_index
 from vrt.index.kinds import INDEX_KINDS, IndexParameterError
@@ -25,6 +32,7 @@ __all__ = [
     "UnknownIdError",
     "add_codes",
     "describe_items",
+    "describe_size",
     "exact_topk",
     "load_index",
     "read_id_list",

@@ -24,7 +24,7 @@ from vrt.codes import ClassNamesError, CodeSet, check_comparable, load_codes, me
 from vrt.errors import VrtError
 from vrt.index.hamming_index import HammingIndex
 
-__all__ = ["IndexEditError", "add_codes", "describe_items", "read_id_list", "remove_ids"]
+__all__ = ["IndexEditError", "add_codes", "describe_items", "describe_size", "read_id_list", "remove_ids"]
 
 _SHOWN = 5  # ids quoted in a message; the rest are counted
 
@@ -88,7 +88,7 @@ def add_codes(
         class_names=class_names,
         groups=groups,
     )
-    return HammingIndex.build(merged, kind=index.kind, params=index.params)
+    return index.rebuilt(merged)
 
 
 def remove_ids(index: HammingIndex, item_ids: Sequence[str]) -> HammingIndex:
@@ -108,7 +108,7 @@ def remove_ids(index: HammingIndex, item_ids: Sequence[str]) -> HammingIndex:
         ids=current.ids[~drop],
         groups=None if current.groups is None else current.groups[~drop],
     )
-    return HammingIndex.build(kept, kind=index.kind, params=index.params)
+    return index.rebuilt(kept)
 
 
 def read_id_list(path: str | os.PathLike[str]) -> list[str]:
@@ -124,9 +124,9 @@ def read_id_list(path: str | os.PathLike[str]) -> list[str]:
     return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
 
 
-def describe_items(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Counts of an index's (or codes file's) items: total, labelled, unlabelled, classes."""
-    codes = load_codes(path)
+def describe_items(source: str | os.PathLike[str] | CodeSet) -> dict[str, Any]:
+    """Counts of an index's (or codes file's, or code set's) items: total, labelled, unlabelled, classes."""
+    codes = source if isinstance(source, CodeSet) else load_codes(source)
     labelled = int(np.count_nonzero(codes.labelled))
     present = np.unique(codes.labels[codes.labelled])
     return {
@@ -136,3 +136,8 @@ def describe_items(path: str | os.PathLike[str]) -> dict[str, Any]:
         "classes": len(codes.class_names) if codes.class_names is not None else int(present.size),
         "classes_present": int(present.size),
     }
+
+
+def describe_size(path: str | os.PathLike[str], index: HammingIndex) -> dict[str, int]:
+    """An index file's bytes on disk, and the bytes the loaded ``index`` holds."""
+    return {"file_bytes": Path(path).stat().st_size, "memory_bytes": index.memory_bytes()}

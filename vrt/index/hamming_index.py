@@ -94,6 +94,10 @@ class HammingIndex:
         faiss_index = build_faiss_index(kind, codeset.bits, resolved, codeset.codes)
         return cls(codeset=codeset, kind=kind, params=resolved, faiss_index=faiss_index)
 
+    def rebuilt(self, codeset: CodeSet) -> HammingIndex:
+        """An index of the same kind and parameters over ``codeset`` (an edit of this index's items)."""
+        return HammingIndex.build(codeset, kind=self.kind, params=self.params)
+
     # -- the indexed items -------------------------------------------------------------
 
     @property
@@ -137,6 +141,14 @@ class HammingIndex:
 
     def __len__(self) -> int:
         return len(self.codeset)
+
+    def memory_bytes(self) -> int:
+        """Bytes the index holds: its items' arrays and the faiss structure (its serialised size)."""
+        import faiss
+
+        arrays = (self.codes, self.labels, self.ids, self.codeset.groups)
+        held = sum(array.nbytes for array in arrays if array is not None)
+        return held + (0 if self._faiss is None else len(faiss.serialize_index_binary(self._faiss)))
 
     def __repr__(self) -> str:
         return f"HammingIndex(kind={self.kind!r}, bits={self.bits}, count={len(self)}, params={self.params})"
@@ -304,5 +316,10 @@ class HammingIndex:
 
 
 def load_index(path: str | os.PathLike[str]) -> HammingIndex:
-    """Read an index file written by :meth:`HammingIndex.save` (see :meth:`HammingIndex.load`)."""
+    """Read an index file written by :meth:`HammingIndex.save` (see :meth:`HammingIndex.load`),
+    or open a Milvus collection named ``milvus://LOCATION/COLLECTION`` (:mod:`vrt.index.milvus`)."""
+    if isinstance(path, str) and path.startswith("milvus://"):
+        from vrt.index.milvus import MilvusIndex  # it subclasses HammingIndex
+
+        return MilvusIndex.open(path)
     return HammingIndex.load(path)
