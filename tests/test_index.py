@@ -451,3 +451,31 @@ def test_video_query_is_encoded_like_the_exported_codes(tmp_path):
     # the distance-0 ties; its own entry must be at distance 0.
     assert len(results) == len(database)
     assert {item["id"]: item["distance"] for item in results}[target] == 0
+
+
+def test_a_loaded_index_maps_its_items_from_the_file_and_finds_ids_by_hash(tmp_path):
+    """Ten million items must open without a Python string per id: arrays are mapped, ids hashed."""
+    from vrt.codes.idhash import IdLookup, duplicated_ids
+
+    path = HammingIndex.build(random_codes(500, 32, seed=3)).save(tmp_path / "db.index.npz")
+    loaded = load_index(path)
+    # Mapped read-only from the file (np.asarray views of the maps are plain arrays, still read-only).
+    assert not any(array.flags.writeable for array in (loaded.codes, loaded.labels, loaded.ids))
+    assert load_codes(path).ids.flags.writeable  # a codes file is read, as before
+    assert (
+        loaded.position_of("v123") == 123 and "v123" in loaded and "v1234" not in loaded and 5 not in loaded
+    )
+    ids = np.asarray(["a", "bb", "", "ccc", "bb", "a"])
+    assert duplicated_ids(ids) == ["a", "bb"] and duplicated_ids(ids[1:4]) == []
+    assert [IdLookup(ids[:4]).position(item) for item in ("", "ccc", "cc", "dddd")] == [2, 3, None, None]
+    with pytest.raises(ValueError, match="ids must be unique; duplicated: \\['a', 'bb'\\]"):
+        CodeSet.from_bits(np.zeros((6, 8), dtype=bool), labels=[0] * 6, ids=ids)
+
+
+def test_index_info_reports_the_file_and_memory_sizes(tmp_path):
+    path = HammingIndex.build(random_codes(300, 64, seed=4), kind="ivf").save(tmp_path / "db.index.npz")
+    result = CliRunner().invoke(app, ["index", "info", str(path)])
+    assert result.exit_code == 0, result.output
+    size = json.loads(result.stdout)["size"]
+    assert size["file_bytes"] == path.stat().st_size
+    assert size["memory_bytes"] > 300 * 8  # at least the codes

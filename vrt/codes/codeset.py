@@ -5,7 +5,6 @@ numpy only, never torch: loading and evaluating codes must stay fast for command
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from vrt.codes.identity import EncoderIdentity
+from vrt.codes.idhash import duplicated_ids
 from vrt.errors import ClassNamesError
 from vrt.runtime.limits import MAX_BITS, MAX_CLASSES
 
@@ -111,11 +111,10 @@ class CodeSet:
             raise ValueError(
                 f"codes, labels and ids must have the same length, got {n}, {labels.shape[0]}, {ids.shape[0]}"
             )
-        # A set of Python strings is about 3x faster than np.unique's sort on a million ids.
-        id_list = ids.tolist()
-        if len(set(id_list)) != n:
-            duplicates = sorted(name for name, count in Counter(id_list).items() if count > 1)
-            raise ValueError(f"ids must be unique; duplicated: {duplicates[:5]}")
+        # Hashed in numpy (vrt.codes.idhash): ten million ids load without a Python string each.
+        duplicates = duplicated_ids(ids)
+        if duplicates:
+            raise ValueError(f"ids must be unique; duplicated: {duplicates}")
 
         if n and (labels.min() < UNLABELLED or labels.max() >= MAX_CLASSES):
             raise ValueError(

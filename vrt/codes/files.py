@@ -79,11 +79,12 @@ def is_codes_file(path: str | os.PathLike[str]) -> bool:
     return members is not None and set(_REQUIRED_KEYS) <= members and "manifest" not in members
 
 
-def load_codes(path: str | os.PathLike[str]) -> CodeSet:
+def load_codes(path: str | os.PathLike[str], *, mmap: bool = False) -> CodeSet:
     """Read a codes file written by :func:`save_codes` (or any tool following the layout).
 
     Never unpickles: object arrays are refused. Every failure raises :class:`CodesFileError`
-    naming the file and what is wrong with it.
+    naming the file and what is wrong with it. ``mmap``: map the per-item arrays (codes,
+    labels, ids, groups) read-only from the file instead of reading them (large indexes).
     """
     path = Path(path)
     if path.is_dir():
@@ -97,7 +98,8 @@ def load_codes(path: str | os.PathLike[str]) -> CodeSet:
             f"{path}: expected an .npz archive with keys {list(_REQUIRED_KEYS)}, got "
             + ("a single array (.npy)" if single else "a file that is not an .npz archive")
         )
-    arrays = read_npz(path, (*_REQUIRED_KEYS, *_OPTIONAL_KEYS), error=CodesFileError)
+    per_item = ("codes", "labels", "ids", "groups") if mmap else ()
+    arrays = read_npz(path, (*_REQUIRED_KEYS, *_OPTIONAL_KEYS), error=CodesFileError, mmap=per_item)
     missing = [key for key in _REQUIRED_KEYS if key not in arrays]
     if missing:
         raise CodesFileError(f"{path}: missing keys {missing} (has {sorted(npz_members(path) or ())})")

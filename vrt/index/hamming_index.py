@@ -21,6 +21,7 @@ import numpy as np
 
 from vrt.codes import CodeSet, EncoderIdentity
 from vrt.codes.identity import check_lengths
+from vrt.codes.idhash import IdLookup
 from vrt.errors import VrtError
 from vrt.index.ivf import build_ivf, ivf_layout
 from vrt.index.kinds import (
@@ -38,6 +39,8 @@ from vrt.index.storage import IndexFileError, read_index_file, write_index_file
 
 if TYPE_CHECKING:
     import faiss
+
+_CLOSE_MATCH_POOL = 50_000  # ids an unknown id is compared with, for its close matches
 
 __all__ = ["HammingIndex", "QueryMismatchError", "UnknownIdError", "load_index"]
 
@@ -154,22 +157,25 @@ class HammingIndex:
         return f"HammingIndex(kind={self.kind!r}, bits={self.bits}, count={len(self)}, params={self.params})"
 
     @cached_property
-    def _position_by_id(self) -> dict[str, int]:
-        return {item_id: position for position, item_id in enumerate(self.ids.tolist())}
+    def _lookup(self) -> IdLookup:
+        return IdLookup(self.ids)
 
     def __contains__(self, item_id: object) -> bool:
-        return isinstance(item_id, str) and item_id in self._position_by_id
+        return isinstance(item_id, str) and self._lookup.position(item_id) is not None
 
     def position_of(self, item_id: str) -> int:
         """The database position of ``item_id``; :class:`UnknownIdError` with close matches if absent."""
-        position = self._position_by_id.get(item_id)
+        position = self._lookup.position(item_id)
         if position is None:
             raise UnknownIdError(self.unknown_id_message(item_id))
         return position
 
     def unknown_id_message(self, item_id: str) -> str:
         """Says that ``item_id`` is not indexed and names up to five close matches."""
-        close = difflib.get_close_matches(item_id, self._position_by_id.keys(), n=5, cutoff=0.6)
+        candidates = self.ids
+        if len(candidates) > _CLOSE_MATCH_POOL:  # difflib compares one by one: narrow the pool first
+            candidates = candidates[np.char.startswith(candidates, item_id[:3])][:_CLOSE_MATCH_POOL]
+        close = difflib.get_close_matches(item_id, candidates.tolist(), n=5, cutoff=0.6)
         hint = f" (close matches: {', '.join(close)})" if close else ""
         return f"id {item_id!r} is not in the index of {len(self)} items{hint}"
 

@@ -135,7 +135,7 @@ def read_index_file(path: str | os.PathLike[str]) -> IndexFile:
     if blob.dtype != np.uint8 or blob.ndim != 1:
         raise IndexFileError(f"{path}: 'faiss_index' must be uint8 bytes, got {blob.dtype} {blob.shape}")
     try:
-        codeset = load_codes(path)
+        codeset = load_codes(path, mmap=True)
     except CodesFileError as error:
         raise IndexFileError(str(error)) from error
 

@@ -32,13 +32,20 @@ def npz_members(path: Path) -> set[str] | None:
         return None
 
 
-def read_npz(path: Path, keys: Iterable[str], *, error: ErrorFactory) -> dict[str, np.ndarray]:
+def read_npz(
+    path: Path, keys: Iterable[str], *, error: ErrorFactory, mmap: Iterable[str] = ()
+) -> dict[str, np.ndarray]:
     """The arrays ``keys`` of the archive at ``path`` (those it has), after checking their sizes.
+
+    The arrays named in ``mmap`` are mapped read-only from the file rather than read, when the
+    archive stores them uncompressed (as ``np.savez`` does): a ten-million-item index opens
+    without reading its ids, and its pages stay the file's, not the process's.
 
     Raises ``error(message)`` for a file that is not an ``.npz`` archive, a member that would
     inflate beyond ``max(VRT_MAX_EXPANSION x file size, 16 MiB)``, a header whose shape does not
     match the member's size, or an object array (which only pickle could read).
     """
+    mapped = set(mmap)
     size, expansion = path.stat().st_size, max_expansion()
     budget = max(size * expansion, MIN_INFLATE_BUDGET)
     try:
@@ -65,12 +72,34 @@ def read_npz(path: Path, keys: Iterable[str], *, error: ErrorFactory) -> dict[st
             except (OSError, EOFError, zipfile.BadZipFile, ValueError) as problem:
                 raise error(f"{path}: key {key!r} is corrupt ({problem})") from None
             _check_declared(path, key, shape, dtype, info.file_size - header, error=error)
+            if key in mapped and info.compress_type == zipfile.ZIP_STORED and math.prod(shape):
+                arrays[key] = _mapped(path, archive, info, shape, dtype, header)
+                continue
             try:
                 with archive.open(info) as member:
                     arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
             except (OSError, EOFError, zipfile.BadZipFile, ValueError) as problem:
                 raise error(f"{path}: key {key!r} is corrupt ({problem})") from None
     return arrays
+
+
+def _mapped(
+    path: Path,
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    header: int,
+) -> np.ndarray:
+    """A stored member's array, mapped from the file: its data follows the member's local header
+    (whose name and extra field may differ in length from the central directory's) and the
+    ``.npy`` header."""
+    assert archive.fp is not None
+    archive.fp.seek(info.header_offset)
+    local = archive.fp.read(30)
+    name_length, extra_length = int.from_bytes(local[26:28], "little"), int.from_bytes(local[28:30], "little")
+    start = info.header_offset + 30 + name_length + extra_length + header
+    return np.memmap(path, dtype=dtype, mode="r", offset=start, shape=shape)
 
 
 def _read_header(member) -> tuple[tuple[int, ...], np.dtype, int]:  # noqa: ANN001 - a zip member
