@@ -9,7 +9,9 @@ import sys
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from vrt.cli import app
 from vrt.codes import CodeSet, IncomparableCodesError, load_codes, save_codes
 from vrt.index import (
     HammingIndex,
@@ -17,6 +19,7 @@ from vrt.index import (
     add_codes,
     exact_topk,
     load_index,
+    merge_indexes,
     read_id_list,
     remove_ids,
 )
@@ -130,3 +133,33 @@ def test_adding_codes_with_groups_to_an_index_without_keeps_every_items_source()
     added = CodeSet.from_bits(bits, labels=[-1, -1], ids=["clip_a", "clip_b"], groups=["g1", "g1"])
     grown = add_codes(index, added)
     assert grown.codeset.groups.tolist() == ["v1.mp4", "v1.mp4", "v2.mp4", "g1", "g1"]
+
+
+def test_shard_indexes_merge_into_the_index_of_all_their_items(tmp_path):
+    first = codes(["a", "b", "c"], [0, 1, 0], seed=0, class_names=["walk", "run"])
+    second = codes(["d", "e"], [0, -1], seed=1, class_names=["jump"])
+    whole = add_codes(HammingIndex.build(first, kind="ivf", params={"nlist": 2}), second)
+    for number, part in enumerate((first, second)):
+        HammingIndex.build(part, kind="ivf", params={"nlist": 2}).save(tmp_path / f"{number}.index.npz")
+    result = CliRunner().invoke(
+        app,
+        [
+            "index",
+            "merge",
+            str(tmp_path / "0.index.npz"),
+            str(tmp_path / "1.index.npz"),
+            "--out",
+            str(tmp_path / "m.index.npz"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    merged = load_index(tmp_path / "m.index.npz")
+    assert (merged.kind, merged.params, merged.ids.tolist()) == ("ivf", whole.params, whole.ids.tolist())
+    assert (merged.labels.tolist(), merged.class_names) == (whole.labels.tolist(), whole.class_names)
+    np.testing.assert_array_equal(merged.codes, whole.codes)
+    with pytest.raises(IndexEditError, match="1 ids of b are already in the shards before it \\(a\\)"):
+        merge_indexes(
+            [HammingIndex.build(first), HammingIndex.build(codes(["a"], [0], seed=2))], names=["a", "b"]
+        )
+    with pytest.raises(IndexEditError, match="same kind and options"):
+        merge_indexes([HammingIndex.build(first), HammingIndex.build(second, kind="hnsw")])

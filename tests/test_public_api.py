@@ -63,7 +63,7 @@ PACKAGE_EXPORTS = {
     ],
     "vrt.index": [
         "INDEX_KINDS", "HammingIndex", "IndexEditError", "IndexFileError", "IndexParameterError",
-        "QueryMismatchError", "UnknownIdError", "add_codes", "describe_items", "describe_size", "exact_topk", "load_index",
+        "QueryMismatchError", "UnknownIdError", "add_codes", "describe_items", "describe_size", "exact_topk", "load_index", "merge_indexes",
         "read_id_list", "read_manifest", "remove_ids",
     ],
     "vrt.datasets": ["ClipSpec", "ClipView", "Item", "ItemDataset", "ItemList", "VideoDataset", "VideoFileDataset", "list_items"],

@@ -214,3 +214,32 @@ def index_remove(
         f"of {after.bits} bits ({after.kind} index)",
         highlight=False,
     )
+
+
+@index_app.command("merge")
+def index_merge(
+    indexes: Annotated[
+        list[Path], typer.Argument(help="Index files of one kind and options (shards), in order.")
+    ],
+    out: Annotated[str, typer.Option(help="Index file to write; it must not exist.")],
+    force: ForceOption = False,
+) -> None:
+    """Merge shard indexes (built apart, e.g. from the shards of one encoding) into one index.
+
+    Items keep the order of the files given; the kind and its options are the shards' own.
+    """
+    from vrt.index import load_index, merge_indexes
+    from vrt.runtime.writeguard import output_path
+
+    out_file = output_path(out, option="--out")
+    if out_file.exists():
+        raise typer.BadParameter(f"{out_file} already exists: choose another --out", param_hint="--out")
+    merged = merge_indexes(
+        [load_index(path) for path in indexes], names=[str(path) for path in indexes], force=force, warn=warn
+    )
+    merged.save(out_file)
+    err_console.print(
+        f"Wrote a {merged.kind} index of {len(merged)} codes of {merged.bits} bits from {len(indexes)} "
+        f"indexes to {out_file}",
+        highlight=False,
+    )

@@ -14,6 +14,7 @@ from vrt.index.editing import (
     add_codes,
     describe_items,
     describe_size,
+    merge_indexes,
     read_id_list,
     remove_ids,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "describe_size",
     "exact_topk",
     "load_index",
+    "merge_indexes",
     "read_id_list",
     "read_manifest",
     "remove_ids",

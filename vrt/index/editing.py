@@ -24,7 +24,15 @@ from vrt.codes import ClassNamesError, CodeSet, check_comparable, load_codes, me
 from vrt.errors import VrtError
 from vrt.index.hamming_index import HammingIndex
 
-__all__ = ["IndexEditError", "add_codes", "describe_items", "describe_size", "read_id_list", "remove_ids"]
+__all__ = [
+    "IndexEditError",
+    "add_codes",
+    "describe_items",
+    "describe_size",
+    "merge_indexes",
+    "read_id_list",
+    "remove_ids",
+]
 
 _SHOWN = 5  # ids quoted in a message; the rest are counted
 
@@ -89,6 +97,54 @@ def add_codes(
         groups=groups,
     )
     return index.rebuilt(merged)
+
+
+def merge_indexes(
+    indexes: Sequence[HammingIndex],
+    *,
+    names: Sequence[str] | None = None,
+    force: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> HammingIndex:
+    """One index of the items of ``indexes`` (shards built apart), in the order given.
+
+    The shards must share a kind and its parameters and come from one model (unless ``force``);
+    an id in two shards is refused. The faiss structure is built once, over every item.
+    """
+    if not indexes:
+        raise IndexEditError("no indexes to merge")
+    names = list(names) if names is not None else [f"index {number}" for number in range(len(indexes))]
+    first = indexes[0]
+    for index, name in zip(indexes[1:], names[1:], strict=True):
+        if (index.kind, index.params) != (first.kind, first.params):
+            raise IndexEditError(
+                f"{name} is a {index.kind} index {index.params}, {names[0]} a {first.kind} index {first.params}: "
+                "merge shards built with the same kind and options (or rebuild from the codes files)"
+            )
+    merged = first.codeset
+    for index, name in zip(indexes[1:], names[1:], strict=True):
+        check_comparable(index, first, first_name=name, second_name=names[0], force=force, warn=warn)
+        clash = np.intersect1d(merged.ids, index.ids)
+        if len(clash):
+            shown = ", ".join(clash[:_SHOWN].tolist()) + (", ..." if len(clash) > _SHOWN else "")
+            raise IndexEditError(f"{len(clash)} ids of {name} are already in the shards before it ({shown})")
+        try:
+            class_names, labels = merge_class_names(
+                merged.class_names, index.codeset, first_labelled=bool(merged.labelled.any())
+            )
+        except ClassNamesError as error:
+            raise IndexEditError(str(error)) from None
+        merged = dataclasses.replace(
+            merged,
+            codes=np.concatenate([merged.codes, index.codes]),
+            labels=np.concatenate([merged.labels, labels]),
+            ids=np.concatenate([merged.ids, index.ids]),
+            class_names=class_names,
+            groups=None
+            if merged.groups is None and index.codeset.groups is None
+            else np.concatenate([source_groups(merged), source_groups(index.codeset)]),
+        )
+    return first.rebuilt(merged)
 
 
 def remove_ids(index: HammingIndex, item_ids: Sequence[str]) -> HammingIndex:
