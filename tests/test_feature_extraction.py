@@ -150,3 +150,45 @@ def test_a_model_trained_on_features_encodes_videos_through_the_recorded_encoder
     trained._video = None
     with pytest.raises(VrtError, match="feature files only"):
         trained.for_videos()
+
+
+def test_shards_extract_their_blocks_and_a_final_resume_writes_the_whole_file(extractor, tmp_path):
+    from vrt.inference.shards import Shard
+
+    view = extractor.splits.view("train")
+    whole = extract_features(extractor, view, out=tmp_path / "whole.h5")
+    out = tmp_path / "sharded.h5"
+    done = [extract_features(extractor, view, out=out, shard=Shard(rank, 2)) for rank in (1, 0)]
+    assert [(d.complete, d.encoded) for d in done] == [(True, 3), (True, 3)] and not out.exists()
+    assert len(list(parts_folder(out).glob("part-r*.npz"))) == 2
+    final = extract_features(extractor, view, out=out, resume=True)
+    assert final.complete and (final.encoded, final.reused) == (0, 6) and not parts_folder(out).exists()
+    first, second = open_feature_file(whole.path), open_feature_file(out)
+    assert first.ids == second.ids
+    np.testing.assert_array_equal(first.read(0, 6), second.read(0, 6))
+
+
+@pytest.mark.slow
+def test_torchrun_extraction_writes_the_file_of_one_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import REPO_ROOT
+
+    # A checkpoint, not the config: an untrained encoder built from a config is random in each process.
+    checkpoint = save_untrained_checkpoint(tmp_path / "frames.pt", config=frames_config())
+    args = ["features", "extract", "--checkpoint", str(checkpoint), "--split", "train"]
+    one = cli.invoke(app, [*args, "--out", str(tmp_path / "one.h5")])
+    assert one.exit_code == 0, one.output
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "vrt", *args,
+               "--out", str(tmp_path / "two.h5")]  # fmt: skip
+    two = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert two.stderr.count("Wrote the features of 6 items") == 1
+    first, second = open_feature_file(tmp_path / "one.h5"), open_feature_file(tmp_path / "two.h5")
+    assert first.ids == second.ids and first.labels.tolist() == second.labels.tolist()
+    # Each process computes with its own threads: the float16 features agree to their precision.
+    np.testing.assert_allclose(first.read(0, 6), second.read(0, 6), rtol=2e-3, atol=2e-3)
+    assert not parts_folder(tmp_path / "two.h5").exists()

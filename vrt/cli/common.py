@@ -125,13 +125,21 @@ def load_trained(
     model trained on frame features, behind the image encoder that made them:
     :meth:`TrainedModel.for_videos`)."""
     from vrt.inference import TrainedModel
+
+    trained = join_process_group(
+        TrainedModel.load(checkpoint, overrides=overrides), timeout=collective_timeout
+    )
+    return trained.for_videos() if videos else trained
+
+
+def join_process_group(trained: TrainedModel, *, timeout: timedelta | None = None) -> TrainedModel:
+    """``trained`` on its device in torchrun's process group, when launched by torchrun."""
     from vrt.runtime import distributed
 
-    trained = TrainedModel.load(checkpoint, overrides=overrides)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        trained.device = distributed.init_from_env(trained.device, timeout=collective_timeout)
+        trained.device = distributed.init_from_env(trained.device, timeout=timeout)
         trained.model.to(trained.device)
-    return trained.for_videos() if videos else trained
+    return trained
 
 
 @contextmanager

@@ -16,9 +16,11 @@ from vrt.cli.common import (
     bad_video_log,
     err_console,
     interruptible_progress,
+    is_main_process,
+    join_process_group,
     load_trained,
 )
-from vrt.cli.encode import LabelsChoice, announce_unlisted, default_workers
+from vrt.cli.encode import ENCODE_TIMEOUT, LabelsChoice, announce_unlisted, default_workers
 
 features_app = typer.Typer(help="Per-frame features of videos in feature files (HDF5).", no_args_is_help=True)
 app.add_typer(features_app, name="features")
@@ -60,6 +62,14 @@ def extract(
     save_every: Annotated[
         float, typer.Option(help="Seconds between saves of the work so far.", min=0)
     ] = 30.0,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="RANK/WORLD: extract only block RANK of WORLD equal blocks of the items (parts in "
+            "OUT.parts/); when every block is done, the command without --shard and with --resume "
+            "writes OUT. Under torchrun each process takes its own block without this option.",
+        ),
+    ] = None,
     overrides: OverridesOption = None,
 ) -> None:
     """Write the per-frame features (data.num_frames frames, test-time transform) of a split or of
@@ -70,6 +80,7 @@ def extract(
     """
     from vrt.datasets.collection import check_segment, list_items, resolve_windows
     from vrt.inference.features import extract_features, parts_folder
+    from vrt.inference.shards import Shard
     from vrt.io.feature_files import is_feature_file
     from vrt.runtime.writeguard import check_replaceable, output_path
 
@@ -78,17 +89,19 @@ def extract(
     if (split is None) == (not videos):
         raise typer.BadParameter("give exactly one of --split (the config's dataset) or --videos")
     out_file = output_path(out, option="--out")
+    given_shard = Shard.parse(shard) if shard is not None else None
     if not resume:
         check_replaceable(out_file, kind="feature file", is_own=is_feature_file, force=False)
     check_segment(segment, stride)
     listing = list_items(videos, labels=labels.value, root=root) if videos else None
     if checkpoint is not None:
-        trained = load_trained(checkpoint, overrides or (), videos=True)
+        trained = load_trained(checkpoint, overrides or (), videos=True, collective_timeout=ENCODE_TIMEOUT)
     else:
         from vrt.config import load_config
         from vrt.inference import TrainedModel
 
-        trained = TrainedModel.from_config(load_config(config, overrides or ()))  # type: ignore[arg-type]
+        config_model = TrainedModel.from_config(load_config(config, overrides or ()))  # type: ignore[arg-type]
+        trained = join_process_group(config_model, timeout=ENCODE_TIMEOUT)
     bad_videos = bad_video_log(None)
     if listing is not None:
         listing = resolve_windows(listing, decoder=trained.clips.decoder, segment=segment, stride=stride)
@@ -109,8 +122,20 @@ def extract(
             progress=progress,
             on_skipped=bad_videos.record,
             stop=lambda: request.requested,
+            shard=given_shard,
         )
     seconds = time.monotonic() - started
+    if not is_main_process() and given_shard is None:
+        return  # torchrun's other ranks: rank 0 reports
+    if given_shard is not None and result.complete:
+        err_console.print(
+            f"Shard {given_shard}: the features of {result.encoded + result.reused} items are in "
+            f"{parts_folder(out_file)} ({result.encoded} extracted in {seconds:.1f} s); when all "
+            f"{given_shard.world} shards are done, the same command without --shard and with --resume "
+            f"writes {out_file}",
+            highlight=False,
+        )
+        return
     if not result.complete:
         err_console.print(
             f"[bold yellow]stopped:[/] {result.encoded + result.reused} items kept in {parts_folder(out_file)}; "

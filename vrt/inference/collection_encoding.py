@@ -130,7 +130,14 @@ def encode_collection(
     )  # fmt: skip
     if not in_group:
         return result
-    finished = all(distributed.all_gather_objects(result.complete))
+    ranks = distributed.all_gather_objects((result.complete, result.encoded, result.reused, result.skipped))
+    finished = all(done for done, _, _, _ in ranks)
+    result = replace(
+        result,
+        encoded=sum(r[1] for r in ranks),
+        reused=sum(r[2] for r in ranks),
+        skipped=[item for r in ranks for item in r[3]],
+    )  # the whole run's counts, on every rank
     if finished and distributed.is_main():
         previous = load_codes(out_path) if resume and out_path.exists() else None
         paths = [shard_path(out_path, Shard(rank, shard.world)) for rank in range(shard.world)]

@@ -17,6 +17,11 @@ the features so far are written atomically to a part file in ``OUT.parts/``; ``r
 keeps the parts of an earlier run (made with the same model and settings) and encodes the rest.
 When every item has been tried the parts are assembled, in item order, into ``OUT`` (written to a
 temporary name and renamed) and removed.
+
+Shards (:class:`~vrt.inference.shards.Shard`, as for ``vrt encode``): process ``RANK`` of ``WORLD``
+extracts block ``RANK`` of the items into parts of its own in the shared ``OUT.parts/``. Under
+torchrun rank 0 assembles ``OUT`` once every rank has finished; jobs given ``shard=`` leave that
+to a final call without a shard and with ``resume=True``, which finds every item done.
 """
 
 from __future__ import annotations
@@ -38,7 +43,9 @@ from vrt.datasets.base import ClipView
 from vrt.datasets.items import SkippedClip
 from vrt.errors import VrtError
 from vrt.inference.encoding import EncodeSource, Progress, eval_view, run_batches
+from vrt.inference.shards import Shard
 from vrt.io.feature_files import FeatureFileWriter
+from vrt.runtime import distributed
 from vrt.runtime.fileio import atomic_write, atomic_write_text
 
 if TYPE_CHECKING:
@@ -82,9 +89,17 @@ def extract_features(
     progress: Progress | None = None,
     on_skipped: Callable[[list[SkippedClip]], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    shard: Shard | None = None,
 ) -> ExtractedFeatures:
-    """Write the per-frame features of ``items`` to the feature file ``out`` (see the module)."""
+    """Write the per-frame features of ``items`` to the feature file ``out`` (see the module).
+
+    ``shard``: extract only that block of the items (the parts are assembled by a later call
+    without a shard); inside a torchrun process group each rank takes its own block unasked.
+    """
     out = Path(out)
+    in_group = distributed.world_size() > 1
+    if in_group and shard is None:
+        shard = Shard(distributed.rank(), distributed.world_size())
     view = eval_view(items, clips=trained.clips, config=trained.config, on_skipped=on_skipped)
     if view.dataset.input_kind != "clips" or trained.model.input_kind != "clips":
         raise VrtError(
@@ -94,9 +109,19 @@ def extract_features(
     if view.num_clips != 1:  # one clip of data.num_frames frames: a feature file holds (T, D) per item
         view = ClipView(view.dataset, view.indices, training=False, num_clips=1, threads=view.threads)
     record = {"encoder": trained.encoder.to_dict() if trained.encoder is not None else None}
-    parts = _Parts(parts_folder(out), record, resume=resume)
-    reused = len(parts.ids)
-    todo = [index for index in view.indices if view.dataset.ids[index] not in parts.ids]
+    if in_group:
+
+        def prepare() -> None:  # rank 0 checks or creates the shared folder before the others join it
+            _Parts(parts_folder(out), record, resume=resume)
+
+        distributed.on_main_then_broadcast(prepare)
+    parts = _Parts(parts_folder(out), record, resume=resume, rank=None if shard is None else shard.rank)
+    block = list(view.indices)
+    if shard is not None:
+        start, end = shard.bounds(len(block))
+        block = block[start:end]
+    todo = [index for index in block if view.dataset.ids[index] not in parts.ids]
+    reused = len(block) - len(todo)
     todo_view = ClipView(view.dataset, todo, training=False, num_clips=1, threads=view.threads)
     loader = eval_loader(
         todo_view, trained.config, device=trained.device, batch_size=batch_size, workers=workers
@@ -141,7 +166,15 @@ def extract_features(
     finally:
         save()  # however the loop ends: a stop, an error, Ctrl-C
     complete = tried == len(todo)
-    if complete:
+    if in_group:  # the whole run's counts, on every rank
+        ranks = distributed.all_gather_objects((complete, encoded, reused, skipped))
+        complete = all(done for done, _, _, _ in ranks)
+        encoded, reused = sum(r[1] for r in ranks), sum(r[2] for r in ranks)
+        skipped = [item for r in ranks for item in r[3]]
+        if complete and distributed.is_main():
+            parts.assemble(out, view)
+        distributed.barrier()  # no rank reports success before the file exists
+    elif complete and shard is None:
         parts.assemble(out, view)
     return ExtractedFeatures(out, encoded, reused, skipped, complete)
 
@@ -153,10 +186,15 @@ def _frame_features(model: HashingModel, clips: torch.Tensor) -> np.ndarray:
 class _Parts:
     """The part files of an extraction: each a few batches of features, written atomically."""
 
-    def __init__(self, folder: Path, record: dict[str, Any], *, resume: bool) -> None:
+    def __init__(
+        self, folder: Path, record: dict[str, Any], *, resume: bool, rank: int | None = None
+    ) -> None:
+        """``rank``: a shard's process, which shares the folder (made by another process, or by
+        an earlier run of the same model) and names its parts ``part-RANK-N``."""
         self.folder = folder
         self.ids: set[str] = set()
-        if folder.exists() and not resume:
+        self.prefix = "part-" if rank is None else f"part-r{rank:04d}-"
+        if folder.exists() and not resume and rank is None:
             raise VrtError(
                 f"{folder} holds the parts of an unfinished extraction: pass --resume to finish it, "
                 "or remove the folder"
@@ -176,7 +214,7 @@ class _Parts:
                 with np.load(part, allow_pickle=False) as archive:
                     self.ids.update(archive["ids"].tolist())
         else:
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=rank is not None)
             atomic_write_text(folder / _META, json.dumps(record, sort_keys=True))
         self.record = record
 
@@ -188,8 +226,10 @@ class _Parts:
         indices = np.concatenate([index for _, index in batches])
         ids = [dataset.ids[i] for i in indices]
         arrays = {"features": features, "ids": np.asarray(ids, dtype=np.str_)}
-        number = len(self.files())
-        atomic_write(self.folder / f"part-{number:06d}.npz", lambda handle: np.savez(handle, **arrays))
+        number = len(list(self.folder.glob(f"{self.prefix}[0-9]*.npz")))
+        atomic_write(
+            self.folder / f"{self.prefix}{number:06d}.npz", lambda handle: np.savez(handle, **arrays)
+        )
         self.ids.update(ids)
 
     def assemble(self, out: Path, view: ClipView) -> None:
