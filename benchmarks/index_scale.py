@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -101,7 +100,9 @@ def exact_distances(database: Path, out: Path) -> None:
 
 
 def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS. VmHWM, not getrusage's ru_maxrss: that one survives fork and exec,
+    so a child would report its parent's peak when that is larger."""
+    return _status_mib("self", "VmHWM")
 
 
 def build(kind: str, database: Path, target: str) -> dict[str, float]:
@@ -219,7 +220,7 @@ def serve_latency(index: Path, work: Path, bits: int) -> dict[str, float]:
                 response.raise_for_status()
                 if number >= 20:
                     latencies.append(time.perf_counter() - sent)
-        rss = _rss_mib(process.pid)
+        rss = _status_mib(process.pid, "VmRSS")
     finally:
         process.terminate()
         process.communicate(timeout=60)
@@ -231,9 +232,9 @@ def serve_latency(index: Path, work: Path, bits: int) -> dict[str, float]:
     }
 
 
-def _rss_mib(pid: int) -> float:
+def _status_mib(pid: int | str, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -318,8 +319,8 @@ def main() -> None:
 
 def table(results: Path, *, machine: str) -> str:
     rows = [json.loads(line) for line in results.read_text().splitlines()]
-    header = ("database", "codes", "kind", "build (s)", "build peak RSS (MiB)", "file (MiB)", "load (s)",
-              "RSS loaded (MiB)", "queries/s, 1 thread", "queries/s, 2 threads", "x flat (1 thread)",
+    header = ("database", "codes", "kind", "build (s)", "peak RSS, build (MiB)", "file (MiB)", "load (s)",
+              "peak RSS, load + search (MiB)", "queries/s, 1 thread", "queries/s, 2 threads", "x flat (1 thread)",
               "recall@10", "serve p50 / p99 (ms)")  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "| --- | ---: | --- |" + " ---: |" * (len(header) - 3)]
     flat = {(r["shape"], r["size"]): r["qps_1"] for r in rows if r["kind"] == "flat"}

@@ -19,6 +19,7 @@ from vrt.inference.shards import (
     Shard,
     ShardError,
     merge_shards,
+    own_shard,
     read_listing_record,
     shard_path,
     write_listing_codes,
@@ -56,6 +57,10 @@ def test_blocks_cover_the_listing_once_in_order():
     for text in ("4/4", "-1/2", "1", "a/b"):
         with pytest.raises(ShardError, match="shard"):
             Shard.parse(text)
+    assert own_shard(None, rank=1, world=2) == Shard(1, 2) and own_shard(None, rank=0, world=1) is None
+    assert own_shard(Shard(2, 3), rank=0, world=1) == Shard(2, 3)
+    with pytest.raises(ShardError, match="under torchrun each rank takes its own"):
+        own_shard(Shard(0, 2), rank=0, world=2)
 
 
 def _shard_file(path, ids, *, rank, world, complete=True, record=None):
@@ -132,6 +137,8 @@ def test_torchrun_encode_writes_the_codes_file_of_one_process(footage, encoder_c
                *encode_args(encoder_checkpoint, footage, out, *WINDOWS, "--workers", "0")]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stderr.count("Wrote 42 codes") == 1 and "42 encoded" in done.stderr  # rank 0 reports the whole run
+    assert (
+        done.stderr.count("Wrote 42 codes") == 1 and "42 encoded" in done.stderr
+    )  # rank 0 reports the whole run
     assert_same_codes(out, whole)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["codes.npz"]  # no shard left behind

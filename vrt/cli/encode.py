@@ -152,7 +152,7 @@ def encode(
     if given_shard is not None and result.complete:
         err_console.print(
             f"Shard {given_shard} done; when all {given_shard.world} are: vrt codes merge "
-            f"{shard_path(out_file, Shard(0, given_shard.world))} ... --out {out_file}",
+            f"{str(shard_path(out_file, Shard(0, given_shard.world))).replace('-0-of-', '-*-of-')} --out {out_file}",
             highlight=False,
             soft_wrap=True,
         )

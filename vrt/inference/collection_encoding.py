@@ -41,6 +41,7 @@ from vrt.inference.shards import (
     LISTING_KEY,
     Shard,
     merge_shards,
+    own_shard,
     read_listing_record,
     shard_path,
     write_listing_codes,
@@ -102,8 +103,7 @@ def encode_collection(
     """
     out_path = Path(out) if out is not None else None
     in_group = distributed.world_size() > 1
-    if in_group and shard is None:
-        shard = Shard(distributed.rank(), distributed.world_size())
+    shard = own_shard(shard, rank=distributed.rank(), world=distributed.world_size())
     options: dict[str, Any] = {
         "save_every": save_every, "batch_size": batch_size, "workers": workers, "progress": progress,
         "on_skipped": on_skipped, "stop": stop,
@@ -122,8 +122,6 @@ def encode_collection(
     own = shard_path(out_path, shard)
     # A shard resumes from its own file or, the first time, from the whole file being resumed.
     resume_from = out_path if resume and not own.exists() and out_path.exists() else own
-    if resume_from == out_path:
-        check_output(own, resume=resume)
     result = _encode_into(
         trained, block, own, settings={**listing.settings, "shard": [shard.rank, shard.world]},
         resume=resume, resume_from=resume_from, keep_unlisted=False, **options,
@@ -138,14 +136,18 @@ def encode_collection(
         reused=sum(r[2] for r in ranks),
         skipped=[item for r in ranks for item in r[3]],
     )  # the whole run's counts, on every rank
-    if finished and distributed.is_main():
+    merged: list[CodeSet] = []
+
+    def merge() -> None:
         previous = load_codes(out_path) if resume and out_path.exists() else None
         paths = [shard_path(out_path, Shard(rank, shard.world)) for rank in range(shard.world)]
-        result = replace(result, codes=merge_shards(paths, out_path, previous=previous))
+        merged.append(merge_shards(paths, out_path, previous=previous))
         for path in paths:  # the merged file holds every code now
             path.unlink()
-    distributed.barrier()  # no rank reports success before the merged file exists
-    return replace(result, complete=finished)
+
+    if finished:  # rank 0 merges; its error, if any, is raised on every rank (none waits for it)
+        distributed.on_main_then_broadcast(merge)
+    return replace(result, codes=merged[0] if merged else result.codes, complete=finished)
 
 
 def _encode_into(

@@ -43,7 +43,7 @@ from vrt.datasets.base import ClipView
 from vrt.datasets.items import SkippedClip
 from vrt.errors import VrtError
 from vrt.inference.encoding import EncodeSource, Progress, eval_view, run_batches
-from vrt.inference.shards import Shard
+from vrt.inference.shards import Shard, own_shard
 from vrt.io.feature_files import FeatureFileWriter
 from vrt.runtime import distributed
 from vrt.runtime.fileio import atomic_write, atomic_write_text
@@ -98,8 +98,7 @@ def extract_features(
     """
     out = Path(out)
     in_group = distributed.world_size() > 1
-    if in_group and shard is None:
-        shard = Shard(distributed.rank(), distributed.world_size())
+    shard = own_shard(shard, rank=distributed.rank(), world=distributed.world_size())
     view = eval_view(items, clips=trained.clips, config=trained.config, on_skipped=on_skipped)
     if view.dataset.input_kind != "clips" or trained.model.input_kind != "clips":
         raise VrtError(
@@ -171,9 +170,8 @@ def extract_features(
         complete = all(done for done, _, _, _ in ranks)
         encoded, reused = sum(r[1] for r in ranks), sum(r[2] for r in ranks)
         skipped = [item for r in ranks for item in r[3]]
-        if complete and distributed.is_main():
-            parts.assemble(out, view)
-        distributed.barrier()  # no rank reports success before the file exists
+        if complete:  # rank 0 assembles; its error, if any, is raised on every rank
+            distributed.on_main_then_broadcast(lambda: parts.assemble(out, view))
     elif complete and shard is None:
         parts.assemble(out, view)
     return ExtractedFeatures(out, encoded, reused, skipped, complete)

@@ -36,6 +36,7 @@ __all__ = [
     "Shard",
     "ShardError",
     "merge_shards",
+    "own_shard",
     "read_listing_record",
     "shard_path",
     "write_listing_codes",
@@ -81,6 +82,18 @@ class Shard:
 
     def __str__(self) -> str:
         return f"{self.rank}/{self.world}"
+
+
+def own_shard(shard: Shard | None, *, rank: int, world: int) -> Shard | None:
+    """The block this process works on: ``shard`` (a job started alone), or in a process group of
+    ``world`` > 1 processes (torchrun) the block of its ``rank``; never both."""
+    if world <= 1:
+        return shard
+    if shard is not None:
+        raise ShardError(
+            "--shard names the block of a job started alone; under torchrun each rank takes its own"
+        )
+    return Shard(rank, world)
 
 
 def shard_path(out: str | os.PathLike[str], shard: Shard) -> Path:
