@@ -479,3 +479,17 @@ def test_index_info_reports_the_file_and_memory_sizes(tmp_path):
     size = json.loads(result.stdout)["size"]
     assert size["file_bytes"] == path.stat().st_size
     assert size["memory_bytes"] > 300 * 8  # at least the codes
+
+
+@pytest.mark.slow
+def test_the_scale_benchmark_measures_every_kind_side_by_side(tmp_path):
+    """benchmarks/index_scale.py end to end at a tiny size: one table row per kind, recall from the
+    exact ranking, speed-ups against flat."""
+    command = [sys.executable, str(REPO_ROOT / "benchmarks" / "index_scale.py"), "--output", str(tmp_path),
+               "--sizes", "3000", "--shapes", "centres", "--kinds", "flat", "ivf", "--no-serve"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [row["kind"] for row in rows] == ["flat", "ivf"]
+    assert rows[0]["recall_at_10"] == 1.0 and rows[0]["exact"] and not rows[1]["exact"]
+    assert "| centres | 3,000 | ivf |" in done.stdout
