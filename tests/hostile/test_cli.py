@@ -120,3 +120,29 @@ def test_python_dash_m_vrt_prints_one_line_and_exit_code_2(tree, tmp_path):
     ]
     debug = python_m_vrt("train", "--resume", VRT_DEBUG="1")
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "--resume needs --output" in debug.stderr
+
+
+def test_serve_on_a_busy_port_is_one_line_and_never_says_serving(tmp_path):
+    """`vrt serve --port BUSY` printed "Serving ... at http://..." and then uvicorn's [Errno 98]."""
+    import socket
+
+    pytest.importorskip("uvicorn")
+    from tests.hostile.conftest import random_codes
+    from vrt.codes import save_codes
+
+    save_codes(tmp_path / "db.npz", random_codes(10))
+    assert vrt("index", "build", "--codes", tmp_path / "db.npz", "--out", tmp_path / "db.index.npz").code == 0
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        from tests.video_collection import save_untrained_checkpoint
+
+        checkpoint = save_untrained_checkpoint(tmp_path / "m.pt", bits=16)
+        result = vrt(
+            "serve", "--index", tmp_path / "db.index.npz", "--checkpoint", checkpoint, "--port", port
+        )
+    message = assert_one_line_error(
+        result, f"cannot serve at http://127.0.0.1:{port}/: the port is in use", code=1
+    )
+    assert "Serving" not in result.stderr + result.stdout, message

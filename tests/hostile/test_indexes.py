@@ -68,8 +68,17 @@ def test_index_build_never_replaces_what_is_not_an_index(codes_pair, tmp_path, t
 
 
 def test_index_build_replaces_an_index_and_with_force_anything(codes_pair, tmp_path, index_file):
-    flat = index_file("flat")
-    result = vrt("index", "build", "--codes", codes_pair[0], "--out", flat)  # an index: replaced
+    flat = index_file("flat")  # the 30 items of db.npz
+    assert (
+        vrt("index", "build", "--codes", codes_pair[1], "--out", flat).code == 0
+    )  # the same items: replaced
+    before = snapshot(tmp_path)
+    assert_one_line_error(
+        vrt("index", "build", "--codes", codes_pair[0], "--out", flat),
+        f"--out {flat} is an index of 30 items, 24 of which the new one lacks (the new one has 6): pass --force",
+    )  # an index grown by `index add`, rebuilt from an older codes file, would lose items silently
+    assert snapshot(tmp_path) == before
+    result = vrt("index", "build", "--codes", codes_pair[0], "--out", flat, "--force")
     assert result.code == 0 and json.loads(vrt("index", "info", flat).stdout)["count"] == 6
     notes = tmp_path / "notes.npz"
     notes.write_text("my notes\n")

@@ -102,15 +102,23 @@ def test_export_never_replaces_what_is_not_a_codes_file(trained_run, codes_pair,
     assert snapshot(tmp_path) == before
 
 
-@pytest.mark.parametrize("existing", ["codes-file", "forced"])
+@pytest.mark.parametrize("existing", ["same-items", "other-items", "forced"])
 def test_export_replaces_a_codes_file_and_with_force_anything(trained_run, codes_pair, tmp_path, existing):
     out = tmp_path / "out.npz"
-    if existing == "codes-file":
+    export = ("export", "--checkpoint", trained_run / "best.pt", "--split", "test", "--out", out)
+    if existing == "same-items":
+        assert vrt(*export).code == 0
+    elif existing == "other-items":  # 6 items the new codes lack: dropped only on request
         out.write_bytes(codes_pair[0].read_bytes())
+        before = snapshot(tmp_path)
+        assert_one_line_error(
+            vrt(*export), f"--out {out} is a codes file of 6 items, 6 of which the new one lacks"
+        )
+        assert snapshot(tmp_path) == before
     else:
         out.write_text("my notes\n")
-    force = ["--force"] if existing == "forced" else []
-    result = vrt("export", "--checkpoint", trained_run / "best.pt", "--split", "test", "--out", out, *force)
+    force = ["--force"] if existing != "same-items" else []
+    result = vrt(*export, *force)
     assert result.code == 0, result.stderr
     assert is_codes_file(out) and list(load_codes(out).ids) == ["a/a3.avi", "b/b3.avi"]
 
@@ -173,4 +181,23 @@ def test_prepare_frames_refuses_an_empty_destination(tmp_path):
     write_source_video(tmp_path / "src", "clip.avi", num_frames=3)
     assert_one_line_error(
         vrt("prepare", "frames", "--src", tmp_path / "src", "--dst", ""), "--dst is empty ('')"
+    )
+
+
+def test_search_html_never_replaces_a_file_vrt_did_not_write(tmp_path, codes_pair):
+    """`vrt search --html precious.mp4` wrote HTML over the video and said "Wrote precious.mp4"."""
+    index = tmp_path / "db.index.npz"
+    assert vrt("index", "build", "--codes", codes_pair[1], "--out", index).code == 0
+    precious = tmp_path / "precious.mp4"
+    precious.write_bytes(b"\x00\x00\x00\x18ftypmp42 my holiday")
+    before = snapshot(tmp_path)
+    search = ("search", "--index", index, "--query", "v3", "--html")
+    assert_one_line_error(
+        vrt(*search, precious), f"--html {precious} exists and is not a results page", "--force"
+    )
+    assert snapshot(tmp_path) == before
+    page = tmp_path / "results.html"
+    assert vrt(*search, page).code == 0 and vrt(*search, page).code == 0  # its own page: replaced
+    assert vrt(*search, precious, "--force").code == 0 and precious.read_bytes().startswith(
+        b"<!DOCTYPE html>"
     )

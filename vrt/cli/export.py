@@ -32,10 +32,14 @@ def export(
     split: Annotated[Split, typer.Option(help="train (the database), val, or test (the queries).")],
     out: Annotated[str, typer.Option(help="Output .npz codes file.")],
     overrides: DataOverridesOption = None,
-    force: Annotated[bool, typer.Option(help="Replace --out even if it is not a codes file.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(help="Replace --out even if it is not a codes file, or holds items the new codes lack."),
+    ] = False,
 ) -> None:
     """Encode one split into a binary codes file (format: docs/metrics.md)."""
     from vrt.codes import is_codes_file, save_codes
+    from vrt.codes.files import check_items_kept
     from vrt.runtime.writeguard import check_replaceable, output_path
 
     out_file = output_path(out, option="--out")
@@ -47,5 +51,6 @@ def export(
                 trained.splits.view(split.value), progress=progress, on_skipped=bad_video_log(None).record
             )
     if is_main_process():
+        check_items_kept(out_file, codes.ids, kind="a codes file", force=force)
         save_codes(out_file, codes)
         err_console.print(f"Wrote {len(codes.labels)} codes of {codes.bits} bits to {out_file}")

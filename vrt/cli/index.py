@@ -79,6 +79,7 @@ def index_build(
 ) -> None:
     """Index a codes file for `vrt search`; the index keeps ids, labels and class names."""
     from vrt.codes import load_codes
+    from vrt.codes.files import check_items_kept
     from vrt.index import HammingIndex
     from vrt.index.milvus import is_milvus_reference
     from vrt.index.storage import is_index_file
@@ -91,6 +92,7 @@ def index_build(
     out_file = output_path(out, option="--out")
     check_replaceable(out_file, kind="index file", is_own=is_index_file, force=force)
     codeset = load_codes(codes)
+    check_items_kept(out_file, codeset.ids, kind="an index", force=force)
     index = HammingIndex.build(codeset, kind=kind.value, params=params)
     index.save(out_file)
     detail = f", exact within Hamming radius {index.exact_radius}" if index.exact_radius is not None else ""

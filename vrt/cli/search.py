@@ -51,7 +51,10 @@ def search(
     ] = False,
     force: Annotated[
         bool,
-        typer.Option(help="Search with codes or a checkpoint of another model than the index's anyway."),
+        typer.Option(
+            help="Search with codes or a checkpoint of another model than the index's anyway; replace "
+            "an --html file that is not a page vrt wrote."
+        ),
     ] = False,
 ) -> None:
     """Nearest items by Hamming distance: rank, id, class and distance per result.
@@ -61,6 +64,11 @@ def search(
     from vrt.index import load_index
     from vrt.inference.queries import resolve_queries
 
+    if html is not None:  # before any work: a file that is not vrt's page is never replaced unasked
+        from vrt.reporting.retrieval_page import is_vrt_page
+        from vrt.runtime.writeguard import check_replaceable
+
+        check_replaceable(html, kind="results page", is_own=is_vrt_page, force=force, option="--html")
     loaded = load_index(index)
     bad_videos = bad_video_log(None)
     with encoding_progress("encoding queries") as progress:

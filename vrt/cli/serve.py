@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vrt.cli.common import DataOverridesOption, app, err_console, warn
-from vrt.errors import VrtError
+from vrt.errors import VrtError, VrtRuntimeError
 
 
 @app.command()
@@ -56,11 +58,36 @@ def serve(
             highlight=False,
         )
     shown = f"[{host}]" if ":" in host else host
+    listening = _listening_socket(host, port, shown=shown)  # a busy port is said before "Serving"
     err_console.print(
         f"Serving {len(service.index)} items of {index} at http://{shown}:{port}/ (Ctrl-C stops)",
         highlight=False,
     )
-    uvicorn.run(application, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.Server(uvicorn.Config(application, log_level="warning")).run(sockets=[listening])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it stopped on: a clean stop (as uvicorn.run)
+        pass
+
+
+def _listening_socket(host: str, port: int, *, shown: str) -> socket.socket:
+    """A socket bound to ``host:port``, or one line saying why there is none (a port in use)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except socket.gaierror as error:
+        raise VrtRuntimeError(f"cannot serve at {host}: {error.strerror}") from None
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart after a stop
+    try:
+        listening.bind((host, port))
+    except OSError as error:
+        listening.close()
+        reason = (
+            "the port is in use (another server?): choose another --port"
+            if error.errno == errno.EADDRINUSE
+            else error.strerror
+        )
+        raise VrtRuntimeError(f"cannot serve at http://{shown}:{port}/: {reason}") from None
+    return listening
 
 
 def _is_loopback(host: str) -> bool:

@@ -30,11 +30,11 @@ import numpy as np
 
 from vrt.codes.codeset import CodeSet
 from vrt.codes.identity import ENCODER_KEY, EncoderIdentity, read_identity
-from vrt.errors import CodesFileError
+from vrt.errors import CodesFileError, OutputError
 from vrt.runtime.fileio import atomic_write
 from vrt.runtime.npzfile import npz_members, read_npz
 
-__all__ = ["codeset_arrays", "is_codes_file", "load_codes", "save_codes"]
+__all__ = ["check_items_kept", "codeset_arrays", "is_codes_file", "load_codes", "save_codes"]
 
 _REQUIRED_KEYS = ("codes", "bits", "labels", "ids")
 _OPTIONAL_KEYS = ("class_names", "groups", ENCODER_KEY)
@@ -142,3 +142,27 @@ def load_codes(path: str | os.PathLike[str], *, mmap: bool = False) -> CodeSet:
         )
     except ValueError as error:
         raise CodesFileError(f"{path}: {error}") from error
+
+
+def check_items_kept(
+    path: Path, new_ids: np.ndarray, *, kind: str, force: bool = False, option: str = "--out"
+) -> None:
+    """Refuse to replace the codes file or index at ``path`` with one that lacks some of its items.
+
+    An index grown by ``vrt index add`` and then rebuilt from the older codes file would silently
+    lose the added items; ``force`` replaces it all the same. A file that is not of this kind is
+    left to :func:`vrt.runtime.writeguard.check_replaceable`.
+    """
+    members = None if force or not path.is_file() else npz_members(path)
+    if members is None or not set(_REQUIRED_KEYS) <= members:  # not a codes file nor an index
+        return
+    try:
+        existing = read_npz(path, ("ids",), error=CodesFileError, mmap=("ids",))["ids"]
+    except (CodesFileError, KeyError):
+        return
+    dropped = int(np.count_nonzero(~np.isin(existing, new_ids)))
+    if dropped:
+        raise OutputError(
+            f"{option} {path} is {kind} of {len(existing)} items, {dropped} of which the new one lacks "
+            f"(the new one has {len(new_ids)}): pass --force to drop them, or choose another name"
+        )

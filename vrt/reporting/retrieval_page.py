@@ -30,17 +30,21 @@ from vrt.runtime.fileio import atomic_write_text
 
 __all__ = [
     "LEGEND",
+    "PAGE_MARKER",
     "PAGE_NAME",
     "PAGE_STYLE",
     "QueryResult",
     "RankedItem",
     "html_document",
+    "is_vrt_page",
     "jpeg_bytes",
     "write_retrieval_page",
     "write_search_page",
 ]
 
 PAGE_NAME = "retrieval.html"
+# In the head of every page vrt writes: how a writer recognises a page it may replace.
+PAGE_MARKER = '<meta name="generator" content="vrt">'
 _STRIP_FRAMES = 8  # frames shown per query strip at most
 
 PAGE_STYLE = """
@@ -165,6 +169,15 @@ def write_retrieval_page(
     return path
 
 
+def is_vrt_page(path: Path) -> bool:
+    """Whether ``path`` is a page vrt wrote (its head, read from the first 4 KiB, has the marker)."""
+    try:
+        with open(path, "rb") as handle:
+            return PAGE_MARKER.encode() in handle.read(4096)
+    except OSError:
+        return False
+
+
 def write_search_page(
     path: Path,
     queries: Sequence[QueryResult],
@@ -230,6 +243,7 @@ def html_document(*, title: str, style: str, body_attributes: str, body: Sequenc
             "<head>",
             '<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            PAGE_MARKER,
             f"<title>{_escape(title)}</title>",
             f"<style>\n{style}\n</style>",
             "</head>",
