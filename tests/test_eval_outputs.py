@@ -291,3 +291,31 @@ def test_eval_gives_the_tie_aware_values_alone_unless_asked(code_files):
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
     ).stdout  # fmt: skip
     assert "mAP@100" in table and "ties in database order" not in table
+
+
+def test_a_set_evaluated_against_itself_leaves_each_querys_own_item_out(code_files, tmp_path):
+    """`vrt eval --query videos.npz --database videos.npz` counted every query finding itself."""
+    from vrt.codes import load_codes
+    from vrt.metrics import score_queries
+
+    _, database_path = code_files
+    args = ["eval", "--query", str(database_path), "--database", str(database_path), "--topk", "20", "--json"]
+    honest = cli.invoke(app, args)
+    assert honest.exit_code == 0, honest.output
+    assert "200 of the 200 queries are database items too: each one's own item is left out" in honest.stderr
+    left_out = json.loads(honest.stdout.strip().splitlines()[-1])
+    assert left_out["shared_items"] == {"count": 200, "left_out": True}
+    database = load_codes(database_path)
+    expected = score_queries(database, database, topk=20, database_order=False, exclude_self=True).report()
+    assert left_out["map"] == pytest.approx(expected.map) and left_out["map_database_order"] is None
+    kept = cli.invoke(app, [*args, "--keep-self"])
+    assert kept.exit_code == 0 and "find themselves first (--keep-self)" in kept.stderr
+    inflated = json.loads(kept.stdout.strip().splitlines()[-1])
+    assert inflated["shared_items"] == {"count": 200, "left_out": False} and inflated["map"] > left_out["map"]
+    query_path, _ = code_files  # no shared ids: nothing is left out, and nothing said
+    apart = cli.invoke(app, ["eval", "--query", str(query_path), "--database", str(database_path), "--json"])
+    assert json.loads(apart.stdout.strip().splitlines()[-1])["shared_items"] == {
+        "count": 0,
+        "left_out": False,
+    }
+    assert "database items too" not in apart.stderr

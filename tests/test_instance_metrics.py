@@ -76,6 +76,31 @@ def test_exclude_self_equals_ranking_the_others():
         assert left_out.num_relevant[row] == alone.num_relevant[0]
 
 
+@pytest.mark.parametrize("topk", [5, 100])  # 100: beyond the database, each query at its own K'
+def test_exclude_self_leaves_out_the_items_of_queries_that_are_in_the_database_only(topk):
+    rng = np.random.default_rng(6)
+    database = random_set(rng, 30, prefix="d")
+    outsiders = random_set(rng, 3, prefix="q")
+    query = CodeSet(
+        codes=np.concatenate([database.codes[[2, 9]], outsiders.codes]),
+        bits=database.bits,
+        labels=np.concatenate([database.labels[[2, 9]], outsiders.labels]),
+        ids=np.concatenate([database.ids[[2, 9]], outsiders.ids]),
+    )
+    left_out = score_queries(query, database, topk=topk, database_order=False, exclude_self=True)
+    for row in range(len(query)):
+        own = [2, 9][row] if row < 2 else None
+        rest = database if own is None else _without(database, own)
+        alone = score_queries(_one(query, row), rest, topk=topk, database_order=False)
+        for name in ("average_precision", "average_precision_at_k", "precision_at_k", "num_relevant"):
+            assert getattr(left_out, name)[row] == pytest.approx(getattr(alone, name)[0], abs=1e-12), name
+
+
+def _without(codes: CodeSet, row: int) -> CodeSet:
+    keep = np.arange(len(codes)) != row
+    return CodeSet(codes=codes.codes[keep], bits=codes.bits, labels=codes.labels[keep], ids=codes.ids[keep])
+
+
 def _one(codes: CodeSet, row: int) -> CodeSet:
     return CodeSet(
         codes=codes.codes[row : row + 1],

@@ -161,6 +161,8 @@ def test_an_export_interrupted_mid_write_keeps_the_previous_file_and_no_temporar
         raise KeyboardInterrupt
 
     monkeypatch.setattr(np, "savez", interrupted)
-    result = vrt("export", "--checkpoint", trained_run / "best.pt", "--split", "test", "--out", out)
+    result = vrt(
+        "export", "--checkpoint", trained_run / "best.pt", "--split", "test", "--out", out, "--force"
+    )  # other items: dropped on request
     assert result.code == 130 and "Traceback" not in result.stderr
     assert snapshot(tmp_path) == before

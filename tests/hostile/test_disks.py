@@ -39,7 +39,9 @@ def test_export_on_a_full_disk_keeps_the_previous_codes(
     out.write_bytes(codes_pair[0].read_bytes())
     before = snapshot(tmp_path)
     full_disk_after(monkeypatch, writes=0, code=code)
-    result = vrt("export", "--checkpoint", trained_run / "best.pt", "--split", "test", "--out", out)
+    result = vrt(
+        "export", "--checkpoint", trained_run / "best.pt", "--split", "test", "--out", out, "--force"
+    )  # other items: dropped on request
     assert_one_line_error(
         result, f"cannot write {out}: {said}; codes.npz keeps its previous content", code=RUNTIME
     )

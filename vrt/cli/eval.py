@@ -58,6 +58,13 @@ def evaluate(
     plots: Annotated[
         bool, typer.Option("--plots/--no-plots", help="Write pr_curve.png and map_at_k.png.")
     ] = True,
+    keep_self: Annotated[
+        bool,
+        typer.Option(
+            help="When queries are database items too (the same file, or the same ids), keep each "
+            "one's own item in its ranking (it finds itself first). By default it is left out."
+        ),
+    ] = False,
     database_order: Annotated[
         bool,
         typer.Option(
@@ -97,6 +104,7 @@ def evaluate(
             output=output,
             plots=plots,
             database_order=database_order or output is not None,
+            keep_self=keep_self,
             force=force,
             workers=workers,
             warn=warn,
@@ -130,6 +138,23 @@ def _show(result: Evaluation, *, output: Path | None, thumbnails: Any, as_json: 
     report = result.report
     for warning in report.warnings:
         err_console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    shared = result.shared_items["count"]
+    if shared and result.shared_items["left_out"]:
+        err_console.print(
+            f"note: {shared} of the {len(result.query)} queries are database items too: each one's own item "
+            "is left out of its ranking (tie-aware values only; --keep-self keeps them)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    elif shared:
+        err_console.print(
+            f"warning: {shared} of the {len(result.query)} queries are database items too and find "
+            "themselves first (--keep-self): every figure counts those matches",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if output is not None:
         from vrt.reporting.retrieval_page import write_retrieval_page
 

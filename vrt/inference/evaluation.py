@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from vrt.codes import CodeSet, check_comparable, load_codes
 from vrt.errors import CodesFileError, VrtError
 from vrt.metrics import QueryScores, RetrievalReport, score_queries
@@ -55,6 +57,9 @@ class Evaluation:
     written: list[Path] = field(default_factory=list)
     source: QueryScores | None = None
     relevance: str = "class"
+    #: Queries that are items of the database too (same ids), and whether their own items were
+    #: left out of their rankings (the default) or kept (``keep_self``).
+    shared_items: dict[str, Any] = field(default_factory=lambda: {"count": 0, "left_out": False})
 
     @property
     def report(self) -> RetrievalReport:
@@ -62,7 +67,7 @@ class Evaluation:
 
     def metrics(self) -> dict[str, Any]:
         """The metrics as ``vrt eval --json`` prints them and ``results.json`` keeps them."""
-        return metrics_record(self.scores, source=self.source)
+        return metrics_record(self.scores, source=self.source, shared_items=self.shared_items)
 
 
 def evaluate(
@@ -76,6 +81,7 @@ def evaluate(
     plots: bool = True,
     database_order: bool | None = None,
     sources: bool = True,
+    keep_self: bool = False,
     force: bool = False,
     workers: int | None = None,
     bad_videos: int | None = None,
@@ -98,6 +104,10 @@ def evaluate(
             only counts. By default, when ``output`` is given (a results file holds them all).
         sources: also score source relevance (does a search find other clips of the query's own
             video; :mod:`vrt.metrics.sources`); unlabelled queries are scored by it alone.
+        keep_self: when queries are items of the database too (the same file, or the same ids),
+            keep each query's own item in its ranking: it finds itself first, which inflates
+            every figure. By default it is left out (tie-aware values only then: the values with
+            ties in database order rank the whole database).
         force: compare codes of different models anyway (a warning instead of an error).
         workers: threads ranking the queries (one per core by default).
         bad_videos: how many videos could not be read while making the codes, for the protocol
@@ -150,8 +160,11 @@ def evaluate(
     if radius > query_codes.bits:
         raise VrtError(f"--radius must be at most the code length ({query_codes.bits} bits), got {radius}")
     k = topk or (trained.config.eval.topk if trained is not None else 100)
-    if database_order is None:
-        database_order = output is not None
+    shared = int(np.count_nonzero(np.isin(query_codes.ids, database_codes.ids)))
+    leave_out = shared > 0 and not keep_self
+    shared_items = {"count": shared, "left_out": leave_out}
+    if database_order is None or leave_out:
+        database_order = output is not None and not leave_out
     found = (
         score_sources(query_codes, database_codes, topk=k, radius=radius, workers=workers)
         if sources
@@ -167,6 +180,7 @@ def evaluate(
             workers=workers,
             database_order=database_order,
             curve=database_order and output is not None,
+            exclude_self=leave_out,
         )
     else:
         scores, found = found, None
@@ -182,11 +196,12 @@ def evaluate(
             epoch=None if trained is None else trained.state.get("epoch"),
             config_hash=None if trained is None else _config_hash(trained),
             bad_videos=bad_videos,
+            shared_items=shared_items,
         )
         written = write_results(
             output, scores, protocol=protocol, plots=plots, source=found, relevance=relevance
         )
-    return Evaluation(query_codes, database_codes, scores, protocol, written, found, relevance)
+    return Evaluation(query_codes, database_codes, scores, protocol, written, found, relevance, shared_items)
 
 
 def _trained(model: TrainedModel | str | os.PathLike[str] | None) -> TrainedModel | None:

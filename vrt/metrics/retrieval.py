@@ -41,6 +41,7 @@ import numpy as np
 
 from vrt.codes import CodeSet
 from vrt.codes.identity import check_lengths
+from vrt.codes.idhash import IdLookup
 from vrt.errors import VrtError
 from vrt.metrics.blocks import (
     Block,
@@ -149,8 +150,9 @@ def score_queries(
             P@H<=r and the PR curve need (identical values, several times faster), and leaves
             the ``*_database_order`` values NaN.
         exclude_self: leave each query's own item (the database item of its id) out of its
-            ranking: every query id must be in the database, and each query ranks the other
-            ``N - 1`` items (tie-aware values only: it needs ``database_order=False``).
+            ranking: a query whose id is in the database ranks the other ``N - 1`` items (so
+            its K' is at most ``N - 1``), the others rank all ``N`` (tie-aware values only: it
+            needs ``database_order=False``).
 
     None of ``block_size``, ``workers``, ``engine`` and ``chunk_size`` changes a per-query value.
     """
@@ -177,8 +179,11 @@ def score_queries(
     own = _own_positions(query, database) if exclude_self else None
     if own is not None and database_order:
         raise ValueError("exclude_self gives the tie-aware values only: pass database_order=False")
-    ranked = num_database - (1 if own is not None else 0)  # items each query ranks
-    depth = min(topk, ranked)
+    # Items each query ranks: one fewer for a query whose own item is left out.
+    left_out = np.zeros(num_queries, dtype=np.int64) if own is None else (own >= 0).astype(np.int64)
+    ranked = num_database - int(left_out.max(initial=0))
+    depths = np.minimum(topk, num_database - left_out)
+    depth = int(depths.max(initial=min(topk, num_database)))
     query_dense, database_dense, class_sizes = _dense_labels(query, database)
     num_relevant = np.where(query_dense >= 0, class_sizes[np.maximum(query_dense, 0)], 0).astype(np.int64)
     ranker = BlockRanker(database.codes, database_dense, chunk_size=chunk_size)
@@ -188,7 +193,7 @@ def score_queries(
         within, relevant_within = _count_levels(query, ranker, labels, block_size=block_size, workers=workers)
         if own is not None:
             _leave_out(query, database, own, query_dense, within, relevant_within, num_relevant)
-        tie_aware = tie_aware_scores(within, relevant_within, depth=depth, harmonic=harmonic)
+        tie_aware = _tie_aware_by_depth(within, relevant_within, depths, harmonic=harmonic)
         return _query_scores(
             query,
             database,
@@ -198,7 +203,7 @@ def score_queries(
             num_relevant=num_relevant,
             topk=topk,
             radius=radius,
-            depth=depth,
+            depth=depths,
             average_precision_database_order=np.full(num_queries, np.nan),
             average_precision_at_k_database_order=np.full(num_queries, np.nan),
             found_at_k_database_order=np.full(num_queries, np.nan),
@@ -260,14 +265,27 @@ def score_queries(
 
 
 def _own_positions(query: CodeSet, database: CodeSet) -> np.ndarray:
-    """The database position of each query's id; every one must be there."""
-    position = {item_id: p for p, item_id in enumerate(database.ids.tolist())}
-    missing = [item_id for item_id in query.ids.tolist() if item_id not in position]
-    if missing:
-        raise ValueError(
-            f"exclude_self: {len(missing)} query ids are not in the database (e.g. {missing[0]!r})"
-        )
-    return np.asarray([position[item_id] for item_id in query.ids.tolist()], dtype=np.int64)
+    """The database position of each query's id, -1 for a query whose id is not there."""
+    lookup = IdLookup(database.ids)
+    positions = (lookup.position(item_id) for item_id in query.ids.tolist())
+    return np.asarray([-1 if position is None else position for position in positions], dtype=np.int64)
+
+
+def _tie_aware_by_depth(
+    within: np.ndarray, relevant_within: np.ndarray, depths: np.ndarray, *, harmonic: np.ndarray
+) -> TieAwareScores:
+    """:func:`tie_aware_scores` of each query at its own K' (two values at most: with and
+    without its own item left out)."""
+    values = np.unique(depths)
+    if len(values) == 1:
+        return tie_aware_scores(within, relevant_within, depth=int(values[0]), harmonic=harmonic)
+    scores = TieAwareScores(*(np.empty(len(depths)) for _ in range(3)))
+    for value in values:
+        rows = np.flatnonzero(depths == value)
+        part = tie_aware_scores(within[rows], relevant_within[rows], depth=int(value), harmonic=harmonic)
+        for name in ("average_precision", "average_precision_at_k", "found_at_k"):
+            getattr(scores, name)[rows] = getattr(part, name)
+    return scores
 
 
 def _leave_out(
@@ -279,14 +297,18 @@ def _leave_out(
     relevant_within: np.ndarray,
     num_relevant: np.ndarray,
 ) -> None:
-    """Take each query's own item out of its counts (in place): from every distance at and beyond
-    the item's, and from the relevant counts when the item is relevant to it (its class)."""
-    distance = paired_distances(query.codes, database.codes[own])
+    """Take each query's own item (``own`` >= 0) out of its counts (in place): from every distance
+    at and beyond the item's, and from the relevant counts when the item is relevant to it."""
+    rows = np.flatnonzero(own >= 0)
+    items = own[rows]
+    distance = paired_distances(query.codes[rows], database.codes[items])
     beyond = np.arange(within.shape[1])[None, :] >= distance[:, None]
-    within -= beyond
-    relevant = (query_dense >= 0) & (database.labels[own] == query.labels) & database.labelled[own]
-    relevant_within -= beyond & relevant[:, None]
-    num_relevant -= relevant.astype(np.int64)
+    within[rows] -= beyond
+    relevant = (
+        (query_dense[rows] >= 0) & (database.labels[items] == query.labels[rows]) & database.labelled[items]
+    )
+    relevant_within[rows] -= beyond & relevant[:, None]
+    num_relevant[rows] -= relevant.astype(np.int64)
 
 
 def _count_levels(
@@ -326,7 +348,7 @@ def _query_scores(
     num_relevant: np.ndarray,
     topk: int,
     radius: int,
-    depth: int,
+    depth: int | np.ndarray,
     average_precision_database_order: np.ndarray,
     average_precision_at_k_database_order: np.ndarray,
     found_at_k_database_order: np.ndarray,

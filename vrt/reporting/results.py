@@ -87,13 +87,16 @@ def protocol_record(
     epoch: int | None = None,
     config_hash: str | None = None,
     bad_videos: int | None = None,
+    shared_items: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """How the numbers were obtained (see ``docs/metrics.md``, "results.json")."""
+    """How the numbers were obtained (see ``docs/metrics.md``, "results.json"). ``shared_items``:
+    how many queries are items of the database too, and whether their own items were left out."""
     return {
         "query": query,
         "database": database,
         "topk": topk,
         "radius": radius,
+        "shared_items": shared_items or {"count": 0, "left_out": False},
         "metric_definitions": {
             "version": METRIC_DEFINITIONS_VERSION,
             "reference": "docs/metrics.md",
@@ -122,11 +125,16 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def metrics_record(scores: QueryScores, *, source: QueryScores | None = None) -> dict[str, Any]:
+def metrics_record(
+    scores: QueryScores, *, source: QueryScores | None = None, shared_items: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The metrics of an evaluation as ``vrt eval --json`` prints them and ``results.json`` keeps
     them: the report's keys (class relevance, or source relevance when the queries have no
-    class), and under ``source`` the tie-aware source-relevance values beside class ones."""
+    class), under ``source`` the tie-aware source-relevance values beside class ones, and under
+    ``shared_items`` how many queries are database items and whether their own were left out."""
     record = scores.report().to_dict()
+    if shared_items is not None:
+        record["shared_items"] = shared_items
     if source is not None:
         report, k = source.report(), source.topk
         record["source"] = _clean(
@@ -157,7 +165,7 @@ def results_record(
     record: dict[str, Any] = {
         "schema": RESULTS_SCHEMA,
         "relevance": relevance,
-        "metrics": metrics_record(scores, source=source),
+        "metrics": metrics_record(scores, source=source, shared_items=protocol.get("shared_items")),
         "per_class": [
             {
                 "label": score.label,
