@@ -105,7 +105,7 @@ def test_markdown_table_has_one_row_per_run(two_runs):
     assert len(lines) == 6  # header, rule, two rows, a blank line and the note on †
     assert cells(lines[0]) == [
         "run", "dataset", "split", "bits", "margin", "frames", "seeds", "mAP", "mAP (db order)", "mAP@100",
-        "P@100", "unique codes", "epochs", "backbone", "pretrained",
+        "P@100", "unique codes", "epochs", "epoch kept", "backbone", "pretrained",
     ]  # fmt: skip
     first, second = table(result.stdout)
     # An old file's mAP is in database order: the tie-aware column stays empty, the @K cells are
@@ -113,7 +113,7 @@ def test_markdown_table_has_one_row_per_run(two_runs):
     assert first | {"run": ""} == {
         "run": "", "dataset": "synthetic", "split": "1", "bits": "48", "margin": "14", "frames": "4",
         "seeds": "1", "mAP": "-", "mAP (db order)": "0.7123", "mAP@100": "0.8000 †", "P@100": "0.6500 †",
-        "unique codes": "-", "epochs": "2", "backbone": "r3d_18", "pretrained": "kinetics400",
+        "unique codes": "-", "epochs": "2", "epoch kept": "-", "backbone": "r3d_18", "pretrained": "kinetics400",
     }  # fmt: skip
     # eval/metrics.json, when present, is preferred to results.json; it has the tie-aware mAP,
     # which becomes the headline.
@@ -210,3 +210,19 @@ def test_a_directory_that_is_not_a_run_is_refused(tmp_path, two_runs):
     )
     assert done.returncode == 2, done.stderr
     assert "is not a directory" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_table_names_the_epoch_best_pt_holds(tmp_path):
+    """Model selection's choice, from the last record of metrics.jsonl; a tie went to the later epoch."""
+    from vrt.training.selection import improves
+
+    assert improves(1.0, 1.0) and improves(0.9, 0.8) and not improves(0.8, 0.9)
+    run = fake_run(tmp_path, "now", bits=16, margin=8.0, results=current_results(0.5, unique=0.875))
+    records = [{"epoch": 1, "val_map": 1.0, "best_epoch": 1}, {"epoch": 2, "val_map": 1.0, "best_epoch": 2}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    result = cli.invoke(app, ["report", str(run)])
+    assert result.exit_code == 0, result.output
+    (row,) = table(result.stdout)
+    assert (row["epochs"], row["epoch kept"]) == ("2", "2")
+    csv_out = cli.invoke(app, ["report", str(run), "--format", "csv"])
+    assert csv_out.exit_code == 0 and ",2,2," in csv_out.stdout.splitlines()[1]

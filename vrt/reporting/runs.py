@@ -70,6 +70,7 @@ class RunRow:
     unique_codes: float | None  # share of distinct codes in the database
     topk: int | None
     epochs: int | None
+    kept_epoch: int | None  # the epoch best.pt holds (model selection's choice), when recorded
     backbone: str | None
     pretrained: str | None
     config_key: str  # the resolved config without train.seed, as canonical JSON
@@ -121,6 +122,17 @@ def _metrics(run_dir: Path) -> dict[str, Any]:
         return read_metrics(path)
     except (OSError, ValueError) as error:
         raise RunDirectoryError(f"{path}: not readable JSON ({error})") from error
+
+
+def _kept_epoch(metrics_log: Path) -> int | None:
+    """The epoch best.pt holds: the last ``best_epoch`` of metrics.jsonl (None when not recorded)."""
+    try:
+        lines = metrics_log.read_text(encoding="utf-8").splitlines()
+        last = json.loads(lines[-1]) if lines else {}
+    except (OSError, ValueError):
+        return None
+    epoch = last.get("best_epoch") if isinstance(last, dict) else None
+    return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else None
 
 
 def _topk(metrics: dict[str, Any]) -> int | None:
@@ -183,6 +195,7 @@ def read_run(run_dir: str | Path) -> RunRow:
         unique_codes=_get(metrics, "code_stats.database.unique_fraction"),
         topk=k,
         epochs=_get(config, "train.epochs"),
+        kept_epoch=_kept_epoch(RunDirectory(run_dir).metrics),
         backbone=_get(config, "model.backbone.name"),
         pretrained="no" if pretrained in (None, False, "") else str(pretrained),
         config_key=json.dumps(unseeded, sort_keys=True),
@@ -256,7 +269,7 @@ def _headers(groups: Sequence[RunGroup]) -> list[str]:
     ks = {group.first.topk for group in groups if group.first.topk is not None}
     k = str(ks.pop()) if len(ks) == 1 else "K"
     metrics = [header.replace("@K", f"@{k}") for header, _ in METRIC_COLUMNS]
-    return ["run", "dataset", "split", "bits", "margin", "frames", "seeds", *metrics, "epochs", "backbone", "pretrained"]  # fmt: skip
+    return ["run", "dataset", "split", "bits", "margin", "frames", "seeds", *metrics, "epochs", "epoch kept", "backbone", "pretrained"]  # fmt: skip
 
 
 def runs_markdown(rows: Sequence[RunRow]) -> str:
@@ -282,7 +295,9 @@ def runs_markdown(rows: Sequence[RunRow]) -> str:
             *map(_plain, (first.dataset, first.split, first.bits, first.margin, first.frames)),
             str(len(group.runs)),
             *metric_cells,
-            *map(_plain, (first.epochs, first.backbone, first.pretrained)),
+            _plain(first.epochs),
+            ", ".join(_plain(run.kept_epoch) for run in group.runs),
+            *map(_plain, (first.backbone, first.pretrained)),
         ]
         lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
     if any_fallback:
@@ -298,7 +313,7 @@ def runs_csv(rows: Sequence[RunRow]) -> str:
     """
     headers = ["run", "dataset", "split", "bits", "margin", "frames", "seeds", "seed_values"]
     headers += [column for name, _ in CSV_METRICS for column in (name, f"{name}_std")]
-    headers += ["K", "epochs", "backbone", "pretrained"]
+    headers += ["K", "epochs", "epoch_kept", "backbone", "pretrained"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(headers)
@@ -317,6 +332,7 @@ def runs_csv(rows: Sequence[RunRow]) -> str:
         for _, field in CSV_METRICS:
             summary = group.summary(field)
             values += [None, None] if summary is None else [summary.mean, summary.std]
-        values += [first.topk, first.epochs, first.backbone, first.pretrained]
+        kept = ";".join("" if run.kept_epoch is None else str(run.kept_epoch) for run in group.runs)
+        values += [first.topk, first.epochs, kept, first.backbone, first.pretrained]
         writer.writerow(["" if value is None else value for value in values])
     return buffer.getvalue()

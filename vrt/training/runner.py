@@ -44,7 +44,7 @@ from vrt.training.loop import NonFiniteLoss, train_epoch
 from vrt.training.metrics_log import MetricsLog
 from vrt.training.run_folder import check_output, intact_note, open_run
 from vrt.training.run_log import RunLog
-from vrt.training.selection import selection_score, selects_without_labels, validation_loss
+from vrt.training.selection import improves, selection_score, selects_without_labels, validation_loss
 from vrt.training.session import TrainingSession
 from vrt.training.state import EpochProgress
 
@@ -225,7 +225,7 @@ class Runner:
                 record |= self._validate(session, epoch)
                 run = session.run
                 score = selection_score(record)
-                improved = score > run.best_score if score is not None else not self._has_validation
+                improved = improves(score, run.best_score) if score is not None else not self._has_validation
                 if improved:
                     run.best_score, run.best_epoch = (
                         (score if score is not None else run.best_score),
