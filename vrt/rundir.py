@@ -34,7 +34,7 @@ RUN_FILES: dict[str, str] = {
     "previous.pt": "the state last.pt held before (a fallback should last.pt be damaged)",
     "step-NNNNNNNN.pt": "the newest step checkpoints, with train.checkpoint_every_steps",
     "best.pt": "the state with the best validation mAP, or the lowest validation loss when training "
-    "without labels (the last one without validation)",
+    "without labels (the last one without validation); a tie goes to the later epoch",
     "curves.png": "training loss and validation mAP (or loss) per epoch",
     "results.json": "test-split retrieval metrics of best.pt, with the protocol (format in docs/metrics.md)",
     "codes_test.npz": "codes of best.pt on the test split (the queries; format in docs/metrics.md)",

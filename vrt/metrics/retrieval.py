@@ -41,7 +41,6 @@ import numpy as np
 
 from vrt.codes import CodeSet
 from vrt.codes.identity import check_lengths
-from vrt.codes.idhash import IdLookup
 from vrt.errors import VrtError
 from vrt.metrics.blocks import (
     Block,
@@ -53,11 +52,11 @@ from vrt.metrics.blocks import (
 )
 from vrt.metrics.code_diagnostics import code_stats
 from vrt.metrics.curves import StepSum, curve_mean, papers_curve
-from vrt.metrics.hamming import paired_distances
 from vrt.metrics.measures import BlockScores, score_block
 from vrt.metrics.ranking import BlockCounts, BlockRanker
 from vrt.metrics.scores import ClassScore, PRCurve, QueryScores, RetrievalReport
-from vrt.metrics.tie_aware import TieAwareScores, harmonic_numbers, tie_aware_scores
+from vrt.metrics.self_exclusion import leave_out, own_positions, tie_aware_by_depth
+from vrt.metrics.tie_aware import TieAwareScores, harmonic_numbers
 
 __all__ = [
     "ClassScore",
@@ -176,7 +175,7 @@ def score_queries(
         chunk_size = _check_int(chunk_size, name="chunk_size")
 
     num_queries, num_database = len(query), len(database)
-    own = _own_positions(query, database) if exclude_self else None
+    own = own_positions(query, database) if exclude_self else None
     if own is not None and database_order:
         raise ValueError("exclude_self gives the tie-aware values only: pass database_order=False")
     # Items each query ranks: one fewer for a query whose own item is left out.
@@ -192,8 +191,8 @@ def score_queries(
     if not database_order:
         within, relevant_within = _count_levels(query, ranker, labels, block_size=block_size, workers=workers)
         if own is not None:
-            _leave_out(query, database, own, query_dense, within, relevant_within, num_relevant)
-        tie_aware = _tie_aware_by_depth(within, relevant_within, depths, harmonic=harmonic)
+            leave_out(query, database, own, query_dense, within, relevant_within, num_relevant)
+        tie_aware = tie_aware_by_depth(within, relevant_within, depths, harmonic=harmonic)
         return _query_scores(
             query,
             database,
@@ -262,53 +261,6 @@ def score_queries(
         papers_map_at_k_curve=papers_curve(precision_sum, num_queries) if curve else np.empty(0),
         database_order=True,
     )
-
-
-def _own_positions(query: CodeSet, database: CodeSet) -> np.ndarray:
-    """The database position of each query's id, -1 for a query whose id is not there."""
-    lookup = IdLookup(database.ids)
-    positions = (lookup.position(item_id) for item_id in query.ids.tolist())
-    return np.asarray([-1 if position is None else position for position in positions], dtype=np.int64)
-
-
-def _tie_aware_by_depth(
-    within: np.ndarray, relevant_within: np.ndarray, depths: np.ndarray, *, harmonic: np.ndarray
-) -> TieAwareScores:
-    """:func:`tie_aware_scores` of each query at its own K' (two values at most: with and
-    without its own item left out)."""
-    values = np.unique(depths)
-    if len(values) == 1:
-        return tie_aware_scores(within, relevant_within, depth=int(values[0]), harmonic=harmonic)
-    scores = TieAwareScores(*(np.empty(len(depths)) for _ in range(3)))
-    for value in values:
-        rows = np.flatnonzero(depths == value)
-        part = tie_aware_scores(within[rows], relevant_within[rows], depth=int(value), harmonic=harmonic)
-        for name in ("average_precision", "average_precision_at_k", "found_at_k"):
-            getattr(scores, name)[rows] = getattr(part, name)
-    return scores
-
-
-def _leave_out(
-    query: CodeSet,
-    database: CodeSet,
-    own: np.ndarray,
-    query_dense: np.ndarray,
-    within: np.ndarray,
-    relevant_within: np.ndarray,
-    num_relevant: np.ndarray,
-) -> None:
-    """Take each query's own item (``own`` >= 0) out of its counts (in place): from every distance
-    at and beyond the item's, and from the relevant counts when the item is relevant to it."""
-    rows = np.flatnonzero(own >= 0)
-    items = own[rows]
-    distance = paired_distances(query.codes[rows], database.codes[items])
-    beyond = np.arange(within.shape[1])[None, :] >= distance[:, None]
-    within[rows] -= beyond
-    relevant = (
-        (query_dense[rows] >= 0) & (database.labels[items] == query.labels[rows]) & database.labelled[items]
-    )
-    relevant_within[rows] -= beyond & relevant[:, None]
-    num_relevant[rows] -= relevant.astype(np.int64)
 
 
 def _count_levels(
