@@ -188,7 +188,7 @@ class _Parts:
         self, folder: Path, record: dict[str, Any], *, resume: bool, rank: int | None = None
     ) -> None:
         """``rank``: a shard's process, which shares the folder (made by another process, or by
-        an earlier run of the same model) and names its parts ``part-RANK-N``."""
+        an earlier run of the same model) and names its parts ``part-rRANK-N``."""
         self.folder = folder
         self.ids: set[str] = set()
         self.prefix = "part-" if rank is None else f"part-r{rank:04d}-"
