@@ -209,7 +209,15 @@ def test_k_beyond_the_database_is_a_warning_in_json_and_on_stderr(code_files):
     message = "topk 500 exceeds the database size 200: mAP@K, P@K and R@K are computed at K' = 200"
     assert printed["warnings"] == [message]
     assert f"warning: {message}" in stderr
-    assert printed["map@500"] == pytest.approx(printed["map"], abs=1e-12)  # K' = Ndb: the whole ranking
+    # The keys name the K used, and "topk" both: a figure never claims a K it was not measured at.
+    assert "map@500" not in printed and printed["topk"] == {"asked": 500, "used": 200}
+    assert printed["map@200"] == pytest.approx(printed["map"], abs=1e-12)  # K' = Ndb: the whole ranking
+    table = subprocess.run(
+        [sys.executable, "-m", "vrt", "eval", "--query", str(query_path), "--database", str(database_path),
+         "--topk", "500"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+    ).stdout  # fmt: skip
+    assert "mAP@200 (K=500 asked)" in table and "precision@200 (K=500 asked)" in table and "@500" not in table
 
 
 def test_eval_hands_the_codes_to_the_retrieval_page(code_files, tmp_path, monkeypatch):

@@ -58,14 +58,26 @@ class RetrievalReport:
     # The papers' mAP@K, (K, value) at PAPERS_KS up to the database size; empty unless ranked.
     papers_map_at: tuple[tuple[int, float], ...] = ()
 
+    @property
+    def topk_used(self) -> int:
+        """The K the top-K values were measured at: K, or the database size when that is smaller."""
+        return min(self.topk, self.num_database)
+
+    @property
+    def k_label(self) -> str:
+        """K as tables and plots name it: ``100``, or ``9 (K=100 asked)`` when the database is smaller."""
+        return k_label(self.topk, self.topk_used)
+
     def to_dict(self) -> dict[str, Any]:
         """Flat dictionary with K and r in the key names (``map@100``, ``precision@H<=2``).
 
-        Also ``code_stats`` (``{"query": ..., "database": ...}``) and the ``warnings`` list. The
-        ``*_database_order`` keys are always there, None when they were not computed; the papers'
-        mAP@K values (``map@5_papers``, ...) when they were.
+        K in the names is the one used (:attr:`topk_used`: ``map@9`` against a database of 9
+        items, whatever K was asked); ``topk`` records both. Also ``code_stats`` (``{"query":
+        ..., "database": ...}``) and the ``warnings`` list. The ``*_database_order`` keys are
+        always there, None when they were not computed; the papers' mAP@K values
+        (``map@5_papers``, ...) when they were.
         """
-        k = self.topk
+        k = self.topk_used
         papers = {f"map@{depth}_papers": value for depth, value in self.papers_map_at}
         return {
             "map": _finite_or_none(self.map),
@@ -78,6 +90,7 @@ class RetrievalReport:
             f"recall@{k}_database_order": _finite_or_none(self.recall_at_k_database_order),
             f"precision@H<={self.radius}": float(self.precision_at_radius),
             **papers,
+            "topk": {"asked": self.topk, "used": k},
             "num_queries": self.num_queries,
             "num_database": self.num_database,
             "num_queries_without_relevant": self.num_queries_without_relevant,
@@ -109,6 +122,11 @@ class ClassScore:
     average_precision_database_order: float
     num_queries: int
     num_queries_without_relevant: int
+
+
+def k_label(asked: int, used: int) -> str:
+    """``100``, or ``9 (K=100 asked)``: the K a top-K value was measured at, and the K asked when they differ."""
+    return str(used) if used == asked else f"{used} (K={asked} asked)"
 
 
 def topk_warnings(topk: int, num_database: int) -> list[str]:

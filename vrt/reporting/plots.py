@@ -97,8 +97,9 @@ def plot_map_at_k(curve: np.ndarray, path: str | Path, *, topk: int, title: str 
     marked = min(topk, size)
     axes.axvline(marked, color="tab:red", linestyle="--", linewidth=1)
     axes.plot(marked, curve[marked - 1], marker="o", markersize=5, color="tab:red")
+    label = str(marked) if marked == topk else f"{marked} (K={topk} asked)"
     axes.annotate(
-        f"mAP@{topk} = {curve[marked - 1]:.4f}",
+        f"mAP@{label} = {curve[marked - 1]:.4f}",
         (marked, curve[marked - 1]),
         textcoords="offset points",
         xytext=(6, -12),

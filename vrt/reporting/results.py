@@ -136,7 +136,8 @@ def metrics_record(
     if shared_items is not None:
         record["shared_items"] = shared_items
     if source is not None:
-        report, k = source.report(), source.topk
+        report = source.report()
+        k = report.topk_used
         record["source"] = _clean(
             {
                 "map": report.map,
@@ -242,5 +243,7 @@ def write_results(
 
         written.append(plot_pr_curve(scores.pr_curve(), out_dir / PR_CURVE_FILE, radius=scores.radius))
         if scores.map_at_k_curve.shape[0]:
-            written.append(plot_map_at_k(scores.map_at_k_curve, out_dir / MAP_AT_K_FILE, topk=scores.topk))
+            written.append(
+                plot_map_at_k(scores.map_at_k_curve, out_dir / MAP_AT_K_FILE, topk=scores.topk)
+            )  # marks min(K, Ndb)
     return written

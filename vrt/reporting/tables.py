@@ -18,7 +18,7 @@ def retrieval_table(
     table = Table(title=title, title_justify="left", caption=caption, caption_justify="left", min_width=44)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    k = report.topk
+    k = report.k_label  # the K used, and the K asked when the database is smaller
     table.add_row("mAP", f"{report.map:.4f}")
     if report.database_order:  # computed only when asked: they rank every pair
         table.add_row("mAP, ties in database order", f"{report.map_database_order:.4f}")

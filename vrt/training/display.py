@@ -39,6 +39,6 @@ def test_line(result: Evaluation | None, *, epoch: int, codes: Path, results: Pa
     relevance = " (relevant: the same source video)" if result.relevance == "source" else ""
     source = f"; source mAP {result.source.report().map:.4f}" if result.source is not None else ""
     return (
-        f"Test (best.pt, epoch {epoch}){relevance}: mAP {report.map:.4f}, mAP@{report.topk} "
-        f"{report.map_at_k:.4f}, P@{report.topk} {report.precision_at_k:.4f}{source}; written to {results}"
+        f"Test (best.pt, epoch {epoch}){relevance}: mAP {report.map:.4f}, mAP@{report.k_label} "
+        f"{report.map_at_k:.4f}, P@{report.k_label} {report.precision_at_k:.4f}{source}; written to {results}"
     )
