@@ -270,6 +270,7 @@ def test_hand_computed_example():
         "recall@2": at_2.recall_at_k,
         "recall@2_database_order": pytest.approx((1 / 3 + 1) / 2, abs=1e-15),
         "precision@H<=0": pytest.approx(1 / 3, abs=1e-15),
+        "topk": {"asked": 2, "used": 2},
         "num_queries": 3,
         "num_database": 4,
         "num_queries_without_relevant": 1,
