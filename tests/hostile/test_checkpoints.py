@@ -54,20 +54,50 @@ def test_checkpoint_with_a_pickled_object_is_refused_not_executed(trained_run, t
         assert not marker.exists() and not (tmp_path / "codes.npz").exists()
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "text", "folder"])
-def test_a_checkpoint_that_is_missing_or_damaged_is_one_line(trained_run, tmp_path, damage):
+DAMAGE = {  # what is given as a checkpoint -> what the one line says it is
+    "missing": "does not exist",
+    "truncated": "cannot be read: it is a zip archive cut short",
+    "text": "cannot be read: it is a text file (it starts 'weights: none'",
+    "random": "cannot be read: it is a file of unknown binary content",
+    "folder": "is a folder, not a checkpoint file",
+    "run-folder": "is a folder, not a checkpoint file (a run? its checkpoint is",
+    "codes": "cannot be read: it is a codes file",
+    "index": "cannot be read: it is a vrt index",
+    "hdf5": "cannot be read: it is an HDF5 file",
+    "empty": "cannot be read: it is an empty file",
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_a_checkpoint_that_is_missing_damaged_or_another_file_is_one_line_naming_it(
+    trained_run, codes_pair, tmp_path, damage
+):
+    """A random file said it "holds Python objects", a text file "(truncated or corrupt?): 101"."""
     checkpoint = tmp_path / "model.pt"
     if damage == "truncated":
         checkpoint.write_bytes((trained_run / "best.pt").read_bytes()[:4096])
     elif damage == "text":
         checkpoint.write_text("weights: none\n")
-    elif damage == "folder":
+    elif damage == "random":
+        checkpoint.write_bytes(bytes(range(256)) * 8)
+    elif damage in ("folder", "run-folder"):
         checkpoint.mkdir()
+        if damage == "run-folder":
+            (checkpoint / "best.pt").write_bytes((trained_run / "best.pt").read_bytes())
+    elif damage == "codes":
+        checkpoint.write_bytes(codes_pair[0].read_bytes())
+    elif damage == "index":
+        assert vrt("index", "build", "--codes", codes_pair[1], "--out", checkpoint).code == 0
+    elif damage == "hdf5":
+        checkpoint.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(100))
+    elif damage == "empty":
+        checkpoint.write_bytes(b"")
     before = snapshot(tmp_path)
     out = tmp_path / "codes.npz"
-    assert_one_line_error(
+    message = assert_one_line_error(
         vrt("export", "--checkpoint", checkpoint, "--split", "test", "--out", out), str(checkpoint)
     )
+    assert DAMAGE[damage] in message and "Python objects" not in message
     assert snapshot(tmp_path) == before
 
 

@@ -35,8 +35,14 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
+    if path.is_dir():
+        hint = f" (a run? its checkpoint is {path / 'best.pt'})" if (path / "best.pt").is_file() else ""
+        raise CheckpointError(f"checkpoint {path} is a folder, not a checkpoint file{hint}")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    foreign = _foreign_kind(path)
+    if foreign is not None:
+        raise CheckpointError(f"checkpoint {path} cannot be read: it is {foreign}, not a checkpoint")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
@@ -56,6 +62,54 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"checkpoint {path} is corrupt: its content does not match the checksum written with it"
         )
     return state
+
+
+_PICKLE_PROTOCOL = 0x80  # the first byte of a pickle of protocol 2 or later: torch's legacy format
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _foreign_kind(path: Path) -> str | None:
+    """What a file that torch could not have written is (for the message), None when it may be
+    torch's: a zip archive with a pickle inside, or a pickle. Read from its first bytes and, for a
+    zip, its directory; nothing is unpickled."""
+    import zipfile
+
+    with path.open("rb") as handle:
+        head = handle.read(512)
+    if not head:
+        return "an empty file"
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
+        except (OSError, zipfile.BadZipFile):
+            return "a damaged zip archive"
+        if any(name.endswith("data.pkl") for name in names):
+            return None
+        arrays = {name.removesuffix(".npy") for name in names if name.endswith(".npy")}
+        if "manifest" in arrays:
+            return "a vrt index (give it to `vrt search --index`)"
+        if {"codes", "ids"} <= arrays:
+            return "a codes file (give it to `vrt eval --query/--database` or `vrt index build --codes`)"
+        return "a zip archive of other files"
+    if head.startswith(b"PK\x03\x04"):  # a zip's first entry without the directory at its end
+        return "a zip archive cut short (a checkpoint truncated by a copy or a full disk?)"
+    if head[0] == _PICKLE_PROTOCOL:
+        return None
+    if head.startswith(_HDF5_SIGNATURE):
+        return "an HDF5 file (a feature file? train on it with `data.dataset: features`)"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if (
+        text is not None
+        and text.isprintable()
+        or (text is not None and all(c.isprintable() or c.isspace() for c in text))
+    ):
+        first = text.strip().splitlines()[0][:40] if text.strip() else ""
+        return f"a text file (it starts {first!r}; a config is given to `vrt train CONFIG`)"
+    return "a file of unknown binary content, neither a torch checkpoint nor a file vrt writes"
 
 
 def _reason(error: Exception) -> str:
