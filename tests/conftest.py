@@ -32,6 +32,22 @@ def run_torch_free(code: str, *, timeout: float = 120) -> subprocess.CompletedPr
     )
 
 
+def make_loss(name: str, *, bits: int = 16, num_classes: int = 4, **params: object):
+    """A loss built the way vrt builds one: its miner and reducer sections built and injected."""
+    from vrt.components import build
+    from vrt.config.schema import ComponentSpec
+    from vrt.registry import LOSSES
+
+    return build(
+        LOSSES,
+        ComponentSpec(name, params),
+        section="loss",
+        bits=bits,
+        num_classes=num_classes,
+        frame_dim=None,
+    )
+
+
 def tiny_config_dict(**train_overrides) -> dict:
     return {
         "name": "tiny",

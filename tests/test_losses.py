@@ -18,19 +18,7 @@ from vrt.losses.miners import Triplets, valid_triplet_mask
 from vrt.registry import BUILTIN_ORIGIN, LOSSES, MINERS, REDUCERS
 from vrt.training.runner import Runner
 
-from .conftest import REPO_ROOT, tiny_config_dict
-
-
-def make_loss(name: str, *, bits: int = 16, num_classes: int = 4, **params) -> torch.nn.Module:
-    """A loss built as vrt builds one: its miner and reducer sections built and passed as objects."""
-    return build(
-        LOSSES,
-        ComponentSpec(name, params),
-        section="loss",
-        bits=bits,
-        num_classes=num_classes,
-        frame_dim=None,
-    )
+from .conftest import REPO_ROOT, make_loss, tiny_config_dict
 
 
 def brute_force_triplet_loss(

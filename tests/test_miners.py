@@ -29,7 +29,7 @@ from vrt.losses.miners import (
 )
 from vrt.registry import BUILTIN_ORIGIN, LOSSES, MINERS, Entry
 
-from .conftest import REPO_ROOT, tiny_config_dict
+from .conftest import REPO_ROOT, make_loss, tiny_config_dict
 
 # The losses that take a miner: every pair and triplet loss.
 PAIR_AND_TRIPLET_LOSSES = ["triplet_ranking", "contrastive", "dpsh", "hashnet"]
@@ -43,18 +43,6 @@ def miner_section(name: str) -> dict[str, Any]:
     parameters = inspect.signature(MINERS.get(name)).parameters.values()
     required = [p.name for p in parameters if p.default is inspect.Parameter.empty]
     return {"name": name, **{key: MINER_TEST_VALUES[key] for key in required}}
-
-
-def make_loss(name: str, *, bits: int = 16, num_classes: int = 4, **params: Any) -> torch.nn.Module:
-    """A loss built the way vrt builds one: its miner and reducer sections built and injected."""
-    return build(
-        LOSSES,
-        ComponentSpec(name, params),
-        section="loss",
-        bits=bits,
-        num_classes=num_classes,
-        frame_dim=None,
-    )
 
 
 def squared(x: list[list[float]], i: int, j: int) -> float:
