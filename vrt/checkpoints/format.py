@@ -18,7 +18,9 @@ from typing import Any
 
 import torch
 
+from vrt.codes import is_codes_file
 from vrt.errors import CheckpointError
+from vrt.index.storage import is_index_file
 from vrt.runtime.fileio import atomic_write
 
 CHECKPOINT_FORMAT = 1
@@ -86,10 +88,9 @@ def _foreign_kind(path: Path) -> str | None:
             return "a damaged zip archive"
         if any(name.endswith("data.pkl") for name in names):
             return None
-        arrays = {name.removesuffix(".npy") for name in names if name.endswith(".npy")}
-        if "manifest" in arrays:
+        if is_index_file(path):
             return "a vrt index (give it to `vrt search --index`)"
-        if {"codes", "ids"} <= arrays:
+        if is_codes_file(path):
             return "a codes file (give it to `vrt eval --query/--database` or `vrt index build --codes`)"
         return "a zip archive of other files"
     if head.startswith(b"PK\x03\x04"):  # a zip's first entry without the directory at its end
