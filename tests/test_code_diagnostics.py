@@ -59,13 +59,15 @@ def test_degenerate_codes_are_named_with_their_reason():
     ]
     half = code_stats(from_bits(["10101010", "10101010", "01010101", "11110000"]))
     assert degenerate_code_warnings(half, name="codes") == []  # exactly half is not more than half
-    # Two of eight bits constant is a quarter: degenerate; one of eight is not.
-    two_constant = from_bits(["10101000", "01010100", "11001100", "00110000"])
-    assert code_warnings(two_constant, name="validation codes") == [
-        "degenerate validation codes: 2 of the 8 bits never change (a quarter or more)"
+    # Any constant bit is wasted over 16 items or more (the demo's 320 codes had 4 of 32 bits
+    # always 1, with no warning); over 15 a bit may be constant by chance.
+    one_constant = [f"{i:04b}{15 - i:04b}"[:7] + "1" for i in range(16)]  # only bit 7 is constant
+    assert code_warnings(from_bits(one_constant), name="validation codes") == [
+        "degenerate validation codes: 1 of the 8 bits never change over the 16 items "
+        "(wasted: the codes use 7 bits)"
     ]
-    one_constant = from_bits(["10101010", "01010100", "11001100", "00110000"])
-    assert code_warnings(one_constant) == []
+    assert code_warnings(from_bits(one_constant[:15])) == []
+    assert code_warnings(from_bits([row[:7] + str(i % 2) for i, row in enumerate(one_constant)])) == []
     assert code_warnings(from_bits(["00000000"])) == []  # one code says nothing about the spread
 
 

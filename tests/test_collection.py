@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from vrt.cli import app
 from vrt.codes import load_codes
-from vrt.datasets.collection import check_segment, list_items, resolve_windows, time_windows
+from vrt.datasets.collection import list_items
+from vrt.datasets.windows import check_segment, resolve_windows, time_windows
 from vrt.datasets.decoders import PyAVDecoder
 from vrt.inference.collection_encoding import read_listing_record
 
@@ -384,6 +385,9 @@ def test_windows_are_probed_by_the_decoder_that_reads_the_clips(footage, tmp_pat
         def probe(self, path):
             self.probed.append(path.name)
             return VideoInfo(num_frames=50, fps=10.0, width=128, height=54)
+
+        def decodable_frames(self, path):
+            return 50
 
     cut = resolve_windows(list_items([footage / "park"]), decoder=Slow(), segment=2.0)
     assert sorted(set(Slow.probed)) == ["clip2.mp4", "clip3.mp4"]

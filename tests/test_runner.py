@@ -185,7 +185,15 @@ def test_validation_warns_about_collapsed_codes_and_records_their_spread(tmp_pat
     )
     messages = []
     monkeypatch.setattr(Runner, "log_warning", lambda self, text: messages.append(text))
-    runner, _ = run(tmp_path, "collapsed", epochs=1, max_steps_per_epoch=1)
+    runner, _ = run(tmp_path, "collapsed", epochs=3, max_steps_per_epoch=1)
     records = read_metrics(runner.paths.root)
     assert records[0]["val_top_code_share"] == 1.0 and records[0]["val_constant_bits"] == 16
-    assert any(m.startswith("validation after epoch 1: degenerate") for m in messages), messages
+    # Each sentence is shown after the first validation, then once more at the end with a count
+    # (a 3-epoch run printed the same warnings after every epoch).
+    first = [m for m in messages if m.startswith("validation after epoch 1: degenerate")]
+    assert first and not any(m.startswith(("validation after epoch 2", "validation after epoch 3")) for m in messages)
+    repeated = [m for m in messages if m.startswith("validation after 3 epochs (1-3), latest after epoch 3: ")]
+    assert len(repeated) == len(first), messages
+    # results.json judges the test codes by the same thresholds: 16 constant bits are said.
+    warnings = json.loads(runner.paths.results.read_text())["metrics"]["warnings"]
+    assert any("16 of the 16 bits never change over the 32 items" in w for w in warnings), warnings

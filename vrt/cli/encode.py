@@ -112,7 +112,8 @@ def encode(
     `torchrun --nproc_per_node N -m vrt encode ...` the N processes (on any number of nodes)
     encode one block each and the first merges them into --out (docs/distributed.md).
     """
-    from vrt.datasets.collection import check_segment, list_items, resolve_windows
+    from vrt.datasets.collection import list_items
+    from vrt.datasets.windows import check_segment, resolve_windows
     from vrt.inference.collection_encoding import check_output, encode_collection
     from vrt.inference.shards import Shard, shard_path
     from vrt.runtime.writeguard import output_path

@@ -78,7 +78,8 @@ def extract(
     Unreadable videos are skipped and listed; an interrupted run keeps its work (parts in
     OUT.parts/) and --resume finishes it.
     """
-    from vrt.datasets.collection import check_segment, list_items, resolve_windows
+    from vrt.datasets.collection import list_items
+    from vrt.datasets.windows import check_segment, resolve_windows
     from vrt.inference.features import extract_features, parts_folder
     from vrt.inference.shards import Shard
     from vrt.io.feature_files import is_feature_file

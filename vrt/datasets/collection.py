@@ -1,6 +1,7 @@
 """A collection of one's own videos: folders and list files become items to encode.
 
-    from vrt.datasets.collection import list_items, resolve_windows
+    from vrt.datasets.collection import list_items
+    from vrt.datasets.windows import resolve_windows
 
     listing = list_items(["footage/"], labels="folders")
     listing = resolve_windows(listing, decoder=PyAVDecoder(), segment=4.0)
@@ -21,12 +22,7 @@ unlabelled (-1); ``"folders"`` takes the class from each item's parent folder; `
 leaves every item unlabelled. Labels are class names (sorted, as ``class_names``) or, when
 every label of a list is a number, bare class indices (no class names).
 
-Listing opens no video. :func:`resolve_windows` then probes the items that need their length,
-through the decoder that will read them (``data.decoder``): the windows a list names, and, with
-``segment`` seconds (and ``stride``, by default the segment), every video cut into windows
-``[0, s), [stride, stride + s), ...``, the last one ending with the video; each window is an
-item with the media-fragment id ``path#t=START,END``. A frame folder is cut when ``vrt prepare
-frames`` recorded its frame rate; one without a rate stays whole, with a warning.
+Listing opens no video: :mod:`vrt.datasets.windows` cuts the items into windows of seconds.
 """
 
 from __future__ import annotations
@@ -40,15 +36,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
 from vrt.codes import UNLABELLED
-from vrt.datasets.decoders import ClipDecoder, probe_item
 from vrt.datasets.items import Item
 from vrt.datasets.splitfiles import VIDEO_EXTENSIONS, read_lines
-from vrt.errors import VideoDecodeError, VrtError
+from vrt.errors import VrtError
 from vrt.io.fragments import TimeWindow, split_time_fragment, with_time_fragment
 from vrt.io.frames import FRAME_EXTENSIONS
 from vrt.runtime.limits import MAX_CLASSES
 
-__all__ = ["LABEL_SOURCES", "ItemList", "LabelSource", "list_items", "resolve_windows", "time_windows"]
+__all__ = ["LABEL_SOURCES", "ItemList", "LabelSource", "list_items"]
 
 LabelSource = Literal["auto", "folders", "none"]
 LABEL_SOURCES: tuple[str, ...] = get_args(LabelSource)
@@ -141,63 +136,6 @@ def list_items(
         "root": None if root is None else str(root),
     }
     return ItemList(items=items, class_names=class_names, unreadable=unreadable, settings=settings)
-
-
-def check_segment(segment: float | None, stride: float | None) -> None:
-    """Refuse a stride without a segment, or times that are not positive (before any work)."""
-    if stride is not None and segment is None:
-        raise VrtError("--stride needs --segment (the window length in seconds)")
-    if segment is not None and (segment <= 0 or (stride is not None and stride <= 0)):
-        raise VrtError(f"--segment and --stride must be positive seconds, got {segment} and {stride}")
-
-
-def resolve_windows(
-    listing: ItemList,
-    *,
-    decoder: ClipDecoder,
-    segment: float | None = None,
-    stride: float | None = None,
-) -> ItemList:
-    """``listing`` with every window in frames: the windows it names, and with ``segment`` each
-    video (and frame folder with a known rate) cut into windows of ``segment`` seconds every
-    ``stride`` (default: ``segment``). Lengths are probed with ``decoder``, the one that will
-    read the clips; an item that cannot be probed moves to ``unreadable``.
-    """
-    check_segment(segment, stride)
-    unreadable = dict(listing.unreadable)
-    items: list[Item] = []
-    for item in listing.items:
-        if item.window is None and segment is None:
-            items.append(item)
-        else:
-            items.extend(
-                _windows(
-                    item, decoder=decoder, segment=segment, stride=stride or segment, unreadable=unreadable
-                )
-            )
-    settings = {**listing.settings}
-    if segment is not None:
-        settings |= {"segment": segment, "stride": stride or segment}
-    return ItemList(items=items, class_names=listing.class_names, unreadable=unreadable, settings=settings)
-
-
-def time_windows(duration: float, *, segment: float, stride: float) -> list[TimeWindow]:
-    """Windows of ``segment`` seconds every ``stride`` seconds; the last one ends with the video.
-
-    A video shorter than a segment is one window; no window only repeats the end of the one
-    before it (a tail already covered when ``stride < segment``).
-    """
-    windows: list[TimeWindow] = []
-    step = 0
-    while True:
-        start = round(step * stride, 6)  # multiples, not sums, so the times do not drift
-        if windows and start >= duration:  # a stride longer than the segment steps past the end
-            return windows
-        end = round(min(start + segment, duration), 6)
-        windows.append((start, end))
-        if end >= duration:
-            return windows
-        step += 1
 
 
 def _relative_id(path: Path, root: str | os.PathLike[str], window: TimeWindow | None) -> str:
@@ -351,46 +289,3 @@ def _resolve_labels(entries: list[_Listed], source: LabelSource) -> tuple[dict[s
     index = {name: label for label, name in enumerate(class_names)}
     labels.update({item_id: index[text] for item_id, text in texts.items()})
     return labels, class_names
-
-
-def _windows(
-    item: Item,
-    *,
-    decoder: ClipDecoder,
-    segment: float | None,
-    stride: float | None,
-    unreadable: dict[str, str],
-) -> list[Item]:
-    """The item's own window in frames, or its windows of ``segment`` seconds."""
-    try:
-        info = probe_item(item.path, item.kind, decoder)
-    except VideoDecodeError as error:
-        unreadable[item.id] = str(error)
-        return []
-    if info.fps <= 0:
-        if item.window is not None:
-            unreadable[item.id] = f"{item.path} states no frame rate, so it has no window in seconds"
-            return []
-        warnings.warn(f"{item.path} states no frame rate: it is encoded whole, not in segments", stacklevel=4)
-        return [item]
-    duration = info.num_frames / info.fps
-    if item.window is not None:
-        windows = [item.window]
-        base_id = split_time_fragment(item.id)[0]
-    else:
-        assert segment is not None and stride is not None
-        windows = time_windows(duration, segment=segment, stride=stride)
-        base_id = item.id
-    return [
-        replace(
-            item,
-            id=with_time_fragment(base_id, window),
-            window=window,
-            group=item.group or base_id,  # the windows of a video show the same video
-            span=(
-                round(window[0] * info.fps),
-                max(round(window[1] * info.fps), round(window[0] * info.fps) + 1),
-            ),
-        )
-        for window in windows
-    ]

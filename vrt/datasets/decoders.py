@@ -24,7 +24,7 @@ import numpy as np
 from vrt.errors import VideoDecodeError
 from vrt.io.extract import recorded_fps
 from vrt.io.frames import image_size, list_frame_files, read_frame_bytes, read_frames
-from vrt.io.video import VideoInfo, probe_video, read_video_frames
+from vrt.io.video import VideoInfo, decodable_frames, probe_video, read_video_frames
 from vrt.registry import DECODERS
 
 if TYPE_CHECKING:
@@ -59,6 +59,12 @@ class ClipDecoder(ABC):
         self, path: Path, indices: Sequence[int], *, short_side: int | None
     ) -> np.ndarray | torch.Tensor:
         """The frames at ``indices`` (non-decreasing) as uint8 ``(T, H, W, 3)``."""
+
+    def decodable_frames(self, path: Path) -> int:
+        """How many frames of the video decode: fewer than ``probe`` says when the file was cut
+        short after a header that states its whole length. Reads the whole file (decoding only
+        its last keyframe's frames), so it is asked only when windows in seconds are cut."""
+        return decodable_frames(path)
 
 
 class PyAVDecoder(ClipDecoder):

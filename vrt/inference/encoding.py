@@ -23,7 +23,8 @@ from vrt.data.collate import ClipBatch
 from vrt.data.pipeline import eval_loader
 from vrt.datasets.base import ClipView, VideoDataset
 from vrt.datasets.clips import ClipSpec
-from vrt.datasets.collection import ItemList, list_items, resolve_windows
+from vrt.datasets.collection import ItemList, list_items
+from vrt.datasets.windows import resolve_windows
 from vrt.datasets.files import ItemDataset
 from vrt.datasets.items import Item, SkippedClip
 from vrt.model import HashingModel, binarize

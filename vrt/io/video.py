@@ -79,6 +79,36 @@ def probe_video(path: str | Path) -> VideoInfo:
     return VideoInfo(num_frames=num_frames, fps=fps, width=width, height=height)
 
 
+def decodable_frames(path: str | Path) -> int:
+    """How many frames of ``path`` decode: fewer than its header states when the file was cut short
+    after a header written before the frames (MP4 with faststart). Every packet is demuxed and only
+    those from the last keyframe on are decoded (the cut leaves a partial packet that demuxes).
+
+    Raises:
+        VideoDecodeError: the file is missing, empty or not a video.
+    """
+    import av
+
+    path = Path(path)
+    before_last_keyframe, tail = 0, []
+    with _open_video(path) as (container, stream):
+        try:
+            for packet in container.demux(stream):
+                if packet.size > 0 and packet.is_keyframe:
+                    before_last_keyframe += sum(p.size > 0 for p in tail)
+                    tail = []
+                tail.append(packet)  # the demuxer's last packet is empty: decoding it flushes
+        except (av.FFmpegError, *_READ_ERRORS):
+            pass  # a damaged tail: the packets before it are still there
+        decoded = 0
+        for packet in tail:
+            try:
+                decoded += len(packet.decode())
+            except (av.FFmpegError, *_READ_ERRORS):
+                pass  # a partial packet at the cut
+    return before_last_keyframe + decoded
+
+
 def read_video_frames(
     path: str | Path, indices: Sequence[int], *, short_side: int | None = None, threads: int = 1
 ) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 from vrt.codes import CodeSet
 
 __all__ = [
-    "CONSTANT_BITS_LIMIT",
+    "CONSTANT_BIT_MIN_ITEMS",
     "TOP_CODE_SHARE_LIMIT",
     "CodeStats",
     "code_stats",
@@ -25,8 +25,10 @@ __all__ = [
 
 #: Codes are degenerate when more than this share of the items have one same code ...
 TOP_CODE_SHARE_LIMIT = 0.5
-#: ... or when at least this share of the bits has the same value on every item.
-CONSTANT_BITS_LIMIT = 0.25
+#: ... and a bit equal on every item of a set this large is a wasted bit: a bit set on half of
+#: the items by chance is constant over 16 of them with probability 2**-15, over fewer it may be.
+#: These two thresholds are the only ones: training, results.json and vrt eval all use them.
+CONSTANT_BIT_MIN_ITEMS = 16
 # Items unpacked at once (a byte per bit): 64 bits x 16,384 items is 1 MiB, 4 MiB as float32,
 # whose sums (below 2**24) are exact and twice as fast as float64's.
 _ITEMS_PER_CHUNK = 1 << 14
@@ -125,7 +127,8 @@ def code_stats(codes: CodeSet) -> CodeStats:
 def degenerate_code_warnings(stats: CodeStats, *, name: str) -> list[str]:
     """Why the codes described by ``stats`` look collapsed, one sentence each; [] when they do not.
 
-    A set of one code says nothing about the spread and gets no warning.
+    A set of one code says nothing about the spread and gets no warning; constant bits are
+    judged from :data:`CONSTANT_BIT_MIN_ITEMS` items on.
     """
     if stats.size < 2:
         return []
@@ -136,10 +139,10 @@ def degenerate_code_warnings(stats: CodeStats, *, name: str) -> list[str]:
             f"(more than {TOP_CODE_SHARE_LIMIT:.0%}; {stats.unique_codes} distinct "
             f"code{'' if stats.unique_codes == 1 else 's'})"
         )
-    if stats.constant_bits >= CONSTANT_BITS_LIMIT * stats.bits:
+    if stats.constant_bits and stats.size >= CONSTANT_BIT_MIN_ITEMS:
         warnings.append(
-            f"degenerate {name}: {stats.constant_bits} of the {stats.bits} bits never change "
-            f"(a quarter or more)"
+            f"degenerate {name}: {stats.constant_bits} of the {stats.bits} bits never change over the "
+            f"{stats.size} items (wasted: the codes use {stats.bits - stats.constant_bits} bits)"
         )
     return warnings
 

@@ -55,6 +55,6 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "over items), top_code_share (items holding the most frequent code), bit_balance (share of items "
     "with each bit set), constant_bits (bits equal on every item), mean_abs_bit_correlation (mean "
     "|Pearson correlation| over pairs of non-constant bits; null below two)",
-    "warnings": "degenerate codes (more than half of the items share one code, or a quarter or more of "
-    "the bits never change; sets of two items or more) and K beyond the database size",
+    "warnings": "degenerate codes (more than half of the items share one code, in sets of two items or "
+    "more; any bit that never changes, in sets of 16 items or more) and K beyond the database size",
 }

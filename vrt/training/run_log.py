@@ -11,9 +11,10 @@ without it the run goes on and says once that it writes none.
 from __future__ import annotations
 
 import io
+import re
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,51 @@ def _summary_writer(folder: Path, purge_step: int | None) -> Any:
     except ImportError:  # tensorboard is an optional extra
         return None
     return SummaryWriter(log_dir=str(folder), purge_step=purge_step)
+
+
+# A warning's figures change from one validation to the next (93.8% of the items, then 95.0%)
+# while what it says does not: they are left out of the text that decides whether it repeats.
+_FIGURES = re.compile(r"\d+(?:\.\d+)?")
+
+
+class RecurringWarnings:
+    """Warnings that each validation may raise again: shown the first time, then counted.
+
+    A three-epoch run used to print the same three sentences after every epoch. Here the first
+    one is shown (``warn``), repeats are counted, and :meth:`summarise` says once, at the end,
+    how many epochs repeated each, with its latest figures.
+    """
+
+    def __init__(self, warn: Callable[[str], None]) -> None:
+        self._warn = warn
+        self._epochs: dict[str, list[int]] = {}
+        self._latest: dict[str, str] = {}
+
+    def show(self, text: str, *, epoch: int) -> None:
+        key = _FIGURES.sub("#", text)
+        epochs = self._epochs.setdefault(key, [])
+        if not epochs:
+            self._warn(f"validation after epoch {epoch}: {text}")
+        epochs.append(epoch)
+        self._latest[key] = text
+
+    def summarise(self) -> None:
+        for key, epochs in self._epochs.items():
+            if len(epochs) > 1:
+                self._warn(
+                    f"validation after {len(epochs)} epochs ({_epoch_list(epochs)}), "
+                    f"latest after epoch {epochs[-1]}: {self._latest[key]}"
+                )
+        self._epochs.clear()
+        self._latest.clear()
+
+
+def _epoch_list(epochs: list[int]) -> str:
+    """``1-3, 5`` for epochs 1, 2, 3 and 5."""
+    runs: list[list[int]] = []
+    for epoch in epochs:
+        if runs and epoch == runs[-1][-1] + 1:
+            runs[-1].append(epoch)
+        else:
+            runs.append([epoch])
+    return ", ".join(str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs)

@@ -43,7 +43,7 @@ from vrt.training.interrupt import TrainingInterrupted
 from vrt.training.loop import NonFiniteLoss, train_epoch
 from vrt.training.metrics_log import MetricsLog
 from vrt.training.run_folder import check_output, intact_note, open_run
-from vrt.training.run_log import RunLog
+from vrt.training.run_log import RecurringWarnings, RunLog
 from vrt.training.selection import improves, selection_score, selects_without_labels, validation_loss
 from vrt.training.session import TrainingSession
 from vrt.training.state import EpochProgress
@@ -78,6 +78,7 @@ class Runner:
         self._bad_videos: BadVideoLog | None = None
         self._saved_at: tuple[int, int] | None = None  # (epoch, position) of the last step checkpoint
         self._warned_feeding = False
+        self._validation_warnings = RecurringWarnings(self.log_warning)
 
     # -- public entry points ------------------------------------------------------------
 
@@ -240,7 +241,9 @@ class Runner:
                     self.checkpoints.save(session.snapshot(), best=improved)
                 self._print_epoch(record, improved)
                 if distributed.any_rank(stop.requested):
+                    self._validation_warnings.summarise()
                     raise self._interrupted(stop, f"after epoch {epoch + 1}")
+        self._validation_warnings.summarise()
 
     def _check_feeding(self, record: dict[str, Any]) -> None:
         """Warn, once a run, when the step waited on the data loader too much of an epoch."""
@@ -315,7 +318,7 @@ class Runner:
             }
         report = self.evaluate_model(model, query="val", database="fit")
         for warning in report.warnings:  # collapsing codes show here first
-            self.log_warning(f"validation after epoch {epoch + 1}: {warning}")
+            self._validation_warnings.show(warning, epoch=epoch + 1)
         codes = report.database_codes
         return {
             "val_map": report.map,
