@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from vrt.cli import app
 from vrt.codes import load_codes
 from vrt.datasets.collection import list_items
-from vrt.datasets.windows import check_segment, resolve_windows, time_windows
 from vrt.datasets.decoders import PyAVDecoder
+from vrt.datasets.windows import check_segment, resolve_windows, time_windows
 from vrt.inference.collection_encoding import read_listing_record
 
 from .conftest import run_torch_free

@@ -191,8 +191,12 @@ def test_validation_warns_about_collapsed_codes_and_records_their_spread(tmp_pat
     # Each sentence is shown after the first validation, then once more at the end with a count
     # (a 3-epoch run printed the same warnings after every epoch).
     first = [m for m in messages if m.startswith("validation after epoch 1: degenerate")]
-    assert first and not any(m.startswith(("validation after epoch 2", "validation after epoch 3")) for m in messages)
-    repeated = [m for m in messages if m.startswith("validation after 3 epochs (1-3), latest after epoch 3: ")]
+    assert first and not any(
+        m.startswith(("validation after epoch 2", "validation after epoch 3")) for m in messages
+    )
+    repeated = [
+        m for m in messages if m.startswith("validation after 3 epochs (1-3), latest after epoch 3: ")
+    ]
     assert len(repeated) == len(first), messages
     # results.json judges the test codes by the same thresholds: 16 constant bits are said.
     warnings = json.loads(runner.paths.results.read_text())["metrics"]["warnings"]

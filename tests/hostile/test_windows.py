@@ -12,8 +12,8 @@ from tests.hostile.helpers import vrt
 from tests.video_collection import sample_video
 from vrt.codes import load_codes
 from vrt.datasets.collection import list_items
-from vrt.datasets.windows import resolve_windows
 from vrt.datasets.decoders import PyAVDecoder
+from vrt.datasets.windows import resolve_windows
 from vrt.io.sample_clips import cut_clips
 from vrt.io.video import decodable_frames, probe_video
 

@@ -24,9 +24,9 @@ from vrt.data.pipeline import eval_loader
 from vrt.datasets.base import ClipView, VideoDataset
 from vrt.datasets.clips import ClipSpec
 from vrt.datasets.collection import ItemList, list_items
-from vrt.datasets.windows import resolve_windows
 from vrt.datasets.files import ItemDataset
 from vrt.datasets.items import Item, SkippedClip
+from vrt.datasets.windows import resolve_windows
 from vrt.model import HashingModel, binarize
 from vrt.runtime import distributed
 from vrt.runtime.devices import autocast
