@@ -124,8 +124,10 @@ def test_resolving_a_collection(footage, tmp_path):
     )
     collection = list_items([listing])
     assert [(item.id.removeprefix(f"{footage}/"), item.label) for item in collection.items] == [
-        ("park/clip2.mp4", 0), ("street/clip0 copy.mp4", -1), ("street/clip0.mp4", 1),
-    ]  # fmt: skip
+        ("street/clip0.mp4", 1),
+        ("park/clip2.mp4", 0),
+        ("street/clip0 copy.mp4", -1),
+    ]  # fmt: skip  (in the list's order)
     assert collection.class_names == ["run", "walk"]
     assert list(collection.unreadable) == [f"{footage}/gone.mp4 walk"]
     assert "list.txt:5: no such video file or frame folder" in next(iter(collection.unreadable.values()))
@@ -143,8 +145,12 @@ def test_resolving_a_collection(footage, tmp_path):
 
     rooted = list_items([footage / "more", listing], root=footage)
     assert [item.id for item in rooted.items] == [
-        "more/bunny.mp4", "more/clip4.mp4", "park/clip2.mp4", "street/clip0 copy.mp4", "street/clip0.mp4",
-    ]  # fmt: skip
+        "more/bunny.mp4",
+        "more/clip4.mp4",
+        "street/clip0.mp4",
+        "park/clip2.mp4",
+        "street/clip0 copy.mp4",
+    ]  # fmt: skip  (the folder sorted, then the list as listed)
     assert rooted.settings["root"] == str(footage)
 
     from vrt.errors import VrtError
@@ -405,3 +411,24 @@ def test_windows_are_probed_by_the_decoder_that_reads_the_clips(footage, tmp_pat
     assert [(item.id.rsplit("/", 1)[-1], item.span, item.label) for item in windowed.items] == [
         ("clip2.mp4#t=0.4,0.8", (10, 20), 0), ("clip3.mp4", None, -1),
     ]  # fmt: skip
+
+
+def test_a_list_files_items_keep_the_listed_order_and_sources_the_order_given(
+    footage, encoder_checkpoint, tmp_path
+):
+    """Before: the codes of a list file came out sorted by id, not in the order listed."""
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{footage}/street/clip1.mp4\n{footage}/park/clip3.mp4\n{footage}/park/clip2.mp4\n")
+    order = [f"{footage}/street/clip1.mp4", f"{footage}/park/clip3.mp4", f"{footage}/park/clip2.mp4"]
+    assert [item.id for item in list_items([listing]).items] == order
+    both = [item.id for item in list_items([footage / "park", footage / "street"]).items]
+    assert both == [
+        "clip2.mp4",
+        "clip3.mp4",
+        "clip0 copy.mp4",
+        "clip0.mp4",
+        "clip1.mp4",
+    ]  # each folder sorted
+    out = tmp_path / "codes.npz"
+    vrt("encode", "--checkpoint", encoder_checkpoint, "--videos", listing, "--out", out)
+    assert list(load_codes(out).ids) == order

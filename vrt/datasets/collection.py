@@ -8,11 +8,13 @@
 
 * A **folder** is searched recursively for video files (by extension, as ``video_folder``) and
   frame folders (a folder that holds ``.jpg``/``.png`` frames and no videos or subfolders);
-  hidden names are skipped. An item's id is its path relative to the folder, with ``/`` separators.
+  hidden names are skipped. An item's id is its path relative to the folder, with ``/`` separators;
+  a folder's items come in the order of their ids.
 * A **list file** names one video file or frame folder per line, relative to the list's folder
   (or absolute), optionally followed by a label after whitespace or a comma, as in
   ``video_list``: a line that names an existing video as a whole has no label. Blank lines and
-  lines starting with ``#`` are skipped. The id is the path as listed. A path may end in a
+  lines starting with ``#`` are skipped. The id is the path as listed; the items keep the
+  list's order. A path may end in a
   window, ``walk.mp4#t=4,8`` (seconds): that item is the window alone.
 * A single **video file** or frame folder is an item whose id is its name; a binary file under
   another extension (``.ts``, ``.mts``) is taken as a video, a text file as a list file.
@@ -117,7 +119,7 @@ def list_items(
         raise VrtError(
             f"no video files or frame folders in {shown} (video files: {', '.join(sorted(VIDEO_EXTENSIONS))})"
         )
-    ordered = [listed[item_id] for item_id in sorted(listed)]
+    ordered = list(listed.values())  # the sources in the order given: a list as listed, a folder sorted
     label_of, class_names = _resolve_labels(ordered, labels)
     items = [
         Item(
@@ -152,7 +154,7 @@ def _list_source(source: Path, unreadable: dict[str, str]) -> list[_Listed]:
     if not source.exists():
         raise VrtError(f"--videos {source}: no such file or folder")
     if source.is_dir() and not _is_frame_folder(source):
-        return _scan_folder(source)
+        return sorted(_scan_folder(source), key=lambda entry: entry.id)
     if source.is_dir() or source.suffix.lower() in VIDEO_EXTENSIONS or not _is_text(source):
         return [_Listed(source.name, source)]  # binary under another extension (.ts, .mts): a video
     return _read_list_file(source, unreadable)
