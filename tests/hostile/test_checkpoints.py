@@ -10,6 +10,7 @@ import ast
 import builtins
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -99,6 +100,24 @@ def test_a_checkpoint_that_is_missing_damaged_or_another_file_is_one_line_naming
     )
     assert DAMAGE[damage] in message and "Python objects" not in message
     assert snapshot(tmp_path) == before
+
+
+def test_a_missing_run_folder_points_to_the_runs_named_like_it(trained_run, tmp_path, monkeypatch):
+    """Before: `make demo` wrote runs/demo-<time>/, the tour used runs/demo/best.pt, and the error
+    gave no hint."""
+    for hour, stamp in enumerate(("20261206-2100", "20261206-2200")):
+        (tmp_path / "runs" / f"demo-{stamp}").mkdir(parents=True)
+        (tmp_path / "runs" / f"demo-{stamp}" / "best.pt").write_bytes(b"")
+        os.utime(tmp_path / "runs" / f"demo-{stamp}" / "best.pt", (3600.0 * hour, 3600.0 * hour))
+    (tmp_path / "runs" / "other").mkdir()
+    monkeypatch.chdir(tmp_path)
+    message = assert_one_line_error(vrt("eval", "--checkpoint", "runs/demo/best.pt"), "does not exist")
+    assert message.endswith(
+        "; did you mean runs/demo-20261206-2200/best.pt or runs/demo-20261206-2100/best.pt? (newest first)"
+    )
+    (tmp_path / "runs" / "demo-20261206-2100" / "best.pt").unlink()
+    message = assert_one_line_error(vrt("eval", "--checkpoint", "runs/demo/best.pt"), "does not exist")
+    assert message.endswith("; did you mean runs/demo-20261206-2200/best.pt?")
 
 
 def test_resume_from_a_damaged_last_checkpoint_names_it_and_keeps_its_bytes(run_copy):

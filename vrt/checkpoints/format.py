@@ -41,7 +41,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         hint = f" (a run? its checkpoint is {path / 'best.pt'})" if (path / "best.pt").is_file() else ""
         raise CheckpointError(f"checkpoint {path} is a folder, not a checkpoint file{hint}")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        raise CheckpointError(f"checkpoint {path} does not exist{_similar_runs_hint(path)}")
     foreign = _foreign_kind(path)
     if foreign is not None:
         raise CheckpointError(f"checkpoint {path} cannot be read: it is {foreign}, not a checkpoint")
@@ -163,3 +163,23 @@ def _to_cpu(value: Any) -> Any:
     if isinstance(value, tuple):
         return tuple(_to_cpu(item) for item in value)
     return value
+
+
+def _similar_runs_hint(path: Path) -> str:
+    """Where a missing ``runs/demo/best.pt`` may be: the newest run folders beside ``runs/demo``
+    whose names start with its name and that hold a file of that name (``make demo`` writes
+    ``runs/demo-TIME/``). Empty when there are none."""
+    folder = path.parent
+    if folder.exists() or not folder.name or not folder.parent.is_dir():
+        return ""
+    try:
+        found = [
+            candidate / path.name
+            for candidate in folder.parent.iterdir()
+            if candidate.name.startswith(folder.name) and (candidate / path.name).is_file()
+        ]
+    except OSError:
+        return ""
+    newest = sorted(found, key=lambda file: file.stat().st_mtime, reverse=True)[:3]
+    order = " (newest first)" if len(newest) > 1 else ""
+    return f"; did you mean {' or '.join(map(str, newest))}?{order}" if newest else ""
