@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ class Server:
     footage: Path
     tmpdir: Path  # the server's TMPDIR
     cwd: Path  # its working directory
+    index: Path
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,8 @@ def server(footage, encoder_checkpoint, tmp_path_factory) -> Server:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "vrt", "serve", "--index", str(work / "db.index.npz"), "--checkpoint",
-         str(encoder_checkpoint), "--videos", str(footage), "--port", str(port), "--max-upload-mb", str(MAX_UPLOAD_MB)],
+         str(encoder_checkpoint), "--videos", str(footage), "--port", str(port), "--max-upload-mb", str(MAX_UPLOAD_MB),
+         "--max-pending-uploads", "1"],
         cwd=cwd,
         env={**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.PIPE,
@@ -63,7 +67,7 @@ def server(footage, encoder_checkpoint, tmp_path_factory) -> Server:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     wait_until_serving(process, url)
-    yield Server(url, process, footage, tmpdir, cwd)
+    yield Server(url, process, footage, tmpdir, cwd, work / "db.index.npz")
     if process.poll() is None:  # a test failed before stopping it
         process.kill()
         process.communicate()
@@ -106,7 +110,12 @@ def test_the_json_api_searches_by_id_and_by_uploaded_video(server):
 def test_the_json_api_explains_what_it_refuses(server):
     unknown = httpx.get(f"{server.url}/api/search", params={"id": "park/clip9.mp4"})
     assert unknown.status_code == 404 and "'park/clip9.mp4' is not in the index" in unknown.json()["detail"]
-    assert httpx.get(f"{server.url}/api/search", params={"id": "park/clip2.mp4", "k": 0}).status_code == 422
+    bad_k = httpx.get(f"{server.url}/api/search", params={"id": "park/clip2.mp4", "k": 0})
+    # Before: pydantic's list of dictionaries, not the documented {"detail": "..."}.
+    assert bad_k.status_code == 422
+    assert bad_k.json() == {"detail": "k: Input should be greater than or equal to 1 (got '0')"}
+    no_id = httpx.get(f"{server.url}/api/search")
+    assert no_id.status_code == 422 and no_id.json() == {"detail": "id: Field required"}
 
     text = upload(server, "notes.txt", b"shopping list")
     assert text.status_code == 415 and "'notes.txt' is not a video file" in text.json()["detail"]
@@ -114,7 +123,65 @@ def test_the_json_api_explains_what_it_refuses(server):
     assert fake.status_code == 415 and "'fake.mp4' is not a readable video" in fake.json()["detail"]
     large = upload(server, "large.mp4", b"\x00" * (MAX_UPLOAD_MB * 2**20 + 1))
     assert large.status_code == 413 and "larger than this server accepts (1 MiB" in large.json()["detail"]
-    assert httpx.get(f"{server.url}/api/thumbnail", params={"id": "../../etc/passwd"}).status_code == 404
+    for outside in ("../../etc/passwd", "/etc/passwd", "park/../../clip.mp4"):
+        assert httpx.get(f"{server.url}/api/thumbnail", params={"id": outside}).status_code == 404
+
+
+def _start_upload(server: Server, size: int) -> socket.socket:
+    """A client that announces an upload of ``size`` bytes, sends a little of it and waits."""
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)))
+    head = (
+        "POST /api/search HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {size}\r\n\r\n--b\r\nContent-Disposition: form-data; name=file; "
+        'filename="slow.mp4"\r\nContent-Type: video/mp4\r\n\r\n'
+    )
+    connection.sendall(head.encode() + b"\0" * 4096)
+    return connection
+
+
+def test_uploads_beyond_the_queue_get_503_and_a_client_gone_mid_upload_leaves_nothing(server):
+    """The server was started with --max-pending-uploads 1: a slow upload holds the one place."""
+    video = (server.footage / "park" / "clip2.mp4").read_bytes()
+    slow = _start_upload(server, 600_000)
+    try:
+        deadline = time.monotonic() + 30
+        while (busy := upload(server, "clip2.mp4", video)).status_code == 200:  # until admitted
+            assert time.monotonic() < deadline, "the slow upload was never admitted"
+            time.sleep(0.1)
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "2"
+        assert busy.json()["detail"].startswith("the server is busy: 1 uploads are already being received")
+        by_id = httpx.get(f"{server.url}/api/search", params={"id": "park/clip2.mp4", "k": 3})
+        assert by_id.status_code == 200  # searches by id are not queued behind uploads
+    finally:
+        slow.close()  # gone mid-upload
+    deadline = time.monotonic() + 30
+    while (after := upload(server, "clip2.mp4", video)).status_code == 503:
+        assert time.monotonic() < deadline, "the place of the client that went away was not freed"
+        time.sleep(0.1)
+    assert after.status_code == 200, after.text
+    assert [path for path in server.tmpdir.rglob("*") if not path.is_dir()] == []
+
+
+def test_thumbnails_never_read_outside_the_videos_folder_through_links(server, encoder_checkpoint, tmp_path):
+    """An indexed id whose file is a link out of --videos gets no thumbnail; a link inside does."""
+    from fastapi.testclient import TestClient
+
+    from vrt.serve.app import create_app
+    from vrt.serve.service import SearchService
+
+    videos = tmp_path / "videos"
+    shutil.copytree(server.footage, videos)
+    (tmp_path / "outside.mp4").write_bytes((videos / "more" / "clip4.mp4").read_bytes())
+    (videos / "more" / "clip4.mp4").unlink()
+    (videos / "more" / "clip4.mp4").symlink_to(tmp_path / "outside.mp4")
+    (videos / "park" / "clip2.mp4").unlink()
+    (videos / "park" / "clip2.mp4").symlink_to(videos / "park" / "clip3.mp4")
+    service = SearchService.open(server.index, encoder_checkpoint, videos=videos)
+    with TestClient(create_app(service)) as client:
+        assert client.get("/api/thumbnail", params={"id": "more/clip4.mp4"}).status_code == 404
+        assert client.get("/api/thumbnail", params={"id": "park/clip2.mp4"}).status_code == 200
+        assert client.get("/api/thumbnail", params={"id": "street/clip1.mp4"}).status_code == 200
 
 
 @pytest.mark.skipif(

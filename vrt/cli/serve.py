@@ -28,6 +28,10 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8765,
     max_upload_mb: Annotated[int, typer.Option(help="Largest video upload accepted, in MiB.", min=1)] = 200,
+    max_pending_uploads: Annotated[
+        int,
+        typer.Option(help="Uploads received or encoded at once; more get 503 (busy) at once.", min=1),
+    ] = 8,
     overrides: DataOverridesOption = None,
     force: Annotated[
         bool, typer.Option(help="Serve a checkpoint of another model than the index's anyway.")
@@ -51,7 +55,9 @@ def serve(
     service = SearchService.open(
         index, checkpoint, videos=videos, overrides=overrides or (), force=force, warn=warn
     )
-    application = create_app(service, max_upload_bytes=max_upload_mb << 20)
+    application = create_app(
+        service, max_upload_bytes=max_upload_mb << 20, max_pending_uploads=max_pending_uploads
+    )
     if not _is_loopback(host):
         err_console.print(
             f"[yellow]warning:[/] listening on {host}: other machines can search the index and upload videos",

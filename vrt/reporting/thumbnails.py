@@ -38,12 +38,14 @@ def video_thumbnails(
     paths: Mapping[str, Path] | None = None,
     num_frames: int = _FRAMES,
     max_side: int = THUMBNAIL_SIDE,
+    links_out: bool = True,
 ) -> Thumbnails:
     """A function from an id to ``num_frames`` frames of its source video, uint8 ``[H, W, 3]``.
 
     An id (less any ``#t=`` fragment) is looked up in ``paths`` first, then as a path relative to
     each of ``roots`` in turn; ids that are absolute or climb out of a root (``..``) are only
-    found through ``paths``. The frames are spread evenly over the video (or the segment) and
+    found through ``paths``. ``links_out=False`` (a server's choice: ids come from the network)
+    also refuses a path whose symbolic links lead out of its root. The frames are spread evenly over the video (or the segment) and
     scaled so that the longer side is at most ``max_side``, keeping the aspect ratio.
     """
     known = dict(paths or {})
@@ -56,7 +58,7 @@ def video_thumbnails(
         if not relative.is_absolute() and ".." not in relative.parts:
             for folder in folders:
                 candidate = folder / relative
-                if candidate.exists():
+                if candidate.exists() and (links_out or candidate.resolve().is_relative_to(folder.resolve())):
                     return candidate
         raise KeyError(f"no video for id {base!r} under {', '.join(map(str, folders)) or 'no folder'}")
 

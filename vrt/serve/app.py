@@ -9,10 +9,14 @@ Routes (documented in ``docs/retrieval.md``):
 * ``GET /api/thumbnail?id=ID``: a JPEG frame of an indexed item (404 without ``--videos``);
 * ``GET /api/info``: what is being served.
 
-Errors are JSON ``{"detail": "..."}``: 404 for an id not in the index, 413 for an upload over
-the cap (refused while it arrives: nothing larger is stored), 415 for a file that is not a
-readable video, 422 for bad parameters. An upload is written to a private temporary folder,
-encoded and deleted; the folder is removed when the app stops, and nothing else is written.
+Errors are JSON ``{"detail": "one sentence"}``: 404 for an id not in the index, 413 for an
+upload over the cap (refused while it arrives: nothing larger is stored), 415 for a file that is
+not a readable video, 422 for bad parameters (``"k: Input should be less than or equal to 1000
+(got '5000')"``), 503 when ``max_pending_uploads`` uploads are already being received or encoded
+(with ``Retry-After``: one model encodes one video at a time, so a flood waits in a bounded
+queue instead of piling up in memory). An upload is written to a private temporary folder,
+encoded and deleted (also when its client goes away mid-upload); the folder is removed when the
+app stops, and nothing else is written.
 """
 
 from __future__ import annotations
@@ -26,22 +30,33 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from vrt.index import UnknownIdError
 from vrt.serve.page import search_page
 from vrt.serve.service import MAX_TOPK, NotAVideoError, SearchService
 
-__all__ = ["DEFAULT_MAX_UPLOAD_MB", "create_app"]
+__all__ = ["DEFAULT_MAX_PENDING_UPLOADS", "DEFAULT_MAX_UPLOAD_MB", "create_app"]
 
 DEFAULT_MAX_UPLOAD_MB = 200
+DEFAULT_MAX_PENDING_UPLOADS = 8
+RETRY_AFTER_SECONDS = 2
 _COPY_CHUNK = 1 << 20
 
 TopK = Annotated[int, Query(ge=1, le=MAX_TOPK, description="Results to return.")]
 
 
-def create_app(service: SearchService, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB << 20) -> FastAPI:
-    """The app serving ``service``; uploads larger than ``max_upload_bytes`` are refused (413)."""
+def create_app(
+    service: SearchService,
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB << 20,
+    max_pending_uploads: int = DEFAULT_MAX_PENDING_UPLOADS,
+) -> FastAPI:
+    """The app serving ``service``; uploads larger than ``max_upload_bytes`` are refused (413),
+    and more than ``max_pending_uploads`` at once are turned away (503)."""
+    if max_pending_uploads < 1:
+        raise ValueError(f"max_pending_uploads must be at least 1, got {max_pending_uploads}")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,15 +71,35 @@ def create_app(service: SearchService, *, max_upload_bytes: int = DEFAULT_MAX_UP
         f"the upload is larger than this server accepts ({max_upload_bytes / 2**20:g} MiB; "
         "vrt serve --max-upload-mb sets it)"
     )
+    busy = (
+        f"the server is busy: {max_pending_uploads} uploads are already being received or encoded; "
+        f"try again in {RETRY_AFTER_SECONDS} s (vrt serve --max-pending-uploads sets how many)"
+    )
+    pending = [0]  # uploads admitted and not yet answered (the middleware runs on the event loop)
 
     @app.middleware("http")
-    async def refuse_large_uploads(request: Request, call_next: Any) -> Response:
-        """A declared size over the cap gets a JSON 413 before any byte is read; a body without
-        one is cut off by the route's own limit (``max_body_size``) while it arrives."""
+    async def admit_uploads(request: Request, call_next: Any) -> Response:
+        """A declared size over the cap gets a JSON 413 before any byte is read (a body without
+        one is cut off by the route's own limit, ``max_body_size``, while it arrives); an upload
+        beyond the bounded queue gets a 503 before any byte is read."""
+        if request.method != "POST":
+            return await call_next(request)
         declared = request.headers.get("content-length", "")
-        if request.method == "POST" and declared.isdigit() and int(declared) > max_upload_bytes:
+        if declared.isdigit() and int(declared) > max_upload_bytes:
             return JSONResponse({"detail": too_large}, status_code=413)
-        return await call_next(request)
+        if pending[0] >= max_pending_uploads:
+            headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+            return JSONResponse({"detail": busy}, status_code=503, headers=headers)
+        pending[0] += 1
+        try:
+            return await call_next(request)
+        finally:
+            pending[0] -= 1
+
+    @app.exception_handler(RequestValidationError)
+    async def one_sentence(request: Request, error: RequestValidationError) -> JSONResponse:
+        """The documented ``{"detail": "..."}`` rather than pydantic's list of dictionaries."""
+        return JSONResponse({"detail": _validation_message(error)}, status_code=422)
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> str:
@@ -112,3 +147,14 @@ def create_app(service: SearchService, *, max_upload_bytes: int = DEFAULT_MAX_UP
         return Response(image, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     return app
+
+
+def _validation_message(error: RequestValidationError) -> str:
+    """``"k: Input should be greater than or equal to 1 (got '0')"``, one clause per problem."""
+    clauses = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem.get("loc", ()) if part not in ("query", "body"))
+        given = problem.get("input")
+        got = f" (got {given!r:.60})" if isinstance(given, (str, int, float)) else ""
+        clauses.append(f"{where or 'request'}: {problem.get('msg', 'invalid')}{got}")
+    return "; ".join(clauses)

@@ -61,7 +61,8 @@ class SearchService:
         self._lowered_ids = np.char.lower(index.ids)
         self.trained = trained
         self.videos = videos
-        self._frames = video_thumbnails([videos] if videos is not None else [], num_frames=1)
+        # Ids come from the network: no file outside --videos is read, through links neither.
+        self._frames = video_thumbnails([videos] if videos is not None else [], num_frames=1, links_out=False)
         self._encoding = threading.Lock()
         self.thumbnail = lru_cache(maxsize=2048)(self._thumbnail)  # per service, not per class
 
