@@ -127,6 +127,22 @@ def test_the_json_api_explains_what_it_refuses(server):
         assert httpx.get(f"{server.url}/api/thumbnail", params={"id": outside}).status_code == 404
 
 
+def test_answers_on_a_kept_alive_connection_are_not_held_back(server):
+    """Before: every answer on a kept-alive connection waited 40 ms for the client's delayed ACK
+    (the listening socket's proto was 0, so asyncio never set TCP_NODELAY on its connections)."""
+    from vrt.cli.serve import _listening_socket
+
+    with _listening_socket("127.0.0.1", 0, shown="127.0.0.1") as listening:
+        assert listening.proto == socket.IPPROTO_TCP
+    with httpx.Client() as client:
+        seconds = []
+        for _ in range(10):
+            started = time.perf_counter()
+            assert client.get(f"{server.url}/api/info").status_code == 200
+            seconds.append(time.perf_counter() - started)
+    assert sorted(seconds)[5] < 0.03, seconds
+
+
 def _start_upload(server: Server, size: int) -> socket.socket:
     """A client that announces an upload of ``size`` bytes, sends a little of it and waits."""
     host, port = server.url.removeprefix("http://").split(":")
