@@ -159,15 +159,14 @@ def test_prepare_frames_leaves_a_users_folder_in_a_videos_place_alone_unless_for
     write_source_video(tmp_path / "src", "clip.avi", num_frames=3)
     mine = users_folder(tmp_path / "dst" / "clip")
     before = snapshot(mine)
-    result = vrt(
-        "prepare",
-        "frames",
-        "--src",
-        tmp_path / "src",
-        "--dst",
-        tmp_path / "dst",
-        *(["--force"] if force else []),
-    )
+    command = ["prepare", "frames", "--src", tmp_path / "src", "--dst", tmp_path / "dst"]
+    if not force:  # a folder of the user's as --dst: refused as a whole, before any video
+        message = assert_one_line_error(
+            vrt(*command), f"--dst {tmp_path / 'dst'} holds files vrt did not write"
+        )
+        assert "pass --force" in message and snapshot(mine) == before
+        (tmp_path / "dst" / ".vrt-frames").touch()  # an earlier run's --dst: each video's place is checked
+    result = vrt(*command, *(["--force"] if force else []))
     if force:
         assert result.code == 0, result.stderr
         assert sorted(p.name for p in mine.iterdir()) == [".done", "00001.jpg", "00002.jpg", "00003.jpg"]

@@ -174,6 +174,7 @@ def hash_features(
     test_labels: Annotated[
         Path | None, typer.Option(help="A .mat label file for a test file in the published layout.")
     ] = None,
+    force: Annotated[bool, typer.Option(help="Write into a folder of files vrt did not write.")] = False,
 ) -> None:
     """Codes without deep training: fit LSH or ITQ on the train file's videos (each the mean of its
     frames' features) and hash both files; then `vrt eval --query OUT/codes_test.npz --database
@@ -181,12 +182,23 @@ def hash_features(
     from vrt.codes import is_codes_file
     from vrt.hashing import hash_feature_files, is_hasher_file
     from vrt.hashing.features import HASHER_FILE
-    from vrt.runtime.writeguard import check_replaceable, output_path
+    from vrt.runtime.writeguard import check_output_folder, check_replaceable, output_path
 
     folder = output_path(output, option="--output")
-    check_replaceable(folder / HASHER_FILE, kind="hasher", is_own=is_hasher_file, option="--output")
+    check_output_folder(
+        folder,
+        what="hasher and its codes",
+        is_own=lambda found: is_hasher_file(found / HASHER_FILE),
+        force=force,
+        option="--output",
+    )
+    check_replaceable(
+        folder / HASHER_FILE, kind="hasher", is_own=is_hasher_file, force=force, option="--output"
+    )
     for name in ("codes_train.npz", "codes_test.npz"):
-        check_replaceable(folder / name, kind="codes file", is_own=is_codes_file, option="--output")
+        check_replaceable(
+            folder / name, kind="codes file", is_own=is_codes_file, force=force, option="--output"
+        )
     started = time.monotonic()
     done = hash_feature_files(
         train,

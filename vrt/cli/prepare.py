@@ -42,7 +42,11 @@ def frames(
     ] = None,
     ext: Annotated[FrameFormat, typer.Option(help="Image format of the frames.")] = FrameFormat.jpg,
     force: Annotated[
-        bool, typer.Option(help="Replace folders in DST that vrt did not write (no .done marker).")
+        bool,
+        typer.Option(
+            help="Write into a DST of other files, and replace folders in it that vrt did not write "
+            "(no .done marker)."
+        ),
     ] = False,
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality (1-100).")] = 90,
 ) -> None:

@@ -19,6 +19,7 @@ from typing import Literal
 
 from vrt.errors import DataError
 from vrt.io.extract import (
+    DONE_MARKER,
     ExtractResult,
     extraction_options,
     is_extracted,
@@ -28,9 +29,11 @@ from vrt.io.extract import (
 )
 from vrt.runtime.cpus import usable_cores
 from vrt.runtime.fileio import atomic_write_text
+from vrt.runtime.writeguard import check_output_folder
 
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".avi", ".mp4", ".mkv", ".webm", ".mov"})
 FAILURES_FILE = "failed_videos.txt"
+DESTINATION_MARKER = ".vrt-frames"  # a --dst that vrt prepare frames writes into
 
 Status = Literal["converted", "skipped", "failed"]
 
@@ -107,6 +110,15 @@ FOREIGN_HINT = "prepare (no .done marker); move it away, or pass --force to repl
 _FRAME_NAME = re.compile(r"^\d+\.(jpg|png)$")
 
 
+def holds_prepared_frames(folder: Path) -> bool:
+    """Whether ``folder`` is a ``--dst`` that ``vrt prepare frames`` wrote into before: it has the
+    marker written at the start of every run, or (a destination older than the marker) a
+    finished frame folder one to three levels down (``Class/video/`` in UCF101's layout)."""
+    if (folder / DESTINATION_MARKER).is_file():
+        return True
+    return any(next(folder.glob("*/" * depth + DONE_MARKER), None) is not None for depth in (1, 2, 3))
+
+
 def _foreign(folder: Path) -> bool:
     """Whether a frame folder's place holds what vrt did not write: a file, or a folder with more
     than numbered frames (an unfinished extraction of frames only is redone)."""
@@ -141,8 +153,9 @@ def prepare_frames(
         ext: ``jpg`` or ``png``.
         quality: JPEG quality (1-100).
         progress: called after each video, skipped ones included.
-        force: replace a non-empty folder (or a file) where a frame folder goes even though vrt
-            did not write it (it has no ``.done`` marker); without it that video fails.
+        force: write into a ``dst`` that holds files vrt did not write, and replace a non-empty
+            folder (or a file) where a frame folder goes even though vrt did not write it (it
+            has no ``.done`` marker); without it that video fails.
 
     A finished folder is kept even when it was extracted with other options; its outcome
     (``skipped``) then says which, so that a changed ``short_side`` does not go unnoticed
@@ -153,12 +166,16 @@ def prepare_frames(
 
     Raises:
         DataError: ``src`` is not a folder or holds no videos.
+        OutputError: ``dst`` is a file, or a folder of other files (not an earlier ``dst``).
     """
     src, dst = Path(src), Path(dst)
     videos = find_videos(src)
     if not videos:
         extensions = ", ".join(sorted(VIDEO_EXTENSIONS))
         raise DataError(f"--src {src}: no videos ({extensions}) found under it")
+    check_output_folder(dst, what="frames", is_own=holds_prepared_frames, force=force, option="--dst")
+    dst.mkdir(parents=True, exist_ok=True)
+    (dst / DESTINATION_MARKER).touch()  # before any frame: a killed first run is still vrt's own
     workers = workers or min(4, usable_cores())
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
