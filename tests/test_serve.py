@@ -102,9 +102,8 @@ def test_the_json_api_searches_by_id_and_by_uploaded_video(server):
     picture = httpx.get(server.url + body["results"][0]["thumbnail"])
     assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
     assert picture.content[:3] == b"\xff\xd8\xff"
-    assert httpx.get(f"{server.url}/api/items", params={"contains": "CLIP0"}).json() == {
-        "total": 2, "ids": ["street/clip0 copy.mp4", "street/clip0.mp4"],
-    }  # fmt: skip
+    matches = httpx.get(f"{server.url}/api/items", params={"contains": "CLIP0"}).json()
+    assert matches["total"] == 2 and matches["ids"] == ["street/clip0 copy.mp4", "street/clip0.mp4"]
 
 
 def test_the_json_api_explains_what_it_refuses(server):
@@ -241,6 +240,81 @@ def test_the_page_uploads_a_video_and_shows_its_results_in_headless_chromium(ser
     assert (tmp_path / "serve.png").stat().st_size > 10_000
 
 
+def test_the_api_pages_and_filters_the_collection_and_previews_clips(server):
+    every = httpx.get(f"{server.url}/api/items", params={"limit": 3, "offset": 2}).json()
+    assert every["total"] == 7 and every["offset"] == 2 and len(every["items"]) == 3
+    assert every["ids"] == [item["id"] for item in every["items"]]
+    park = httpx.get(f"{server.url}/api/items", params={"class_name": "park"}).json()
+    assert park["ids"] == ["park/clip2.mp4", "park/clip3.mp4"]
+    assert park["items"][0] == {
+        "id": "park/clip2.mp4", "label": 1, "class_name": "park",
+        "thumbnail": "/api/thumbnail?id=park%2Fclip2.mp4",
+    }  # fmt: skip
+    assert httpx.get(f"{server.url}/api/items", params={"class_name": "nowhere"}).json()["total"] == 0
+    assert httpx.get(f"{server.url}/api/info").json()["class_names"] == ["more", "park", "street"]
+    frames = [
+        httpx.get(f"{server.url}/api/preview", params={"id": "street/clip1.mp4", "frame": f})
+        for f in range(4)
+    ]
+    assert all(f.status_code == 200 and f.content[:3] == b"\xff\xd8\xff" for f in frames)
+    assert len({f.content for f in frames}) == 4  # four moments of the clip, not one frame four times
+    beyond = httpx.get(f"{server.url}/api/preview", params={"id": "street/clip1.mp4", "frame": 4})
+    assert beyond.status_code == 422 and beyond.json()["detail"].startswith(
+        "frame: Input should be less than 4"
+    )
+    assert httpx.get(f"{server.url}/api/preview", params={"id": "../clip1.mp4"}).status_code == 404
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)"
+)
+def test_the_page_shows_the_collection_and_searches_from_any_tile_with_the_query_in_the_address(server):
+    """Before: the page showed a file picker and an empty box, nothing of the collection."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    tiles = "els => els.map(t => t.dataset.id)"
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(server.url)
+            page.wait_for_selector("body[data-grid=ready][data-view=collection]")
+            assert len(page.eval_on_selector_all("#collection li.tile", tiles)) == 7
+            assert page.text_content("#page-info") == "1-7 of 7"
+            page.wait_for_function("document.querySelectorAll('#class option').length === 4")
+            page.select_option("#class", "park")
+            page.wait_for_function("document.querySelectorAll('#collection li.tile').length === 2")
+            page.fill("#filter", "CLIP3")
+            page.wait_for_function("document.querySelectorAll('#collection li.tile').length === 1")
+            page.click("#collection li.tile button.more")  # more like this, one click
+            page.wait_for_selector("body[data-state=done][data-view=results]")
+            assert page.url == f"{server.url}/?id=park%2Fclip3.mp4&k=10"
+            assert page.get_attribute("#query", "data-query-id") == "park/clip3.mp4"
+            assert len(page.eval_on_selector_all("#results li.tile", tiles)) == 7
+
+            page.click("#results li.tile[data-id='street/clip1.mp4'] img")  # a result's frame: its search
+            page.wait_for_function("document.querySelector('#query').dataset.queryId === 'street/clip1.mp4'")
+            assert page.url == f"{server.url}/?id=street%2Fclip1.mp4&k=10"
+            page.hover("#results li.tile[data-id='park/clip2.mp4'] img")  # a preview of its clip
+            hovered = "document.querySelector(`#results li.tile[data-id='park/clip2.mp4'] img`)"
+            page.wait_for_function(
+                f"(i => i.dataset.preview !== undefined && i.src.includes('/api/preview') && i.complete"
+                f" && i.naturalWidth > 0)({hovered})"
+            )
+            page.go_back()  # the browser's history holds the searches
+            page.wait_for_function("document.querySelector('#query').dataset.queryId === 'park/clip3.mp4'")
+
+            page.goto(f"{server.url}/?id=street%2Fclip0.mp4&k=3")  # a shared address: the same search
+            page.wait_for_selector("body[data-state=done][data-view=results]")
+            assert len(page.eval_on_selector_all("#results li.tile", tiles)) == 3
+            assert page.input_value("#k") == "3"
+            page.click("#browse")
+            page.wait_for_selector("body[data-view=collection][data-grid=ready]")
+            assert page.url == f"{server.url}/"
+        finally:
+            browser.close()
+
+
+# Last: it stops the module's server.
 def test_ctrl_c_stops_the_server_cleanly_and_it_wrote_nothing_outside_a_temporary_folder(server):
     server.process.send_signal(signal.SIGINT)
     _, stderr = server.process.communicate(timeout=60)

@@ -5,8 +5,10 @@ Routes (documented in ``docs/retrieval.md``):
 * ``GET /`` the search page;
 * ``POST /api/search?k=K`` with a video file in the multipart field ``file``: its nearest items;
 * ``GET /api/search?id=ID&k=K``: the nearest items of an indexed item;
-* ``GET /api/items?contains=TEXT&limit=N``: indexed ids, for the page's picker;
+* ``GET /api/items?contains=TEXT&class_name=NAME&offset=O&limit=N``: indexed items, for the
+  page's grid and picker;
 * ``GET /api/thumbnail?id=ID``: a JPEG frame of an indexed item (404 without ``--videos``);
+* ``GET /api/preview?id=ID&frame=F``: frame F of the few spread over its clip (hover previews);
 * ``GET /api/info``: what is being served.
 
 Errors are JSON ``{"detail": "one sentence"}``: 404 for an id not in the index, 413 for an
@@ -35,7 +37,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from vrt.index import UnknownIdError
 from vrt.serve.page import search_page
-from vrt.serve.service import MAX_TOPK, NotAVideoError, SearchService
+from vrt.serve.service import MAX_TOPK, PREVIEW_FRAMES, NotAVideoError, SearchService
 
 __all__ = ["DEFAULT_MAX_PENDING_UPLOADS", "DEFAULT_MAX_UPLOAD_MB", "create_app"]
 
@@ -112,9 +114,11 @@ def create_app(
     @app.get("/api/items")
     def items(
         contains: Annotated[str, Query(max_length=1000)] = "",
+        class_name: Annotated[str, Query(max_length=1000)] = "",
+        offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_TOPK)] = 50,
     ) -> dict[str, Any]:
-        return service.items(contains, limit=limit)
+        return service.items(contains, class_name=class_name, offset=offset, limit=limit)
 
     @app.get("/api/search")
     def search_by_id(id: Annotated[str, Query(description="An indexed id.")], k: TopK = 10) -> dict[str, Any]:  # noqa: A002
@@ -144,6 +148,16 @@ def create_app(
         image = service.thumbnail(id)
         if image is None:
             raise HTTPException(status_code=404, detail=f"no thumbnail for {id!r}")
+        return Response(image, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/api/preview")
+    def preview(
+        id: Annotated[str, Query(description="An indexed id.")],  # noqa: A002
+        frame: Annotated[int, Query(ge=0, lt=PREVIEW_FRAMES)] = 0,
+    ) -> Response:
+        image = service.preview(id, frame)
+        if image is None:
+            raise HTTPException(status_code=404, detail=f"no preview for {id!r}")
         return Response(image, media_type="image/jpeg", headers={"Cache-Control": "max-age=3600"})
 
     return app

@@ -1,10 +1,15 @@
 """The search page of ``vrt serve``: one HTML file with its styles and script inline.
 
-The tiles look like those of ``retrieval.html`` (its style sheet is shared): a frame of the
-item at its own aspect ratio, rank, Hamming distance, class and the full id. Every text from
-the server is set as text (``textContent``), never as markup, so ids and file names cannot
-inject anything. ``body[data-state]`` says where the page is (``idle``, ``searching``,
-``done``, ``error``), which is what the browser test waits for.
+Opened, it shows the collection: a paged grid of thumbnails, filtered by class or by text in the
+ids. A click on any tile, of the collection or of a result, searches with that item ("more like
+this"); an upload searches with a video. The address holds the query (``?id=ID&k=K``), so a
+search can be reloaded, shared, or gone back to; hovering a tile plays a preview of its clip
+(frames spread over it, ``/api/preview``). The tiles look like those of ``retrieval.html`` (its
+style sheet is shared): a frame of the item at its own aspect ratio, rank, Hamming distance,
+class and the full id. Every text from the server is set as text (``textContent``), never as
+markup, so ids and file names cannot inject anything. ``body[data-state]`` says where the page
+is (``idle``, ``searching``, ``done``, ``error``) and ``body[data-view]`` what it shows
+(``collection`` or ``results``): what the browser test waits for.
 """
 
 from __future__ import annotations
@@ -13,19 +18,28 @@ from functools import cache
 
 from vrt.reporting.retrieval_page import LEGEND, PAGE_STYLE, html_document
 
-__all__ = ["search_page"]
+__all__ = ["PAGE_SIZE", "search_page"]
+
+PAGE_SIZE = 48  # tiles of the collection per page
 
 _STYLE = """
 form { display: inline-flex; gap: 8px; align-items: center; margin: 0 24px 12px 0; flex-wrap: wrap; }
-input[type=text] { width: 28em; max-width: 80vw; }
+input[type=text] { width: 20em; max-width: 80vw; }
 #k { width: 5em; }
 #error { color: #d93025; font-weight: 600; }
 #query .strip img { max-height: 120px; }
+.tile button.more { width: 100%; margin-top: 4px; font-size: 12px; cursor: pointer; }
+.tile img { cursor: pointer; }
+.pager { display: flex; gap: 12px; align-items: center; margin: 12px 0; color: #555; }
+body[data-view=collection] #result-view, body[data-view=results] #collection-view { display: none; }
 """
 
 _SCRIPT = """
 const $ = (id) => document.getElementById(id);
+const PAGE_SIZE = __PAGE_SIZE__;
 const topk = () => Math.max(1, Math.min(1000, parseInt($("k").value, 10) || 10));
+let page = 0;
+let shown = 0;  // bumped by every change of view: a collection page that arrives late is dropped
 
 function setState(state, message) {
   document.body.dataset.state = state;
@@ -40,18 +54,53 @@ function element(tag, className, text) {
   return node;
 }
 
-function picture(src, alt) {
+function picture(src, alt, id) {
   const placeholder = () => element("div", "placeholder", "no frame");
   if (!src) return placeholder();
   const image = element("img");
   image.alt = alt;
   image.src = src;
-  image.addEventListener("error", () => image.replaceWith(placeholder()));
+  image.addEventListener("error", () => image.replaceWith(placeholder()), { once: true });
+  if (id !== undefined) previewOnHover(image, id, src);
   return image;
+}
+
+// Hovering a tile's frame cycles through frames spread over its clip; leaving restores it.
+function previewOnHover(image, id, still) {
+  let timer = null;
+  image.addEventListener("mouseenter", () => {
+    let frame = 0;
+    const next = () => {
+      image.src = "/api/preview?id=" + encodeURIComponent(id) + "&frame=" + frame;
+      image.dataset.preview = frame;
+      frame = (frame + 1) % 4;
+    };
+    next();
+    timer = setInterval(next, 400);
+  });
+  image.addEventListener("mouseleave", () => {
+    clearInterval(timer);
+    image.src = still;
+    delete image.dataset.preview;
+  });
 }
 
 function className(item) {
   return item.class_name || (item.label === -1 ? "unlabelled" : "class " + item.label);
+}
+
+function tile(item, status, meta) {
+  const node = element("li", "tile " + status);
+  Object.assign(node.dataset, { id: item.id, label: item.label });
+  const image = picture(item.thumbnail, item.id, item.thumbnail ? item.id : undefined);
+  image.addEventListener("click", () => searchId(item.id));
+  const more = element("button", "more", "more like this");
+  more.type = "button";
+  more.addEventListener("click", () => searchId(item.id));
+  const id = element("span", "id", item.id);
+  id.title = item.id;
+  node.append(image, ...(meta ? [meta] : []), element("span", "class", className(item)), id, more);
+  return node;
 }
 
 function render(data) {
@@ -68,15 +117,15 @@ function render(data) {
   for (const item of data.results) {
     const judged = data.query.label !== -1 && item.label !== -1;
     const status = !judged ? "unjudged" : item.label === data.query.label ? "correct" : "wrong";
-    const tile = element("li", "tile " + status);
-    Object.assign(tile.dataset, { rank: item.rank, id: item.id, label: item.label, distance: item.distance });
     const meta = element("div", "meta");
     meta.append(element("span", "rank", "#" + item.rank), element("span", "distance", "d = " + item.distance));
-    const id = element("span", "id", item.id);
-    id.title = item.id;
-    tile.append(picture(item.thumbnail, item.id), meta, element("span", "class", className(item)), id);
-    results.append(tile);
+    const node = tile(item, status, meta);
+    Object.assign(node.dataset, { rank: item.rank, distance: item.distance });
+    results.append(node);
   }
+  shown += 1;
+  $("collection").replaceChildren();  // only the query and its results are on the page
+  document.body.dataset.view = "results";
   setState("done");
 }
 
@@ -98,12 +147,48 @@ async function search(request) {
   }
 }
 
+// A search by id is an address of its own (?id=...&k=...): reloadable, shareable, and the
+// browser's back button returns to the collection.
+function searchId(id, remember = true) {
+  $("item").value = id;
+  const address = "?id=" + encodeURIComponent(id) + "&k=" + topk();
+  if (remember && location.search !== address) history.pushState({ id }, "", address);
+  search(fetch("/api/search" + address));
+}
+
+async function showCollection() {
+  const mine = ++shown;
+  document.body.dataset.view = "collection";
+  $("results").replaceChildren();
+  const address = "/api/items?offset=" + page * PAGE_SIZE + "&limit=" + PAGE_SIZE +
+    "&contains=" + encodeURIComponent($("filter").value) + "&class_name=" + encodeURIComponent($("class").value);
+  const response = await fetch(address);
+  if (!response.ok) return setState("error", response.status + ": " + (await response.text()));
+  const data = await response.json();
+  if (mine !== shown) return;
+  $("collection").replaceChildren(...data.items.map((item) => tile(item, "unjudged")));
+  const last = Math.min(data.total, (page + 1) * PAGE_SIZE);
+  $("page-info").textContent = data.total ? (page * PAGE_SIZE + 1) + "-" + last + " of " + data.total : "no item matches";
+  $("previous").disabled = page === 0;
+  $("next").disabled = last >= data.total;
+  document.body.dataset.grid = "ready";
+  setState("idle");
+}
+
+function fromAddress() {
+  const asked = new URLSearchParams(location.search);
+  if (asked.get("k")) $("k").value = asked.get("k");
+  if (asked.get("id")) searchId(asked.get("id"), false);
+  else showCollection();
+}
+
 $("upload").addEventListener("submit", (event) => {
   event.preventDefault();
   const file = $("file").files[0];
   if (!file) return setState("error", "Choose a video file first.");
   const body = new FormData();
   body.append("file", file);
+  if (location.search) history.pushState({}, "", location.pathname);  // an upload has no address
   search(fetch("/api/search?k=" + topk(), { method: "POST", body }));
 });
 
@@ -111,7 +196,7 @@ $("pick").addEventListener("submit", (event) => {
   event.preventDefault();
   const id = $("item").value;
   if (!id) return setState("error", "Type or pick an indexed id first.");
-  search(fetch("/api/search?id=" + encodeURIComponent(id) + "&k=" + topk()));
+  searchId(id);
 });
 
 let suggestion = 0;
@@ -123,14 +208,32 @@ $("item").addEventListener("input", async () => {
   $("item-list").replaceChildren(...data.ids.map((id) => Object.assign(element("option"), { value: id })));
 });
 
+let filtering = null;
+const refilter = () => { page = 0; clearTimeout(filtering); filtering = setTimeout(showCollection, 200); };
+$("filter").addEventListener("input", refilter);
+$("class").addEventListener("change", refilter);
+$("previous").addEventListener("click", () => { page -= 1; showCollection(); });
+$("next").addEventListener("click", () => { page += 1; showCollection(); });
+$("browse").addEventListener("click", (event) => {
+  event.preventDefault();
+  history.pushState({}, "", location.pathname);
+  showCollection();
+});
+window.addEventListener("popstate", fromAddress);
+
 fetch("/api/info").then((response) => response.json()).then((info) => {
   $("info").textContent = info.items + " items (" + info.labelled + " labelled), " + info.bits +
     "-bit codes, " + info.kind + " index; model " + info.checkpoint +
     "; uploads up to " + Math.floor(info.max_upload_bytes / 1048576) + " MB" +
     (info.thumbnails ? "" : "; no thumbnails (start vrt serve with --videos)");
   $("k").max = info.max_topk;
+  const classes = info.class_names || [];
+  $("class").replaceChildren(Object.assign(element("option", "", "every class"), { value: "" }),
+    ...classes.map((name) => Object.assign(element("option", "", name), { value: name })));
+  $("class").hidden = classes.length === 0;
 });
 setState("idle");
+fromAddress();
 """
 
 _BODY = """
@@ -147,9 +250,21 @@ _BODY = """
 </form>
 <form><label>Results <input type="number" id="k" value="10" min="1" max="1000"></label></form>
 <p class="stats"><span id="status" aria-live="polite"></span><span id="error" role="alert"></span></p>
-LEGEND
-<section class="query" id="query"><p class="stats">Upload a clip or pick an indexed item.</p></section>
-<ol class="results" id="results"></ol>
+<div id="collection-view">
+  <form id="filters">
+    <label>Filter <input type="text" id="filter" placeholder="text in the ids" autocomplete="off"></label>
+    <select id="class" aria-label="class" hidden></select>
+  </form>
+  <div class="pager"><button type="button" id="previous">previous</button><span id="page-info"></span>
+    <button type="button" id="next">next</button></div>
+  <ol class="results" id="collection"></ol>
+</div>
+<div id="result-view">
+  <p><a href="./" id="browse">Back to the collection</a></p>
+  LEGEND
+  <section class="query" id="query"></section>
+  <ol class="results" id="results"></ol>
+</div>
 """
 
 
@@ -159,6 +274,9 @@ def search_page() -> str:
     return html_document(
         title="vrt search",
         style=PAGE_STYLE + _STYLE,
-        body_attributes='data-state="loading"',
-        body=[_BODY.replace("LEGEND", LEGEND), f"<script>{_SCRIPT}</script>"],
+        body_attributes='data-state="loading" data-view="collection"',
+        body=[
+            _BODY.replace("LEGEND", LEGEND),
+            f"<script>{_SCRIPT.replace('__PAGE_SIZE__', str(PAGE_SIZE))}</script>",
+        ],
     )

@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from vrt.datasets.items import SkippedClip
     from vrt.inference import TrainedModel
 
-__all__ = ["MAX_TOPK", "NotAVideoError", "SearchService"]
+__all__ = ["MAX_TOPK", "PREVIEW_FRAMES", "NotAVideoError", "SearchService"]
 
 MAX_TOPK = 1000  # results per query at most: a page of more is not read by anyone
+PREVIEW_FRAMES = 4  # the frames a hovered tile cycles through, spread over its clip
+MAX_LISTED_CLASSES = 1000  # /api/info lists the class names for the page's filter up to this many
 
 
 class NotAVideoError(VrtError, ValueError):
@@ -62,9 +64,12 @@ class SearchService:
         self.trained = trained
         self.videos = videos
         # Ids come from the network: no file outside --videos is read, through links neither.
-        self._frames = video_thumbnails([videos] if videos is not None else [], num_frames=1, links_out=False)
+        roots = [videos] if videos is not None else []
+        self._frames = video_thumbnails(roots, num_frames=1, links_out=False)
+        self._preview_frames = video_thumbnails(roots, num_frames=PREVIEW_FRAMES, links_out=False)
         self._encoding = threading.Lock()
         self.thumbnail = lru_cache(maxsize=2048)(self._thumbnail)  # per service, not per class
+        self._previews = lru_cache(maxsize=256)(self._preview)
 
     @classmethod
     def open(
@@ -93,6 +98,7 @@ class SearchService:
 
     def info(self) -> dict[str, Any]:
         labelled = int(self.index.codeset.labelled.sum())
+        names = self.index.codeset.class_names
         return {
             "items": len(self.index),
             "labelled": labelled,
@@ -102,12 +108,34 @@ class SearchService:
             "checkpoint": self.trained.checkpoint.name,
             "thumbnails": self.videos is not None,
             "max_topk": MAX_TOPK,
+            # For the page's class filter; None without names, or with too many for a menu.
+            "class_names": list(names) if names and len(names) <= MAX_LISTED_CLASSES else None,
         }
 
-    def items(self, contains: str = "", *, limit: int = 50) -> dict[str, Any]:
-        """Up to ``limit`` indexed ids containing ``contains`` (case-insensitive), in index order."""
-        matches = self.index.ids[np.char.find(self._lowered_ids, contains.lower()) >= 0]
-        return {"total": len(matches), "ids": matches[:limit].tolist()}
+    def items(
+        self, contains: str = "", *, class_name: str = "", offset: int = 0, limit: int = 50
+    ) -> dict[str, Any]:
+        """Indexed items whose id contains ``contains`` (case-insensitive) and, when given, of
+        class ``class_name``: their number (``total``), and from ``offset`` on, in index order,
+        up to ``limit`` of them (``ids``, and ``items`` with class and thumbnail)."""
+        chosen = np.char.find(self._lowered_ids, contains.lower()) >= 0
+        if class_name:
+            names = list(self.index.codeset.class_names or ())
+            label = names.index(class_name) if class_name in names else None
+            chosen &= self.index.labels == label if label is not None else False
+        positions = np.flatnonzero(chosen)
+        page = positions[offset : offset + limit]
+        items = [
+            {**self._described(str(self.index.ids[p]), int(self.index.labels[p])),
+             "thumbnail": self._thumbnail_url(str(self.index.ids[p]))}
+            for p in page
+        ]  # fmt: skip
+        return {
+            "total": len(positions),
+            "offset": offset,
+            "ids": [item["id"] for item in items],
+            "items": items,
+        }
 
     def search_id(self, item_id: str, k: int) -> dict[str, Any]:
         """The ``k`` nearest items of an indexed item (the item itself included, at distance 0)."""
@@ -147,6 +175,20 @@ class SearchService:
 
     def _thumbnail_url(self, item_id: str) -> str | None:
         return f"/api/thumbnail?id={quote(item_id, safe='')}" if self.videos is not None else None
+
+    def preview(self, item_id: str, frame: int) -> bytes | None:
+        """JPEG of frame ``frame`` of the :data:`PREVIEW_FRAMES` spread over an indexed item's
+        clip (the page cycles through them on hover); None if there is none."""
+        frames = self._previews(item_id)
+        return frames[frame] if frames is not None and 0 <= frame < len(frames) else None
+
+    def _preview(self, item_id: str) -> tuple[bytes, ...] | None:
+        if self.videos is None or item_id not in self.index:
+            return None
+        try:
+            return tuple(jpeg_bytes(frame) for frame in self._preview_frames(item_id))
+        except (KeyError, VideoDecodeError):
+            return None
 
     def _thumbnail(self, item_id: str) -> bytes | None:
         """JPEG of the middle frame of an indexed item's video (or segment); None if there is none."""
