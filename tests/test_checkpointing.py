@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,6 +68,105 @@ def test_truncated_and_foreign_files_are_clear_errors(tmp_path):
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a vrt checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def _kind_message(path) -> str:
+    with pytest.raises(CheckpointError) as refused:
+        load_checkpoint(path)
+    return str(refused.value)
+
+
+def test_every_kind_of_file_given_as_a_checkpoint_is_named(tmp_path):
+    """What each first-bytes check of the message says, one file per kind (no training needed)."""
+    from vrt.index import HammingIndex
+
+    codes = CodeSet.from_bits(np.eye(8, dtype=bool), labels=np.arange(8), ids=[f"v{i}" for i in range(8)])
+    files = {
+        "empty": b"",
+        "text": b"model:\n  backbone: tiny3d\n",
+        "blank": b"   \n\n",
+        "random": bytes(range(256)) * 2,
+        "hdf5": b"\x89HDF\r\n\x1a\n" + bytes(64),
+        "cut zip": b"PK\x03\x04" + bytes(64),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    save_codes(tmp_path / "codes", codes)
+    HammingIndex.build(codes).save(tmp_path / "index")
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "zip", "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    expected = {
+        "empty": "it is an empty file, not a checkpoint",
+        "text": "it is a text file (it starts 'model:'; a config is given to `vrt train CONFIG`)",
+        "blank": "it is a text file (it starts ''; a config",
+        "random": "it is a file of unknown binary content, neither a torch checkpoint nor a file vrt writes",
+        "hdf5": "it is an HDF5 file (a feature file? train on it with `data.dataset: features`)",
+        "cut zip": "it is a zip archive cut short (a checkpoint truncated by a copy or a full disk?)",
+        "codes": "it is a codes file (give it to `vrt eval --query/--database` or `vrt index build --codes`)",
+        "index": "it is a vrt index (give it to `vrt search --index`)",
+        "zip": "it is a zip archive of other files, not a checkpoint",
+    }
+    for name, fragment in expected.items():
+        message = _kind_message(tmp_path / name)
+        assert message.startswith(f"checkpoint {tmp_path / name} cannot be read: ") and fragment in message, (
+            name
+        )
+
+
+def test_a_pickle_that_is_not_a_checkpoint_says_so_and_a_python_object_is_refused(tmp_path):
+    import pickle
+
+    (tmp_path / "plain.pkl").write_bytes(pickle.dumps({"weights": [1, 2]}, protocol=2))
+    assert "holds Python objects" not in _kind_message(tmp_path / "plain.pkl")
+    (tmp_path / "object.pkl").write_bytes(pickle.dumps(Path("x"), protocol=2))
+    assert "holds Python objects, not only tensors and plain values" in _kind_message(tmp_path / "object.pkl")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ([1, 2], [12]),
+        ([1, 2], (1, 2)),
+        ({"a": 1}, {"a": 1.0}),
+        ({"a": True}, {"a": 1}),
+        ("ab", ["ab"]),
+        (None, "None"),
+        ({"a": 1, "b": 2}, {"a": 2, "b": 1}),
+        (torch.zeros(2), torch.zeros(1, 2)),
+        (torch.zeros(2), torch.zeros(2, dtype=torch.float64)),
+        (float("nan"), float("inf")),
+    ],
+)
+def test_the_checksum_covers_structure_types_and_plain_values(first, second):
+    """Before, only tensors were known to be covered: a changed plain value must change it too."""
+    from vrt.checkpoints.format import content_digest
+
+    assert content_digest({"x": first}) != content_digest({"x": second})
+    assert content_digest({"x": first}) == content_digest({"x": first})
+
+
+def test_a_missing_checkpoint_names_up_to_three_runs_named_like_its_folder(tmp_path):
+    import os
+
+    from vrt.checkpoints.format import _similar_runs_hint
+
+    runs = tmp_path / "runs"
+    for hour, name in enumerate(["demo-1", "demo-2", "demo-3", "demo-4", "other", "xdemo"]):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "best.pt").write_bytes(b"")
+        os.utime(runs / name / "best.pt", (3600.0 * hour, 3600.0 * hour))
+    (runs / "demo-5").mkdir()  # no best.pt: not named
+    assert _similar_runs_hint(runs / "demo" / "best.pt") == (
+        f"; did you mean {runs}/demo-4/best.pt or {runs}/demo-3/best.pt or {runs}/demo-2/best.pt? (newest first)"
+    )
+    assert _similar_runs_hint(runs / "other" / "last.pt") == ""  # the folder exists: the file is missing
+    assert _similar_runs_hint(runs / "nothing" / "best.pt") == ""
+    assert _similar_runs_hint(tmp_path / "gone" / "runs" / "best.pt") == ""  # no parent folder
+    (runs / "demo-1" / "last.pt").write_bytes(b"")
+    assert _similar_runs_hint(runs / "demo" / "last.pt") == f"; did you mean {runs}/demo-1/last.pt?"
+    assert _similar_runs_hint(Path("best.pt")) == ""  # a bare name: its folder is the current one
 
 
 # -- what is kept, and what a resume starts from ------------------------------------------

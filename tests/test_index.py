@@ -493,3 +493,26 @@ def test_the_scale_benchmark_measures_every_kind_side_by_side(tmp_path):
     assert [row["kind"] for row in rows] == ["flat", "ivf"]
     assert rows[0]["recall_at_10"] == 1.0 and rows[0]["exact"] and not rows[1]["exact"]
     assert "| centres | 3,000 | ivf |" in done.stdout
+
+
+def test_exact_topk_of_one_and_its_refusal_of_zero():
+    database = random_codes(20, 16, seed=3)
+    distances, positions = exact_topk(database.codes[:4], database.codes, 1)
+    np.testing.assert_array_equal(positions[:, 0], [0, 1, 2, 3])  # each query's own code first
+    assert distances.shape == (4, 1) and not distances.any()
+    with pytest.raises(ValueError, match=r"^topk must be at least 1, got 0$"):
+        exact_topk(database.codes[:4], database.codes, 0)
+
+
+def test_an_unknown_id_message_names_the_index_size_and_at_most_five_close_matches(monkeypatch):
+    import vrt.index.hamming_index as hamming_index
+
+    index = HammingIndex.build(random_codes(50, 16, seed=0))
+    assert index.unknown_id_message("v1x") == (
+        "id 'v1x' is not in the index of 50 items (close matches: v1, v41, v31, v21, v19)"
+    )
+    assert index.unknown_id_message("zzz") == "id 'zzz' is not in the index of 50 items"
+    # Past the pool, only the ids sharing the first three characters are compared.
+    monkeypatch.setattr(hamming_index, "_CLOSE_MATCH_POOL", 10)
+    assert index.unknown_id_message("v1x") == "id 'v1x' is not in the index of 50 items"
+    assert index.unknown_id_message("v12x") == "id 'v12x' is not in the index of 50 items (close matches: v12)"

@@ -470,3 +470,17 @@ def test_a_pair_loss_with_a_miner_matches_brute_force_over_the_mined_pairs() -> 
         0.5 * max(0.0, 5.0 - squared(x, a, n) ** 0.5) ** 2 for a, n in zip(*as_lists(pairs[2:]), strict=True)
     ]
     assert value.item() == pytest.approx(sum(terms) / len(terms), rel=1e-9)
+
+
+def test_pair_margin_miner_leaves_pairs_exactly_at_a_margin_and_checks_its_margins() -> None:
+    """A positive exactly at pos_margin is close enough, a negative exactly at neg_margin far enough."""
+    embeddings = torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0], [4.0, 0.0]])  # squared: 4, 9, 16
+    labels = torch.tensor([0, 0, 1, 1])
+    pairs = MINERS.get("pair_margin")(pos_margin=4.0, neg_margin=9.0)(embeddings, labels)
+    assert as_lists(pairs[:2]) == [[2, 3], [3, 2]]  # d(0,1) = 4 is not above 4; d(2,3) = 25 is
+    assert as_lists(pairs[2:]) == [[1, 3], [3, 1]]  # d(0,2) = 9 is not below 9; d(1,3) = 4 is
+    assert MINERS.get("pair_margin")(pos_margin=0, neg_margin=1.0).pos_margin == 0.0  # zero allowed
+    with pytest.raises(ValueError, match=r"^pair_margin miner pos_margin must be a finite number >= 0, got -1$"):
+        MINERS.get("pair_margin")(pos_margin=-1, neg_margin=1.0)
+    with pytest.raises(ValueError, match=r"^pair_margin miner neg_margin must be a finite number > 0, got 0$"):
+        MINERS.get("pair_margin")(pos_margin=1.0, neg_margin=0)
