@@ -147,6 +147,22 @@ def test_the_checksum_covers_structure_types_and_plain_values(first, second):
     assert content_digest({"x": first}) == content_digest({"x": first})
 
 
+def test_torchs_refusals_are_cut_to_their_one_line_cause():
+    from vrt.checkpoints.format import _reason
+
+    refusal = RuntimeError(
+        "Weights only load failed. This file can still be loaded...\n"
+        "WeightsUnpickler error: Unsupported global: GLOBAL pathlib.PosixPath was not an allowed global "
+        "by default. Please use `torch.serialization.add_safe_globals` ..."
+    )
+    assert (
+        _reason(refusal)
+        == "Unsupported global: GLOBAL pathlib.PosixPath was not an allowed global by default"
+    )
+    assert _reason(ValueError("\n  first line  \nsecond line")) == "first line"
+    assert _reason(EOFError()) == "EOFError"
+
+
 def test_a_missing_checkpoint_names_up_to_three_runs_named_like_its_folder(tmp_path):
     import os
 

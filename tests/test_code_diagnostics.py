@@ -77,3 +77,9 @@ def test_an_empty_set_is_refused():
     )
     with pytest.raises(ValueError, match="no codes"):
         code_stats(empty)
+
+
+def test_code_warnings_name_the_set_codes_by_default():
+    assert code_warnings(from_bits(["10101010"] * 3)) == [
+        "degenerate codes: 100.0% of the 3 items share one code (more than 50%; 1 distinct code)"
+    ]

@@ -515,4 +515,6 @@ def test_an_unknown_id_message_names_the_index_size_and_at_most_five_close_match
     # Past the pool, only the ids sharing the first three characters are compared.
     monkeypatch.setattr(hamming_index, "_CLOSE_MATCH_POOL", 10)
     assert index.unknown_id_message("v1x") == "id 'v1x' is not in the index of 50 items"
-    assert index.unknown_id_message("v12x") == "id 'v12x' is not in the index of 50 items (close matches: v12)"
+    assert (
+        index.unknown_id_message("v12x") == "id 'v12x' is not in the index of 50 items (close matches: v12)"
+    )

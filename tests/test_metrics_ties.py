@@ -170,3 +170,20 @@ def test_identical_codes_approach_the_class_frequency():
     database = codeset([7] * 4000, np.arange(4000) % 4, prefix="d")
     report = evaluate_retrieval(codeset([7], [0], prefix="q"), database, topk=100)
     assert round(report.map, 4) == 0.2515
+
+
+def test_rows_are_batched_by_width_within_the_cell_budget_and_each_once(monkeypatch):
+    """How the tie-aware terms are batched: a batch's rows x its widest row stay within the budget
+    (a row alone may pass it), a batch takes every row that still fits, every row comes once."""
+    import vrt.metrics.tie_aware as tie_aware
+
+    monkeypatch.setattr(tie_aware, "_OUTCOME_CELLS", 100)
+    widths = np.array([30, 1, 7, 7, 250, 12, 3, 40, 7, 1])
+    batches = [batch.tolist() for batch in tie_aware._rows_by_width(widths)]
+    assert sorted(row for batch in batches for row in batch) == list(range(len(widths)))
+    ordered = [widths[batch].tolist() for batch in batches]
+    assert ordered == [[1, 1, 3, 7, 7, 7, 12], [30, 40], [250]]  # 7 x 12 = 84 fits, 8 x 30 does not
+    for batch, following in zip(ordered, [*ordered[1:], None], strict=True):
+        assert batch == sorted(batch) and (len(batch) * max(batch) <= 100 or len(batch) == 1)
+        if following is not None:  # the next row would not have fitted
+            assert (len(batch) + 1) * following[0] > 100

@@ -480,7 +480,49 @@ def test_pair_margin_miner_leaves_pairs_exactly_at_a_margin_and_checks_its_margi
     assert as_lists(pairs[:2]) == [[2, 3], [3, 2]]  # d(0,1) = 4 is not above 4; d(2,3) = 25 is
     assert as_lists(pairs[2:]) == [[1, 3], [3, 1]]  # d(0,2) = 9 is not below 9; d(1,3) = 4 is
     assert MINERS.get("pair_margin")(pos_margin=0, neg_margin=1.0).pos_margin == 0.0  # zero allowed
-    with pytest.raises(ValueError, match=r"^pair_margin miner pos_margin must be a finite number >= 0, got -1$"):
+    with pytest.raises(
+        ValueError, match=r"^pair_margin miner pos_margin must be a finite number >= 0, got -1$"
+    ):
         MINERS.get("pair_margin")(pos_margin=-1, neg_margin=1.0)
-    with pytest.raises(ValueError, match=r"^pair_margin miner neg_margin must be a finite number > 0, got 0$"):
+    with pytest.raises(
+        ValueError, match=r"^pair_margin miner neg_margin must be a finite number > 0, got 0$"
+    ):
         MINERS.get("pair_margin")(pos_margin=1.0, neg_margin=0)
+
+
+@pytest.mark.parametrize("kind", ["all", "hard", "semihard", "easy", None])
+def test_triplet_margin_miner_on_gaps_exactly_at_zero_and_at_the_margin(kind: str | None) -> None:
+    """Integer points, so that gaps hit 0 and the margin exactly: each side of each bound is tested."""
+    points = torch.tensor([[0.0], [1.0], [-1.0], [2.0], [0.0], [3.0]])
+    labels = torch.tensor([0, 0, 0, 1, 1, 1])
+    margin = 3.0
+    options = {} if kind is None else {"type_of_triplets": kind}  # None: the default, "all"
+    mask = MINERS.get("triplet_margin")(margin=margin, **options)(points, labels)
+    x, y = points.tolist(), labels.tolist()
+    gaps, expected = set(), set()
+    for a, p, n in itertools.product(range(len(y)), repeat=3):
+        if a == p or y[a] != y[p] or y[n] == y[a]:
+            continue
+        gap = squared(x, a, n) - squared(x, a, p)
+        gaps.add(gap)
+        keep = {"all": gap <= margin, "hard": gap <= 0, "semihard": 0 < gap <= margin, "easy": gap > margin}
+        if keep[kind or "all"]:
+            expected.add((a, p, n))
+    assert {0.0, margin} <= gaps
+    assert set(map(tuple, mask.nonzero().tolist())) == expected
+    with pytest.raises(ValueError, match=r"^triplet_margin miner margin must be a finite number > 0, got 0$"):
+        MINERS.get("triplet_margin")(margin=0)
+
+
+def test_batch_hard_skips_an_anchor_without_a_positive() -> None:
+    """A class of one video gives no triplet; the anchors of the other classes still do."""
+    points = torch.tensor([[0.0], [1.0], [5.0], [7.0], [20.0]])
+    labels = torch.tensor([0, 0, 1, 1, 2])  # video 4 is alone in its class
+    anchors, positives, negatives = as_lists(MINERS.get("batch_hard")()(points, labels))
+    assert anchors == [0, 1, 2, 3]
+    assert positives == [1, 0, 3, 2] and negatives == [
+        2,
+        2,
+        1,
+        1,
+    ]  # the farthest positive, the nearest negative

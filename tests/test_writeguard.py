@@ -17,7 +17,9 @@ def is_mine(path: Path) -> bool:
 
 @pytest.mark.parametrize("text", ["", " ", "\t\n"])
 def test_an_empty_or_blank_path_is_refused(text):
-    with pytest.raises(OutputError, match=r"^--out is empty \(.*\); give a path \(is a shell variable unset\?\)$"):
+    with pytest.raises(
+        OutputError, match=r"^--out is empty \(.*\); give a path \(is a shell variable unset\?\)$"
+    ):
         output_path(text, option="--out")
 
 
@@ -47,7 +49,10 @@ def test_a_folder_is_never_replaced_by_a_file_even_forced(tmp_path, force):
     (tmp_path / "only.txt").write_text("one file")  # a folder holding one file is still a folder
     with pytest.raises(OutputError) as refused:
         check_replaceable(tmp_path, kind="codes file", is_own=lambda path: True, force=force)
-    assert str(refused.value) == f"--out {tmp_path} is a folder; a codes file is written to a file: give its name"
+    assert (
+        str(refused.value)
+        == f"--out {tmp_path} is a folder; a codes file is written to a file: give its name"
+    )
 
 
 def test_a_folder_is_written_into_when_new_empty_its_own_or_forced(tmp_path):

@@ -1,0 +1,70 @@
+"""The score of a mutation run (`make mutation`), per module and in all, from `mutmut results`.
+
+A mutant is *killed* when a test fails on it or it runs past mutmut's time limit (an endless
+loop is caught too); *survived* when every test covering it passes; *no tests* when no selected
+test runs its function. The score is killed over all checked mutants, survivors and mutants
+without tests included: a function that no test reaches does not count in its favour.
+
+    make mutation                      # runs mutmut, then this
+    python benchmarks/mutation_score.py --survivors   # also list every surviving mutant
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# "    vrt.metrics.tie_aware.x_boundary_terms__mutmut_3: survived"
+_LINE = re.compile(r"^\s*(?P<module>[\w.]+?)\.(?:x_|xǁ)(?P<function>\S*?)__mutmut_\d+: (?P<status>.+)$")
+KILLED = {"killed", "timeout"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--survivors", action="store_true", help="list the surviving mutants by function")
+    args = parser.parse_args()
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    done = subprocess.run(
+        [mutmut, "results", "--all", "true"], capture_output=True, text=True, cwd=REPO_ROOT, check=True
+    )
+    by_module: dict[str, Counter] = defaultdict(Counter)
+    survivors: Counter = Counter()
+    for line in done.stdout.splitlines():
+        match = _LINE.match(line)
+        if match is None:
+            continue
+        status = match["status"].strip()
+        by_module[match["module"]][status] += 1
+        if status in ("survived", "no tests"):
+            survivors[(match["module"], match["function"].replace("ǁ", "."), status)] += 1
+    print("| module | mutants | killed | survived | no tests | not checked | score |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    total: Counter = Counter()
+    for module in sorted(by_module):
+        counts = by_module[module]
+        total.update(counts)
+        print(_row(module, counts))
+    print(_row("**all**", total))
+    if args.survivors:
+        print()
+        for (module, function, status), count in sorted(survivors.items()):
+            print(f"{module}.{function}: {count} {status}")
+
+
+def _row(name: str, counts: Counter) -> str:
+    killed = sum(counts[status] for status in KILLED)
+    checked = killed + counts["survived"] + counts["no tests"]
+    score = f"{killed / checked:.1%}" if checked else "-"
+    return (
+        f"| {name} | {sum(counts.values())} | {killed} | {counts['survived']} | {counts['no tests']} | "
+        f"{counts['not checked']} | {score} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
