@@ -103,7 +103,7 @@ def test_every_kind_of_file_given_as_a_checkpoint_is_named(tmp_path):
         "blank": "it is a text file (it starts ''; a config",
         "random": "it is a file of unknown binary content, neither a torch checkpoint nor a file vrt writes",
         "hdf5": "it is an HDF5 file (a feature file? train on it with `data.dataset: features`)",
-        "cut zip": "it is a zip archive cut short (a checkpoint truncated by a copy or a full disk?)",
+        "cut zip": "it is a zip archive cut short (truncated by a copy or a full disk?)",
         "codes": "it is a codes file (give it to `vrt eval --query/--database` or `vrt index build --codes`)",
         "index": "it is a vrt index (give it to `vrt search --index`)",
         "zip": "it is a zip archive of other files, not a checkpoint",

@@ -202,7 +202,7 @@ def test_load_not_an_archive(tmp_path):
 
 def test_load_single_array_file(tmp_path):
     np.save(tmp_path / "codes.npy", np.zeros((2, 1), dtype=np.uint8))
-    with pytest.raises(CodesFileError, match="single array"):
+    with pytest.raises(CodesFileError, match="single numpy array"):
         load_codes(tmp_path / "codes.npy")
 
 

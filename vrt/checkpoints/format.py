@@ -18,9 +18,8 @@ from typing import Any
 
 import torch
 
-from vrt.codes import is_codes_file
 from vrt.errors import CheckpointError
-from vrt.index.storage import is_index_file
+from vrt.runtime.file_kinds import CHECKPOINT, LEGACY_CHECKPOINT, describe_file
 from vrt.runtime.fileio import atomic_write
 
 CHECKPOINT_FORMAT = 1
@@ -66,51 +65,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
-_PICKLE_PROTOCOL = 0x80  # the first byte of a pickle of protocol 2 or later: torch's legacy format
-_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
-
-
 def _foreign_kind(path: Path) -> str | None:
     """What a file that torch could not have written is (for the message), None when it may be
-    torch's: a zip archive with a pickle inside, or a pickle. Read from its first bytes and, for a
-    zip, its directory; nothing is unpickled."""
-    import zipfile
-
-    with path.open("rb") as handle:
-        head = handle.read(512)
-    if not head:
-        return "an empty file"
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except (OSError, zipfile.BadZipFile):
-            return "a damaged zip archive"
-        if any(name.endswith("data.pkl") for name in names):
-            return None
-        if is_index_file(path):
-            return "a vrt index (give it to `vrt search --index`)"
-        if is_codes_file(path):
-            return "a codes file (give it to `vrt eval --query/--database` or `vrt index build --codes`)"
-        return "a zip archive of other files"
-    if head.startswith(b"PK\x03\x04"):  # a zip's first entry without the directory at its end
-        return "a zip archive cut short (a checkpoint truncated by a copy or a full disk?)"
-    if head[0] == _PICKLE_PROTOCOL:
-        return None
-    if head.startswith(_HDF5_SIGNATURE):
-        return "an HDF5 file (a feature file? train on it with `data.dataset: features`)"
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if (
-        text is not None
-        and text.isprintable()
-        or (text is not None and all(c.isprintable() or c.isspace() for c in text))
-    ):
-        first = text.strip().splitlines()[0][:40] if text.strip() else ""
-        return f"a text file (it starts {first!r}; a config is given to `vrt train CONFIG`)"
-    return "a file of unknown binary content, neither a torch checkpoint nor a file vrt writes"
+    torch's: a zip archive with a pickle inside, or a pickle. Nothing is unpickled."""
+    kind = describe_file(path)
+    return None if kind in (CHECKPOINT, LEGACY_CHECKPOINT) else kind
 
 
 def _reason(error: Exception) -> str:

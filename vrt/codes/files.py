@@ -31,6 +31,7 @@ import numpy as np
 from vrt.codes.codeset import CodeSet
 from vrt.codes.identity import ENCODER_KEY, EncoderIdentity, read_identity
 from vrt.errors import CodesFileError, OutputError
+from vrt.runtime.file_kinds import describe_file
 from vrt.runtime.fileio import atomic_write
 from vrt.runtime.npzfile import npz_members, read_npz
 
@@ -91,12 +92,10 @@ def load_codes(path: str | os.PathLike[str], *, mmap: bool = False) -> CodeSet:
         raise CodesFileError(f"{path} is a folder, not a codes file (.npz)")
     if not path.is_file():
         raise CodesFileError(f"codes file not found: {path}")
-    if not zipfile.is_zipfile(path):
-        with path.open("rb") as handle:
-            single = handle.read(6) == b"\x93NUMPY"
+    if not zipfile.is_zipfile(path) or not npz_members(path):  # not an .npz: say what it is
         raise CodesFileError(
-            f"{path}: expected an .npz archive with keys {list(_REQUIRED_KEYS)}, got "
-            + ("a single array (.npy)" if single else "a file that is not an .npz archive")
+            f"{path}: expected a codes file (an .npz archive with keys {list(_REQUIRED_KEYS)}), "
+            f"got {describe_file(path)}"
         )
     per_item = ("codes", "labels", "ids", "groups") if mmap else ()
     arrays = read_npz(path, (*_REQUIRED_KEYS, *_OPTIONAL_KEYS), error=CodesFileError, mmap=per_item)

@@ -24,6 +24,7 @@ from vrt.config.params import suggest
 from vrt.config.schema import ComponentSpec, Config, LossConfig, LossTerm
 from vrt.config.typecheck import ConfigError, check_value
 from vrt.config.validation import validate
+from vrt.runtime.file_kinds import describe_file
 
 BASE_KEY = "_base_"
 
@@ -65,7 +66,10 @@ def _read_yaml_mapping(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise ConfigError(f"not UTF-8 text (byte {error.start}: {error.reason})", source=str(path)) from None
+        raise ConfigError(
+            f"not UTF-8 text (byte {error.start}: {error.reason}): it is {describe_file(path)}",
+            source=str(path),
+        ) from None
     except OSError as error:
         raise ConfigError(
             f"cannot read the config file: {error.strerror or error}", source=str(path)

@@ -34,6 +34,7 @@ from vrt.codes import CodeSet, CodesFileError, codeset_arrays, load_codes
 from vrt.errors import VrtError
 from vrt.index.blobcheck import FaissBlobError, check_faiss_blob
 from vrt.index.kinds import INDEX_KINDS, IndexParameterError, resolve_params
+from vrt.runtime.file_kinds import describe_file
 from vrt.runtime.fileio import atomic_write
 from vrt.runtime.npzfile import npz_members, read_npz
 
@@ -179,8 +180,8 @@ def _read_arrays(path: Path, *keys: str) -> dict[str, np.ndarray]:
         raise IndexFileError(f"index file not found: {path}")
     if path.is_dir():
         raise IndexFileError(f"{path} is a directory, not an index file")
-    if not zipfile.is_zipfile(path):
-        raise IndexFileError(f"{path}: not an index file (not an .npz archive)")
+    if not zipfile.is_zipfile(path) or not npz_members(path):  # not an .npz: say what it is
+        raise IndexFileError(f"{path}: not an index file: it is {describe_file(path)}")
     arrays = read_npz(path, keys, error=IndexFileError)
     if "manifest" not in arrays:
         members = npz_members(path) or set()

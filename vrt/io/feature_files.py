@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from vrt.errors import VrtError
+from vrt.runtime.file_kinds import describe_file
 
 __all__ = [
     "FEATURES_FORMAT",
@@ -139,8 +140,11 @@ def open_feature_file(
                 file = _vrt_layout(path, handle, count, frames, dim)
             else:
                 file = _release_layout(path, count, frames, dim, labels)
-    except OSError as error:  # not HDF5, truncated
-        raise FeatureFileError(f"{path}: not a readable HDF5 feature file ({error})") from None
+    except OSError as error:  # not HDF5 (say what it is instead), or a truncated one
+        kind = describe_file(path)
+        if kind.startswith("an HDF5 file"):
+            raise FeatureFileError(f"{path}: not a readable HDF5 feature file ({error})") from None
+        raise FeatureFileError(f"{path}: not a readable HDF5 feature file: it is {kind}") from None
     if labels is not None and file.encoder is not None:
         raise FeatureFileError(f"{path} holds its own labels; --labels applies to the published layout")
     return file
