@@ -121,8 +121,10 @@ class SearchService:
         chosen = np.char.find(self._lowered_ids, contains.lower()) >= 0
         if class_name:
             names = list(self.index.codeset.class_names or ())
-            label = names.index(class_name) if class_name in names else None
-            chosen &= self.index.labels == label if label is not None else False
+            if class_name in names:
+                chosen &= self.index.labels == names.index(class_name)
+            else:
+                chosen[:] = False  # a class the index does not have: nothing
         positions = np.flatnonzero(chosen)
         page = positions[offset : offset + limit]
         items = [
@@ -183,19 +185,19 @@ class SearchService:
         return frames[frame] if frames is not None and 0 <= frame < len(frames) else None
 
     def _preview(self, item_id: str) -> tuple[bytes, ...] | None:
-        if self.videos is None or item_id not in self.index:
-            return None
-        try:
-            return tuple(jpeg_bytes(frame) for frame in self._preview_frames(item_id))
-        except (KeyError, VideoDecodeError):
-            return None
+        return self._jpegs(self._preview_frames, item_id)
 
     def _thumbnail(self, item_id: str) -> bytes | None:
         """JPEG of the middle frame of an indexed item's video (or segment); None if there is none."""
+        frames = self._jpegs(self._frames, item_id)
+        return frames[0] if frames else None
+
+    def _jpegs(self, frames_of: Callable[[str], list[np.ndarray]], item_id: str) -> tuple[bytes, ...] | None:
+        """The frames ``frames_of`` reads for an indexed item, as JPEGs; None for an id that is not
+        indexed, or whose video is missing, outside ``videos`` or unreadable."""
         if self.videos is None or item_id not in self.index:
             return None
         try:
-            frames = self._frames(item_id)
+            return tuple(jpeg_bytes(frame) for frame in frames_of(item_id))
         except (KeyError, VideoDecodeError):
             return None
-        return jpeg_bytes(frames[0])
