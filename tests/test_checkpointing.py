@@ -153,7 +153,8 @@ def test_torchs_refusals_are_cut_to_their_one_line_cause():
     refusal = RuntimeError(
         "Weights only load failed. This file can still be loaded...\n"
         "WeightsUnpickler error: Unsupported global: GLOBAL pathlib.PosixPath was not an allowed global "
-        "by default. Please use `torch.serialization.add_safe_globals` ..."
+        "by default. Please use `torch.serialization.add_safe_globals`. Check the recommended steps.\n"
+        "WeightsUnpickler error: repeated"
     )
     assert (
         _reason(refusal)
@@ -163,26 +164,96 @@ def test_torchs_refusals_are_cut_to_their_one_line_cause():
     assert _reason(EOFError()) == "EOFError"
 
 
-def test_a_missing_checkpoint_names_up_to_three_runs_named_like_its_folder(tmp_path):
+def test_the_checksum_of_a_known_state_never_changes():
+    """Every checkpoint ever written carries this checksum: a change of how values are fed to it
+    (a type tag, a string's encoding) would make every existing checkpoint read as corrupt."""
+    from vrt.checkpoints.format import content_digest
+
+    known = {
+        "a": [1, (2.5, None)],
+        "s": "é\ud800",
+        "t": torch.arange(3, dtype=torch.int16),
+        "b": True,
+        "k": {3: "x"},
+    }
+    assert content_digest(known) == "e72d974a501383ee69e8db63c4f18068ea3ec726cb6ee4fac801b120cdac7162"
+    assert content_digest({"a": 1}) != content_digest({"b": 1})  # keys count, not only values
+
+
+def test_a_folder_or_a_missing_file_as_a_checkpoint_is_one_sentence(tmp_path):
+    (tmp_path / "plain").mkdir()
+    assert (
+        _kind_message(tmp_path / "plain")
+        == f"checkpoint {tmp_path / 'plain'} is a folder, not a checkpoint file"
+    )
+    (tmp_path / "run").mkdir()
+    save_checkpoint(tmp_path / "run" / "best.pt", state(1))
+    assert _kind_message(tmp_path / "run") == (
+        f"checkpoint {tmp_path / 'run'} is a folder, not a checkpoint file (a run? its checkpoint is "
+        f"{tmp_path / 'run' / 'best.pt'})"
+    )
+    assert (
+        _kind_message(tmp_path / "run" / "last.pt")
+        == f"checkpoint {tmp_path / 'run' / 'last.pt'} does not exist"
+    )
+
+
+def test_only_a_dict_with_the_format_and_a_model_is_a_vrt_checkpoint(tmp_path):
+    for name, content in {"list": [1, 2], "no-model": {"format": 1}, "no-format": {"model": {}}}.items():
+        torch.save(content, tmp_path / name)
+        assert _kind_message(tmp_path / name) == f"{tmp_path / name} is not a vrt checkpoint (format 1)"
+
+
+def test_a_checkpoint_without_a_checksum_loads_and_a_stale_one_is_replaced_on_save(tmp_path):
+    torch.save({"format": 1, "model": {"w": torch.ones(2)}}, tmp_path / "old.pt")  # before checksums
+    assert load_checkpoint(tmp_path / "old.pt")["model"]["w"].tolist() == [1.0, 1.0]
+    save_checkpoint(tmp_path / "again.pt", state(3) | {"sha256": "stale"})
+    assert load_checkpoint(tmp_path / "again.pt")["epoch"] == 3
+
+
+def test_a_file_torch_cannot_read_says_why_in_one_line(tmp_path):
+    (tmp_path / "damaged.pt").write_bytes(b"\x80\x02" + bytes(30))  # a pickle's start, then nothing
+    message = _kind_message(tmp_path / "damaged.pt")
+    assert message.startswith(
+        f"checkpoint {tmp_path / 'damaged.pt'} cannot be read (truncated or corrupt?): "
+    )
+    assert "None" not in message.rsplit(": ", 1)[1] and "\n" not in message
+
+
+def test_a_missing_checkpoint_names_up_to_three_runs_named_like_its_folder(tmp_path, monkeypatch):
     import os
 
     from vrt.checkpoints.format import _similar_runs_hint
 
     runs = tmp_path / "runs"
-    for hour, name in enumerate(["demo-1", "demo-2", "demo-3", "demo-4", "other", "xdemo"]):
+    # Newest first by time, which here is not the order of the names.
+    for hour, name in enumerate(["demo-4", "demo-1", "demo-3", "demo-2", "other", "xdemo"]):
         (runs / name).mkdir(parents=True)
         (runs / name / "best.pt").write_bytes(b"")
         os.utime(runs / name / "best.pt", (3600.0 * hour, 3600.0 * hour))
     (runs / "demo-5").mkdir()  # no best.pt: not named
     assert _similar_runs_hint(runs / "demo" / "best.pt") == (
-        f"; did you mean {runs}/demo-4/best.pt or {runs}/demo-3/best.pt or {runs}/demo-2/best.pt? (newest first)"
+        f"; did you mean {runs}/demo-2/best.pt or {runs}/demo-3/best.pt or {runs}/demo-1/best.pt? (newest first)"
     )
     assert _similar_runs_hint(runs / "other" / "last.pt") == ""  # the folder exists: the file is missing
+    assert _similar_runs_hint(runs / "demo-1" / "last.pt") == ""  # also when others are named like it
     assert _similar_runs_hint(runs / "nothing" / "best.pt") == ""
     assert _similar_runs_hint(tmp_path / "gone" / "runs" / "best.pt") == ""  # no parent folder
-    (runs / "demo-1" / "last.pt").write_bytes(b"")
+    for name in ("demo-1", "demo-3"):
+        (runs / name / "last.pt").write_bytes(b"")
+    assert _similar_runs_hint(runs / "demo" / "last.pt") in (
+        f"; did you mean {runs}/demo-3/last.pt or {runs}/demo-1/last.pt? (newest first)",
+        f"; did you mean {runs}/demo-1/last.pt or {runs}/demo-3/last.pt? (newest first)",
+    )
+    (runs / "demo-3" / "last.pt").unlink()
     assert _similar_runs_hint(runs / "demo" / "last.pt") == f"; did you mean {runs}/demo-1/last.pt?"
     assert _similar_runs_hint(Path("best.pt")) == ""  # a bare name: its folder is the current one
+
+    def unreadable(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "iterdir", unreadable)
+    assert _similar_runs_hint(runs / "demo" / "best.pt") == ""
 
 
 # -- what is kept, and what a resume starts from ------------------------------------------

@@ -83,3 +83,22 @@ def test_code_warnings_name_the_set_codes_by_default():
     assert code_warnings(from_bits(["10101010"] * 3)) == [
         "degenerate codes: 100.0% of the 3 items share one code (more than 50%; 1 distinct code)"
     ]
+
+
+def test_distinct_codes_are_told_apart_by_their_bits_not_as_numbers():
+    """Rows compared as 64-bit words: codes whose bytes read as floats +0.0 and -0.0, or as two
+    different NaNs, are still distinct codes."""
+    rows = ["0" * 64, "0" * 56 + "10000000", "1" * 64, "1" * 63 + "0"]  # little-endian: sign bit last
+    stats = code_stats(from_bits(rows))
+    assert stats.unique_codes == 4 and stats.top_code_share == 0.25
+
+
+def test_two_equal_codes_are_degenerate_and_an_empty_set_is_refused_by_name():
+    assert code_warnings(from_bits(["10101010"] * 2)) == [
+        "degenerate codes: 100.0% of the 2 items share one code (more than 50%; 1 distinct code)"
+    ]
+    empty = CodeSet(
+        codes=np.zeros((0, 1), dtype=np.uint8), bits=8, labels=np.zeros(0, dtype=np.int64), ids=[]
+    )
+    with pytest.raises(ValueError, match=r"^no codes to describe$"):
+        code_stats(empty)

@@ -526,3 +526,38 @@ def test_batch_hard_skips_an_anchor_without_a_positive() -> None:
         1,
         1,
     ]  # the farthest positive, the nearest negative
+
+
+def binary_batch(seed: int, batch: int = 12, bits: int = 8, classes: int = 3):
+    """Saturated codes (every value ±1), as trained hash codes are: squared distances are
+    multiples of 4, so distances tie and meet a margin of 8 exactly, all the time."""
+    generator = torch.Generator().manual_seed(seed)
+    codes = torch.randint(0, 2, (batch, bits), generator=generator).double() * 2 - 1
+    return codes, torch.randint(0, classes, (batch,), generator=generator)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_miners_on_saturated_codes_where_distances_tie_and_meet_the_margin(seed: int) -> None:
+    """Before, the miners were tested on random floats only, where no distance equals another or
+    a margin: a flipped < or <= went unnoticed."""
+    codes, labels = binary_batch(seed)
+    margin = 8.0
+    x, y = codes.tolist(), labels.tolist()
+    gaps = {
+        squared(x, a, n) - squared(x, a, p)
+        for a, p, n in itertools.permutations(range(len(y)), 3)
+        if y[a] == y[p] and y[n] != y[a]
+    }
+    assert {0.0, margin} <= gaps  # the bounds are met exactly
+    assert as_set(MINERS.get("semihard")(margin=margin)(codes, labels)) == brute_force_semihard(
+        codes, labels, margin
+    )
+    assert as_set(MINERS.get("batch_hard")()(codes, labels)) == brute_force_batch_hard(codes, labels)
+
+
+def test_the_triplet_margin_miner_takes_every_triplet_within_the_margin_by_default() -> None:
+    from vrt.losses.miners.triplet_margin import TripletMarginMiner
+
+    assert TripletMarginMiner(margin=1.0).type_of_triplets == "all"
+    with pytest.raises(ValueError, match=r"^semihard miner margin must be a finite number > 0, got -1$"):
+        MINERS.get("semihard")(margin=-1)

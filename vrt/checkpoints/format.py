@@ -47,7 +47,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
-        if "Weights only load failed" in str(error):  # weights_only refused an object, unbuilt
+        # weights_only refused an object, unbuilt (a damaged pickle fails there too: "Unsupported
+        # operand", which is no object, and must not be called one)
+        if "Weights only load failed" in str(error) and "Unsupported global" in str(error):
             raise CheckpointError(
                 f"checkpoint {path} cannot be read: it holds Python objects, not only tensors and "
                 f"plain values, and unpickling them could run code ({_reason(error)})"
