@@ -155,3 +155,59 @@ def test_collapsed_codes_score_well_on_class_and_at_chance_on_source():
     assert score_queries(query, database, database_order=False).report().map == pytest.approx(1.0)
     source = score_sources(query, database)
     assert source is not None and source.report().map < 0.5
+
+
+@pytest.mark.parametrize("topk", [5, 100])
+def test_exclude_self_of_a_changed_copy_leaves_out_only_what_its_own_item_counted(topk):
+    """The shared id's item may differ from the query: re-encoded (another code, so another
+    distance), relabelled, of a class the database lacks, or unlabelled in the database. Its own
+    item is left out of exactly the counts it was in: every distance from its own, the relevant
+    ones only when relevant."""
+    rng = np.random.default_rng(9)
+    database = random_set(rng, 30, prefix="d")
+    labels = database.labels.copy()
+    labels[20] = -1  # an unlabelled database item
+    database = CodeSet(codes=database.codes, bits=8, labels=labels, ids=database.ids)
+    own = [3, 8, 12, 20]
+    codes = database.codes[own].copy()
+    codes[:, 0] ^= np.array([0b1, 0b110, 0b1000_0001, 0b10], dtype=np.uint8)  # 1, 2, 2, 1 bits flipped
+    query_labels = database.labels[own].copy()
+    query_labels[1] = (query_labels[1] + 1) % 3  # relabelled: its own item is of another class
+    query_labels[2] = 7  # a class the database does not have
+    query_labels[3] = 0  # labelled, its own item not
+    query = CodeSet(codes=codes, bits=8, labels=query_labels, ids=database.ids[own])
+    left_out = score_queries(query, database, topk=topk, database_order=False, exclude_self=True)
+    for row, position in enumerate(own):
+        alone = score_queries(_one(query, row), _without(database, position), topk=topk, database_order=False)
+        for name in ("average_precision", "average_precision_at_k", "precision_at_k", "num_relevant"):
+            expected, found = getattr(alone, name)[0], getattr(left_out, name)[row]
+            assert found == pytest.approx(expected, abs=1e-12, nan_ok=True), (row, name)
+
+
+def test_source_relevance_of_queries_that_are_database_items_counts_each_item_once(monkeypatch):
+    """Queries from the database file itself (`vrt eval --query X --database X`): each item is in
+    the pool once, so a query does not find a second copy of itself. K and the radius asked are
+    the ones used; a pool of exactly MAX_CLASSES sources is still scored."""
+    import vrt.metrics.sources as sources
+
+    rng = np.random.default_rng(4)
+    bits = rng.random((8, 8)) < 0.5
+    ids = [f"v{i // 2}#t={i % 2 * 2},{i % 2 * 2 + 2}" for i in range(8)]  # 4 videos, 2 windows each
+    database = CodeSet.from_bits(bits, labels=[0] * 8, ids=ids)
+    scores = score_sources(database, database, topk=3, radius=1)
+    assert scores is not None
+    distances = hamming(database, database)
+    for q in range(8):
+        others = [j for j in range(8) if j != q]
+        relevant = [ids[j].split("#")[0] == ids[q].split("#")[0] for j in others]
+        expected = expected_average_precision([distances[q][j] for j in others], relevant)
+        assert scores.average_precision[q] == pytest.approx(expected, abs=1e-12)
+    report = scores.report().to_dict()
+    assert "map@3" in report and "precision@H<=1" in report
+    defaults = score_sources(database, database).report().to_dict()
+    assert defaults["topk"] == {"asked": 100, "used": 7}  # each query ranks the 7 others
+    assert "precision@H<=2" in defaults
+    monkeypatch.setattr(sources, "MAX_CLASSES", 4)  # as many sources as the limit: scored
+    assert score_sources(database, database) is not None
+    monkeypatch.setattr(sources, "MAX_CLASSES", 3)
+    assert score_sources(database, database) is None

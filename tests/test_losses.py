@@ -724,3 +724,34 @@ def test_a_weighted_two_term_loss_trains_one_step_through_the_runner(tmp_path) -
     assert len(seen) == 1 and set(seen[0]) == {"triplet_ranking", "quantization"}
     record = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
     assert record["steps"] == 1 and math.isfinite(record["loss"])
+
+
+def test_hashnet_of_a_single_class_batch_and_with_a_miner_matches_brute_force() -> None:
+    """The class balance divides by the kinds of pairs present: one kind (a single-class batch,
+    or a miner that kept only negatives) is not halved."""
+    embeddings, labels = random_codes(5, classes=3)
+    one_class = torch.zeros_like(labels)
+    loss = make_loss("hashnet", bits=16, step_factor=0.0)
+    assert loss(embeddings, one_class).item() == pytest.approx(
+        brute_force_hashnet(embeddings, one_class, alpha=10 / 16, beta=1.0), rel=1e-9
+    )
+    x, y = embeddings.tolist(), labels.tolist()
+    kinds_of_pairs = []
+    for miner in ({"name": "pair_margin", "pos_margin": 8.0, "neg_margin": 40.0},
+                  {"name": "pair_margin", "pos_margin": 1000.0, "neg_margin": 40.0}):  # fmt: skip
+        mined = make_loss("hashnet", bits=16, step_factor=0.0, miner=miner)
+        d = [
+            [sum((a - b) ** 2 for a, b in zip(x[i], x[j], strict=True)) for j in range(len(y))]
+            for i in range(len(y))
+        ]
+        theta = [[10 / 16 * dot(x[i], x[j]) for j in range(len(y))] for i in range(len(y))]
+        pairs = ordered_pairs(len(y))
+        similar = [math.log1p(math.exp(theta[i][j])) - theta[i][j]
+                   for i, j in pairs if y[i] == y[j] and d[i][j] > miner["pos_margin"]]  # fmt: skip
+        dissimilar = [math.log1p(math.exp(theta[i][j]))
+                      for i, j in pairs if y[i] != y[j] and d[i][j] < miner["neg_margin"]]  # fmt: skip
+        assert dissimilar
+        terms = [sum(group) / len(group) for group in (similar, dissimilar) if group]
+        kinds_of_pairs.append(len(terms))
+        assert mined(embeddings, labels).item() == pytest.approx(sum(terms) / len(terms), rel=1e-9)
+    assert kinds_of_pairs == [2, 1]  # both kinds mined, then negatives only
