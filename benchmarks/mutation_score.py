@@ -1,9 +1,11 @@
 """The score of a mutation run (`make mutation`), per module and in all, from `mutmut results`.
 
-A mutant is *killed* when a test fails on it or it runs past mutmut's time limit (an endless
-loop is caught too); *survived* when every test covering it passes; *no tests* when no selected
-test runs its function. The score is killed over all checked mutants, survivors and mutants
-without tests included: a function that no test reaches does not count in its favour.
+A mutant is *killed* when a test fails on it; *timeout* when its tests ran past mutmut's limit
+(5 times their normal time: an endless loop, or a machine too busy; counted as caught, as mutmut
+does, and shown apart); *survived* when every test covering it passes; *no tests* when no
+selected test runs its function. The score is killed and timed-out mutants over all checked
+ones, survivors and mutants without tests included: a function no test reaches does not count
+in its favour.
 
     make mutation                      # runs mutmut, then this
     python benchmarks/mutation_score.py --survivors   # also list every surviving mutant
@@ -42,8 +44,8 @@ def main() -> None:
         by_module[match["module"]][status] += 1
         if status in ("survived", "no tests"):
             survivors[(match["module"], match["function"].replace("ǁ", "."), status)] += 1
-    print("| module | mutants | killed | survived | no tests | not checked | score |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| module | mutants | killed | timeout | survived | no tests | not checked | score |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     total: Counter = Counter()
     for module in sorted(by_module):
         counts = by_module[module]
@@ -61,8 +63,8 @@ def _row(name: str, counts: Counter) -> str:
     checked = killed + counts["survived"] + counts["no tests"]
     score = f"{killed / checked:.1%}" if checked else "-"
     return (
-        f"| {name} | {sum(counts.values())} | {killed} | {counts['survived']} | {counts['no tests']} | "
-        f"{counts['not checked']} | {score} |"
+        f"| {name} | {sum(counts.values())} | {counts['killed']} | {counts['timeout']} | {counts['survived']} | "
+        f"{counts['no tests']} | {counts['not checked']} | {score} |"
     )
 
 
