@@ -241,3 +241,11 @@ def test_load_refuses_pickled_ids(tmp_path):
     arrays["ids"] = np.array(["a", "b"], dtype=object)
     with pytest.raises(CodesFileError, match="'ids' cannot be read without pickle"):
         load_codes(write_npz(tmp_path / "pickled.npz", **arrays))
+
+
+def test_the_file_kinds_know_the_keys_of_a_codes_file():
+    """vrt.runtime.file_kinds (below vrt.codes) names a codes file by these keys: kept equal."""
+    from vrt.codes.files import _REQUIRED_KEYS
+    from vrt.runtime.file_kinds import _CODES_KEYS
+
+    assert _CODES_KEYS == set(_REQUIRED_KEYS)

@@ -178,6 +178,30 @@ def test_uploads_beyond_the_queue_get_503_and_a_client_gone_mid_upload_leaves_no
     assert [path for path in server.tmpdir.rglob("*") if not path.is_dir()] == []
 
 
+def test_a_server_reads_no_frame_through_a_link_out_of_its_folder(footage, tmp_path):
+    """A video, or a frame of a frame folder, that is a link leading out of the root is not read
+    by a server's thumbnails (links_out=False); a report page's may follow it."""
+    from vrt.io.video import iter_video_frames
+    from vrt.reporting.thumbnails import video_thumbnails
+
+    root, outside = tmp_path / "videos", tmp_path / "outside"
+    (root / "frames").mkdir(parents=True)
+    outside.mkdir()
+    frame = next(iter_video_frames(footage / "park" / "clip2.mp4"))[1].to_image()
+    frame.save(outside / "00001.jpg")
+    (root / "frames" / "00001.jpg").symlink_to(outside / "00001.jpg")
+    (root / "clip.mp4").symlink_to(footage / "park" / "clip2.mp4")
+    (root / "inside.mp4").symlink_to(root / "clip.mp4")  # inside, but leading on out
+    server, page = (
+        video_thumbnails([root], num_frames=1, links_out=False),
+        video_thumbnails([root], num_frames=1),
+    )
+    for item_id in ("frames", "clip.mp4", "inside.mp4"):
+        with pytest.raises(KeyError):
+            server(item_id)
+        assert page(item_id)[0].ndim == 3
+
+
 def test_thumbnails_never_read_outside_the_videos_folder_through_links(server, encoder_checkpoint, tmp_path):
     """An indexed id whose file is a link out of --videos gets no thumbnail; a link inside does."""
     from fastapi.testclient import TestClient

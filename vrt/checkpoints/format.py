@@ -47,16 +47,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for truncated or foreign files
-        # weights_only refused an object, unbuilt (a damaged pickle fails there too: "Unsupported
-        # operand", which is no object, and must not be called one)
-        if "Weights only load failed" in str(error) and "Unsupported global" in str(error):
-            raise CheckpointError(
-                f"checkpoint {path} cannot be read: it holds Python objects, not only tensors and "
-                f"plain values, and unpickling them could run code ({_reason(error)})"
-            ) from error
-        raise CheckpointError(
-            f"checkpoint {path} cannot be read (truncated or corrupt?): {_reason(error)}"
-        ) from error
+        raise CheckpointError(f"checkpoint {path} cannot be read{_refusal(error)}") from error
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or "model" not in state:
         raise CheckpointError(f"{path} is not a vrt checkpoint (format {CHECKPOINT_FORMAT})")
     stored = state.pop(DIGEST_KEY, None)  # absent in checkpoints written before the checksum
@@ -74,13 +65,39 @@ def _foreign_kind(path: Path) -> str | None:
     return None if kind in (CHECKPOINT, LEGACY_CHECKPOINT) else kind
 
 
+# How torch's weights_only unpickler refuses what it will not build: a class or function it does
+# not allow ("Unsupported global: GLOBAL pathlib.PosixPath ...", "... posix.system whose module
+# posix is blocked"), and the opcodes of pickle protocol 4 and later (FRAME 149, STACK_GLOBAL 147),
+# which torch never writes. Anything else it says is damage ("Unsupported operand 0": a cut file).
+_OBJECT_REFUSALS = ("Unsupported global", "is blocked")
+_NEWER_PICKLE_REFUSALS = ("Unsupported operand 149", "Unsupported operand 147")
+
+
+def _refusal(error: Exception) -> str:
+    """The end of the message for a file torch could not load: objects, a foreign pickle, damage."""
+    text = str(error)
+    if any(marker in text for marker in _OBJECT_REFUSALS):
+        return (
+            ": it holds Python objects, not only tensors and plain values, and unpickling them could "
+            f"run code ({_reason(error)})"
+        )
+    if any(marker in text for marker in _NEWER_PICKLE_REFUSALS):
+        return (
+            ": it is a pickle of protocol 4 or later, which torch does not write (not a checkpoint; "
+            "it may hold Python objects, and is not unpickled)"
+        )
+    return f" (truncated or corrupt?): {_reason(error)}"
+
+
 def _reason(error: Exception) -> str:
-    """torch's message in one line: the weights_only refusal's cause, else its first line."""
+    """torch's message in one line: the weights_only refusal's cause (the line naming the GLOBAL
+    it blocked), else its first line."""
     text = str(error)
     if "WeightsUnpickler error:" in text:
         text = text.split("WeightsUnpickler error:", 1)[1].strip().split(". ", 1)[0]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
+    named = [line for line in lines if "GLOBAL" in line]
+    return (named or lines or [type(error).__name__])[0]
 
 
 def content_digest(state: Any) -> str:

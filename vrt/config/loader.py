@@ -66,9 +66,10 @@ def _read_yaml_mapping(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
+        kind = describe_file(path)  # a file vrt reads elsewhere is named; other bytes are not guessed at
+        known = "" if kind.startswith("a file of unknown binary content") else f": it is {kind}"
         raise ConfigError(
-            f"not UTF-8 text (byte {error.start}: {error.reason}): it is {describe_file(path)}",
-            source=str(path),
+            f"not UTF-8 text (byte {error.start}: {error.reason}){known}", source=str(path)
         ) from None
     except OSError as error:
         raise ConfigError(

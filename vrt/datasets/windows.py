@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import replace
+from pathlib import Path
 
 from vrt.datasets.collection import ItemList
 from vrt.datasets.decoders import ClipDecoder, probe_item
@@ -46,6 +47,7 @@ def resolve_windows(
     """
     check_segment(segment, stride)
     unreadable = dict(listing.unreadable)
+    lengths: dict[Path, int] = {}  # decodable frames per video: a list may name many windows of one
     items: list[Item] = []
     for item in listing.items:
         if item.window is None and segment is None:
@@ -53,7 +55,12 @@ def resolve_windows(
         else:
             items.extend(
                 _windows(
-                    item, decoder=decoder, segment=segment, stride=stride or segment, unreadable=unreadable
+                    item,
+                    decoder=decoder,
+                    segment=segment,
+                    stride=stride or segment,
+                    unreadable=unreadable,
+                    lengths=lengths,
                 )
             )
     settings = {**listing.settings}
@@ -88,6 +95,7 @@ def _windows(
     segment: float | None,
     stride: float | None,
     unreadable: dict[str, str],
+    lengths: dict[Path, int],
 ) -> list[Item]:
     """The item's own window in frames, or its windows of ``segment`` seconds."""
     try:
@@ -101,7 +109,11 @@ def _windows(
             return []
         warnings.warn(f"{item.path} states no frame rate: it is encoded whole, not in segments", stacklevel=4)
         return [item]
-    num_frames = _decodable_length(item, info, decoder)
+    try:
+        num_frames = _decodable_length(item, info, decoder, lengths)
+    except VideoDecodeError as error:
+        unreadable[item.id] = str(error)
+        return []
     if num_frames == 0:
         unreadable[item.id] = f"{item.path}: no frame decodes"
         return []
@@ -125,28 +137,31 @@ def _windows(
             id=with_time_fragment(base_id, window),
             window=window,
             group=item.group or base_id,  # the windows of a video show the same video
-            span=(
+            span=(  # a listed window that runs past the last decodable frame stops there
                 round(window[0] * info.fps),
-                max(round(window[1] * info.fps), round(window[0] * info.fps) + 1),
+                max(min(round(window[1] * info.fps), num_frames), round(window[0] * info.fps) + 1),
             ),
         )
         for window in windows
     ]
 
 
-def _decodable_length(item: Item, info: VideoInfo, decoder: ClipDecoder) -> int:
+def _decodable_length(item: Item, info: VideoInfo, decoder: ClipDecoder, lengths: dict[Path, int]) -> int:
     """The frames of a video that decode: fewer than its header states when the file was cut
-    short, and then windows must stop where the frames do (said once, as a warning)."""
+    short, and then windows must stop where the frames do (said once per video, as a warning).
+    A header's count estimated from a duration (Matroska) may be a frame or 1% off: not a cut.
+
+    Raises:
+        VideoDecodeError: the video cannot be opened to count them.
+    """
     if item.kind != "video":
         return info.num_frames
-    try:
-        decodable = decoder.decodable_frames(item.path)
-    except VideoDecodeError:
-        return 0
-    if decodable < info.num_frames:
-        warnings.warn(
-            f"{item.path}: its header states {info.num_frames} frames ({info.num_frames / info.fps:g} s) "
-            f"but only {decodable} decode ({decodable / info.fps:g} s); its windows stop there",
-            stacklevel=5,
-        )
-    return min(decodable, info.num_frames)
+    if item.path not in lengths:
+        lengths[item.path] = decodable = decoder.decodable_frames(item.path)
+        if decodable < info.num_frames - max(1, info.num_frames // 100):
+            warnings.warn(
+                f"{item.path}: its header states {info.num_frames} frames ({info.num_frames / info.fps:g} s) "
+                f"but only {decodable} decode ({decodable / info.fps:g} s); its windows stop there",
+                stacklevel=5,
+            )
+    return min(lengths[item.path], info.num_frames)

@@ -173,12 +173,13 @@ def prepare_frames(
     if not videos:
         extensions = ", ".join(sorted(VIDEO_EXTENSIONS))
         raise DataError(f"--src {src}: no videos ({extensions}) found under it")
-    check_output_folder(dst, what="frames", is_own=holds_prepared_frames, force=force, option="--dst")
-    dst.mkdir(parents=True, exist_ok=True)
-    (dst / DESTINATION_MARKER).touch()  # before any frame: a killed first run is still vrt's own
     workers = workers or min(4, usable_cores())
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    options = extraction_options(short_side=short_side, fps=fps, ext=ext, quality=quality)
+    check_output_folder(dst, what="frames", is_own=holds_prepared_frames, force=force, option="--dst")
+    dst.mkdir(parents=True, exist_ok=True)
+    (dst / DESTINATION_MARKER).touch()  # before any frame: a killed first run is still vrt's own
 
     outcomes: dict[Path, VideoOutcome] = {}
     done = 0
@@ -190,7 +191,6 @@ def prepare_frames(
         if progress is not None:
             progress(outcome, done, len(videos))
 
-    options = extraction_options(short_side=short_side, fps=fps, ext=ext, quality=quality)
     todo: list[Path] = []
     owners: dict[Path, Path] = {}  # output folder -> the video that claimed it first
     for video in videos:

@@ -95,15 +95,15 @@ def decodable_frames(path: str | Path) -> int:
         try:
             for packet in container.demux(stream):
                 if packet.size > 0 and packet.is_keyframe:
-                    before_last_keyframe += sum(p.size > 0 for p in tail)
-                    tail = []
-                tail.append(packet)  # the demuxer's last packet is empty: decoding it flushes
+                    before_last_keyframe, tail = before_last_keyframe + len(tail), []
+                if packet.size > 0:  # not the demuxer's empty end packet: the flush below ends it
+                    tail.append(packet)
         except (av.FFmpegError, *_READ_ERRORS):
             pass  # a damaged tail: the packets before it are still there
         decoded = 0
-        for packet in tail:
+        for packet in [*tail, None]:  # None flushes the frames held back for B-frame order
             try:
-                decoded += len(packet.decode())
+                decoded += len(packet.decode() if packet is not None else stream.codec_context.decode(None))
             except (av.FFmpegError, *_READ_ERRORS):
                 pass  # a partial packet at the cut
     return before_last_keyframe + decoded

@@ -58,7 +58,7 @@ def video_thumbnails(
         if not relative.is_absolute() and ".." not in relative.parts:
             for folder in folders:
                 candidate = folder / relative
-                if candidate.exists() and (links_out or candidate.resolve().is_relative_to(folder.resolve())):
+                if candidate.exists() and (links_out or _inside(candidate, folder)):
                     return candidate
         raise KeyError(f"no video for id {base!r} under {', '.join(map(str, folders)) or 'no folder'}")
 
@@ -69,6 +69,14 @@ def video_thumbnails(
         return [_scaled(frame, max_side) for frame in _read_frames(locate(base), window, num_frames)]
 
     return frames
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, links resolved, lies in ``root``; for a frame folder, each of its files too."""
+    base = root.resolve()
+    if not path.resolve().is_relative_to(base):
+        return False
+    return not path.is_dir() or all(entry.resolve().is_relative_to(base) for entry in path.iterdir())
 
 
 def _read_frames(path: Path, window: tuple[float, float] | None, count: int) -> np.ndarray:

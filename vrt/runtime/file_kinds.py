@@ -15,7 +15,9 @@ __all__ = ["CHECKPOINT", "LEGACY_CHECKPOINT", "describe_file"]
 
 CHECKPOINT = "a torch checkpoint (give it to --checkpoint)"
 LEGACY_CHECKPOINT = "a pickle (a torch checkpoint of the legacy format? give it to --checkpoint)"
-_CODES_KEYS = frozenset({"codes", "bits", "labels", "ids"})
+_CODES_KEYS = frozenset(
+    {"codes", "bits", "labels", "ids"}
+)  # vrt.codes' required keys (a test keeps them equal)
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _PICKLE_PROTOCOL = 0x80  # the first byte of a pickle of protocol 2 or later
 _VIDEO_SIGNATURES = (b"RIFF", b"\x1a\x45\xdf\xa3")  # AVI, Matroska/WebM; MP4 and MOV: "ftyp" at 4
@@ -26,8 +28,11 @@ def describe_file(path: Path) -> str:
     what ``path`` is, as a noun phrase with advice on where it goes when vrt writes such files."""
     if path.is_dir():
         return "a folder"
-    with path.open("rb") as handle:
-        head = handle.read(512)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError as error:  # called while reporting another error: never raise a new one
+        return f"a file that cannot be read ({error.strerror or error})"
     if not head:
         return "an empty file"
     if zipfile.is_zipfile(path):

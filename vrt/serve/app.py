@@ -23,6 +23,7 @@ app stops, and nothing else is written.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import uuid
@@ -34,6 +35,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, File, HTTPException, Query, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from vrt.index import UnknownIdError
 from vrt.serve.page import search_page
@@ -127,17 +129,25 @@ def create_app(
         except UnknownIdError as error:
             raise HTTPException(status_code=404, detail=str(error)) from None
 
+    # One upload is encoded at a time. The others wait here, on the event loop, rather than each
+    # in one of the thread pool's 40 threads: id searches and thumbnails keep the threads.
+    encoding = asyncio.Semaphore(1)
+
+    def store(upload: UploadFile, stored: Path) -> None:
+        with stored.open("wb") as handle:
+            shutil.copyfileobj(upload.file, handle, _COPY_CHUNK)
+
     @app.post("/api/search", max_body_size=max_upload_bytes)
-    def search_by_video(
+    async def search_by_video(
         file: Annotated[UploadFile, File(description="A video file (.mp4, .avi, .mkv, ...).")], k: TopK = 10
     ) -> dict[str, Any]:
         name = Path(file.filename or "upload").name
         # The upload's own name never touches the disk: a random name keeps its extension only.
         stored = app.state.workdir / f"{uuid.uuid4().hex}{Path(name).suffix.lower()[:16]}"
         try:
-            with stored.open("wb") as handle:
-                shutil.copyfileobj(file.file, handle, _COPY_CHUNK)
-            return service.search_video(stored, k, name=name)
+            await run_in_threadpool(store, file, stored)
+            async with encoding:
+                return await run_in_threadpool(lambda: service.search_video(stored, k, name=name))
         except NotAVideoError as error:
             raise HTTPException(status_code=415, detail=str(error)) from None
         finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from functools import cache
 
 from vrt.reporting.retrieval_page import LEGEND, PAGE_STYLE, html_document
+from vrt.serve.service import PREVIEW_FRAMES
 
 __all__ = ["PAGE_SIZE", "search_page"]
 
@@ -37,9 +38,10 @@ body[data-view=collection] #result-view, body[data-view=results] #collection-vie
 _SCRIPT = """
 const $ = (id) => document.getElementById(id);
 const PAGE_SIZE = __PAGE_SIZE__;
+const PREVIEW_FRAMES = __PREVIEW_FRAMES__;
 const topk = () => Math.max(1, Math.min(1000, parseInt($("k").value, 10) || 10));
 let page = 0;
-let shown = 0;  // bumped by every change of view: a collection page that arrives late is dropped
+let shown = 0;  // bumped by every search and collection page: an answer that arrives late is dropped
 
 function setState(state, message) {
   document.body.dataset.state = state;
@@ -60,29 +62,38 @@ function picture(src, alt, id) {
   const image = element("img");
   image.alt = alt;
   image.src = src;
-  image.addEventListener("error", () => image.replaceWith(placeholder()), { once: true });
+  // A failed preview frame goes back to the still; a failed still becomes a placeholder.
+  image.addEventListener("error", () => {
+    if (image.dataset.preview !== undefined) { delete image.dataset.preview; image.src = src; }
+    else image.replaceWith(placeholder());
+  });
   if (id !== undefined) previewOnHover(image, id, src);
   return image;
 }
 
-// Hovering a tile's frame cycles through frames spread over its clip; leaving restores it.
+// Hovering a tile's frame cycles through frames spread over its clip; leaving restores it. The
+// cycle stops when the image leaves the page (a click replaced the view) or a frame fails.
 function previewOnHover(image, id, still) {
   let timer = null;
+  const stop = () => {
+    clearInterval(timer);
+    timer = null;
+    if (image.dataset.preview !== undefined) image.src = still;
+    delete image.dataset.preview;
+  };
   image.addEventListener("mouseenter", () => {
     let frame = 0;
     const next = () => {
+      if (!image.isConnected) return stop();
       image.src = "/api/preview?id=" + encodeURIComponent(id) + "&frame=" + frame;
       image.dataset.preview = frame;
-      frame = (frame + 1) % 4;
+      frame = (frame + 1) % PREVIEW_FRAMES;
     };
     next();
     timer = setInterval(next, 400);
   });
-  image.addEventListener("mouseleave", () => {
-    clearInterval(timer);
-    image.src = still;
-    delete image.dataset.preview;
-  });
+  image.addEventListener("mouseleave", stop);
+  image.addEventListener("click", stop);
 }
 
 function className(item) {
@@ -123,17 +134,18 @@ function render(data) {
     Object.assign(node.dataset, { rank: item.rank, distance: item.distance });
     results.append(node);
   }
-  shown += 1;
   $("collection").replaceChildren();  // only the query and its results are on the page
   document.body.dataset.view = "results";
   setState("done");
 }
 
 async function search(request) {
+  const mine = ++shown;  // an answer that arrives after another search or view is dropped
   setState("searching");
   try {
     const response = await request;
     const text = await response.text();
+    if (mine !== shown) return;
     let data = null;
     try { data = JSON.parse(text); } catch { data = { detail: text }; }
     if (!response.ok) {
@@ -143,7 +155,7 @@ async function search(request) {
     }
     render(data);
   } catch (error) {
-    setState("error", String(error));
+    if (mine === shown) setState("error", String(error));
   }
 }
 
@@ -163,9 +175,10 @@ async function showCollection() {
   const address = "/api/items?offset=" + page * PAGE_SIZE + "&limit=" + PAGE_SIZE +
     "&contains=" + encodeURIComponent($("filter").value) + "&class_name=" + encodeURIComponent($("class").value);
   const response = await fetch(address);
-  if (!response.ok) return setState("error", response.status + ": " + (await response.text()));
-  const data = await response.json();
+  const text = await response.text();
   if (mine !== shown) return;
+  if (!response.ok) return setState("error", response.status + ": " + text);
+  const data = JSON.parse(text);
   $("collection").replaceChildren(...data.items.map((item) => tile(item, "unjudged")));
   const last = Math.min(data.total, (page + 1) * PAGE_SIZE);
   $("page-info").textContent = data.total ? (page * PAGE_SIZE + 1) + "-" + last + " of " + data.total : "no item matches";
@@ -277,6 +290,10 @@ def search_page() -> str:
         body_attributes='data-state="loading" data-view="collection"',
         body=[
             _BODY.replace("LEGEND", LEGEND),
-            f"<script>{_SCRIPT.replace('__PAGE_SIZE__', str(PAGE_SIZE))}</script>",
+            "<script>"
+            + _SCRIPT.replace("__PAGE_SIZE__", str(PAGE_SIZE)).replace(
+                "__PREVIEW_FRAMES__", str(PREVIEW_FRAMES)
+            )
+            + "</script>",
         ],
     )

@@ -211,39 +211,40 @@ class Runner:
         """Train, validate, step the schedule and checkpoint, epoch after epoch."""
         stop = StopRequest()
         with stop.installed(on_first=self._announce_stop):
-            for epoch in range(session.run.epoch, self.config.train.epochs):
-                session.begin_epoch(epoch)
-                if not self._train_one_epoch(session, epoch, stop):
-                    self._save_and_stop(session, stop, epoch)
-                if session.run.within.steps == 0:  # every batch unusable: nothing was learned
-                    raise TrainingError(
-                        f"epoch {epoch + 1} made no training step: no batch held two readable clips "
-                        f"({len(self.bad_videos)} unreadable videos, listed in {self.paths.bad_videos}); "
-                        "fix or remove them"
-                    )
-                record = session.epoch_record(epoch)
-                self._check_feeding(record)
-                record |= self._validate(session, epoch)
-                run = session.run
-                score = selection_score(record)
-                improved = improves(score, run.best_score) if score is not None else not self._has_validation
-                if improved:
-                    run.best_score, run.best_epoch = (
-                        (score if score is not None else run.best_score),
-                        epoch + 1,
-                    )
-                session.step_schedule(score)
-                record["best_epoch"] = run.best_epoch
-                run.epoch, run.within = epoch + 1, EpochProgress()
-                if distributed.is_main():
-                    self.metrics.append(record)
-                    self.log.scalars(record, step=epoch + 1)
-                    self.checkpoints.save(session.snapshot(), best=improved)
-                self._print_epoch(record, improved)
-                if distributed.any_rank(stop.requested):
-                    self._validation_warnings.summarise()
-                    raise self._interrupted(stop, f"after epoch {epoch + 1}")
-        self._validation_warnings.summarise()
+            try:
+                for epoch in range(session.run.epoch, self.config.train.epochs):
+                    session.begin_epoch(epoch)
+                    if not self._train_one_epoch(session, epoch, stop):
+                        self._save_and_stop(session, stop, epoch)
+                    if session.run.within.steps == 0:  # every batch unusable: nothing was learned
+                        raise TrainingError(
+                            f"epoch {epoch + 1} made no training step: no batch held two readable clips ("
+                            f"{len(self.bad_videos)} unreadable videos, listed in {self.paths.bad_videos}); fix or remove them"
+                        )
+                    self._end_epoch(session, epoch)
+                    if distributed.any_rank(stop.requested):
+                        raise self._interrupted(stop, f"after epoch {epoch + 1}")
+            finally:  # repeated validation warnings are counted once, however the run ends
+                self._validation_warnings.summarise()
+
+    def _end_epoch(self, session: TrainingSession, epoch: int) -> None:
+        """Validate, keep the best model, step the schedule, record and checkpoint epoch ``epoch``."""
+        record = session.epoch_record(epoch)
+        self._check_feeding(record)
+        record |= self._validate(session, epoch)
+        run = session.run
+        score = selection_score(record)
+        improved = improves(score, run.best_score) if score is not None else not self._has_validation
+        if improved:
+            run.best_score, run.best_epoch = (score if score is not None else run.best_score), epoch + 1
+        session.step_schedule(score)
+        record["best_epoch"] = run.best_epoch
+        run.epoch, run.within = epoch + 1, EpochProgress()
+        if distributed.is_main():
+            self.metrics.append(record)
+            self.log.scalars(record, step=epoch + 1)
+            self.checkpoints.save(session.snapshot(), best=improved)
+        self._print_epoch(record, improved)
 
     def _check_feeding(self, record: dict[str, Any]) -> None:
         """Warn, once a run, when the step waited on the data loader too much of an epoch."""
@@ -303,11 +304,10 @@ class Runner:
     def _validate(self, session: TrainingSession, epoch: int) -> dict[str, Any]:
         """Validation mAP (or, without labels, the validation loss) and the code spread when due
         (every ``val_every`` epochs and at the end); see :mod:`vrt.training.selection`."""
-        train = self.config.train
+        train, model = self.config.train, session.model
         due = (epoch + 1) % train.val_every == 0 or epoch + 1 == train.epochs
         if not (self._has_validation and due):
             return {}
-        model = session.model
         if selects_without_labels(self.config, self.splits):
             loss = validation_loss(model, session.loss_fn, self.splits, self.config, device=self.device)
             stats = code_stats(self.encode(self.encoder(model), "val"))
