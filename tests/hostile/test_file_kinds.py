@@ -55,7 +55,11 @@ SLOTS = {  # where it is given -> the command, with FILE in that place
 READABLE = {("codes", "index")}
 # Where the loader has its own, more precise sentence.
 OWN_WORDS = {
-    ("index", "codes"): "it looks like a codes file: build an index with `vrt index build --codes FILE"
+    ("index", "codes"): "it looks like a codes file: build an index with `vrt index build --codes FILE",
+    (
+        "config",
+        "random",
+    ): "not UTF-8 text (byte 128: invalid start byte)",  # perhaps Latin-1 text: not guessed
 }
 
 
