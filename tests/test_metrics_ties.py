@@ -187,3 +187,27 @@ def test_rows_are_batched_by_width_within_the_cell_budget_and_each_once(monkeypa
         assert batch == sorted(batch) and (len(batch) * max(batch) <= 100 or len(batch) == 1)
         if following is not None:  # the next row would not have fitted
             assert (len(batch) + 1) * following[0] > 100
+
+
+def test_tie_aware_average_precision_from_counts_by_distance_equals_the_mean_over_orders():
+    """The public function on its own: per query, the items and the relevant items within each
+    distance, cumulative. Query 0: distances 0 0 1 1 1 3, relevant at 0 and one of the 1s;
+    query 1: nothing relevant (NaN)."""
+    from vrt.metrics import tie_aware_average_precision
+    from vrt.metrics.tie_aware import harmonic_numbers
+
+    from .metrics_reference import expected_average_precision
+
+    distances = [0, 0, 1, 1, 1, 3]
+    relevant = [True, False, False, True, False, False]
+    within = np.array([[2, 5, 5, 6], [0, 3, 6, 6]])
+    relevant_within = np.array([[1, 2, 2, 2], [0, 0, 0, 0]])
+    values = tie_aware_average_precision(within, relevant_within, harmonic_numbers(6))
+    assert values[0] == pytest.approx(expected_average_precision(distances, relevant), abs=1e-12)
+    assert np.isnan(values[1])
+
+
+def test_k_labels_name_the_k_used_and_the_k_asked_when_they_differ():
+    from vrt.metrics.scores import k_label
+
+    assert k_label(100, 100) == "100" and k_label(100, 9) == "9 (K=100 asked)"
