@@ -211,3 +211,13 @@ def test_k_labels_name_the_k_used_and_the_k_asked_when_they_differ():
     from vrt.metrics.scores import k_label
 
     assert k_label(100, 100) == "100" and k_label(100, 9) == "9 (K=100 asked)"
+
+
+def test_evaluate_retrieval_asks_for_k_100_and_radius_2_by_default():
+    rng = np.random.default_rng(2)
+    database = CodeSet.from_bits(
+        rng.random((150, 8)) < 0.5, labels=rng.integers(0, 3, 150), ids=[f"d{i}" for i in range(150)]
+    )
+    query = CodeSet.from_bits(rng.random((4, 8)) < 0.5, labels=[0, 1, 2, 0], ids=[f"q{i}" for i in range(4)])
+    report = evaluate_retrieval(query, database).to_dict()
+    assert report["topk"] == {"asked": 100, "used": 100} and "precision@H<=2" in report
