@@ -11,8 +11,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -71,6 +74,20 @@ def server(footage, encoder_checkpoint, tmp_path_factory) -> Server:
     if process.poll() is None:  # a test failed before stopping it
         process.kill()
         process.communicate()
+
+
+@contextmanager
+def chromium_page(url: str) -> Iterator[Any]:
+    """A page of headless Chromium (Debian's, through Playwright) opened at ``url``; closed after."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(url)
+            yield page
+        finally:
+            browser.close()
 
 
 def upload(server: Server, name: str, content: bytes, k: int = 10) -> httpx.Response:
@@ -227,40 +244,33 @@ def test_thumbnails_never_read_outside_the_videos_folder_through_links(server, e
     CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; .ci/run does)"
 )
 def test_the_page_uploads_a_video_and_shows_its_results_in_headless_chromium(server, tmp_path):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(server.url)
-            page.wait_for_selector("body[data-state=idle]")
-            page.wait_for_function("document.getElementById('info').textContent.includes('7 items')")
+    with chromium_page(server.url) as page:
+        page.wait_for_selector("body[data-state=idle]")
+        page.wait_for_function("document.getElementById('info').textContent.includes('7 items')")
 
-            page.set_input_files("#file", str(server.footage / "street" / "clip0 copy.mp4"))
-            page.click("#upload-button")
-            page.wait_for_selector("body[data-state=done]", timeout=120_000)
-            tiles = page.eval_on_selector_all(
-                "#results li.tile", "tiles => tiles.map(t => [t.dataset.id, Number(t.dataset.distance)])"
-            )
-            assert len(tiles) == 7 and ["street/clip0.mp4", 0] in tiles
-            assert page.text_content("#query .query-id") == "clip0 copy.mp4"
-            page.wait_for_function(
-                "[...document.images].length === 8 && [...document.images].every(i => i.complete && i.naturalWidth > 0)"
-            )  # the query's frame and a thumbnail per result
-            page.screenshot(path=str(tmp_path / "serve.png"), full_page=True)
+        page.set_input_files("#file", str(server.footage / "street" / "clip0 copy.mp4"))
+        page.click("#upload-button")
+        page.wait_for_selector("body[data-state=done]", timeout=120_000)
+        tiles = page.eval_on_selector_all(
+            "#results li.tile", "tiles => tiles.map(t => [t.dataset.id, Number(t.dataset.distance)])"
+        )
+        assert len(tiles) == 7 and ["street/clip0.mp4", 0] in tiles
+        assert page.text_content("#query .query-id") == "clip0 copy.mp4"
+        page.wait_for_function(
+            "[...document.images].length === 8 && [...document.images].every(i => i.complete && i.naturalWidth > 0)"
+        )  # the query's frame and a thumbnail per result
+        page.screenshot(path=str(tmp_path / "serve.png"), full_page=True)
 
-            page.fill("#item", "park/clip3.mp4")
-            page.click("#pick-button")
-            page.wait_for_function("document.querySelector('#query').dataset.queryId === 'park/clip3.mp4'")
-            first = page.eval_on_selector("#results li.tile", "t => [t.dataset.distance, t.className]")
-            assert first[0] == "0" and first[1] in ("tile correct", "tile wrong")  # labelled: judged
+        page.fill("#item", "park/clip3.mp4")
+        page.click("#pick-button")
+        page.wait_for_function("document.querySelector('#query').dataset.queryId === 'park/clip3.mp4'")
+        first = page.eval_on_selector("#results li.tile", "t => [t.dataset.distance, t.className]")
+        assert first[0] == "0" and first[1] in ("tile correct", "tile wrong")  # labelled: judged
 
-            page.set_input_files("#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})
-            page.click("#upload-button")
-            page.wait_for_selector("body[data-state=error]")
-            assert "is not a video file" in page.text_content("#error")
-        finally:
-            browser.close()
+        page.set_input_files("#file", {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"})
+        page.click("#upload-button")
+        page.wait_for_selector("body[data-state=error]")
+        assert "is not a video file" in page.text_content("#error")
     assert (tmp_path / "serve.png").stat().st_size > 10_000
 
 
@@ -294,48 +304,41 @@ def test_the_api_pages_and_filters_the_collection_and_previews_clips(server):
 )
 def test_the_page_shows_the_collection_and_searches_from_any_tile_with_the_query_in_the_address(server):
     """Before: the page showed a file picker and an empty box, nothing of the collection."""
-    playwright_api = pytest.importorskip("playwright.sync_api")
     tiles = "els => els.map(t => t.dataset.id)"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(server.url)
-            page.wait_for_selector("body[data-grid=ready][data-view=collection]")
-            assert len(page.eval_on_selector_all("#collection li.tile", tiles)) == 7
-            assert page.text_content("#page-info") == "1-7 of 7"
-            page.wait_for_function("document.querySelectorAll('#class option').length === 4")
-            page.select_option("#class", "park")
-            page.wait_for_function("document.querySelectorAll('#collection li.tile').length === 2")
-            page.fill("#filter", "CLIP3")
-            page.wait_for_function("document.querySelectorAll('#collection li.tile').length === 1")
-            page.click("#collection li.tile button.more")  # more like this, one click
-            page.wait_for_selector("body[data-state=done][data-view=results]")
-            assert page.url == f"{server.url}/?id=park%2Fclip3.mp4&k=10"
-            assert page.get_attribute("#query", "data-query-id") == "park/clip3.mp4"
-            assert len(page.eval_on_selector_all("#results li.tile", tiles)) == 7
+    with chromium_page(server.url) as page:
+        page.wait_for_selector("body[data-grid=ready][data-view=collection]")
+        assert len(page.eval_on_selector_all("#collection li.tile", tiles)) == 7
+        assert page.text_content("#page-info") == "1-7 of 7"
+        page.wait_for_function("document.querySelectorAll('#class option').length === 4")
+        page.select_option("#class", "park")
+        page.wait_for_function("document.querySelectorAll('#collection li.tile').length === 2")
+        page.fill("#filter", "CLIP3")
+        page.wait_for_function("document.querySelectorAll('#collection li.tile').length === 1")
+        page.click("#collection li.tile button.more")  # more like this, one click
+        page.wait_for_selector("body[data-state=done][data-view=results]")
+        assert page.url == f"{server.url}/?id=park%2Fclip3.mp4&k=10"
+        assert page.get_attribute("#query", "data-query-id") == "park/clip3.mp4"
+        assert len(page.eval_on_selector_all("#results li.tile", tiles)) == 7
 
-            page.click("#results li.tile[data-id='street/clip1.mp4'] img")  # a result's frame: its search
-            page.wait_for_function("document.querySelector('#query').dataset.queryId === 'street/clip1.mp4'")
-            assert page.url == f"{server.url}/?id=street%2Fclip1.mp4&k=10"
-            page.hover("#results li.tile[data-id='park/clip2.mp4'] img")  # a preview of its clip
-            hovered = "document.querySelector(`#results li.tile[data-id='park/clip2.mp4'] img`)"
-            page.wait_for_function(
-                f"(i => i.dataset.preview !== undefined && i.src.includes('/api/preview') && i.complete"
-                f" && i.naturalWidth > 0)({hovered})"
-            )
-            page.go_back()  # the browser's history holds the searches
-            page.wait_for_function("document.querySelector('#query').dataset.queryId === 'park/clip3.mp4'")
+        page.click("#results li.tile[data-id='street/clip1.mp4'] img")  # a result's frame: its search
+        page.wait_for_function("document.querySelector('#query').dataset.queryId === 'street/clip1.mp4'")
+        assert page.url == f"{server.url}/?id=street%2Fclip1.mp4&k=10"
+        page.hover("#results li.tile[data-id='park/clip2.mp4'] img")  # a preview of its clip
+        hovered = "document.querySelector(`#results li.tile[data-id='park/clip2.mp4'] img`)"
+        page.wait_for_function(
+            f"(i => i.dataset.preview !== undefined && i.src.includes('/api/preview') && i.complete"
+            f" && i.naturalWidth > 0)({hovered})"
+        )
+        page.go_back()  # the browser's history holds the searches
+        page.wait_for_function("document.querySelector('#query').dataset.queryId === 'park/clip3.mp4'")
 
-            page.goto(f"{server.url}/?id=street%2Fclip0.mp4&k=3")  # a shared address: the same search
-            page.wait_for_selector("body[data-state=done][data-view=results]")
-            assert len(page.eval_on_selector_all("#results li.tile", tiles)) == 3
-            assert page.input_value("#k") == "3"
-            page.click("#browse")
-            page.wait_for_selector("body[data-view=collection][data-grid=ready]")
-            assert page.url == f"{server.url}/"
-        finally:
-            browser.close()
+        page.goto(f"{server.url}/?id=street%2Fclip0.mp4&k=3")  # a shared address: the same search
+        page.wait_for_selector("body[data-state=done][data-view=results]")
+        assert len(page.eval_on_selector_all("#results li.tile", tiles)) == 3
+        assert page.input_value("#k") == "3"
+        page.click("#browse")
+        page.wait_for_selector("body[data-view=collection][data-grid=ready]")
+        assert page.url == f"{server.url}/"
 
 
 # Last: it stops the module's server.
