@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml setup.py
 # whose names match; a stopped run continues where it stopped. The score table follows.
 mutation: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,mutation]'
-	$(BIN)/mutmut run --max-children 2 $(ONLY)
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children 2 $(ONLY)
 	$(BIN)/python benchmarks/mutation_score.py
 
 lint: $(STAMP)

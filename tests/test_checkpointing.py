@@ -3,24 +3,28 @@ signal handling, per-clip augmentation seeds and the config keys that drive them
 
 from __future__ import annotations
 
+import io
 import json
+import pickle
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from vrt.checkpoints.format import load_checkpoint, save_checkpoint
+from vrt.checkpoints.format import _reason, _similar_runs_hint, load_checkpoint, save_checkpoint
 from vrt.checkpoints.keeper import CheckpointKeeper
 from vrt.codes import CodeSet, load_codes, save_codes
 from vrt.config import ConfigError, config_from_dict, config_to_dict
 from vrt.datasets.base import ClipView
 from vrt.datasets.clips import ClipSpec
 from vrt.errors import CheckpointError, NoCheckpointError
+from vrt.index import HammingIndex
 from vrt.rundir import RunDirectory
 from vrt.runtime.fileio import HOST_TAG
 from vrt.runtime.signals import REPEAT_GRACE_S, StopRequest
@@ -78,7 +82,6 @@ def _kind_message(path) -> str:
 
 def test_every_kind_of_file_given_as_a_checkpoint_is_named(tmp_path):
     """What each first-bytes check of the message says, one file per kind (no training needed)."""
-    from vrt.index import HammingIndex
 
     codes = CodeSet.from_bits(np.eye(8, dtype=bool), labels=np.arange(8), ids=[f"v{i}" for i in range(8)])
     files = {
@@ -533,3 +536,72 @@ def test_speed_and_checkpoint_keys_are_validated(section, key, value):
     data[section][key] = value
     with pytest.raises(ConfigError, match=f"{section}.{key}"):
         config_from_dict(data)
+
+
+# Edges that mutation testing (make mutation) found untested: checkpoints.
+
+
+def test_a_checkpoint_of_tensors_saved_on_a_gpu_loads_onto_the_cpu(tmp_path):
+    """torch.save keeps each storage's device; one written from CUDA tensors (torch.save by hand,
+    an older vrt) loads onto the CPU, also where there is no GPU."""
+    buffer = io.BytesIO()
+    torch.save({"format": 1, "model": {"w": torch.ones(2)}}, buffer)
+    original = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    with zipfile.ZipFile(tmp_path / "gpu.pt", "w", zipfile.ZIP_STORED) as archive:
+        for name in original.namelist():
+            data = original.read(name)
+            if name.endswith("data.pkl"):  # the storage's location, 'cpu', made 'cuda'
+                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x04\x00\x00\x00cuda")
+                assert b"cuda" in data
+            archive.writestr(name, data)
+    state = load_checkpoint(tmp_path / "gpu.pt")
+    assert state["model"]["w"].device.type == "cpu" and state["model"]["w"].tolist() == [1.0, 1.0]
+
+
+def test_python_objects_are_refused_even_when_the_environment_turns_weights_only_off(tmp_path, monkeypatch):
+    """TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD changes torch.load's default, not an explicit weights_only=True."""
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    torch.save({"format": 1, "model": {}, "where": Path("x")}, tmp_path / "objects.pt")
+    with pytest.raises(CheckpointError, match="it holds Python objects"):
+        load_checkpoint(tmp_path / "objects.pt")
+
+
+def refusal(path: Path) -> str:
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    return str(caught.value)
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol 4:UserWarning")
+def test_the_refusal_of_python_objects_and_of_newer_pickles_word_for_word(tmp_path):
+    (tmp_path / "object.pkl").write_bytes(pickle.dumps(Path("x"), protocol=2))
+    message = refusal(tmp_path / "object.pkl")
+    start = (
+        f"checkpoint {tmp_path / 'object.pkl'} cannot be read: it holds Python objects, not only "
+        "tensors and plain values, and unpickling them could run code ("
+    )
+    assert message.startswith(start) and message.endswith(")")
+    assert "GLOBAL pathlib.PosixPath" in message[len(start) :] and "\n" not in message
+    (tmp_path / "newer.pkl").write_bytes(pickle.dumps({"model": 1}, protocol=4))
+    assert refusal(tmp_path / "newer.pkl") == (
+        f"checkpoint {tmp_path / 'newer.pkl'} cannot be read: it is a pickle of protocol 4 or later, "
+        "which torch does not write (not a checkpoint; it may hold Python objects, and is not unpickled)"
+    )
+
+
+def test_torchs_refusal_names_the_blocked_global_when_an_earlier_line_does_not():
+    refused = RuntimeError(
+        "Weights only load failed.\nWeightsUnpickler error: while building the state\n"
+        "WeightsUnpickler error: Unsupported global: GLOBAL os.system was not an allowed global by default. "
+        "Please use `torch.serialization.add_safe_globals`."
+    )
+    assert "GLOBAL os.system was not an allowed global by default" in _reason(refused)
+
+
+def test_a_missing_file_in_an_existing_folder_names_no_other_run(tmp_path):
+    runs = tmp_path / "runs"
+    (runs / "demo").mkdir(parents=True)  # the folder is there, its best.pt is not
+    (runs / "demo-1").mkdir()
+    save_checkpoint(runs / "demo-1" / "best.pt", {"model": {}})
+    assert _similar_runs_hint(runs / "demo" / "best.pt") == ""
+    assert _similar_runs_hint(runs / "demo-" / "best.pt") == f"; did you mean {runs / 'demo-1' / 'best.pt'}?"

@@ -518,3 +518,21 @@ def test_an_unknown_id_message_names_the_index_size_and_at_most_five_close_match
     assert (
         index.unknown_id_message("v12x") == "id 'v12x' is not in the index of 50 items (close matches: v12)"
     )
+
+
+# Edges that mutation testing (make mutation) found untested: index.
+
+
+def test_an_index_exactly_the_size_of_the_close_match_pool_compares_every_id(monkeypatch):
+    import vrt.index.hamming_index as hamming_index
+
+    ids = [f"v{i}" for i in range(50)]
+    rng = np.random.default_rng(0)
+    index = HammingIndex.build(
+        CodeSet.from_bits(rng.random((50, 16)) < 0.5, labels=np.zeros(50, dtype=np.int64), ids=ids)
+    )
+    monkeypatch.setattr(hamming_index, "_CLOSE_MATCH_POOL", 50)
+    # Past the pool only ids starting "v1x"[:3] would be compared, and none does.
+    assert index.unknown_id_message("v1x") == (
+        "id 'v1x' is not in the index of 50 items (close matches: v1, v41, v31, v21, v19)"
+    )

@@ -8,6 +8,7 @@ import pytest
 
 from vrt.codes import CodeSet
 from vrt.metrics import score_queries
+from vrt.metrics.self_exclusion import own_positions
 from vrt.metrics.sources import score_sources
 
 from .metrics_reference import expected_average_precision, hamming
@@ -211,3 +212,37 @@ def test_source_relevance_of_queries_that_are_database_items_counts_each_item_on
     assert score_sources(database, database) is not None
     monkeypatch.setattr(sources, "MAX_CLASSES", 3)
     assert score_sources(database, database) is None
+
+
+# Edges that mutation testing (make mutation) found untested: source relevance and self-exclusion.
+
+
+def windows_set() -> CodeSet:
+    rng = np.random.default_rng(5)
+    return CodeSet.from_bits(
+        rng.random((4, 8)) < 0.5, labels=[0, 0, 1, 1], ids=["a#t=0,2", "a#t=2,4", "b#t=0,2", "b#t=2,4"]
+    )
+
+
+EMPTY = CodeSet(codes=np.zeros((0, 1), dtype=np.uint8), bits=8, labels=np.zeros(0, dtype=np.int64), ids=[])
+
+
+def test_score_sources_of_no_queries_is_none():
+    database = windows_set()
+    assert score_sources(EMPTY, database) is None
+
+
+def test_score_sources_passes_workers_on_and_so_refuses_zero():
+    database = windows_set()
+    assert score_sources(database, database, workers=1) is not None
+    with pytest.raises(ValueError, match=r"^workers must be a positive integer, got 0$"):
+        score_sources(database, database, workers=0)
+
+
+def test_own_positions_are_int64_with_minus_one_for_an_id_not_in_the_database():
+    database = windows_set()
+    query = CodeSet(codes=database.codes[:3], bits=8, labels=[0, 0, 0], ids=["b#t=0,2", "gone", "a#t=0,2"])
+    positions = own_positions(query, database)
+    assert positions.dtype == np.int64 and positions.tolist() == [2, -1, 0]
+    none = own_positions(EMPTY, database)
+    assert none.dtype == np.int64 and none.shape == (0,)

@@ -14,7 +14,12 @@ from vrt.config.schema import ComponentSpec
 from vrt.losses import TripletRankingLoss, hadamard_matrix, pairwise_squared_distances
 from vrt.losses.base import HashingLoss, log1p_exp, pair_masks
 from vrt.losses.combined import WeightedLossSum
-from vrt.losses.miners import Triplets, valid_triplet_mask
+from vrt.losses.dpsh import DPSHLoss
+from vrt.losses.hashnet import HashNetLoss
+from vrt.losses.miners import Pairs, Triplets, valid_triplet_mask
+from vrt.losses.miners.batch_hard import BatchHardMiner
+from vrt.losses.miners.semihard import SemiHardMiner
+from vrt.losses.reducers.mean_active import MeanActiveReducer
 from vrt.registry import BUILTIN_ORIGIN, LOSSES, MINERS, REDUCERS
 from vrt.training.runner import Runner
 
@@ -755,3 +760,98 @@ def test_hashnet_of_a_single_class_batch_and_with_a_miner_matches_brute_force() 
         kinds_of_pairs.append(len(terms))
         assert mined(embeddings, labels).item() == pytest.approx(sum(terms) / len(terms), rel=1e-9)
     assert kinds_of_pairs == [2, 1]  # both kinds mined, then negatives only
+
+
+# Edges that mutation testing (make mutation) found untested: losses and miners.
+
+
+def test_pair_masks_and_miners_follow_the_labels_device_not_torchs_default():
+    """Masks built beside the labels, as on a GPU run with CPU defaults; the meta device stands in
+    for another device here."""
+    labels = torch.tensor([0, 0, 1, 1])
+    embeddings = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.2, 0.8]])
+    with torch.device("meta"):
+        similar, dissimilar = pair_masks(labels)
+        hard = BatchHardMiner()(embeddings, labels)
+        semihard = SemiHardMiner(margin=1.0)(embeddings, labels)
+    assert similar.device.type == "cpu" and similar.tolist() == [
+        [False, True, False, False],
+        [True, False, False, False],
+        [False, False, False, True],
+        [False, False, True, False],
+    ]
+    assert dissimilar.tolist() == [[a != b for b in [0, 0, 1, 1]] for a in [0, 0, 1, 1]]
+    assert hard.anchors.tolist() == [0, 1, 2, 3] and hard.positives.tolist() == [1, 0, 3, 2]
+    assert semihard.anchors.tolist() == [1, 3]
+
+
+def fixed_pairs(positives: list[tuple[int, int]], negatives: list[tuple[int, int]]):
+    """A miner (any callable) that always selects these pairs."""
+
+    def index(pairs: list[tuple[int, int]], k: int) -> torch.Tensor:
+        return torch.tensor([pair[k] for pair in pairs], dtype=torch.int64)
+
+    def miner(embeddings, labels):
+        return Pairs(index(positives, 0), index(positives, 1), index(negatives, 0), index(negatives, 1))
+
+    return miner
+
+
+U = torch.tensor([[0.5, -0.25], [0.75, 0.5], [-0.5, 0.25]], dtype=torch.float64)
+LABELS = torch.tensor([0, 0, 1])
+
+
+def pair_term(theta: float, similar: bool) -> float:
+    return math.log1p(math.exp(theta)) - (theta if similar else 0.0)
+
+
+def test_hashnet_with_a_miner_averages_the_kinds_of_pairs_it_selected():
+    theta = (10 / 2 * (U @ U.T)).tolist()  # alpha = 10 / bits
+    one_each = HashNetLoss(alpha=5.0, miner=fixed_pairs([(0, 1)], [(2, 1)]))(U, LABELS)
+    assert one_each.item() == pytest.approx(
+        (pair_term(theta[0][1], True) + pair_term(theta[2][1], False)) / 2
+    )
+    only_similar = HashNetLoss(alpha=5.0, miner=fixed_pairs([(0, 1), (1, 0)], []))(U, LABELS)
+    assert only_similar.item() == pytest.approx(pair_term(theta[0][1], True))
+
+
+def test_dpsh_with_a_miner_subtracts_theta_on_its_similar_pairs():
+    theta = (0.5 * (U @ U.T)).tolist()
+    loss = DPSHLoss(eta=0.0, miner=fixed_pairs([(0, 1)], [(2, 1)]))(U, LABELS)
+    assert loss.item() == pytest.approx((pair_term(theta[0][1], True) + pair_term(theta[2][1], False)) / 2)
+
+
+def test_dpsh_keeps_float32_codes_in_float32_when_torchs_default_dtype_is_float64():
+    u = torch.tensor([[0.5, -0.25], [0.75, 0.5], [-0.5, 0.25]])
+    labels = torch.tensor([0, 0, 1])
+    expected = DPSHLoss(eta=0.5)(u, labels)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        loss = DPSHLoss(eta=0.5)(u, labels)
+    finally:
+        torch.set_default_dtype(previous)
+    assert loss.dtype == torch.float32 and loss.item() == expected.item()
+
+
+def test_mean_active_divides_by_the_one_active_element_and_keeps_the_losses_dtype():
+    reducer = MeanActiveReducer()
+    assert reducer(torch.tensor([0.0, 0.75, 0.0])).item() == 0.75
+    for dtype in (torch.float16, torch.bfloat16):
+        value = reducer(torch.tensor([0.5, 0.0, 1.0], dtype=dtype))
+        assert value.dtype == dtype and value.item() == 0.75
+
+
+class _Scheduled(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[int, int]] = []
+
+    def on_epoch_start(self, epoch: int, epochs: int) -> None:
+        self.calls.append((epoch, epochs))
+
+
+def test_weighted_loss_sum_forwards_the_epoch_and_the_number_of_epochs():
+    term = _Scheduled()
+    WeightedLossSum([("scheduled", 1.0, term)]).on_epoch_start(2, 10)
+    assert term.calls == [(2, 10)]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from vrt.codes import CodeSet
-from vrt.metrics import evaluate_retrieval, score_queries
+from vrt.metrics import evaluate_retrieval, score_queries, tie_aware_average_precision
+from vrt.metrics.tie_aware import harmonic_numbers, tie_aware_scores
 
 from .metrics_reference import expected_top_k, hamming, means_over_tie_orders
 
@@ -221,3 +223,170 @@ def test_evaluate_retrieval_asks_for_k_100_and_radius_2_by_default():
     query = CodeSet.from_bits(rng.random((4, 8)) < 0.5, labels=[0, 1, 2, 0], ids=[f"q{i}" for i in range(4)])
     report = evaluate_retrieval(query, database).to_dict()
     assert report["topk"] == {"asked": 100, "used": 100} and "precision@H<=2" in report
+
+
+# Edges that mutation testing (make mutation) found untested: tie-aware metrics.
+
+
+def exact_harmonic(n: int) -> list[float]:
+    """H_0 .. H_n as exact fractions rounded once to float64."""
+    total, values = Fraction(0), [0.0]
+    for k in range(1, n + 1):
+        total += Fraction(1, k)
+        values.append(float(total))
+    return values
+
+
+def test_harmonic_numbers_stay_within_an_ulp_past_the_series_switch_whatever_the_length():
+    exact = exact_harmonic(300)
+    table = harmonic_numbers(300)
+    for k, value in enumerate(exact):
+        assert abs(table[k] - value) <= np.spacing(value), k
+    for n in (63, 64, 65, 66):  # tables ending at and just past the switch to the series (k = 64)
+        np.testing.assert_array_equal(harmonic_numbers(n), table[: n + 1], err_msg=str(n))
+
+
+def test_harmonic_numbers_are_correctly_rounded_at_83_and_93():
+    # The series is within an ulp everywhere (previous test) and correctly rounded at most k,
+    # these two among them; a coefficient a hair off (1/253 for 1/252) rounds them the other way.
+    exact = exact_harmonic(93)
+    table = harmonic_numbers(93)
+    assert table[83] == exact[83] and table[93] == exact[93]
+
+
+def cumulative(distance: list[int], relevant: list[bool], levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """One query's ``within`` and ``relevant_within`` rows (items at distance <= r)."""
+    within = np.cumsum(np.bincount(distance, minlength=levels))
+    found = np.cumsum(np.bincount(distance, weights=np.asarray(relevant, dtype=np.float64), minlength=levels))
+    return within.astype(np.int64), found.astype(np.int64)
+
+
+def stacked(queries: list[tuple[list[int], list[bool]]], levels: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = [cumulative(distance, relevant, levels) for distance, relevant in queries]
+    return np.stack([row[0] for row in rows]), np.stack([row[1] for row in rows])
+
+
+def test_tie_aware_average_precision_of_several_queries_the_last_without_a_relevant_item():
+    """Relevant items at the farthest distance count; rows (3) and distances (4) differ in number."""
+    queries = [
+        ([0, 0, 1, 1, 1, 3], [True, False, False, True, False, True]),
+        ([2, 2, 2, 3, 0, 1], [True, True, False, False, False, True]),
+        ([0, 1, 1, 2, 3, 3], [False] * 6),
+    ]
+    within, relevant_within = stacked(queries, 4)
+    values = tie_aware_average_precision(within, relevant_within, harmonic_numbers(6))
+    assert values.shape == (3,)
+    for q, (distance, relevant) in enumerate(queries[:2]):
+        expected = means_over_tie_orders(distance, relevant, len(distance))["ap"]
+        assert values[q] == pytest.approx(expected, abs=1e-12), q
+    assert np.isnan(values[2])
+
+
+def random_queries(seed: int, count: int, items: int = 12) -> list[tuple[list[int], list[bool]]]:
+    rng = np.random.default_rng(seed)
+    return [(rng.integers(0, 4, items).tolist(), (rng.random(items) < 0.4).tolist()) for _ in range(count)]
+
+
+def test_tie_aware_scores_take_the_queries_a_pass_at_a_time_each_once(monkeypatch):
+    """The working memory is bounded by taking ``_ROWS_PER_PASS`` queries at a time."""
+    import vrt.metrics.tie_aware as tie_aware
+
+    within, relevant_within = stacked(random_queries(3, 8), 4)
+    harmonic = harmonic_numbers(12)
+    whole = tie_aware_scores(within, relevant_within, depth=5, harmonic=harmonic)
+    passes = []
+    scores_of_rows = tie_aware._scores_of_rows
+
+    def recorded(rows_within, *args, **kwargs):
+        passes.append(rows_within[:, -1].shape[0])
+        return scores_of_rows(rows_within, *args, **kwargs)
+
+    monkeypatch.setattr(tie_aware, "_ROWS_PER_PASS", 3)
+    monkeypatch.setattr(tie_aware, "_scores_of_rows", recorded)
+    split = tie_aware_scores(within, relevant_within, depth=5, harmonic=harmonic)
+    assert passes == [3, 3, 2]
+    for name in ("average_precision", "average_precision_at_k", "found_at_k"):
+        np.testing.assert_array_equal(getattr(split, name), getattr(whole, name), err_msg=name)
+
+
+def test_outcome_tables_stay_within_the_cell_budget(monkeypatch):
+    """Every (query, outcome) table holds at most ``_OUTCOME_CELLS`` cells (a single query may
+    pass it), exactly full included, and the values are those of one unbounded table."""
+    import vrt.metrics.tie_aware as tie_aware
+
+    # 4 queries whose boundary group has 2 outcomes (1 of 2 tied items in the top 1): 8 cells;
+    # 20 queries with 3 outcomes, 1 to 3 of 3 relevant among 5 tied items in the top 3.
+    exactly_full = stacked([([0, 0, 1, 1, 1, 2], [True, False, True, False, False, True])] * 4, 3)
+    over = stacked([([0] * 5 + [1] * 3, [True] * 3 + [False] * 2 + [True, False, True])] * 20, 3)
+    cases = [(exactly_full, 1), (over, 3)]
+    harmonic = harmonic_numbers(8)
+    unbounded = [tie_aware_scores(*counts, depth=depth, harmonic=harmonic) for counts, depth in cases]
+    tables = []
+    outcome_ratios = tie_aware._outcome_ratios
+
+    def recorded(group, found):
+        tables.append(found.shape)
+        return outcome_ratios(group, found)
+
+    monkeypatch.setattr(tie_aware, "_OUTCOME_CELLS", 8)
+    monkeypatch.setattr(tie_aware, "_outcome_ratios", recorded)
+    for (counts, depth), whole in zip(cases, unbounded, strict=True):
+        tables.clear()
+        bounded = tie_aware_scores(*counts, depth=depth, harmonic=harmonic)
+        assert tables and all(rows * width <= 8 or rows == 1 for rows, width in tables), tables
+        assert sum(rows for rows, _ in tables) == counts[0].shape[0]
+        for name in ("average_precision", "average_precision_at_k", "found_at_k"):
+            np.testing.assert_array_equal(getattr(bounded, name), getattr(whole, name), err_msg=name)
+    assert tables == [(2, 3)] * 10  # the 20 queries of 3 outcomes: 2 at a time (3 x 3 > 8)
+
+
+# Three queries of a database of 7,999 items, K = 400 (3 distances):
+# A: every item at distance 0, 7,600 relevant: P(j) of the boundary group spans far more than
+#    float64 (about e^1590 from j = 1 to the mode), so its weights are redone in logs;
+# C: 200 irrelevant items first, then 3,800 relevant and 200 not at distance 1 (200 places of the
+#    top 400): its weights too overflow (about e^800), its outcomes stop at 200 of the table's 400;
+# D: nothing relevant.
+BIG_WITHIN = np.array([[7999, 7999, 7999], [200, 4200, 7999], [300, 500, 7999]])
+BIG_RELEVANT_WITHIN = np.array([[7600, 7600, 7600], [0, 3800, 3800], [0, 0, 0]])
+
+
+def test_weights_redone_in_logs_are_exact_and_each_query_keeps_its_own_scale(monkeypatch):
+    import vrt.metrics.tie_aware as tie_aware
+
+    in_logs = []
+    weights_in_logs = tie_aware._weights_in_logs
+    monkeypatch.setattr(
+        tie_aware, "_weights_in_logs", lambda group, found: in_logs.append(found.shape) or weights_in_logs(group, found)
+    )  # fmt: skip
+    harmonic = harmonic_numbers(7999)
+    together = tie_aware_scores(BIG_WITHIN, BIG_RELEVANT_WITHIN, depth=400, harmonic=harmonic)
+    assert in_logs == [(2, 400)]  # A and C, in one table
+    distance = [0] * 200 + [1] * 4000 + [2] * 3799
+    relevant = [False] * 200 + [True] * 3800 + [False] * 4199
+    ap_at_k, found = expected_top_k(distance, relevant, 400)
+    assert together.average_precision_at_k[1] == pytest.approx(ap_at_k, abs=1e-12)
+    assert together.found_at_k[1] == pytest.approx(found, abs=1e-9)
+    for row in (0, 1):
+        alone = tie_aware_scores(BIG_WITHIN[[row]], BIG_RELEVANT_WITHIN[[row]], depth=400, harmonic=harmonic)
+        assert alone.average_precision_at_k[0] == together.average_precision_at_k[row], row
+    assert np.isnan(together.average_precision[2]) and np.isnan(together.average_precision_at_k[2])
+
+
+def test_tie_aware_scores_raise_no_floating_point_warning():
+    """Overflowing products, 0 * inf past a row's last outcome, the logs of 0 and of negative ratios
+    there, a query without a relevant item: all handled, none reaches the caller as a warning."""
+    harmonic = harmonic_numbers(7999)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = tie_aware_scores(BIG_WITHIN, BIG_RELEVANT_WITHIN, depth=400, harmonic=harmonic)
+        values = tie_aware_average_precision(BIG_WITHIN, BIG_RELEVANT_WITHIN, harmonic)
+    assert np.isfinite(scores.average_precision_at_k[:2]).all() and np.isnan(values[2])
+
+
+def test_rows_by_width_never_puts_two_rows_over_the_budget_and_fills_it_exactly(monkeypatch):
+    import vrt.metrics.tie_aware as tie_aware
+
+    monkeypatch.setattr(tie_aware, "_OUTCOME_CELLS", 10)
+    widths = np.array([30, 5, 12, 5])
+    batches = [widths[batch].tolist() for batch in tie_aware._rows_by_width(widths)]
+    assert batches == [[5, 5], [12], [30]]  # 2 x 5 = 10 fills the budget; 12 and 30 each alone
