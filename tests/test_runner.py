@@ -201,3 +201,29 @@ def test_validation_warns_about_collapsed_codes_and_records_their_spread(tmp_pat
     # results.json judges the test codes by the same thresholds: 16 constant bits are said.
     warnings = json.loads(runner.paths.results.read_text())["metrics"]["warnings"]
     assert any("16 of the 16 bits never change over the 32 items" in w for w in warnings), warnings
+
+
+def test_repeated_validation_warnings_are_counted_when_the_run_fails(tmp_path, monkeypatch):
+    from vrt.model import HashingModel
+
+    monkeypatch.setattr(
+        HashingModel,
+        "forward",
+        lambda self, clips: self.head.fc.bias.tanh().expand(len(clips), -1) + 0 * clips.sum(),
+    )
+    messages = []
+    monkeypatch.setattr(Runner, "log_warning", lambda self, text: messages.append(text))
+    train_one_epoch = Runner._train_one_epoch
+
+    def fail_in_epoch_3(self, session, epoch, stop):
+        if epoch == 2:
+            raise RuntimeError("the disk went away")
+        return train_one_epoch(self, session, epoch, stop)
+
+    monkeypatch.setattr(Runner, "_train_one_epoch", fail_in_epoch_3)
+    with pytest.raises(RuntimeError, match="the disk went away"):
+        run(tmp_path, "fails", epochs=4, max_steps_per_epoch=1)
+    # Validated after epochs 1 and 2, then failed: the repeats are still said, once each.
+    first = [m for m in messages if m.startswith("validation after epoch 1: degenerate")]
+    repeated = [m for m in messages if m.startswith("validation after 2 epochs (1-2), latest after epoch 2: ")]
+    assert first and len(repeated) == len(first), messages
