@@ -1,8 +1,8 @@
 """The score of a mutation run (`make mutation`), per module and in all, from `mutmut results`.
 
-A mutant is *killed* when a test fails on it; *timeout* when its tests ran past mutmut's limit
-(5 times their normal time: an endless loop, or a machine too busy; counted as caught, as mutmut
-does, and shown apart); *survived* when every test covering it passes; *no tests* when no
+A mutant is *killed* when a test fails on it (or its tests crash, mutmut's "segfault"); *timeout* when its tests ran past mutmut's limit
+(5 times their normal time plus a constant: an endless loop; counted as caught, as mutmut does,
+and shown apart); *survived* when every test covering it passes; *no tests* when no
 selected test runs its function. The score is killed and timed-out mutants over all checked
 ones, survivors and mutants without tests included: a function no test reaches does not count
 in its favour.
@@ -23,7 +23,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # "    vrt.metrics.tie_aware.x_boundary_terms__mutmut_3: survived"
 _LINE = re.compile(r"^\s*(?P<module>[\w.]+?)\.(?:x_|xǁ)(?P<function>\S*?)__mutmut_\d+: (?P<status>.+)$")
-KILLED = {"killed", "timeout"}
+KILLED = {"killed", "timeout", "segfault"}
 
 
 def main() -> None:
@@ -63,7 +63,7 @@ def _row(name: str, counts: Counter) -> str:
     checked = killed + counts["survived"] + counts["no tests"]
     score = f"{killed / checked:.1%}" if checked else "-"
     return (
-        f"| {name} | {sum(counts.values())} | {counts['killed']} | {counts['timeout']} | {counts['survived']} | "
+        f"| {name} | {sum(counts.values())} | {counts['killed'] + counts['segfault']} | {counts['timeout']} | {counts['survived']} | "
         f"{counts['no tests']} | {counts['not checked']} | {score} |"
     )
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -26,6 +28,10 @@ from vrt.index import (
 )
 from vrt.index import kinds as index_kinds
 from vrt.index import storage as index_storage
+from vrt.index.hamming_index import QueryMismatchError
+from vrt.index.ivf import ivf_layout
+from vrt.metrics import hamming as hamming_module
+from vrt.metrics.hamming import HammingScanner, distance_dtype, hamming_distances
 
 from .conftest import REPO_ROOT
 from .datasets_fixtures import write_source_video
@@ -536,3 +542,354 @@ def test_an_index_exactly_the_size_of_the_close_match_pool_compares_every_id(mon
     assert index.unknown_id_message("v1x") == (
         "id 'v1x' is not in the index of 50 items (close matches: v1, v41, v31, v21, v19)"
     )
+
+
+# Edges that mutation testing (make mutation) found untested: exact messages, dtypes and shapes
+# of empty results, memory per block, and the file's flat, multi-hash and ivf structures.
+
+
+def packed(rows: list[list[int]]) -> np.ndarray:
+    return np.asarray(rows, dtype=np.uint8)
+
+
+def rewrite_index_file(path, **replaced: np.ndarray) -> None:
+    """Replace arrays of a saved index file (as a crafted or edited file would)."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    arrays.update(replaced)
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+# -- exact_topk -------------------------------------------------------------------------------
+
+
+def test_exact_topk_answers_int32_distances_and_int64_positions_even_when_empty():
+    database = random_codes(30, 16, seed=5)
+    query = random_codes(4, 16, seed=6, prefix="q")
+    for queries, rows in ((query.codes, 4), (query.codes[:0], 0)):
+        distances, positions = exact_topk(queries, database.codes, 3)
+        assert (distances.dtype, positions.dtype) == (np.int32, np.int64)
+        assert distances.shape == positions.shape == (rows, 3)
+    # An empty database: no result per query, and no division by a zero-sized block.
+    distances, positions = exact_topk(query.codes, database.codes[:0], 3)
+    assert distances.shape == positions.shape == (4, 0)
+    assert (distances.dtype, positions.dtype) == (np.int32, np.int64)
+
+
+def test_exact_topk_of_a_single_query_equals_brute_force():
+    database = random_codes(50, 16, seed=7)
+    query = random_codes(1, 16, seed=8, prefix="q")
+    distances, positions = exact_topk(query.codes, database.codes, 6)
+    expected_distances, expected_positions = brute_force(query.codes, database.codes, 6)
+    np.testing.assert_array_equal(positions, expected_positions)
+    np.testing.assert_array_equal(distances, expected_distances)
+
+
+def test_exact_topk_scans_each_query_once_in_blocks_that_fit_the_budget(monkeypatch):
+    database = random_codes(200, 16, seed=9)
+    query = random_codes(5, 16, seed=10, prefix="q")
+    blocks = []
+    scan = HammingScanner.distances
+
+    def recording(self, query_codes, **kwargs):
+        blocks.append(len(query_codes))
+        return scan(self, query_codes, **kwargs)
+
+    monkeypatch.setattr(HammingScanner, "distances", recording)
+    expected = brute_force(query.codes, database.codes, 7)
+    for budget, expected_blocks in ((None, [5]), (1, [1, 1, 1, 1, 1])):
+        blocks.clear()
+        options = {} if budget is None else {"memory_budget": budget}
+        distances, positions = exact_topk(query.codes, database.codes, 7, **options)
+        # The default 64 MiB holds all five; a budget below one query's need scans one at a time.
+        assert blocks == expected_blocks
+        np.testing.assert_array_equal(distances, expected[0])
+        np.testing.assert_array_equal(positions, expected[1])
+
+
+def test_exact_topk_holds_blocks_of_its_budget_not_every_query_at_once():
+    rng = np.random.default_rng(11)
+    database = rng.integers(0, 256, (4096, 8), dtype=np.uint8)
+    query = rng.integers(0, 256, (64, 8), dtype=np.uint8)
+    # Eight queries' worth of the documented per-pair cost: the scan's buffers plus the sort order.
+    budget = 8 * len(database) * (HammingScanner(database).bytes_per_pair() + 8)
+
+    def peak(memory_budget: int) -> int:
+        tracemalloc.start()
+        try:
+            exact_topk(query, database, 10, memory_budget=memory_budget)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    # 64 queries at once against blocks of about eight (the buffers of the block being ranked
+    # and of the next one being scanned, but never all 64).
+    assert peak(budget) < peak(2**40) / 2
+
+
+# -- HammingIndex: construction, queries, class names -------------------------------------------
+
+
+def test_an_index_refuses_an_unknown_kind_and_a_faiss_structure_of_another_size():
+    import faiss
+
+    codeset = random_codes(10, 16, seed=12)
+    structure = faiss.IndexBinaryFlat(16)
+    structure.add(codeset.codes)
+    with pytest.raises(
+        IndexParameterError,
+        match="^" + re.escape("unknown index kind 'pq'; expected one of flat, multihash, hnsw, ivf") + "$",
+    ):
+        HammingIndex(codeset=codeset, kind="pq", params={}, faiss_index=structure)
+    fewer = faiss.IndexBinaryFlat(16)
+    fewer.add(codeset.codes[:9])  # the same bits, one code fewer
+    with pytest.raises(
+        ValueError,
+        match="^" + re.escape("the faiss index holds 9 codes of 16 bits but the code set has 10 of 16") + "$",
+    ):
+        HammingIndex(codeset=codeset, kind="flat", params={}, faiss_index=fewer)
+
+
+@pytest.mark.parametrize(
+    ("queries", "got"),
+    [
+        ([[1, 2]], "list"),
+        (np.zeros((2, 2), dtype=np.float32), "float32 (2, 2)"),
+        (np.zeros(2, dtype=np.uint8), "uint8 (2,)"),
+    ],
+)
+def test_queries_that_are_not_packed_uint8_rows_are_refused_with_what_they_are(queries, got):
+    index = HammingIndex.build(random_codes(20, 16, seed=13))
+    message = f"query codes must be packed uint8 [N, bits/8], got {got}"
+    with pytest.raises(QueryMismatchError, match="^" + re.escape(message) + "$"):
+        index.search(queries, 3)
+
+
+def test_class_name_is_none_outside_the_names_and_without_names():
+    index = HammingIndex.build(random_codes(20, 16, seed=14))
+    names = [index.class_name(label) for label in (0, 2, 3, -1)]
+    assert names == [CLASS_NAMES[0], CLASS_NAMES[2], None, None]
+    codes = random_codes(20, 16, seed=14)
+    unnamed = HammingIndex.build(CodeSet(codes=codes.codes, bits=16, labels=codes.labels, ids=codes.ids))
+    assert unnamed.class_name(0) is None
+
+
+# -- search, search_ids, results ----------------------------------------------------------------
+
+
+def test_search_of_no_queries_or_an_empty_index_is_empty_int32_and_int64():
+    index = HammingIndex.build(random_codes(20, 16, seed=15))
+    empty = HammingIndex.build(random_codes(0, 16, seed=15))
+    for distances, positions, shape in (
+        (*index.search(index.codes[:0], 4), (0, 4)),
+        (*empty.search(index.codes[:3], 4), (3, 0)),
+    ):
+        assert distances.shape == positions.shape == shape
+        assert (distances.dtype, positions.dtype) == (np.int32, np.int64)
+
+
+@pytest.mark.parametrize("topk", [0, -2, True, 2.5, "3"])
+def test_search_refuses_a_topk_that_is_not_a_positive_integer(topk):
+    index = HammingIndex.build(random_codes(20, 16, seed=16))
+    message = f"topk must be a positive integer, got {topk!r}"
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        index.search(index.codes[:2], topk)
+
+
+def duplicated_index() -> HammingIndex:
+    """v0..v3 share one code (ties broken by position), v4..v7 are each 8 bits or more away."""
+    rows = [[0, 0]] * 4 + [[255, 0], [0, 255], [255, 255], [15, 15]]
+    ids = [f"v{i}" for i in range(8)]
+    return HammingIndex.build(
+        CodeSet(codes=packed(rows), bits=16, labels=np.zeros(8, dtype=np.int64), ids=ids)
+    )
+
+
+def test_search_ids_excluding_self_drops_the_item_or_else_the_farthest_per_query():
+    index = duplicated_index()
+    # Top 3 of v0: [v0, v1, v2] (drop v0); of v1: [v0, v1, v2] (drop v1); of v3: [v0, v1, v2],
+    # where v3 itself is not found among its equals (drop the farthest, v2).
+    distances, positions = index.search_ids(["v0", "v1", "v3"], 2, exclude_self=True)
+    np.testing.assert_array_equal(positions, [[1, 2], [0, 2], [0, 1]])
+    np.testing.assert_array_equal(distances, np.zeros((3, 2)))
+    assert distances.shape == (3, 2)
+
+
+def test_search_ids_excluding_self_with_topk_past_the_index_gives_every_other_item():
+    index = duplicated_index()
+    distances, positions = index.search_ids(["v5"], 8, exclude_self=True)
+    np.testing.assert_array_equal(positions, [[0, 1, 2, 3, 6, 7, 4]])
+    np.testing.assert_array_equal(distances, [[8, 8, 8, 8, 8, 8, 16]])
+
+
+@pytest.mark.parametrize("exclude_self", [False, True])
+def test_search_ids_of_no_ids_is_empty(exclude_self):
+    distances, positions = duplicated_index().search_ids([], 3, exclude_self=exclude_self)
+    assert distances.shape == positions.shape == (0, 3)
+
+
+def test_results_keep_position_zero_and_skip_padding_wherever_it_is():
+    index = duplicated_index()
+    rows = index.results(np.array([[0, 17, 8]]), np.array([[0, -1, 4]]))
+    assert [(item["rank"], item["id"], item["distance"]) for item in rows[0]] == [(1, "v0", 0), (3, "v4", 8)]
+
+
+@pytest.mark.parametrize(
+    ("distances", "positions"),
+    [
+        (np.zeros((2, 2)), np.zeros((3, 2), dtype=np.int64)),  # rows differ
+        (np.zeros((1, 3)), np.zeros((1, 2), dtype=np.int64)),  # a row's lengths differ
+    ],
+)
+def test_results_refuse_distances_and_positions_of_different_shapes(distances, positions):
+    with pytest.raises(ValueError, match="zip"):
+        duplicated_index().results(distances, positions)
+
+
+def test_memory_bytes_counts_the_items_and_the_serialised_faiss_structure():
+    import faiss
+
+    from vrt.index.milvus import MilvusIndex, MilvusLocation
+
+    index = HammingIndex.build(random_codes(40, 16, seed=17))
+    items = index.codes.nbytes + index.labels.nbytes + index.ids.nbytes
+    structure = len(faiss.serialize_index_binary(index.faiss_index))
+    assert structure > 0 and index.memory_bytes() == items + structure
+    # A Milvus index holds no faiss structure (its search goes to Milvus): only its items count.
+    milvus = MilvusIndex(
+        codeset=index.codeset,
+        positions=np.arange(40),
+        location=MilvusLocation(uri="vectors.db", collection="videos"),
+        client=None,
+    )
+    assert milvus.memory_bytes() == items
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["flat", "multihash"])
+def test_flat_and_multihash_files_are_searched_by_their_codes_never_their_faiss_bytes(tmp_path, kind):
+    import faiss
+
+    database = random_codes(60, 32, seed=18, flip=0.1)
+    query = random_codes(5, 32, seed=19, prefix="q", flip=0.1)
+    path = HammingIndex.build(database, kind=kind).save(tmp_path / "db.index.npz")
+    expected = HammingIndex.build(database, kind=kind).search(query.codes, 5)
+    # A well-formed structure of other codes in place of the file's own (same kind, count, bits).
+    other = HammingIndex.build(random_codes(60, 32, seed=20, flip=0.1), kind=kind)
+    rewrite_index_file(path, faiss_index=faiss.serialize_index_binary(other.faiss_index))
+    loaded = load_index(path)
+    for got, want in zip(loaded.search(query.codes, 5), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_an_ivf_file_is_rebuilt_from_its_stored_centroids_and_lists(tmp_path):
+    import faiss
+
+    database = random_codes(300, 32, seed=21, flip=0.1)
+    query = random_codes(10, 32, seed=22, prefix="q", flip=0.1)
+    index = HammingIndex.build(database, kind="ivf", params={"nlist": 4, "nprobe": 4})
+    path = index.save(tmp_path / "db.index.npz")
+    centroids, lists = ivf_layout(index.faiss_index)
+    # The same index with its lists numbered backwards: not what k-means on the codes gives.
+    quantizer = faiss.IndexBinaryFlat(32)
+    quantizer.add(np.ascontiguousarray(centroids[::-1]))
+    rewrite_index_file(
+        path, faiss_index=faiss.serialize_index_binary(quantizer), ivf_lists=(3 - lists).astype(np.int32)
+    )
+    loaded = load_index(path)
+    loaded_centroids, loaded_lists = ivf_layout(loaded.faiss_index)
+    np.testing.assert_array_equal(loaded_centroids, centroids[::-1])
+    np.testing.assert_array_equal(loaded_lists, 3 - lists)
+    for got, want in zip(loaded.search(query.codes, 5), index.search(query.codes, 5), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_an_hnsw_file_faiss_cannot_read_is_an_index_file_error_naming_the_file(tmp_path):
+    index = HammingIndex.build(random_codes(20, 16, seed=23), kind="hnsw")
+    path = index.save(tmp_path / "db.index.npz")
+    with np.load(path, allow_pickle=False) as archive:
+        blob = archive["faiss_index"].copy()
+    blob[21:25] = np.frombuffer(np.int32(99).tobytes(), dtype=np.uint8)  # the header's metric type
+    rewrite_index_file(path, faiss_index=blob)
+    with pytest.raises(IndexFileError, match="^" + re.escape(f"{path}: the faiss index cannot be read (")):
+        load_index(path)
+
+
+def test_a_milvus_reference_is_opened_as_milvus_not_as_a_file():
+    from vrt.index.milvus import MilvusError
+
+    message = (
+        "'milvus://videos' is not a Milvus index: write milvus://FILE.db/COLLECTION (milvus-lite) "
+        "or milvus://HOST:PORT/COLLECTION (a server)"
+    )
+    with pytest.raises(MilvusError, match="^" + re.escape(message) + "$"):
+        load_index("milvus://videos")
+
+
+# -- the Hamming scanner ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bits", "dtype"),
+    [(255, np.uint8), (256, np.uint16), (65535, np.uint16), (65536, np.uint32), (2**32, np.uint64)],
+)
+def test_distance_dtype_is_the_smallest_unsigned_type_holding_every_distance(bits, dtype):
+    assert distance_dtype(bits) == np.dtype(dtype)
+
+
+@pytest.mark.parametrize(
+    ("query", "database", "message"),
+    [
+        (packed([[1]]), [[1]], "database codes must be a 2-D uint8 array of packed bits, got list"),
+        (packed([[1]]), np.zeros((2, 1)), "database codes must be a 2-D uint8 array of packed bits, got float64 (2, 1)"),
+        (packed([[1]]), np.zeros((2, 0), dtype=np.uint8), "database codes must have at least one byte per code"),
+        ((1, 2), packed([[1]]), "query codes must be a 2-D uint8 array of packed bits, got tuple"),
+        (np.zeros(1, dtype=np.uint8), packed([[1]]), "query codes must be a 2-D uint8 array of packed bits, got uint8 (1,)"),
+        (np.zeros((1, 0), dtype=np.uint8), packed([[1]]), "query codes must have at least one byte per code"),
+        (packed([[1, 2, 3]]), packed([[1]]), "query codes have 24 bits but the database has 8"),
+    ],
+)  # fmt: skip
+def test_hamming_distances_refuse_what_is_not_packed_codes_with_exact_messages(query, database, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+        hamming_distances(query, database)
+
+
+def test_distances_into_an_out_of_another_shape_are_refused():
+    scanner = HammingScanner(packed([[1], [2], [3]]))
+    out = np.zeros((3, 2), dtype=np.uint8)  # the right dtype, transposed
+    with pytest.raises(ValueError, match="^" + re.escape("out must be uint8 (2, 3), got uint8 (3, 2)") + "$"):
+        scanner.distances(packed([[0], [255]]), out=out)
+
+
+def test_the_scanner_uses_np_bitwise_count_when_numpy_has_it_unless_forbidden(monkeypatch):
+    database = packed([[1, 2], [3, 4]])
+    assert HammingScanner(database).use_bitwise_count is hasattr(np, "bitwise_count")
+    assert HammingScanner(database, use_bitwise_count=False).use_bitwise_count is False
+    # As with numpy < 2: the lookup table by default, and forcing np.bitwise_count is refused.
+    monkeypatch.setattr(hamming_module, "_HAS_BITWISE_COUNT", False)
+    scanner = HammingScanner(database)
+    assert scanner.use_bitwise_count is False
+    np.testing.assert_array_equal(scanner.distances(packed([[0, 0]])), [[2, 3]])  # popcounts of 1|2, 3|4
+    with pytest.raises(ValueError, match="^" + re.escape("np.bitwise_count needs numpy >= 2.0") + "$"):
+        HammingScanner(database, use_bitwise_count=True)
+
+
+@pytest.mark.skipif(not hasattr(np, "bitwise_count"), reason="numpy < 2")
+@pytest.mark.parametrize("num_bytes", [8, 32])  # a uint8 result, and a uint16 one
+def test_bytes_per_pair_bounds_the_working_memory_of_distances(num_bytes):
+    rng = np.random.default_rng(num_bytes)
+    database = rng.integers(0, 256, (4096, num_bytes), dtype=np.uint8)
+    query = rng.integers(0, 256, (16, num_bytes), dtype=np.uint8)  # the XOR buffer holds every row
+    scanner = HammingScanner(database, use_bitwise_count=True)
+    tracemalloc.start()
+    try:
+        scanner.distances(query)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    pairs = len(query) * len(database)
+    # The buffers are what is counted; 5% covers the query's words and small temporaries.
+    assert peak <= 1.05 * scanner.bytes_per_pair() * pairs

@@ -11,15 +11,24 @@ import torch
 from vrt.components import build
 from vrt.config import config_from_dict, load_config
 from vrt.config.schema import ComponentSpec
-from vrt.losses import TripletRankingLoss, hadamard_matrix, pairwise_squared_distances
+from vrt.losses import (
+    ClassificationLoss,
+    ContrastiveLoss,
+    CSQLoss,
+    DPSHLoss,
+    HashNetLoss,
+    TripletRankingLoss,
+    hadamard_matrix,
+    pairwise_squared_distances,
+)
 from vrt.losses.base import HashingLoss, log1p_exp, pair_masks
 from vrt.losses.combined import WeightedLossSum
-from vrt.losses.dpsh import DPSHLoss
-from vrt.losses.hashnet import HashNetLoss
-from vrt.losses.miners import Pairs, Triplets, valid_triplet_mask
+from vrt.losses.csq import _BERNOULLI_DRAWS, bernoulli_centres, hadamard_centres, is_power_of_two
+from vrt.losses.miners import Pairs, Triplets, as_selection, valid_triplet_mask
 from vrt.losses.miners.batch_hard import BatchHardMiner
 from vrt.losses.miners.semihard import SemiHardMiner
 from vrt.losses.reducers.mean_active import MeanActiveReducer
+from vrt.losses.reducers.sum import SumReducer
 from vrt.registry import BUILTIN_ORIGIN, LOSSES, MINERS, REDUCERS
 from vrt.training.runner import Runner
 
@@ -855,3 +864,318 @@ def test_weighted_loss_sum_forwards_the_epoch_and_the_number_of_epochs():
     term = _Scheduled()
     WeightedLossSum([("scheduled", 1.0, term)]).on_epoch_start(2, 10)
     assert term.calls == [(2, 10)]
+
+
+# Edges that mutation testing (make mutation) found untested: the losses' constructors and defaults,
+# CSQ's centres, the squared distances and the checks on what a miner returns.
+
+
+def raises_exactly(error: type[Exception], message: str):
+    """``pytest.raises`` matching the whole one-line message, not a part of it."""
+    return pytest.raises(error, match=f"^{re.escape(message)}$")
+
+
+def index(*values: int) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.int64)
+
+
+# -- constructor checks and their messages ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "build", "allow_zero"),
+    [
+        ("classification scale", lambda v: ClassificationLoss(bits=4, num_classes=2, scale=v), False),
+        ("contrastive margin", lambda v: ContrastiveLoss(margin=v), False),
+        ("csq quantization_weight", lambda v: CSQLoss(bits=4, num_classes=2, quantization_weight=v), True),
+        ("dpsh eta", lambda v: DPSHLoss(eta=v), True),
+        ("hashnet alpha", lambda v: HashNetLoss(alpha=v), False),
+        ("hashnet beta_initial", lambda v: HashNetLoss(alpha=1.0, beta_initial=v), False),
+        ("hashnet step_factor", lambda v: HashNetLoss(alpha=1.0, step_factor=v), True),
+        ("triplet_ranking margin", lambda v: TripletRankingLoss(margin=v), False),
+    ],
+)
+def test_each_numeric_loss_argument_is_checked_with_its_own_name(name: str, build, allow_zero: bool):
+    bound = ">=" if allow_zero else ">"
+    with raises_exactly(ValueError, f"{name} must be a finite number {bound} 0, got -1.0"):
+        build(-1.0)
+    if allow_zero:
+        build(0.0)  # a weight of 0 switches its term off
+    else:
+        with raises_exactly(ValueError, f"{name} must be a finite number > 0, got 0.0"):
+            build(0.0)
+
+
+@pytest.mark.parametrize(
+    ("loss", "build"),
+    [
+        ("contrastive", lambda **kw: ContrastiveLoss(margin=1.0, **kw)),
+        ("dpsh", lambda **kw: DPSHLoss(**kw)),
+        ("hashnet", lambda **kw: HashNetLoss(alpha=1.0, **kw)),
+        ("triplet_ranking", lambda **kw: TripletRankingLoss(margin=1.0, **kw)),
+    ],
+)
+@pytest.mark.parametrize("kind", ["miner", "reducer"])
+def test_a_miner_or_reducer_given_by_name_is_refused_naming_the_loss_and_the_kind(
+    loss: str, build, kind: str
+):
+    message = (
+        f"{loss}'s {kind} must be a built {kind} or None, got 'all'; vrt builds it from the config's "
+        f"{kind} section (vrt.components.build)"
+    )
+    with raises_exactly(TypeError, message):
+        build(**{kind: "all"})
+
+
+@pytest.mark.parametrize("num_classes", [1, 0, 2.0, True])
+def test_classification_needs_an_integer_number_of_at_least_two_classes(num_classes):
+    with raises_exactly(ValueError, f"classification needs num_classes >= 2, got {num_classes!r}"):
+        ClassificationLoss(bits=4, num_classes=num_classes)
+    assert ClassificationLoss(bits=4, num_classes=2).classifier.out_features == 2
+
+
+@pytest.mark.parametrize("label_smoothing", [-0.1, 1.0, 1.5])
+def test_classification_label_smoothing_must_lie_in_the_half_open_unit_interval(label_smoothing: float):
+    message = f"classification label_smoothing must lie in [0, 1), got {label_smoothing!r}"
+    with raises_exactly(ValueError, message):
+        ClassificationLoss(bits=4, num_classes=2, label_smoothing=label_smoothing)
+
+
+@pytest.mark.parametrize("num_classes", [0, -1, 2.0, True])
+def test_csq_needs_an_integer_number_of_classes_and_one_class_is_enough(num_classes):
+    with raises_exactly(ValueError, f"csq needs num_classes >= 1, got {num_classes!r}"):
+        CSQLoss(bits=4, num_classes=num_classes)
+    assert CSQLoss(bits=4, num_classes=1).centres.tolist() == [[1.0, 1.0, 1.0, 1.0]]  # H's first row
+
+
+def test_csq_refuses_an_unknown_centre_kind_and_too_many_hadamard_centres():
+    with raises_exactly(ValueError, "csq centres must be auto, hadamard or bernoulli, got 'spiral'"):
+        CSQLoss(bits=4, num_classes=2, centres="spiral")  # type: ignore[arg-type]
+    message = (
+        "Hadamard centres need bits a power of two and num_classes <= 2 * bits, got bits=16, "
+        "num_classes=33; use centres: bernoulli"
+    )
+    with raises_exactly(ValueError, message):
+        hadamard_centres(33, 16)
+    assert hadamard_centres(32, 16).shape == (32, 16)  # every row of H and of -H
+
+
+# -- defaults, seen through the values they produce ---------------------------------------------
+
+
+def cross_entropy_by_hand(logits: list[list[float]], labels: list[int], smoothing: float) -> float:
+    """Mean over samples of ``(1 - e) * -log p_y + e * mean_k(-log p_k)`` (PyTorch's label smoothing)."""
+    total = 0.0
+    for row, label in zip(logits, labels, strict=True):
+        log_norm = math.log(sum(math.exp(v) for v in row))
+        nll = [log_norm - v for v in row]
+        total += (1 - smoothing) * nll[label] + smoothing * sum(nll) / len(row)
+    return total / len(labels)
+
+
+def logits_by_hand(loss: ClassificationLoss, codes: torch.Tensor, scale: float) -> list[list[float]]:
+    weight, bias = loss.classifier.weight.tolist(), loss.classifier.bias.tolist()
+    return [
+        [
+            scale * sum(w * u for w, u in zip(w_row, row, strict=True)) + b
+            for w_row, b in zip(weight, bias, strict=True)
+        ]
+        for row in codes.tolist()
+    ]
+
+
+CODES = torch.tensor([[0.5, -0.25, 0.75, -1.0], [-0.5, 0.5, 0.25, 0.0], [0.9, 0.1, -0.3, 0.6]])
+CODE_LABELS = torch.tensor([0, 2, 1])
+
+
+def test_classification_defaults_are_plain_cross_entropy_of_the_unscaled_codes():
+    loss = ClassificationLoss(bits=4, num_classes=3)
+    assert (loss.label_smoothing, loss.scale) == (0.0, 1.0)
+    expected = cross_entropy_by_hand(logits_by_hand(loss, CODES, 1.0), CODE_LABELS.tolist(), 0.0)
+    assert loss(CODES, CODE_LABELS).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_classification_scales_the_codes_and_smooths_the_labels():
+    loss = ClassificationLoss(bits=4, num_classes=3, label_smoothing=0.3, scale=2.5)
+    expected = cross_entropy_by_hand(logits_by_hand(loss, CODES, 2.5), CODE_LABELS.tolist(), 0.3)
+    assert loss(CODES, CODE_LABELS).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_classification_classifier_starts_as_nn_linear_would_from_seed_zero():
+    """Weights then bias, each uniform in +-1/sqrt(bits), drawn from a generator seeded 0 by default."""
+    bits, classes = 4, 3
+    bound = 1 / math.sqrt(bits)
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.empty(classes, bits).uniform_(-bound, bound, generator=generator)
+    bias = torch.empty(classes).uniform_(-bound, bound, generator=generator)
+    classifier = ClassificationLoss(bits=bits, num_classes=classes).classifier
+    assert torch.equal(classifier.weight.detach(), weight) and torch.equal(classifier.bias.detach(), bias)
+    assert classifier.weight.abs().max() <= bound and classifier.bias.abs().max() <= bound
+    assert classifier.weight.min() < 0 < classifier.weight.max()
+
+
+def test_the_registered_classification_loss_passes_its_seed_on():
+    """The builder took ``seed`` and dropped it: every seed started the classifier from seed 0."""
+    from vrt.losses.classification import classification
+
+    built = [classification(bits=4, num_classes=3, seed=seed).classifier.weight for seed in (0, 0, 1)]
+    assert torch.equal(built[0], built[1]) and not torch.equal(built[0], built[2])
+    assert torch.equal(built[2], ClassificationLoss(bits=4, num_classes=3, seed=1).classifier.weight)
+
+
+def test_csq_defaults_are_hadamard_centres_seed_zero_and_a_small_quantization_weight():
+    embeddings, labels = random_codes(0, batch=6, bits=16, classes=4)
+    loss = CSQLoss(bits=16, num_classes=4)
+    assert torch.equal(loss.centres, hadamard_matrix(16)[:4])
+    assert loss(embeddings, labels).item() == pytest.approx(
+        brute_force_csq(embeddings, labels, loss.centres, 1e-4), rel=1e-9
+    )
+    bernoulli = CSQLoss(bits=48, num_classes=4).centres  # 48 bits: no Hadamard matrix
+    assert torch.equal(bernoulli, bernoulli_centres(4, 48, seed=0))
+    assert not torch.equal(bernoulli, bernoulli_centres(4, 48, seed=1))
+
+
+def test_contrastive_without_a_reducer_averages_every_ordered_pair():
+    embeddings, labels = random_codes(1, batch=6, bits=8)
+    assert ContrastiveLoss(margin=2.0)(embeddings, labels).item() == pytest.approx(
+        brute_force_contrastive(embeddings, labels, 2.0), rel=1e-9
+    )
+
+
+def test_dpsh_defaults_to_eta_one_tenth_and_honours_a_given_reducer():
+    embeddings, labels = random_codes(2, batch=6, bits=8)
+    assert DPSHLoss()(embeddings, labels).item() == pytest.approx(
+        brute_force_dpsh(embeddings, labels, 0.1), rel=1e-9
+    )
+    theta = (0.5 * (U @ U.T)).tolist()
+    y = LABELS.tolist()
+    total = sum(pair_term(theta[i][j], y[i] == y[j]) for i, j in ordered_pairs(3))
+    assert DPSHLoss(eta=0.0, reducer=SumReducer())(U, LABELS).item() == pytest.approx(total, rel=1e-12)
+
+
+def test_hashnet_step_factor_defaults_to_one_half():
+    loss = HashNetLoss(alpha=1.0)
+    loss.on_epoch_start(2, 10)
+    assert loss.beta == pytest.approx(math.sqrt(1 + 0.5 * 2))
+
+
+# -- CSQ's centres ------------------------------------------------------------------------------
+
+
+def test_is_power_of_two_matches_the_powers_of_two():
+    assert [n for n in range(-4, 70) if is_power_of_two(n)] == [1, 2, 4, 8, 16, 32, 64]
+    assert hadamard_matrix(1).tolist() == [[1.0]]
+    with raises_exactly(ValueError, "a Sylvester Hadamard matrix needs a power-of-two size, got 0"):
+        hadamard_matrix(0)
+
+
+def best_of_seeded_draws(num_classes: int, bits: int, seed: int) -> torch.Tensor:
+    """Reference: the documented rule, the first of the seeded fair-coin draws whose closest two
+    centres are farthest apart (Hamming distance counted bit by bit)."""
+    generator = torch.Generator().manual_seed(seed)
+    draws = [
+        torch.randint(0, 2, (num_classes, bits), generator=generator).float() * 2 - 1
+        for _ in range(_BERNOULLI_DRAWS)
+    ]
+
+    def closest(centres: torch.Tensor) -> int:
+        rows = centres.tolist()
+        return min(
+            (
+                sum(a != b for a, b in zip(rows[i], rows[j], strict=True))
+                for i, j in itertools.combinations(range(len(rows)), 2)
+            ),
+            default=bits,
+        )
+
+    spreads = [closest(draw) for draw in draws]
+    return draws[spreads.index(max(spreads))]
+
+
+@pytest.mark.parametrize(
+    ("num_classes", "bits", "seed"),
+    # (20, 4): more classes than 4-bit codes, so every draw has two equal centres (spread 0).
+    [(2, 8, 0), (3, 8, 0), (3, 6, 1), (5, 12, 2), (4, 5, 3), (20, 4, 0)],
+)
+def test_bernoulli_centres_are_the_first_draw_with_the_largest_minimum_distance(num_classes, bits, seed):
+    assert torch.equal(
+        bernoulli_centres(num_classes, bits, seed=seed), best_of_seeded_draws(num_classes, bits, seed)
+    )
+
+
+# -- full precision on a device without autocast -----------------------------------------------
+
+
+def test_squared_distances_and_csq_run_on_a_device_type_without_autocast():
+    """The meta device stands in for a backend where torch.autocast is unavailable."""
+    assert not torch.amp.is_autocast_available("meta")
+    distances = pairwise_squared_distances(torch.zeros(3, 2, device="meta"))
+    assert distances.device.type == "meta" and distances.shape == (3, 3)
+    loss = CSQLoss(bits=4, num_classes=2).to("meta")
+    value = loss.compute(torch.zeros(2, 4, device="meta"), torch.tensor([0, 1], device="meta"))
+    assert value.device.type == "meta" and value.shape == ()
+
+
+def test_squared_distances_upcast_half_and_integer_codes_and_refuse_other_shapes():
+    x = torch.tensor([[1.0, -1.0, 0.5], [0.25, 1.0, -1.0]])
+    d01 = 0.75**2 + 2.0**2 + 1.5**2
+    expected = torch.tensor([[0.0, d01], [d01, 0.0]])
+    for dtype in (torch.bfloat16, torch.float16):
+        distances = pairwise_squared_distances(x.to(dtype))  # these values are exact in half precision
+        assert distances.dtype == torch.float32 and torch.equal(distances, expected)
+    counts = pairwise_squared_distances(torch.tensor([[0, 1], [3, 1]]))
+    assert counts.dtype == torch.float32 and counts.tolist() == [[0.0, 9.0], [9.0, 0.0]]
+    with raises_exactly(ValueError, "expected embeddings of shape (B, D), got (3,)"):
+        pairwise_squared_distances(torch.zeros(3))
+
+
+# -- miners: the valid-triplet mask and what a miner may return -----------------------------------
+
+
+def test_valid_triplet_mask_follows_the_labels_device_and_refuses_other_shapes():
+    labels = torch.tensor([0, 0, 1])
+    with torch.device("meta"):  # stands in for a GPU run whose default device is another one
+        mask = valid_triplet_mask(labels)
+    y = labels.tolist()
+    expected = [
+        [[a != p and y[a] == y[p] and y[n] != y[a] for n in range(3)] for p in range(3)] for a in range(3)
+    ]
+    assert mask.device.type == "cpu" and mask.tolist() == expected
+    with raises_exactly(ValueError, "labels must have shape (B,), got (2, 2)"):
+        valid_triplet_mask(torch.zeros(2, 2, dtype=torch.int64))
+
+
+@pytest.mark.parametrize(
+    ("output", "got"),
+    [
+        ("triplets", "str"),
+        ([index(0), index(1), index(2)], "list"),  # only a tuple is read as pytorch-metric-learning's
+        ((index(0), index(1), index(2), index(0), index(1)), "tuple"),
+        (None, "NoneType"),
+    ],
+)
+def test_a_miner_result_of_another_type_is_refused_naming_that_type(output, got: str):
+    message = f"a miner must return Triplets, Pairs or a bool mask of shape (3, 3, 3), got {got}"
+    with raises_exactly(ValueError, message):
+        as_selection(output, 3)
+
+
+def test_a_miner_result_needs_one_dimensional_indices_of_equal_lengths_per_pair_side():
+    with raises_exactly(
+        ValueError, "a miner's anchors must be a 1-d integer index tensor, got tensor([[0]])"
+    ):
+        as_selection(Triplets(torch.tensor([[0]]), index(1), index(2)), 3)
+    with raises_exactly(ValueError, "a miner returned Triplets of unequal lengths"):
+        as_selection(Triplets(index(0, 1), index(1, 0), index(2)), 3)  # only the negatives are short
+    with raises_exactly(ValueError, "a miner returned Pairs of unequal lengths"):
+        as_selection(Pairs(index(0), index(1), index(0, 1), index(2)), 3)  # only the negative side
+    # Each side of Pairs may have its own length.
+    assert isinstance(as_selection(Pairs(index(0), index(1), index(0, 1), index(2, 2)), 3), Pairs)
+
+
+def test_triplet_ranking_turns_a_miners_pairs_into_the_triplets_sharing_an_anchor():
+    # Positive pairs (0, 1), (1, 0) and negative pairs (0, 2), (1, 2): triplets (0, 1, 2), (1, 0, 2).
+    loss = TripletRankingLoss(margin=1.0, miner=fixed_pairs([(0, 1), (1, 0)], [(0, 2), (1, 2)]))
+    d01, d02, d12 = 0.25**2 + 0.75**2, 1.0**2 + 0.5**2, 1.25**2 + 0.25**2  # from U's rows
+    expected = (max(0.0, 1 + d01 - d02) + max(0.0, 1 + d01 - d12)) / 2
+    assert loss(U, LABELS).item() == pytest.approx(expected, rel=1e-12)

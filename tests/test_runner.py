@@ -225,5 +225,7 @@ def test_repeated_validation_warnings_are_counted_when_the_run_fails(tmp_path, m
         run(tmp_path, "fails", epochs=4, max_steps_per_epoch=1)
     # Validated after epochs 1 and 2, then failed: the repeats are still said, once each.
     first = [m for m in messages if m.startswith("validation after epoch 1: degenerate")]
-    repeated = [m for m in messages if m.startswith("validation after 2 epochs (1-2), latest after epoch 2: ")]
+    repeated = [
+        m for m in messages if m.startswith("validation after 2 epochs (1-2), latest after epoch 2: ")
+    ]
     assert first and len(repeated) == len(first), messages

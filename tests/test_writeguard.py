@@ -3,6 +3,7 @@ it replaces a path. The CLI's use of it is tested in tests/hostile/test_every_ou
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,18 @@ def test_a_file_where_a_folder_goes_is_refused_even_forced(tmp_path, force):
     with pytest.raises(OutputError) as refused:
         check_output_folder(target, what="results", is_own=lambda folder: True, force=force)
     assert str(refused.value) == f"--output {target} is a file, not a folder; give a folder for the results"
+
+
+# Edges that mutation testing (make mutation) found untested.
+
+
+@pytest.mark.parametrize(("kind", "one"), [("index file", "an index file"), ("codes file", "a codes file")])
+def test_the_writer_guard_names_the_kind_it_replaces_with_its_article(tmp_path, kind, one):
+    target = tmp_path / "taken"
+    target.write_text("the user's")
+    message = (
+        f"--out {target} exists and is not {one}; vrt replaces only {one} there: "
+        "choose another name, or pass --force to replace it"
+    )
+    with pytest.raises(OutputError, match="^" + re.escape(message) + "$"):
+        check_replaceable(target, kind=kind, is_own=lambda path: False)

@@ -71,7 +71,8 @@ def classification(
     Args:
         label_smoothing: share of the target spread uniformly over the classes, in [0, 1).
         scale: multiplies the codes (in (-1, 1)) before the classifier.
+        seed: of the classifier's initial weights.
     """
     return ClassificationLoss(
-        bits=bits, num_classes=num_classes, label_smoothing=label_smoothing, scale=scale
+        bits=bits, num_classes=num_classes, label_smoothing=label_smoothing, scale=scale, seed=seed
     )
