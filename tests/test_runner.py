@@ -174,17 +174,24 @@ def test_unreadable_videos_are_skipped_counted_and_listed(tmp_path, monkeypatch)
     assert report.num_queries == 4 * 3 - 1 and report.num_database == 4 * 8 - 2
 
 
-def test_validation_warns_about_collapsed_codes_and_records_their_spread(tmp_path, monkeypatch):
+@pytest.fixture
+def collapsed_codes(monkeypatch) -> list[str]:
+    """Every clip gets the same code (the collapse a broken recipe produces); the run's warnings
+    are collected in the list returned."""
     from vrt.model import HashingModel
 
-    # Every clip gets the same code: the collapse a broken recipe produces.
     monkeypatch.setattr(
         HashingModel,
         "forward",
         lambda self, clips: self.head.fc.bias.tanh().expand(len(clips), -1) + 0 * clips.sum(),
     )
-    messages = []
+    messages: list[str] = []
     monkeypatch.setattr(Runner, "log_warning", lambda self, text: messages.append(text))
+    return messages
+
+
+def test_validation_warns_about_collapsed_codes_and_records_their_spread(tmp_path, collapsed_codes):
+    messages = collapsed_codes
     runner, _ = run(tmp_path, "collapsed", epochs=3, max_steps_per_epoch=1)
     records = read_metrics(runner.paths.root)
     assert records[0]["val_top_code_share"] == 1.0 and records[0]["val_constant_bits"] == 16
@@ -203,16 +210,8 @@ def test_validation_warns_about_collapsed_codes_and_records_their_spread(tmp_pat
     assert any("16 of the 16 bits never change over the 32 items" in w for w in warnings), warnings
 
 
-def test_repeated_validation_warnings_are_counted_when_the_run_fails(tmp_path, monkeypatch):
-    from vrt.model import HashingModel
-
-    monkeypatch.setattr(
-        HashingModel,
-        "forward",
-        lambda self, clips: self.head.fc.bias.tanh().expand(len(clips), -1) + 0 * clips.sum(),
-    )
-    messages = []
-    monkeypatch.setattr(Runner, "log_warning", lambda self, text: messages.append(text))
+def test_repeated_validation_warnings_are_counted_when_the_run_fails(tmp_path, monkeypatch, collapsed_codes):
+    messages = collapsed_codes
     train_one_epoch = Runner._train_one_epoch
 
     def fail_in_epoch_3(self, session, epoch, stop):

@@ -428,15 +428,20 @@ def test_bth_swaps_along_time_in_clips_and_between_two_videos():
     assert torch.equal(time_major[~changed], clips.transpose(1, 2)[~changed])
 
 
-def test_bth_draws_its_masks_beside_the_frames_not_on_torchs_default_device():
-    model, inputs = FeatureModel(), torch.randn(3, 8, DIM)
-    loss = BTHLoss(mask_probability=0.5, decoder=decoder())
+def assert_same_under_another_default_device(loss, model, inputs) -> None:
+    """The loss with torch's default device elsewhere (meta stands in for a GPU default with CPU
+    inputs) equals the loss on the CPU: its masks follow the frames, not the default."""
     torch.manual_seed(0)
     expected = loss(model, inputs)
     torch.manual_seed(0)
     with torch.device("meta"):
         value = loss(model, inputs)
     assert value.device == CPU and value.item() == expected.item()
+
+
+def test_bth_draws_its_masks_beside_the_frames_not_on_torchs_default_device():
+    model, inputs = FeatureModel(), torch.randn(3, 8, DIM)
+    assert_same_under_another_default_device(BTHLoss(mask_probability=0.5, decoder=decoder()), model, inputs)
     assert torch.equal(model.seen[0][1], model.seen[1][1])
 
 
@@ -517,12 +522,7 @@ def test_conmh_loss_is_float32_for_float64_inputs():
 
 def test_conmh_draws_its_masks_beside_the_frames_not_on_torchs_default_device():
     model, loss, inputs = FeatureModel(), conmh(contrast_weight=0.0), torch.randn(3, 6, DIM)
-    torch.manual_seed(0)
-    expected = loss(model, inputs)
-    torch.manual_seed(0)
-    with torch.device("meta"):
-        value = loss(model, inputs)
-    assert value.device == CPU and value.item() == expected.item()
+    assert_same_under_another_default_device(loss, model, inputs)
 
 
 # Neighbourhood
