@@ -1,9 +1,9 @@
 """The score of a mutation run (`make mutation`), per module and in all, from `mutmut results`.
 
-A mutant is *killed* when a test fails on it (or its tests crash, mutmut's "segfault"); *timeout* when its tests ran past mutmut's limit
-(5 times their normal time plus a constant: an endless loop; counted as caught, as mutmut does,
-and shown apart); *survived* when every test covering it passes; *no tests* when no
-selected test runs its function. The score is killed and timed-out mutants over all checked
+A mutant is *killed* when a test fails on it (or its tests crash: mutmut's "segfault");
+*timeout* when its tests ran past mutmut's limit (5 times their normal time plus a constant: an
+endless loop; counted as caught, as mutmut does, and shown apart); *survived* when every test
+covering it passes; *no tests* when no selected test runs its function. The score is killed and timed-out mutants over all checked
 ones, survivors and mutants without tests included: a function no test reaches does not count
 in its favour.
 

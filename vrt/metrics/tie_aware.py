@@ -48,8 +48,9 @@ class TieAwareScores:
 
 
 def harmonic_numbers(n: int) -> np.ndarray:
-    """``H_0 .. H_n`` (``H_k = 1 + 1/2 + ... + 1/k``) in float64: exactly rounded below
-    ``_HARMONIC_SERIES_FROM``, within one ulp above it (the asymptotic series).
+    """``H_0 .. H_n`` (``H_k = 1 + 1/2 + ... + 1/k``) in float64, each within one ulp of the exact
+    value: an exact sum of the rounded terms ``1/j`` below ``_HARMONIC_SERIES_FROM``, the
+    asymptotic series above (tested against exact fractions).
 
     A running sum would drift by about ``n`` ulps, which the tie-aware AP of a large database
     would feel in the differences ``H_b - H_a`` of nearby values.
