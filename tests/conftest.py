@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -30,6 +31,11 @@ def run_torch_free(code: str, *, timeout: float = 120) -> subprocess.CompletedPr
     return subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=timeout
     )
+
+
+def exact_message(message: str) -> str:
+    """A ``pytest.raises(match=...)`` pattern for the whole one-line message, not a part of it."""
+    return f"^{re.escape(message)}$"
 
 
 def make_loss(name: str, *, bits: int = 16, num_classes: int = 4, **params: object):

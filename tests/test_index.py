@@ -33,7 +33,7 @@ from vrt.index.ivf import ivf_layout
 from vrt.metrics import hamming as hamming_module
 from vrt.metrics.hamming import HammingScanner, distance_dtype, hamming_distances
 
-from .conftest import REPO_ROOT
+from .conftest import REPO_ROOT, exact_message
 from .datasets_fixtures import write_source_video
 
 cli = CliRunner()
@@ -662,7 +662,7 @@ def test_an_index_refuses_an_unknown_kind_and_a_faiss_structure_of_another_size(
 def test_queries_that_are_not_packed_uint8_rows_are_refused_with_what_they_are(queries, got):
     index = HammingIndex.build(random_codes(20, 16, seed=13))
     message = f"query codes must be packed uint8 [N, bits/8], got {got}"
-    with pytest.raises(QueryMismatchError, match="^" + re.escape(message) + "$"):
+    with pytest.raises(QueryMismatchError, match=exact_message(message)):
         index.search(queries, 3)
 
 
@@ -693,7 +693,7 @@ def test_search_of_no_queries_or_an_empty_index_is_empty_int32_and_int64():
 def test_search_refuses_a_topk_that_is_not_a_positive_integer(topk):
     index = HammingIndex.build(random_codes(20, 16, seed=16))
     message = f"topk must be a positive integer, got {topk!r}"
-    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+    with pytest.raises(ValueError, match=exact_message(message)):
         index.search(index.codes[:2], topk)
 
 
@@ -825,7 +825,7 @@ def test_a_milvus_reference_is_opened_as_milvus_not_as_a_file():
         "'milvus://videos' is not a Milvus index: write milvus://FILE.db/COLLECTION (milvus-lite) "
         "or milvus://HOST:PORT/COLLECTION (a server)"
     )
-    with pytest.raises(MilvusError, match="^" + re.escape(message) + "$"):
+    with pytest.raises(MilvusError, match=exact_message(message)):
         load_index("milvus://videos")
 
 
@@ -853,7 +853,7 @@ def test_distance_dtype_is_the_smallest_unsigned_type_holding_every_distance(bit
     ],
 )  # fmt: skip
 def test_hamming_distances_refuse_what_is_not_packed_codes_with_exact_messages(query, database, message):
-    with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
+    with pytest.raises(ValueError, match=exact_message(message)):
         hamming_distances(query, database)
 
 

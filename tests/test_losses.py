@@ -32,7 +32,7 @@ from vrt.losses.reducers.sum import SumReducer
 from vrt.registry import BUILTIN_ORIGIN, LOSSES, MINERS, REDUCERS
 from vrt.training.runner import Runner
 
-from .conftest import REPO_ROOT, make_loss, tiny_config_dict
+from .conftest import REPO_ROOT, exact_message, make_loss, tiny_config_dict
 
 
 def brute_force_triplet_loss(
@@ -872,7 +872,7 @@ def test_weighted_loss_sum_forwards_the_epoch_and_the_number_of_epochs():
 
 def raises_exactly(error: type[Exception], message: str):
     """``pytest.raises`` matching the whole one-line message, not a part of it."""
-    return pytest.raises(error, match=f"^{re.escape(message)}$")
+    return pytest.raises(error, match=exact_message(message))
 
 
 def index(*values: int) -> torch.Tensor:

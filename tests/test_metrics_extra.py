@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import weakref
 
 import numpy as np
@@ -21,6 +20,7 @@ from vrt.metrics.retrieval import UnlabelledQueryError
 from vrt.metrics.scores import k_label, topk_warnings
 from vrt.metrics.tie_aware import harmonic_numbers
 
+from .conftest import exact_message
 from .metrics_reference import (
     assert_per_query_matches,
     average_precision_over_tie_orders,
@@ -271,10 +271,6 @@ def test_default_block_size_follows_the_memory_budget():
 # dtypes, the curve buffer and the memory budget of the blocks.
 
 
-def exactly(message: str) -> str:
-    return f"^{re.escape(message)}$"
-
-
 def reference_level_counts(distances: np.ndarray, levels: int) -> np.ndarray:
     return np.cumsum([np.bincount(row.astype(np.int64), minlength=levels) for row in distances], axis=1)
 
@@ -323,7 +319,7 @@ def test_score_block_without_steps_gives_empty_steps():
 
 
 def test_score_block_refuses_a_ranking_that_lost_relevant_items():
-    with pytest.raises(RuntimeError, match=exactly("internal error: the ranking lost relevant items")):
+    with pytest.raises(RuntimeError, match=exact_message("internal error: the ranking lost relevant items")):
         score_block(one_ranked_query(), np.array([4]), depth=4, harmonic=harmonic_numbers(4))
 
 
@@ -426,13 +422,13 @@ def test_radius_may_be_the_number_of_bits():
 )
 def test_score_queries_names_the_bad_integer_argument(argument, value, message):
     query, database = codeset([0x00], [0], prefix="q"), codeset([0x01], [0], prefix="d")
-    with pytest.raises(ValueError, match=exactly(message)):
+    with pytest.raises(ValueError, match=exact_message(message)):
         score_queries(query, database, **{argument: value})
 
 
 def test_score_queries_refuses_what_is_not_a_code_set():
     codes = codeset([0x00], [0], prefix="q")
-    message = exactly("query and database must be CodeSet instances (see vrt.codes.load_codes)")
+    message = exact_message("query and database must be CodeSet instances (see vrt.codes.load_codes)")
     for query, database in (
         (codes, np.zeros((1, 1), dtype=np.uint8)),
         (np.zeros((1, 1), dtype=np.uint8), codes),
@@ -459,15 +455,17 @@ def test_score_queries_refusals_say_why():
     named = codeset([0x00], [0], prefix="n", class_names=["a", "b"])
     renamed = codeset([0x01, 0x02], [0, 1], prefix="m", class_names=["b", "a"])
     with pytest.raises(
-        ValueError, match=exactly("query and database codes were labelled with different class_names")
+        ValueError, match=exact_message("query and database codes were labelled with different class_names")
     ):
         score_queries(named, renamed)
     with pytest.raises(
-        ValueError, match=exactly("the mAP@K curve has ties in database order: it needs database_order=True")
+        ValueError,
+        match=exact_message("the mAP@K curve has ties in database order: it needs database_order=True"),
     ):
         score_queries(query, database, curve=True, database_order=False)
     with pytest.raises(
-        ValueError, match=exactly("exclude_self gives the tie-aware values only: pass database_order=False")
+        ValueError,
+        match=exact_message("exclude_self gives the tie-aware values only: pass database_order=False"),
     ):
         score_queries(query, database, exclude_self=True)
 

@@ -25,7 +25,7 @@ from vrt.losses.self_supervised import (
 )
 from vrt.model import build_model
 
-from .conftest import make_loss
+from .conftest import exact_message, make_loss
 
 DIM, FRAMES = 12, 6
 
@@ -204,7 +204,7 @@ def decoder(*, dim: int = DIM, max_frames: int = 64) -> FrameDecoder:
 
 def test_frame_decoder_refuses_a_width_that_heads_do_not_divide():
     message = "decoder width (10) must be a multiple of heads (3)"
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=exact_message(message)):
         FrameDecoder(BITS, DIM, width=10, layers=1, heads=3, max_frames=4)
 
 
@@ -271,7 +271,7 @@ def test_frame_decoder_decodes_up_to_max_frames_and_says_so_beyond():
     module = decoder(max_frames=4)
     assert module(torch.randn(2, BITS), 4).shape == (2, 4, DIM)
     message = "the decoder was built for at most 4 frames, got 5"
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=exact_message(message)):
         module(torch.randn(2, BITS), 5)
 
 
@@ -301,7 +301,7 @@ def test_codes_of_a_model_without_a_mask_says_what_it_needs():
         "a masked frame objective needs a backbone over frames that takes a frame mask "
         f"(model.backbone: frames or frame_features): {own.value}"
     )
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=exact_message(message)):
         SelfSupervisedLoss.codes(NoMask(), inputs, mask)
 
 
@@ -368,7 +368,7 @@ def test_debiased_contrast_matches_a_reference(noise, temperature, tau_plus, cla
 @pytest.mark.parametrize("probability", [0.0, 1.0, 1.5, -0.5])
 def test_bth_refuses_a_mask_probability_outside_0_1(probability):
     message = f"bth mask_probability must lie in (0, 1), got {probability}"
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=exact_message(message)):
         BTHLoss(mask_probability=probability, decoder=decoder())
 
 
@@ -470,7 +470,7 @@ def conmh(**overrides) -> ConMHLoss:
     ],
 )
 def test_conmh_refuses_each_bad_argument_with_its_message(overrides, message):
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=exact_message(message)):
         conmh(**overrides)
 
 
@@ -604,11 +604,11 @@ def test_weighted_loss_sum_says_what_each_kind_of_term_is_missing():
     total = WeightedLossSum([("bth", 1.0, BTHLoss(mask_probability=0.5, decoder=decoder()))])
     message = "the bth term is computed from the model and the batch's inputs"
     for model, inputs in [(None, torch.randn(2, 4, DIM)), (FeatureModel(), None)]:
-        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        with pytest.raises(ValueError, match=exact_message(message)):
             total(None, LABELS, model=model, inputs=inputs)
     quantization = WeightedLossSum([("quantization", 1.0, make_loss("quantization", bits=4))])
     message = "the quantization term needs the batch's codes"
-    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=exact_message(message)):
         quantization(None, LABELS)
 
 

@@ -3,13 +3,14 @@ it replaces a path. The CLI's use of it is tested in tests/hostile/test_every_ou
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from vrt.errors import OutputError
 from vrt.runtime.writeguard import check_output_folder, check_replaceable, output_path
+
+from .conftest import exact_message
 
 
 def is_mine(path: Path) -> bool:
@@ -101,5 +102,5 @@ def test_the_writer_guard_names_the_kind_it_replaces_with_its_article(tmp_path, 
         f"--out {target} exists and is not {one}; vrt replaces only {one} there: "
         "choose another name, or pass --force to replace it"
     )
-    with pytest.raises(OutputError, match="^" + re.escape(message) + "$"):
+    with pytest.raises(OutputError, match=exact_message(message)):
         check_replaceable(target, kind=kind, is_own=lambda path: False)
