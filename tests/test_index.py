@@ -893,3 +893,24 @@ def test_bytes_per_pair_bounds_the_working_memory_of_distances(num_bytes):
     pairs = len(query) * len(database)
     # The buffers are what is counted; 5% covers the query's words and small temporaries.
     assert peak <= 1.05 * scanner.bytes_per_pair() * pairs
+
+
+@pytest.mark.parametrize("topk", [0, -1, True, 2.0])
+def test_search_ids_excluding_self_checks_topk_as_search_does(topk):
+    message = f"topk must be a positive integer, got {topk!r}"
+    with pytest.raises(ValueError, match=exact_message(message)):
+        duplicated_index().search_ids(["v0"], topk, exclude_self=True)
+
+
+def test_search_ids_excluding_self_of_an_index_of_one_or_no_item_finds_nothing():
+    one = HammingIndex.build(
+        CodeSet(codes=packed([[7, 7]]), bits=16, labels=np.zeros(1, dtype=np.int64), ids=["v0"])
+    )
+    distances, positions = one.search_ids(["v0"], 5, exclude_self=True)
+    assert distances.shape == positions.shape == (1, 0)
+    assert distances.dtype == np.int32 and positions.dtype == np.int64
+    empty = HammingIndex.build(
+        CodeSet(codes=np.zeros((0, 2), dtype=np.uint8), bits=16, labels=np.zeros(0, dtype=np.int64), ids=[])
+    )
+    distances, positions = empty.search_ids([], 5, exclude_self=True)
+    assert distances.shape == positions.shape == (0, 0)

@@ -42,6 +42,14 @@ if TYPE_CHECKING:
 
 _CLOSE_MATCH_POOL = 50_000  # ids an unknown id is compared with, for its close matches
 
+
+def _checked_topk(topk: object) -> int:
+    """``topk`` as an int, or the one-line error of a value that is not a positive integer."""
+    if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 1:
+        raise ValueError(f"topk must be a positive integer, got {topk!r}")
+    return int(topk)
+
+
 __all__ = ["HammingIndex", "QueryMismatchError", "UnknownIdError", "load_index"]
 
 # faiss class written for each kind; checked on load so a tampered file cannot mislabel itself.
@@ -193,9 +201,7 @@ class HammingIndex:
         they found fewer than ``k`` candidates with position -1 and distance ``bits + 1``.
         """
         query_codes = self._check_queries(query_codes)
-        if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 1:
-            raise ValueError(f"topk must be a positive integer, got {topk!r}")
-        k = min(int(topk), len(self))
+        k = min(_checked_topk(topk), len(self))
         if k == 0 or len(query_codes) == 0:
             return np.empty((len(query_codes), k), dtype=np.int32), np.empty(
                 (len(query_codes), k), dtype=np.int64
@@ -213,7 +219,10 @@ class HammingIndex:
         positions = np.asarray([self.position_of(item_id) for item_id in item_ids], dtype=np.int64)
         if not exclude_self:
             return self.search(self.codes[positions], topk)
-        k = min(int(topk), len(self) - 1)
+        k = min(_checked_topk(topk), len(self) - 1)
+        if k < 1 or len(positions) == 0:  # no other item to find, or no query
+            shape = (len(positions), max(k, 0))
+            return np.empty(shape, dtype=np.int32), np.empty(shape, dtype=np.int64)
         distances, found = self.search(self.codes[positions], k + 1)
         # Drop the query's own position when present, else the last (farthest) result.
         is_self = found == positions[:, None]
