@@ -1,7 +1,8 @@
-"""The self-supervised objectives (ConMH, BTH): what they hide, what they rebuild, what they need."""
+"""The self-supervised objectives (ConMH, BTH, clip contrast): what they hide, what they rebuild, what they need."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import warnings
@@ -14,6 +15,7 @@ from torch import nn
 
 from vrt.config import ConfigError, config_from_dict
 from vrt.losses.bth import BTHLoss
+from vrt.losses.clip_contrast import ClipContrastLoss, clip_contrast, clip_views
 from vrt.losses.combined import WeightedLossSum, build_loss, loss_needs_labels
 from vrt.losses.conmh import ConMHLoss
 from vrt.losses.neighbourhood import NeighbourhoodLoss
@@ -637,3 +639,136 @@ def test_build_loss_gives_each_term_the_number_of_classes():
     assert torch.isfinite(term(CODES, torch.tensor([0, 2, 4])))
     with pytest.raises(ValueError, match=re.escape("got labels in [5, 5]")):
         term(CODES, torch.tensor([5, 5, 5]))
+
+
+# -- clip_contrast: two views of each clip, the clips played backwards among the negatives -------
+
+
+def clip_model(bits: int = 8):
+    raw = {"model": {"backbone": {"name": "tiny3d", "width": 2}, "head": {"name": "linear", "bits": bits}}}
+    return build_model(config_from_dict(raw).model)
+
+
+def test_clip_views_crop_and_brighten_every_frame_of_a_clip_alike_and_never_flip():
+    torch.manual_seed(0)
+    ramp = torch.linspace(0.1, 0.6, 16).expand(16, 16)  # brighter to the right
+    clips = ramp.expand(4, 3, 5, 16, 16).clone()  # 4 clips of 5 identical frames
+    views = clip_views(clips, scale=0.5, exposure=0.3)
+    assert views.shape == clips.shape
+    assert torch.equal(views, views[:, :, :1].expand_as(views))  # every frame the same view
+    assert (views.diff(dim=-1) >= 0).all()  # still brighter to the right: no flip
+    assert not torch.allclose(views[0], views[1])  # each clip its own crop and gain
+    assert views.min() >= 0 and views.max() <= 1
+    glare = clip_views(torch.full((2, 3, 2, 8, 8), 0.9), scale=1.0, exposure=0.3)
+    assert glare.max() == 1.0  # a gain above 1/0.9 is clamped
+
+
+def test_clip_views_of_scale_1_and_exposure_0_are_the_clips():
+    clips = torch.rand(3, 3, 4, 10, 12)
+    assert torch.allclose(clip_views(clips, scale=1.0, exposure=0.0), clips, atol=1e-6)
+
+
+def test_clip_contrast_needs_no_labels_and_trains_any_backbone_over_pixels():
+    torch.manual_seed(0)
+    model = clip_model()
+    section = {"name": "clip_contrast"}
+    assert not loss_needs_labels(config_from_dict({"loss": section}).loss)
+    loss = loss_of(section, model)
+    assert not loss.needs_codes
+    value = loss(None, torch.full((4,), -1), model=model, inputs=torch.rand(4, 3, 4, 16, 16))
+    assert value.ndim == 0 and value.dtype == torch.float32 and torch.isfinite(value)
+    value.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+class PooledCodes(nn.Module):
+    """Codes of a clip's frames through a fixed map: ``summary`` says how the frames are combined."""
+
+    def __init__(self, summary) -> None:
+        super().__init__()
+        self.summary = summary
+        self.project = nn.Linear(3 * 8 * 8, 16)
+
+    def forward(self, clips):
+        return self.project(self.summary(clips).flatten(1))
+
+
+@pytest.mark.parametrize(
+    ("summary", "reversal_costs"),
+    [
+        (lambda clips: clips.mean(dim=2), True),  # blind to the order of the frames
+        (lambda clips: clips[:, :, -1] - clips[:, :, 0], False),  # played backwards: the opposite code
+    ],
+    ids=["time-blind", "time-aware"],
+)
+def test_clips_played_backwards_are_negatives_that_only_a_time_blind_code_pays_for(summary, reversal_costs):
+    clips = torch.rand(6, 3, 4, 8, 8)
+    values = {}
+    for reversed_negatives in (True, False):
+        torch.manual_seed(0)  # the same views both times
+        model = PooledCodes(summary)
+        loss = ClipContrastLoss(
+            temperature=0.2, scale=0.9, exposure=0.1, reversed_negatives=reversed_negatives
+        )
+        values[reversed_negatives] = loss(model, clips).item()
+    # A time-blind code's reversed clip is as near as its other view: the loss rises by about log 2.
+    assert (values[True] - values[False] > 0.4) == reversal_costs
+    assert values[True] >= values[False] - 1e-6  # negatives only add
+
+
+def test_clip_contrast_of_one_clip_is_a_zero_that_takes_a_gradient():
+    value = ClipContrastLoss(temperature=0.2, scale=0.7, exposure=0.2, reversed_negatives=True)(
+        clip_model(), torch.rand(1, 3, 4, 16, 16)
+    )
+    assert float(value.detach()) == 0.0 and value.requires_grad
+
+
+def test_clip_contrast_on_frame_features_says_what_it_needs():
+    message = (
+        "clip_contrast makes views of clips: it needs a backbone over pixels (frames, tiny3d, ...), "
+        "got inputs of shape (2, 6, 12); on a feature file use conmh or bth"
+    )
+    with pytest.raises(ValueError, match=exact_message(message)):
+        loss_of({"name": "clip_contrast"}, feature_model())(
+            None, torch.full((2,), -1), model=feature_model(), inputs=torch.randn(2, 6, 12)
+        )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"scale": 0.0}, "clip_contrast needs scale in (0, 1] and exposure in [0, 1), got 0.0, 0.2"),
+        ({"scale": 1.5}, "clip_contrast needs scale in (0, 1] and exposure in [0, 1), got 1.5, 0.2"),
+        ({"exposure": 1.0}, "clip_contrast needs scale in (0, 1] and exposure in [0, 1), got 0.7, 1.0"),
+        ({"exposure": -0.1}, "clip_contrast needs scale in (0, 1] and exposure in [0, 1), got 0.7, -0.1"),
+        ({"temperature": 0.0}, "clip_contrast temperature must be a finite number > 0, got 0.0"),
+    ],
+)
+def test_clip_contrast_refuses_each_bad_argument_with_its_message(overrides, message):
+    with pytest.raises(ValueError, match=exact_message(message)):
+        clip_contrast(**overrides)
+
+
+def test_vrt_train_with_clip_contrast_picks_on_the_validation_loss_and_repeats_its_codes(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from vrt.cli import app
+
+    from .conftest import tiny_config_dict
+
+    config = tiny_config_dict()
+    config["loss"] = {"name": "clip_contrast"}
+    config["data"]["batch"] = {"sampler": "shuffle", "batch_size": 8}
+    path = tmp_path / "clip_contrast.yaml"
+    path.write_text(yaml.safe_dump(config))
+    codes = []
+    for run in ("first", "second"):
+        result = CliRunner().invoke(app, ["train", str(path), "--output", str(tmp_path / run)])
+        assert result.exit_code == 0, result.output
+        assert "val loss" in result.output
+        records = [json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+        assert all("val_loss" in record and "val_map" not in record for record in records)
+        with np.load(tmp_path / run / "codes_test.npz") as stored:
+            codes.append(stored["codes"])
+    assert np.array_equal(*codes)  # the same config on the CPU: the same codes
