@@ -902,6 +902,22 @@ def test_search_ids_excluding_self_checks_topk_as_search_does(topk):
         duplicated_index().search_ids(["v0"], topk, exclude_self=True)
 
 
+def test_topk_1_finds_the_nearest_item_with_and_without_the_item_itself():
+    index = duplicated_index()
+    distances, positions = index.search(index.codes[4:5], 1)
+    assert positions.tolist() == [[4]] and distances.tolist() == [[0]]
+    distances, positions = index.search_ids(["v4"], 1, exclude_self=True)
+    assert positions.tolist() == [[0]] and distances.tolist() == [[8]]  # ties in database order
+
+
+def test_search_ids_excluding_self_of_an_index_of_two_items_finds_the_other():
+    two = HammingIndex.build(
+        CodeSet(codes=packed([[0, 0], [0, 3]]), bits=16, labels=np.zeros(2, dtype=np.int64), ids=["a", "b"])
+    )
+    distances, positions = two.search_ids(["a", "b"], 5, exclude_self=True)
+    assert positions.tolist() == [[1], [0]] and distances.tolist() == [[2], [2]]
+
+
 def test_search_ids_excluding_self_of_an_index_of_one_or_no_item_finds_nothing():
     one = HammingIndex.build(
         CodeSet(codes=packed([[7, 7]]), bits=16, labels=np.zeros(1, dtype=np.int64), ids=["v0"])

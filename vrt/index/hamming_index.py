@@ -220,8 +220,8 @@ class HammingIndex:
         if not exclude_self:
             return self.search(self.codes[positions], topk)
         k = min(_checked_topk(topk), len(self) - 1)
-        if k < 1 or len(positions) == 0:  # no other item to find, or no query
-            shape = (len(positions), max(k, 0))
+        if k < 1:  # an index of one item or none: nothing but the item itself to find
+            shape = (len(positions), 0)
             return np.empty(shape, dtype=np.int32), np.empty(shape, dtype=np.int64)
         distances, found = self.search(self.codes[positions], k + 1)
         # Drop the query's own position when present, else the last (farthest) result.
