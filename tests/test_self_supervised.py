@@ -772,3 +772,62 @@ def test_vrt_train_with_clip_contrast_picks_on_the_validation_loss_and_repeats_i
         with np.load(tmp_path / run / "codes_test.npz") as stored:
             codes.append(stored["codes"])
     assert np.array_equal(*codes)  # the same config on the CPU: the same codes
+
+
+def test_clip_views_crop_inside_the_frame_at_least_scale_of_each_side_and_gain_within_exposure():
+    torch.manual_seed(0)
+    ramp = torch.linspace(0.0, 0.5, 40, dtype=torch.float64)  # linear in x: a crop keeps it linear
+    clips = ramp.expand(256, 3, 2, 40, 40).clone()
+    views = clip_views(clips, scale=0.5, exposure=0.0)[:, 0, 0, 20]  # one row of each view
+    assert views.dtype == torch.float64
+    # Sampled inside the frame, a row stays a straight line (outside it would flatten at the
+    # edge); only the outermost samples may fall in the frame's last half pixel.
+    inner = views[:, 1:-1]
+    assert inner.diff(dim=1).diff(dim=1).abs().max() < 1e-9
+    sizes = inner.diff(dim=1).mean(dim=1) / (ramp[1] - ramp[0])  # the crop's share of the side
+    assert sizes.min() >= 0.5 - 1e-9 and sizes.max() <= 1 + 1e-9
+    assert sizes.min() < 0.55 and sizes.max() > 0.95  # drawn over the whole range
+    assert views.min() >= 0 and views.max() <= 0.5
+    shifts = views.mean(dim=1) - ramp.mean()  # the crop's centre, left or right of the middle
+    assert shifts.min() < -0.05 and shifts.max() > 0.05
+    grey = clip_views(torch.full((256, 3, 2, 8, 8), 0.5), scale=1.0, exposure=0.3)[:, 0, 0, 0, 0]
+    gains = grey / 0.5
+    assert gains.min() >= 0.7 - 1e-6 and gains.max() <= 1.3 + 1e-6
+    assert gains.min() < 0.75 and gains.max() > 1.25 and abs(float(gains.mean()) - 1) < 0.05
+
+
+def test_clip_contrast_accepts_scale_1_and_exposure_0_and_contrasts_a_batch_of_two():
+    loss = ClipContrastLoss(temperature=0.2, scale=1.0, exposure=0.0, reversed_negatives=False)
+    torch.manual_seed(0)
+    value = loss(PooledCodes(lambda clips: clips.mean(dim=2)), torch.rand(2, 3, 4, 8, 8))
+    assert float(value.detach()) > 0  # one other clip to tell each from
+
+
+def test_clip_contrast_of_one_float64_clip_is_a_float32_zero():
+    loss = ClipContrastLoss(temperature=0.2, scale=0.7, exposure=0.2, reversed_negatives=True)
+    value = loss(clip_model().double(), torch.rand(1, 3, 4, 16, 16, dtype=torch.float64))
+    assert value.dtype == torch.float32
+
+
+def test_the_reversed_negative_is_the_first_view_played_backwards_in_time():
+    seen = []
+
+    class Recording(PooledCodes):
+        def forward(self, clips):
+            seen.append(clips)
+            return super().forward(clips)
+
+    torch.manual_seed(0)
+    loss = ClipContrastLoss(temperature=0.2, scale=0.8, exposure=0.2, reversed_negatives=True)
+    loss(Recording(lambda clips: clips.mean(dim=2)), torch.rand(3, 3, 4, 8, 8))
+    first, second, reversed_first = seen
+    assert not torch.equal(first, second)  # two views
+    assert torch.equal(reversed_first, first.flip(2))  # dim 2 is time: not height, not width
+
+
+def test_clip_views_of_an_even_grey_stay_even_up_to_the_frames_edges():
+    # A crop that reaches an edge samples past the last pixel centre: the edge pixel continues
+    # there (border padding), where zero padding would darken the view's rim.
+    torch.manual_seed(0)
+    views = clip_views(torch.full((256, 3, 2, 8, 8), 0.5), scale=0.5, exposure=0.0)
+    assert torch.allclose(views, torch.full_like(views, 0.5), atol=1e-6)
