@@ -15,8 +15,13 @@ query the training clips:
   over the frame differences trained from scratch, with ``csq`` (``configs/realmotion_efficientnet_lite0.yaml``
   with ``train_encoder: false``), every training clip, the last of 10 epochs.
 * ``finetuned_motion``: the same with the encoder fine-tuned.
-* ``conmh``, ``bth``: no labels: the self-supervised objectives on the frozen features (the
-  labels in the file are never read; the checkpoint is chosen on the validation loss).
+* ``conmh``, ``bth``, ``conmh_neighbourhood``: no labels: the self-supervised objectives on the
+  frozen features (the labels in the file are never read; the checkpoint is chosen on the
+  validation loss).
+* ``clip_contrast``: no labels: ``frozen_motion``'s model (the frozen encoder and the motion
+  stream, on the clips' pixels) trained with ``clip_contrast`` on shuffled batches, the labels
+  never read; ``clip_contrast_forward`` the same without the clips played backwards among the
+  negatives.
 * ``itq``, ``lsh``: no training: ITQ and LSH fitted on the pooled frozen features.
 * ``random``: random codes (chance).
 
@@ -107,13 +112,20 @@ def tiny3d_config(data: Path, seed: int) -> dict[str, Any]:
     }
 
 
-def motion_config(data: Path, seed: int, *, finetune: bool) -> dict[str, Any]:
+def motion_config(
+    data: Path, seed: int, *, finetune: bool, name: str | None = None, loss: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``configs/realmotion_efficientnet_lite0.yaml`` on ``data``; with ``loss``, an objective
+    without labels in place of ``csq``, on shuffled batches of 32 (the labels are never read)."""
     raw = yaml.safe_load((REPO_ROOT / "configs" / "realmotion_efficientnet_lite0.yaml").read_text())
     raw["data"]["dataset"] = video_dataset(data)
     raw["data"]["num_workers"] = DATA["num_workers"]
     raw["train"]["seed"] = seed
     raw["model"]["backbone"]["train_encoder"] = finetune
-    raw["name"] = "finetuned_motion" if finetune else "frozen_motion"
+    raw["name"] = name or ("finetuned_motion" if finetune else "frozen_motion")
+    if loss is not None:
+        raw["loss"] = loss
+        raw["data"]["batch"] = {"sampler": "shuffle", "batch_size": 32}
     return raw
 
 
@@ -214,9 +226,11 @@ def make_tiny3d(data: Path, features: Path, seed: int, run_dir: Path) -> float:
     return train(tiny3d_config(data, seed), run_dir)
 
 
-def make_motion(finetune: bool) -> Callable[[Path, Path, int, Path], float]:
+def make_motion(
+    finetune: bool, *, name: str | None = None, loss: dict[str, Any] | None = None
+) -> Callable[[Path, Path, int, Path], float]:
     def make(data: Path, features: Path, seed: int, run_dir: Path) -> float:
-        return train(motion_config(data, seed, finetune=finetune), run_dir)
+        return train(motion_config(data, seed, finetune=finetune, name=name, loss=loss), run_dir)
 
     return make
 
@@ -278,6 +292,11 @@ ROWS = (
     Row("bth", "no labels: `bth` on the frozen features", False, make_on_features("bth", {"name": "bth"}, labels=False)),
     Row("conmh_neighbourhood", "no labels: `conmh` + `neighbourhood` on the frozen features", False,
         make_on_features("conmh_neighbourhood", CONMH_NEIGHBOURHOOD, labels=False)),
+    Row("clip_contrast", "no labels: EfficientNet-Lite0 frozen (2 frames) + motion stream, `clip_contrast`",
+        False, make_motion(False, name="clip_contrast", loss={"name": "clip_contrast"})),
+    Row("clip_contrast_forward", "the same, the clips played backwards not among the negatives", False,
+        make_motion(False, name="clip_contrast_forward",
+                    loss={"name": "clip_contrast", "reversed_negatives": False})),
     Row("itq", "no training: ITQ on the pooled frozen features", False, make_hashed("itq")),
     Row("lsh", "no training: LSH on the pooled frozen features", False, make_hashed("lsh")),
     Row("random", "random codes", False, make_random),
