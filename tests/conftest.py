@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -36,6 +38,18 @@ def run_torch_free(code: str, *, timeout: float = 120) -> subprocess.CompletedPr
 def exact_message(message: str) -> str:
     """A ``pytest.raises(match=...)`` pattern for the whole one-line message, not a part of it."""
     return f"^{re.escape(message)}$"
+
+
+def benchmark_script(filename: str) -> Iterator[ModuleType]:
+    """``benchmarks/<filename>`` imported as a module for the length of a fixture (the scripts are
+    not a package): ``yield from benchmark_script("recipes.py")``."""
+    name = f"benchmark_{Path(filename).stem}"
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / filename)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[name]
 
 
 def make_loss(name: str, *, bits: int = 16, num_classes: int = 4, **params: object):

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
 from vrt.config import config_from_dict
 from vrt.losses.combined import loss_needs_labels
 
-from .conftest import REPO_ROOT
+from .conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location(
-        "frame_encoders_benchmark", REPO_ROOT / "benchmarks" / "frame_encoders.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    yield from benchmark_script("frame_encoders.py")
 
 
 def test_every_trained_rows_config_is_valid(bench, tmp_path):

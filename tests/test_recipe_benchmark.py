@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,19 +9,12 @@ import pytest
 
 from vrt.config import config_from_dict, config_to_dict
 
-from .conftest import REPO_ROOT
+from .conftest import benchmark_script
 
 
 @pytest.fixture(scope="module")
 def recipes():
-    spec = importlib.util.spec_from_file_location(
-        "recipes_benchmark", REPO_ROOT / "benchmarks" / "recipes.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+    yield from benchmark_script("recipes.py")
 
 
 def resolved(recipes, variant, tmp_path: Path) -> dict:
