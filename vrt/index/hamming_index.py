@@ -42,14 +42,6 @@ if TYPE_CHECKING:
 
 _CLOSE_MATCH_POOL = 50_000  # ids an unknown id is compared with, for its close matches
 
-
-def _checked_topk(topk: object) -> int:
-    """``topk`` as an int, or the one-line error of a value that is not a positive integer."""
-    if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 1:
-        raise ValueError(f"topk must be a positive integer, got {topk!r}")
-    return int(topk)
-
-
 __all__ = ["HammingIndex", "QueryMismatchError", "UnknownIdError", "load_index"]
 
 # faiss class written for each kind; checked on load so a tampered file cannot mislabel itself.
@@ -68,6 +60,13 @@ class UnknownIdError(VrtError, LookupError):
 class QueryMismatchError(VrtError, ValueError):
     """Query codes that are not packed codes at all (wrong dtype or shape); codes of another
     length than the index's raise :class:`~vrt.codes.IncomparableCodesError`, as everywhere."""
+
+
+def _checked_topk(topk: object) -> int:
+    """``topk`` as an int, or the one-line error of a value that is not a positive integer."""
+    if isinstance(topk, bool) or not isinstance(topk, (int, np.integer)) or topk < 1:
+        raise ValueError(f"topk must be a positive integer, got {topk!r}")
+    return int(topk)
 
 
 class HammingIndex:
