@@ -332,17 +332,24 @@ def test_complementary_masks_are_made_on_the_given_device_not_torchs_default():
 # debiased_contrastive
 
 
-def reference_dcl(first: np.ndarray, second: np.ndarray, temperature: float, tau_plus: float):
-    """Chuang et al. (NeurIPS 2020), eq. (6) both ways, written with loops over the 2B codes; also
-    whether the lower bound on the negatives' estimate acted."""
+def reference_dcl(first: np.ndarray, second: np.ndarray, temperature: float, tau_plus: float, extra=None):
+    """Chuang et al. (NeurIPS 2020), eq. (6) both ways, written with loops over the 2B codes (and
+    the ``extra`` negatives of every code); also whether the lower bound on the negatives'
+    estimate acted."""
     codes = np.concatenate([first, second]).astype(np.float64)
     codes /= np.linalg.norm(codes, axis=1, keepdims=True)
+    extra = (
+        np.zeros((0, codes.shape[1]))
+        if extra is None
+        else extra / np.linalg.norm(extra, axis=1, keepdims=True)
+    )
     n, b = len(codes), len(first)
     losses, clamped = [], False
     for i in range(n):
         j = (i + b) % n
         positive = math.exp(codes[i] @ codes[j] / temperature)
         negatives = [math.exp(codes[i] @ codes[k] / temperature) for k in range(n) if k not in (i, j)]
+        negatives += [math.exp(codes[i] @ other / temperature) for other in extra]
         estimate = (sum(negatives) - tau_plus * len(negatives) * positive) / (1 - tau_plus)
         bound = len(negatives) * math.exp(-1 / temperature)
         clamped |= estimate < bound
@@ -351,15 +358,26 @@ def reference_dcl(first: np.ndarray, second: np.ndarray, temperature: float, tau
 
 
 @pytest.mark.parametrize(
-    ("noise", "temperature", "tau_plus", "clamped"),
-    [(3.0, 0.5, 0.1, False), (3.0, 0.2, 0.0, False), (0.05, 0.5, 0.9, True)],
+    ("noise", "temperature", "tau_plus", "extra", "clamped"),
+    [
+        (3.0, 0.5, 0.1, 0, False),
+        (3.0, 0.2, 0.0, 0, False),
+        (0.05, 0.5, 0.9, 0, True),
+        (3.0, 0.2, 0.0, 3, False),  # clip_contrast's: InfoNCE with negatives of every code
+        (3.0, 0.5, 0.1, 5, False),
+    ],
 )
-def test_debiased_contrast_matches_a_reference(noise, temperature, tau_plus, clamped):
+def test_debiased_contrast_matches_a_reference(noise, temperature, tau_plus, extra, clamped):
     generator = torch.Generator().manual_seed(0)
     first = torch.randn(4, 6, generator=generator, dtype=torch.float64) * 2
     second = first + noise * torch.randn(4, 6, generator=generator, dtype=torch.float64)
-    value = debiased_contrastive(first, second, temperature=temperature, tau_plus=tau_plus)
-    expected, bound_acted = reference_dcl(first.numpy(), second.numpy(), temperature, tau_plus)
+    negatives = torch.randn(extra, 6, generator=generator, dtype=torch.float64) if extra else None
+    value = debiased_contrastive(
+        first, second, temperature=temperature, tau_plus=tau_plus, negatives=negatives
+    )
+    expected, bound_acted = reference_dcl(
+        first.numpy(), second.numpy(), temperature, tau_plus, None if negatives is None else negatives.numpy()
+    )
     assert bound_acted == clamped
     assert value.item() == pytest.approx(expected, rel=1e-9)
 
@@ -711,7 +729,7 @@ def test_clips_played_backwards_are_negatives_that_only_a_time_blind_code_pays_f
             temperature=0.2, scale=0.9, exposure=0.1, reversed_negatives=reversed_negatives
         )
         values[reversed_negatives] = loss(model, clips).item()
-    # A time-blind code's reversed clip is as near as its other view: the loss rises by about log 2.
+    # A time-blind code's reversed clip is as near as its other view: the loss rises (by 0.44 here).
     assert (values[True] - values[False] > 0.4) == reversal_costs
     assert values[True] >= values[False] - 1e-6  # negatives only add
 

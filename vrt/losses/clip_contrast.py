@@ -17,20 +17,18 @@ part of what a code must say:
 
 A pan left played backwards is a pan right, a zoom in a zoom out: these negatives are where the
 codes learn the motion (docs/benchmarks.md measures the term on and off). A clip in which nothing
-moves is its own reversal; its reversed negative then equals a view of it, which bounds the term
-for that clip (about log 2 more) without pulling its code anywhere useful.
+moves is its own reversal: its reversed negative is then as near as its positive, which puts a
+floor under the term for that clip without pulling its code anywhere useful.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vrt.losses.base import check_positive
-from vrt.losses.self_supervised import SelfSupervisedLoss
+from vrt.losses.self_supervised import SelfSupervisedLoss, debiased_contrastive
 from vrt.registry import LOSSES
 
 __all__ = ["ClipContrastLoss", "clip_views"]
@@ -59,9 +57,10 @@ def clip_views(clips: Tensor, *, scale: float, exposure: float) -> Tensor:
 
 
 class ClipContrastLoss(SelfSupervisedLoss):
-    """InfoNCE over the batch's codes (see the module): the anchors are both views' codes, each
-    one's positive its other view, its negatives every other code, the reversed clips' included
-    when ``reversed_negatives``; cosine similarities over ``temperature``."""
+    """InfoNCE over the batch's codes (see the module; :func:`debiased_contrastive` with
+    ``tau_plus`` 0): the anchors are both views' codes, each one's positive its other view, its
+    negatives every other code, the reversed clips' included when ``reversed_negatives``; cosine
+    similarities over ``temperature``."""
 
     def __init__(
         self, *, temperature: float, scale: float, exposure: float, reversed_negatives: bool
@@ -86,15 +85,9 @@ class ClipContrastLoss(SelfSupervisedLoss):
             return inputs.new_zeros((), dtype=torch.float32).requires_grad_()
         first = clip_views(inputs, scale=self.scale, exposure=self.exposure)
         second = clip_views(inputs, scale=self.scale, exposure=self.exposure)
-        codes = [model(first).float(), model(second).float()]
-        if self.reversed_negatives:
-            codes.append(model(first.flip(2)).float())  # dim 2 is time
-        everything = F.normalize(torch.cat(codes), dim=1)
-        anchors = everything[: 2 * batch]
-        logits = anchors @ everything.T / self.temperature
-        rows = torch.arange(2 * batch, device=inputs.device)
-        logits[rows, rows] = -math.inf  # a code is not its own negative
-        return F.cross_entropy(logits, rows.roll(batch))  # view i's positive is i + B, and back
+        codes = model(first).float(), model(second).float()
+        backwards = model(first.flip(2)).float() if self.reversed_negatives else None  # dim 2 is time
+        return debiased_contrastive(*codes, temperature=self.temperature, tau_plus=0.0, negatives=backwards)
 
     def extra_repr(self) -> str:
         return (

@@ -74,10 +74,14 @@ def complementary_masks(
     return first, second
 
 
-def debiased_contrastive(first: Tensor, second: Tensor, *, temperature: float, tau_plus: float) -> Tensor:
+def debiased_contrastive(
+    first: Tensor, second: Tensor, *, temperature: float, tau_plus: float, negatives: Tensor | None = None
+) -> Tensor:
     """Chuang et al.'s debiased contrastive loss (NeurIPS 2020) between two views' codes, both
-    ways: each code's positive is its other view; the negatives (the other 2B - 2 codes) are
-    corrected for the chance ``tau_plus`` that one of them shows the same content."""
+    ways: each code's positive is its other view; the negatives (the other 2B - 2 codes, and the
+    rows of ``negatives``, codes that are a negative of every view, when given) are corrected for
+    the chance ``tau_plus`` that one of them shows the same content. With ``tau_plus`` 0 it is
+    InfoNCE (SimCLR's NT-Xent, cosine similarities over ``temperature``)."""
     codes = F.normalize(torch.cat([first, second]), dim=1)
     count = first.shape[0]
     similarity = torch.exp(codes @ codes.T / temperature)
@@ -85,10 +89,13 @@ def debiased_contrastive(first: Tensor, second: Tensor, *, temperature: float, t
     positive = similarity[torch.arange(2 * count), pair]
     others = ~torch.eye(2 * count, dtype=torch.bool, device=codes.device)
     others[torch.arange(2 * count), pair] = False
-    negatives = 2 * count - 2
     negative = (similarity * others).sum(dim=1)
-    estimate = (negative - tau_plus * negatives * positive) / (1 - tau_plus)
-    estimate = estimate.clamp_min(negatives * math.exp(-1 / temperature))
+    total = 2 * count - 2
+    if negatives is not None:
+        negative = negative + torch.exp(codes @ F.normalize(negatives, dim=1).T / temperature).sum(dim=1)
+        total += negatives.shape[0]
+    estimate = (negative - tau_plus * total * positive) / (1 - tau_plus)
+    estimate = estimate.clamp_min(total * math.exp(-1 / temperature))
     return -torch.log(positive / (positive + estimate)).mean()
 
 
