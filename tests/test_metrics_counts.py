@@ -493,19 +493,21 @@ def test_blocks_keep_each_class_queries_in_query_order(engine):
 # -- threads --------------------------------------------------------------------------------------
 
 
+def counted(count: int, pulled: list[int]):
+    """The items 0 .. count - 1, each appended to ``pulled`` when it is taken."""
+    for item in range(count):
+        pulled.append(item)
+        yield item
+
+
 def test_run_in_order_with_one_worker_maps_lazily_in_the_calling_thread():
     pulled, threads = [], []
-
-    def items():
-        for item in range(5):
-            pulled.append(item)
-            yield item
 
     def work(item):
         threads.append(threading.current_thread())
         return item * item
 
-    results = run_in_order(work, items(), workers=1)
+    results = run_in_order(work, counted(5, pulled), workers=1)
     assert next(results) == 0 and pulled == [0]
     assert list(results) == [1, 4, 9, 16]
     assert threads == [threading.current_thread()] * 5
@@ -514,16 +516,11 @@ def test_run_in_order_with_one_worker_maps_lazily_in_the_calling_thread():
 def test_run_in_order_keeps_two_items_per_worker_in_flight_on_named_threads():
     pulled, names = [], []
 
-    def items():
-        for item in range(9):
-            pulled.append(item)
-            yield item
-
     def work(item):
         names.append(threading.current_thread().name)
         return -item
 
-    results = run_in_order(work, items(), workers=2)
+    results = run_in_order(work, counted(9, pulled), workers=2)
     assert next(results) == 0 and len(pulled) == 4
     assert list(results) == [-item for item in range(1, 9)]
     assert all(name.startswith("vrt-metrics_") for name in names), names
